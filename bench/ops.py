@@ -1,0 +1,123 @@
+"""The measured operations, each run in a fresh subprocess.
+
+Usage (by the harness, never by hand): ``python -m bench.ops '<json spec>'`` where the
+spec is ``{"op": NAME, "args": {...}}``.  Every operation is a function that does its
+imports and other preparation, then returns a zero-argument closure: only the closure is
+timed (``time.perf_counter``), so interpreter start-up and module imports are excluded
+equally for every tool.  The result is printed as one JSON line after ``MARK`` so tool
+chatter on stdout cannot confuse the harness.
+
+This module must import nothing outside the standard library at module level: it runs
+under Quire's interpreter and under the peers' separate venv alike.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+MARK = "BENCH-RESULT "
+
+
+def log_artifact(module, data, name, policy, init_kwargs, wait):
+    """wandb-style first/second log of a folder; Quire and wandb share this code path.
+
+    Quire mimics the wandb API, so the same calls are timed for both; only ``init``'s
+    keyword arguments differ (Quire gets ``store=``) and ``wait()`` (wandb refuses it
+    in offline mode; for Quire it makes sure the commit is included in the time).
+    """
+    lib = importlib.import_module(module)
+
+    def go():
+        run = lib.init(project="bench", **init_kwargs)
+        art = lib.Artifact(name, "dataset")
+        art.add_dir(data, policy=policy)
+        run.log_artifact(art)
+        if wait:
+            art.wait()
+        run.finish()
+
+    return go
+
+
+def quire_download(store, ref, root):
+    """Download a committed version into a new folder (the local cache is warm)."""
+    import quire
+
+    def go():
+        quire.Api(store=store).artifact(ref).download(root=root)
+
+    return go
+
+
+def dvc_cli(commands):
+    """Run one or more ``dvc`` CLI commands in-process (cwd is the repo).
+
+    The CLI's parser and the repo classes are imported before the timer starts so
+    dvc's import cost is excluded like everyone else's.
+    """
+    import dvc.cli.parser  # noqa: F401  (pre-import: builds every sub-command)
+    import dvc.repo  # noqa: F401
+    from dvc.cli import main
+
+    def go():
+        for argv in commands:
+            rc = main(argv)
+            if rc:
+                raise SystemExit(f"dvc {' '.join(argv)} exited with {rc}")
+
+    return go
+
+
+def shell(cmd):
+    """A shell command anchor (cat, cp -r, cp -al); the fork/exec is included."""
+
+    def go():
+        subprocess.run(cmd, shell=True, check=True)
+
+    return go
+
+
+def read_tree(root, hasher=None):
+    """Read (and optionally BLAKE3-hash, single-threaded, streaming) every file.
+
+    This is the floor for any tool that must look at every byte once.
+    """
+    new_hash = importlib.import_module("blake3").blake3 if hasher == "blake3" else None
+
+    def go():
+        buf = bytearray(1 << 20)
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for fn in sorted(filenames):
+                h = new_hash() if new_hash else None
+                with open(os.path.join(dirpath, fn), "rb", buffering=0) as f:
+                    while n := f.readinto(buf):
+                        if h is not None:
+                            h.update(memoryview(buf)[:n])
+                if h is not None:
+                    h.hexdigest()
+
+    return go
+
+
+OPS = {f.__name__: f for f in (log_artifact, quire_download, dvc_cli, shell, read_tree)}
+
+
+def main(argv: list[str]) -> None:
+    spec = json.loads(argv[1])
+    t0 = time.perf_counter()
+    go = OPS[spec["op"]](**spec["args"])
+    t1 = time.perf_counter()
+    go()
+    t2 = time.perf_counter()
+    sys.stdout.flush()
+    print(MARK + json.dumps({"seconds": t2 - t1, "import_seconds": t1 - t0}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

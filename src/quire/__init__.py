@@ -1,0 +1,70 @@
+"""Quire: versioned artifacts for machine learning, with the Weights & Biases artifact API,
+on storage you own.
+
+``import quire as wandb`` runs W&B artifact code unchanged::
+
+    with quire.init(project="demo") as run:
+        artifact = quire.Artifact("mnist", "dataset")
+        artifact.add_dir("data/")
+        run.log_artifact(artifact, aliases=["best"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import errors
+from .errors import (
+    ArtifactFinalizedError,
+    ArtifactNotFoundError,
+    ConflictError,
+    QuireError,
+    StoreError,
+    ValidationError,
+)
+from .sdk.api import Api
+from .sdk.artifact import Artifact
+from .sdk.run import Run, finish, init
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Api",
+    "Artifact",
+    "ArtifactFinalizedError",
+    "ArtifactNotFoundError",
+    "ConflictError",
+    "QuireError",
+    "Run",
+    "StoreError",
+    "ValidationError",
+    "__version__",
+    "errors",
+    "finish",
+    "init",
+    "log_artifact",
+    "use_artifact",
+]
+
+
+def log_artifact(artifact: Artifact | str, **kwargs: Any) -> Artifact:
+    """Log through the current run (started with :func:`init` when there is none)."""
+    from .sdk.run import current_run
+
+    return (current_run() or init()).log_artifact(artifact, **kwargs)
+
+
+def use_artifact(artifact_or_name: Artifact | str, **kwargs: Any) -> Artifact:
+    """Use through the current run (started with :func:`init` when there is none)."""
+    from .sdk.run import current_run
+
+    return (current_run() or init()).use_artifact(artifact_or_name, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # ``quire.run`` is the current run, as ``wandb.run`` is; it changes, so it is computed.
+    if name == "run":
+        from .sdk.run import current_run
+
+        return current_run()
+    raise AttributeError(f"module 'quire' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Core: manifests, hashing, staging, the local cache and references (no SQL, no runs)."""

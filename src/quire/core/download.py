@@ -1,0 +1,63 @@
+"""Download a version's files into a folder, and check a folder against a manifest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import StoreError, ValidationError
+from ..store.blobs import BlobStore, hash_file
+from .cache import Cache
+from .manifest import Entry, Manifest, safe_target
+from .references import fetch_reference
+
+
+def download(
+    blobs: BlobStore,
+    cache: Cache,
+    manifest: Manifest,
+    root: Path,
+    path_prefix: str | None = None,
+    allow_missing_references: bool = False,
+) -> Path:
+    """Place the entries (those under ``path_prefix``, or all) below ``root``."""
+    entries = manifest.under(path_prefix) if path_prefix else list(manifest)
+    targets = [(e, safe_target(root, e.path)) for e in entries]  # refuse before writing
+    stored = [(e, t) for e, t in targets if e.stored]
+    cached = cache.fill(blobs, {e.digest: e.size or 0 for e, _ in stored})
+    made: set[Path] = set()
+    for entry, target in targets:
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        if entry.stored:
+            cache.materialize(cached[entry.digest], target)
+        else:
+            _fetch(entry, target, allow_missing_references)
+    return root
+
+
+def _fetch(entry: Entry, target: Path, allow_missing: bool) -> None:
+    try:
+        fetch_reference(entry, target)
+    except StoreError:
+        if not allow_missing:
+            raise
+
+
+def verify(manifest: Manifest, root: Path) -> None:
+    """Raise ``ValidationError`` unless ``root`` holds exactly the manifest's files."""
+    problems = []
+    for entry in manifest:
+        target = safe_target(root, entry.path)
+        if not target.is_file():
+            problems.append(f"missing: {entry.path}")
+        elif entry.size is not None and "etag" not in entry.extra and hash_file(target)[0] != entry.digest:
+            problems.append(f"changed: {entry.path}")
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            rel = Path(dirpath, name).relative_to(root).as_posix()
+            if rel not in manifest:
+                problems.append(f"extra: {rel}")
+    if problems:
+        raise ValidationError(f"{root} does not match the version ({len(problems)} problems): " + "; ".join(problems[:20]))

@@ -1,0 +1,67 @@
+"""The stat cache: digests remembered by (device, inode, size, mtime_ns).
+
+Re-adding a file that has not changed since it was hashed costs one ``stat`` instead of a
+read. A file modified in the same clock tick as it was hashed could keep its mtime, so
+digests of files younger than :data:`RACY_SECONDS` are not remembered (git's "racy
+clean" rule).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+RACY_SECONDS = 2.0
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What identifies an unchanged file."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class StatCache:
+    """A small SQLite table in the local cache folder; safe to share between processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._pending: list[tuple[int, int, int, int, str]] = []
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS stat (dev INTEGER, ino INTEGER, size INTEGER,"
+                " mtime_ns INTEGER, digest TEXT NOT NULL, PRIMARY KEY (dev, ino, size, mtime_ns))"
+                " WITHOUT ROWID"
+            )
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def get(self, st: os.stat_result) -> str | None:
+        """The remembered digest of the file ``st`` describes, or None."""
+        row = self._conn().execute(
+            "SELECT digest FROM stat WHERE dev=? AND ino=? AND size=? AND mtime_ns=?", stat_key(st)
+        ).fetchone()
+        return row[0] if row else None
+
+    def put(self, st: os.stat_result, digest: str) -> None:
+        """Remember a digest (written by :meth:`save`)."""
+        if time.time() - st.st_mtime >= RACY_SECONDS:
+            self._pending.append((*stat_key(st), digest))
+
+    def save(self) -> None:
+        """Write what :meth:`put` gathered, in one transaction."""
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        conn = self._conn()
+        conn.execute("BEGIN")
+        conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")

@@ -1,0 +1,103 @@
+"""Every error Quire raises.
+
+Each one derives from :class:`QuireError` and, where one fits, from the builtin a caller
+would already catch (``KeyError`` for things not found, ``ValueError`` for bad input), so
+``except KeyError`` keeps working for code written against the W&B API::
+
+    QuireError
+    ├── ValidationError (ValueError)         bad name, path, alias, metadata, ...
+    │   └── CollectionTypeError              logging type B to a collection of type A
+    ├── ArtifactNotFoundError (KeyError)     no such collection, version, alias or entry
+    ├── ArtifactFinalizedError (ValueError)    editing a logged artifact
+    ├── ArtifactNotLoggedError (ValueError)  reading committed-only attributes of a draft
+    ├── ConflictError                        collaborative merge found one path, two digests
+    ├── PendingVersionError (ValueError)     upsert/finish on a committed or aborted id
+    ├── CorruptBlobError                     stored bytes do not match their digest
+    ├── StoreError (OSError)                 store missing, unwritable, unreachable
+    └── MissingExtraError (ImportError)      an optional dependency is not installed
+
+Messages say what was wrong and what to do; context is kept as attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class QuireError(Exception):
+    """Base class of every error raised by Quire."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its message; keep ours readable whatever the builtin base.
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class ValidationError(QuireError, ValueError):
+    """Input broke a rule (a name, a path, an alias, metadata); nothing was written."""
+
+
+class CollectionTypeError(ValidationError):
+    """An artifact was logged into a collection that holds another type."""
+
+    def __init__(self, collection: str, existing: str, given: str) -> None:
+        super().__init__(
+            f"collection {collection!r} holds artifacts of type {existing!r}, not {given!r}; "
+            f"log it under another name or with type={existing!r}"
+        )
+        self.collection, self.existing, self.given = collection, existing, given
+
+
+class ArtifactNotFoundError(QuireError, KeyError):
+    """A collection, version, alias or entry does not exist."""
+
+    def __init__(self, message: str, available: Iterable[str] = ()) -> None:
+        available = list(available)
+        if available:
+            shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
+            message = f"{message}; available: {shown}"
+        super().__init__(message)
+        self.available = available
+
+
+class ArtifactFinalizedError(QuireError, ValueError):
+    """A logged artifact was edited; call ``new_draft()`` to make a changed version."""
+
+
+class ArtifactNotLoggedError(QuireError, ValueError):
+    """An attribute that only a committed version has was read from a draft."""
+
+
+class ConflictError(QuireError):
+    """Collaborative writers put different bytes at the same path."""
+
+    def __init__(self, message: str, conflicts: dict[str, list[tuple[str, str]]]) -> None:
+        super().__init__(message)
+        #: path -> [(writer, digest), ...]
+        self.conflicts = conflicts
+
+
+class PendingVersionError(QuireError, ValueError):
+    """An upsert or finish named a distributed id that is committed, aborted or absent."""
+
+
+class CorruptBlobError(QuireError):
+    """Bytes read from a store or cache do not hash to their digest."""
+
+    def __init__(self, digest: str, where: str) -> None:
+        super().__init__(
+            f"blob {digest} read from {where} is corrupt (its content does not match its "
+            "digest); it was not delivered. Run `quire artifact verify` and restore the store."
+        )
+        self.digest, self.where = digest, where
+
+
+class StoreError(QuireError, OSError):
+    """The store cannot be opened, written or reached."""
+
+
+class MissingExtraError(QuireError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs an optional dependency: pip install 'quire[{extra}]'")
+        self.extra = extra

@@ -1,0 +1,1 @@
+"""The W&B-style user API: runs, artifacts, tables and the public read API."""

@@ -1,0 +1,92 @@
+"""``quire.Api``: read and manage what a store holds, outside any run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.names import DEFAULT_PROJECT, check_name, parse_address
+from ..errors import ArtifactNotFoundError
+from ..store import Store, open_store
+from .artifact import Artifact
+from .run import PublicRun, resolve
+
+
+@dataclass
+class ArtifactCollection:
+    """A named series of versions of one type."""
+
+    name: str
+    type: str
+    project: str
+    description: str | None
+    version_count: int
+    _store: Store
+
+    def versions(self) -> list[Artifact]:
+        """Every version, oldest first."""
+        return [Artifact._committed(r, self._store) for r in self._store.catalog.versions(self.project, self.name)]
+
+    @property
+    def aliases(self) -> list[str]:
+        """Every alias in use in the collection."""
+        return sorted({a for v in self.versions() for a in v.aliases})
+
+
+class Api:
+    """The public read API over one store (``store``, else ``$QUIRE_STORE``, else ~/.quire).
+
+    ``overrides={"project": ...}`` sets the project used when an address names none.
+    """
+
+    def __init__(self, store: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None,
+                 timeout: int | None = None) -> None:
+        self.store = open_store(store)
+        self.project = check_name((overrides or {}).get("project") or DEFAULT_PROJECT, "project name")
+
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
+        """The version an address names: ``[project/]name[:vN|:alias]`` (default ``latest``)."""
+        return Artifact._committed(resolve(self.store, name, self.project, type), self.store)
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
+        """Whether the address names a committed version."""
+        try:
+            self.artifact(name, type)
+        except ArtifactNotFoundError:
+            return False
+        return True
+
+    def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> list[Artifact]:
+        """Every version of a collection, oldest first."""
+        addr = parse_address(name, self.project)
+        records = self.store.catalog.versions(addr.project, addr.name)
+        if records and records[0].type != type_name:
+            raise ArtifactNotFoundError(f"{addr.project}/{addr.name} is of type {records[0].type!r}, not {type_name!r}")
+        return [Artifact._committed(r, self.store) for r in records]
+
+    artifacts = artifact_versions
+
+    def artifact_collections(self, project_name: str | None = None, type_name: str | None = None) -> list[ArtifactCollection]:
+        """The collections of a project (optionally of one type)."""
+        project = check_name(project_name or self.project, "project name")
+        return [
+            ArtifactCollection(c.name, c.type, c.project, c.description, c.version_count, self.store)
+            for c in self.store.catalog.collections(project, type_name)
+        ]
+
+    def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
+        """One collection."""
+        addr = parse_address(name, self.project)
+        for c in self.artifact_collections(addr.project, type_name):
+            if c.name == addr.name:
+                return c
+        raise ArtifactNotFoundError(f"no {type_name} collection {addr.project}/{addr.name}")
+
+    def projects(self) -> list[str]:
+        """Every project in the store."""
+        return self.store.catalog.projects()
+
+    def run(self, path: str) -> PublicRun:
+        """A run, by ``[project/]id``."""
+        return PublicRun(self.store.catalog.run(path.rsplit("/", 1)[-1]), self.store)

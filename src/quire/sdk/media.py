@@ -1,0 +1,57 @@
+"""Media kinds: objects that ``artifact.add(obj, name)`` stores as a file and
+``artifact.get(name)`` reads back (``Table`` as Parquet, ``PartitionedTable`` as a pointer).
+
+A kind registers itself with :func:`register`; it has a ``suffix`` appended to the name,
+writes itself with ``obj._write(path)`` and is read by ``kind.read(artifact, path)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    from ..core.manifest import Manifest
+    from .artifact import Artifact
+
+
+class MediaKind(Protocol):
+    """What a media class provides."""
+
+    suffix: str
+
+    def _write(self, path: Any) -> None: ...
+
+    @classmethod
+    def read(cls, artifact: Artifact, path: str) -> Any: ...
+
+
+KINDS: list[type[MediaKind]] = []
+
+
+def register(kind: type[MediaKind]) -> type[MediaKind]:
+    """Class decorator: make ``kind`` storable with ``artifact.add``."""
+    KINDS.append(kind)
+    # Longest suffix first, so ".partitioned-table.json" is tried before any ".json".
+    KINDS.sort(key=lambda k: -len(k.suffix))
+    return kind
+
+
+def kind_of(obj: object) -> type[MediaKind]:
+    """The registered kind of ``obj``."""
+    for kind in KINDS:
+        if isinstance(obj, kind):
+            return kind
+    names = ", ".join(k.__name__ for k in KINDS) or "none yet"
+    raise ValidationError(
+        f"artifact.add takes a media object ({names}), not {type(obj).__name__}; "
+        "use add_file for files"
+    )
+
+
+def names_in(manifest: Manifest) -> list[str]:
+    """The media names stored in a manifest (what ``get`` accepts)."""
+    return sorted(
+        e.path[: -len(k.suffix)] for e in manifest for k in KINDS if e.path.endswith(k.suffix)
+    )

@@ -1,0 +1,257 @@
+"""Runs: ``quire.init()`` … ``finish()``, the unit of work that logs and uses artifacts.
+
+A run is recorded in the catalog with its project, group, job type, name and config;
+``finished`` when it ends normally, ``crashed`` when its ``with`` block raises. The
+lineage graph joins runs to the versions they used (inputs) and made (outputs).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import string
+from collections.abc import Iterable
+from typing import Any
+
+from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, parse_address
+from ..errors import ValidationError
+from ..store import Store, open_store
+from ..store.catalog import RunRecord, VersionRecord, now
+from .artifact import Artifact
+
+_ALPHABET = string.ascii_lowercase + string.digits
+_current: Run | None = None
+
+
+def _new_run_id() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+class Run:
+    """An active run. Create it with :func:`quire.init`."""
+
+    def __init__(self, store: Store, record: RunRecord) -> None:
+        self.store = store
+        self._record = record
+        self.config: dict[str, Any] = dict(record.config)
+        self._finished = False
+
+    id = property(lambda self: self._record.id, doc="The run id.")
+    name = property(lambda self: self._record.name, doc="The run name.")
+    project = property(lambda self: self._record.project, doc="The project.")
+    group = property(lambda self: self._record.group, doc="The group (default distributed id).")
+    job_type = property(lambda self: self._record.job_type, doc="The job type.")
+
+    @property
+    def state(self) -> str:
+        """``running``, ``finished`` or ``crashed``."""
+        return self._record.state
+
+    def __repr__(self) -> str:
+        return f"<Run {self.project}/{self.id} ({self.state})>"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.finish(exit_code=1 if exc_type is not None else 0)
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """End the run: ``finished``, or ``crashed`` with a non-zero ``exit_code``."""
+        global _current
+        if self._finished:
+            return
+        self._finished = True
+        self._record.state = "crashed" if exit_code else "finished"
+        self.store.catalog.finish_run(self.id, self._record.state)
+        if _current is self:
+            _current = None
+
+    def _check_active(self) -> None:
+        if self._finished:
+            raise ValidationError(f"run {self.id} has finished; start a new one with quire.init()")
+
+    # -- artifacts --------------------------------------------------------------------
+
+    def log_artifact(
+        self,
+        artifact_or_path: Artifact | str | os.PathLike[str],
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Artifact:
+        """Commit a draft as the next version of its collection (simple mode).
+
+        ``latest`` and ``aliases`` move to it. When the same files are already a version
+        of the collection, no version is made: that one gets the aliases.
+        """
+        self._check_active()
+        artifact = _as_artifact(artifact_or_path, name, type)
+        aliases = _listify(aliases, "aliases")
+        artifact._commit(self.store, self.project, self.id, aliases, _listify(tags, "tags"))
+        return artifact
+
+    def use_artifact(
+        self,
+        artifact_or_name: Artifact | str,
+        type: str | None = None,
+        aliases: Iterable[str] | None = None,
+        use_as: str | None = None,
+    ) -> Artifact:
+        """Record that this run uses a version, and return it (``name:alias``, ``name:vN``)."""
+        self._check_active()
+        if isinstance(artifact_or_name, Artifact):
+            artifact = artifact_or_name
+            if artifact.is_draft():  # a draft used as input is committed first, as W&B does
+                artifact._commit(self.store, self.project, None, _listify(aliases, "aliases"), [])
+        else:
+            artifact = Artifact._committed(
+                resolve(self.store, artifact_or_name, self.project, type), self.store
+            )
+        self.store.catalog.use_version(self.id, artifact._committed_record().id)
+        return artifact
+
+
+def _listify(values: Iterable[str] | str | None, what: str) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    values = list(values)
+    if not all(isinstance(v, str) for v in values):
+        raise ValidationError(f"{what} must be strings, got {values!r}")
+    return values
+
+
+def _as_artifact(obj: Artifact | str | os.PathLike[str], name: str | None, type: str | None) -> Artifact:
+    if isinstance(obj, Artifact):
+        if type is not None and type != obj.type:
+            raise ValidationError(f"type={type!r} differs from the artifact's type {obj.type!r}")
+        return obj
+    path = os.fspath(obj)
+    # log_artifact("path") logs a file or folder as an artifact, as W&B does.
+    art = Artifact(name or check_name(os.path.basename(os.path.abspath(path))), type or "unspecified")
+    if os.path.isdir(path):
+        art.add_dir(path)
+    else:
+        art.add_file(path)
+    return art
+
+
+def resolve(store: Store, address: str, project: str | None, type: str | None = None) -> VersionRecord:
+    """The committed version an address names."""
+    addr = parse_address(address, project)
+    record = store.catalog.version(addr.project, addr.name, addr.version)
+    if type is not None and record.type != type:
+        raise ValidationError(f"{addr} is of type {record.type!r}, not {type!r}")
+    return record
+
+
+class PublicRun:
+    """A recorded run, as read back (``artifact.logged_by()``, ``Api().run()``)."""
+
+    def __init__(self, record: RunRecord, store: Store) -> None:
+        self._record, self._store = record, store
+
+    id = property(lambda self: self._record.id)
+    name = property(lambda self: self._record.name)
+    project = property(lambda self: self._record.project)
+    group = property(lambda self: self._record.group)
+    job_type = property(lambda self: self._record.job_type)
+    config = property(lambda self: dict(self._record.config))
+    state = property(lambda self: self._record.state)
+    created_at = property(lambda self: self._record.created_at)
+
+    def logged_artifacts(self) -> list[Artifact]:
+        """The versions this run made."""
+        return [Artifact._committed(v, self._store) for v in self._store.catalog.versions_of(self.id, "output")]
+
+    def used_artifacts(self) -> list[Artifact]:
+        """The versions this run used."""
+        return [Artifact._committed(v, self._store) for v in self._store.catalog.versions_of(self.id, "input")]
+
+    def __repr__(self) -> str:
+        return f"<Run {self.project}/{self.id} ({self.state})>"
+
+
+def init(
+    project: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    name: str | None = None,
+    config: dict[str, Any] | None = None,
+    store: str | os.PathLike[str] | None = None,
+    *,
+    entity: str | None = None,
+    id: str | None = None,
+    tags: Iterable[str] | None = None,
+    notes: str | None = None,
+    dir: str | None = None,
+    mode: str | None = None,
+    reinit: Any = None,
+    settings: Any = None,
+) -> Run:
+    """Start a run (and finish the one this process had running).
+
+    ``entity``, ``tags``, ``notes``, ``dir``, ``mode``, ``reinit`` and ``settings`` are
+    accepted so W&B code runs unchanged; Quire has no use for them.
+    """
+    global _current
+    if _current is not None:
+        _current.finish()
+    _current = _start(project, group, job_type, name, config, store, id)
+    return _current
+
+
+def _start(
+    project: str | None,
+    group: str | None = None,
+    job_type: str | None = None,
+    name: str | None = None,
+    config: dict[str, Any] | None = None,
+    store: str | os.PathLike[str] | None = None,
+    run_id: str | None = None,
+) -> Run:
+    project = check_name(project or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name")
+    group = group or os.environ.get("QUIRE_RUN_GROUP")
+    opened = open_store(store)
+    run_id = run_id or _new_run_id()
+    record = RunRecord(
+        id=run_id, project=project, name=name or f"run-{run_id}", group=group, job_type=job_type,
+        config=check_metadata(dict(config) if config else {}), state="running", created_at=now(),
+    )
+    opened.catalog.create_run(record)
+    return Run(opened, record)
+
+
+def finish(exit_code: int | None = None) -> None:
+    """Finish the current run, if any."""
+    if _current is not None:
+        _current.finish(exit_code)
+
+
+def current_run() -> Run | None:
+    """The run this process has open, if any."""
+    return _current
+
+
+def current_store() -> Store:
+    """The current run's store, else the one ``QUIRE_STORE`` (or the default) names."""
+    return _current.store if _current is not None else open_store()
+
+
+def log_in_implicit_run(artifact: Artifact, project: str | None) -> None:
+    """``artifact.save()`` of a draft: log it in the current run, or in a run of its own."""
+    if _current is not None and project in (None, _current.project):
+        _current.log_artifact(artifact)
+        return
+    with _start(project, job_type="auto", store=artifact._store.url if artifact._store else None) as run:
+        run.log_artifact(artifact)
+
+
+@atexit.register
+def _finish_at_exit() -> None:
+    if _current is not None:
+        _current.finish()

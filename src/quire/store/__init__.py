@@ -1,0 +1,103 @@
+"""Storage: the catalog (versions, aliases, runs, lineage) and the blob store (bytes).
+
+:func:`open_store` turns a location into a :class:`Store`:
+
+- a directory → the embedded store: ``catalog.db`` (SQLite) and ``blobs/`` inside it;
+- ``postgresql://…`` → a PostgreSQL catalog, blobs from ``QUIRE_BLOBS``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from ..errors import StoreError
+from .blobs import BlobStore
+from .catalog import SQLCatalog
+from .objects import LocalObjects
+
+DEFAULT_STORE = Path("~/.quire")
+
+
+@dataclass
+class Store:
+    """A catalog and the blob store its versions point into."""
+
+    url: str
+    catalog: SQLCatalog
+    blobs: BlobStore
+    #: a directory on this machine that belongs to the store (the embedded store's own),
+    #: where the local cache goes by default; None for remote stores.
+    local_dir: Path | None = None
+
+
+_open: dict[tuple[int, str], Store] = {}
+_open_lock = threading.Lock()
+
+
+def store_location(location: str | os.PathLike[str] | None = None) -> str:
+    """The store to use: ``location``, else ``$QUIRE_STORE``, else ``~/.quire``."""
+    loc = location if location is not None else os.environ.get("QUIRE_STORE") or DEFAULT_STORE
+    text = os.fspath(loc)
+    if "://" in text and not text.startswith("file://"):
+        return text
+    text = text.removeprefix("file://")
+    return str(Path(text).expanduser().resolve())
+
+
+def open_store(location: str | os.PathLike[str] | None = None) -> Store:
+    """Open (creating when needed) the store at ``location``; one instance per process."""
+    # Keyed by process too: a forked child must not share its parent's connections.
+    key = (os.getpid(), store_location(location))
+    with _open_lock:
+        if key not in _open:
+            _open[key] = _make(key[1])
+        return _open[key]
+
+
+def _make(key: str) -> Store:
+    if key.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise StoreError(
+            f"PostgreSQL catalogs ({key.split('@')[-1]}) are not supported by this build yet"
+        )
+    if "://" in key:
+        raise StoreError(f"unknown store location {key!r}: give a directory or a postgresql:// URL")
+    root = Path(key)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store directory {root}: {exc.strerror}") from exc
+    if not root.is_dir():
+        raise StoreError(f"the store location {root} is not a directory")
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise StoreError(f"the store directory {root} is not writable; choose another with QUIRE_STORE")
+    catalog = SQLCatalog(sqlite_engine(root / "catalog.db"))
+    return Store(key, catalog, BlobStore(LocalObjects(root / "blobs")), local_dir=root)
+
+
+def sqlite_engine(path: Path) -> sa.Engine:
+    """An engine for the embedded catalog: WAL, a long busy timeout, ``BEGIN IMMEDIATE``
+    for writes (so concurrent writers queue instead of failing half-way)."""
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 120000")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # type: ignore[no-untyped-def]
+        write = conn.get_execution_options().get("quire_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,314 @@
+"""Content-addressed blobs on any :class:`~quire.store.objects.ObjectStore`.
+
+A blob is named by the BLAKE3 hex digest of its bytes. Large blobs are objects of their
+own (``objects/ab/cdef…``); small ones (below :data:`SMALL`) are appended to immutable
+**packs** (``packs/<id>.pack``) with a sorted index beside each (``packs/<id>.idx``),
+because one object per 4 KiB file is what makes ingest slow on disks and object stores
+alike. A pack is durable, then its index; a blob is visible only once its index is, and
+the catalog commits a version only after its writer has flushed, so a committed version
+never points at missing bytes. Every read is verified against the digest.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+
+from ..errors import ArtifactNotFoundError, CorruptBlobError, StoreError
+from .objects import ObjectStore
+
+SMALL = 1 << 20  #: blobs below this many bytes go into packs
+PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
+CHUNK = 8 << 20
+_IDX_MAGIC = b"QPK1"
+_IDX_ROW = struct.Struct(">32sQQ")  # raw digest, offset, length
+
+
+def hash_bytes(data: bytes | bytearray | memoryview) -> str:
+    """The digest of ``data``."""
+    return blake3.blake3(data).hexdigest()
+
+
+def new_hasher() -> blake3.blake3:
+    """A streaming hasher; large chunks are hashed on every core."""
+    return blake3.blake3(max_threads=blake3.blake3.AUTO)
+
+
+def hash_file(path: Path | str) -> tuple[str, int]:
+    """The digest and size of the file at ``path``, read once."""
+    h, size = new_hasher(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def blob_key(digest: str) -> str:
+    """The object key of a large blob."""
+    return f"objects/{digest[:2]}/{digest[2:]}"
+
+
+@dataclass(frozen=True)
+class PackSlot:
+    """Where a small blob lives."""
+
+    pack: str
+    offset: int
+    length: int
+
+
+class BlobStore:
+    """Content-addressed bytes with packs, over one object store."""
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self.objects = objects
+        self.url = objects.url
+        self._index: dict[str, PackSlot] = {}
+        self._loaded: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- the pack index ---------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Load the index of every pack written since the last look (by any process)."""
+        with self._lock:
+            for info in self.objects.list("packs/"):
+                if info.key.endswith(".idx") and info.key not in self._loaded:
+                    self._index.update(_read_index(info.key, self.objects.get(info.key)))
+                    self._loaded.add(info.key)
+
+    def _add_to_index(self, idx_key: str, slots: Mapping[str, PackSlot]) -> None:
+        with self._lock:
+            self._index.update(slots)
+            self._loaded.add(idx_key)
+
+    def _slot(self, digest: str) -> PackSlot | None:
+        slot = self._index.get(digest)
+        if slot is None:
+            self.refresh()
+            slot = self._index.get(digest)
+        return slot
+
+    # -- presence ---------------------------------------------------------------------
+
+    def missing(self, sizes: Mapping[str, int]) -> set[str]:
+        """The digests among ``sizes`` (digest → size) that the store does not hold."""
+        if not self._loaded or any(d not in self._index for d, s in sizes.items() if s < SMALL):
+            self.refresh()
+        return {
+            d
+            for d, size in sizes.items()
+            if d not in self._index and (size < SMALL or not self.objects.exists(blob_key(d)))
+        }
+
+    def has(self, digest: str, size: int) -> bool:
+        """Whether the blob is stored."""
+        return not self.missing({digest: size})
+
+    # -- reading ----------------------------------------------------------------------
+
+    def read(self, digest: str) -> bytes:
+        """The verified bytes of one blob."""
+        slot = self._slot(digest)
+        if slot is not None:
+            data = self.objects.get_range(slot.pack, slot.offset, slot.length)
+            where = slot.pack
+        else:
+            where = blob_key(digest)
+            try:
+                data = self.objects.get(where)
+            except ArtifactNotFoundError:
+                raise ArtifactNotFoundError(f"blob {digest} is missing from {self.url}") from None
+        if hash_bytes(data) != digest:
+            raise CorruptBlobError(digest, f"{self.url}/{where}")
+        return data
+
+    def read_many(self, digests: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """Verified ``(digest, bytes)`` of many blobs, reading each pack in few ranges."""
+        by_pack: dict[str, list[tuple[PackSlot, str]]] = {}
+        for digest in dict.fromkeys(digests):
+            slot = self._slot(digest)
+            if slot is None:
+                yield digest, self.read(digest)
+            else:
+                by_pack.setdefault(slot.pack, []).append((slot, digest))
+        for pack, wanted in by_pack.items():
+            wanted.sort(key=lambda item: item[0].offset)
+            for start, end, group in _coalesce(wanted):
+                chunk = self.objects.get_range(pack, start, end - start)
+                for slot, digest in group:
+                    data = chunk[slot.offset - start : slot.offset - start + slot.length]
+                    if hash_bytes(data) != digest:
+                        raise CorruptBlobError(digest, f"{self.url}/{pack}")
+                    yield digest, data
+
+    def read_to_file(self, digest: str, dest: Path) -> None:
+        """Write the verified blob to the new file ``dest`` (removed again if corrupt)."""
+        slot = self._slot(digest)
+        if slot is not None:
+            dest.write_bytes(self.read(digest))
+            return
+        try:
+            self.objects.get_file(blob_key(digest), dest)
+        except ArtifactNotFoundError:
+            raise ArtifactNotFoundError(f"blob {digest} is missing from {self.url}") from None
+        if hash_file(dest)[0] != digest:
+            dest.unlink(missing_ok=True)
+            raise CorruptBlobError(digest, f"{self.url}/{blob_key(digest)}")
+
+    def local_path(self, digest: str) -> Path | None:
+        """The stored file of a large blob when the backend is on this machine."""
+        return self.objects.local_path(blob_key(digest))
+
+    # -- writing ----------------------------------------------------------------------
+
+    def writer(self) -> BlobWriter:
+        """A batch writer; its ``flush()`` makes everything it took durable."""
+        return BlobWriter(self)
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store one blob durably now and return its digest."""
+        with self.writer() as w:
+            return w.add_bytes(data)
+
+
+class BlobWriter:
+    """Takes blobs one by one; small ones are gathered into packs, large ones streamed.
+
+    Not thread-safe: give each thread its own writer. Use as a context manager, or call
+    :meth:`flush` before committing anything that refers to what was written.
+    """
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+        blobs.refresh()  # once: a pack another process writes meanwhile costs a duplicate, no more
+        self._buf = bytearray()
+        self._slots: dict[str, tuple[int, int]] = {}
+        self.bytes_written = 0
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.flush()
+
+    def holds(self, digest: str, size: int) -> bool:
+        """Whether the blob is stored or waiting in this writer."""
+        if digest in self._slots or digest in self.blobs._index:
+            return True
+        return size >= SMALL and self.blobs.objects.exists(blob_key(digest))
+
+    def add_bytes(self, data: bytes | bytearray | memoryview, digest: str | None = None) -> str:
+        """Take one blob held in memory; returns its digest."""
+        digest = digest or hash_bytes(data)
+        size = len(data)
+        if digest in self._slots or digest in self.blobs._index:
+            return digest
+        if size >= SMALL:
+            if not self.blobs.objects.exists(blob_key(digest)):
+                self.blobs.objects.put(blob_key(digest), bytes(data))
+                self.bytes_written += size
+            return digest
+        self._slots[digest] = (len(self._buf), size)
+        self._buf += data
+        if len(self._buf) >= PACK_TARGET:
+            self.flush()
+        return digest
+
+    def add_file(self, path: Path | str, expected: str | None = None) -> tuple[str, int]:
+        """Hash and store a file in one read; returns ``(digest, size)``.
+
+        With ``expected`` the bytes must hash to it (a file changed since it was hashed
+        raises ``ValueError``), and a blob already stored is not read at all.
+        """
+        size = os.stat(path).st_size
+        if expected is not None and self.holds(expected, size):
+            return expected, size
+        if size < SMALL:
+            data = Path(path).read_bytes()
+            digest = hash_bytes(data)
+            _check_expected(path, expected, digest)
+            return self.add_bytes(data, digest), len(data)
+        objects = self.blobs.objects
+        tmp = objects.temp_path()
+        h, size = new_hasher(), 0
+        try:
+            with open(path, "rb") as src, open(tmp, "wb") as dst:
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            digest = h.hexdigest()
+            _check_expected(path, expected, digest)
+            objects.put_file(blob_key(digest), tmp)
+        except OSError as exc:
+            raise StoreError(f"cannot store {path} in {self.blobs.url}: {exc.strerror or exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.bytes_written += size
+        return digest, size
+
+    def flush(self) -> None:
+        """Write the gathered small blobs as one pack, then its index: both durable."""
+        if not self._slots:
+            return
+        pack_id = uuid.uuid4().hex
+        pack_key, idx_key = f"packs/{pack_id}.pack", f"packs/{pack_id}.idx"
+        rows = sorted(self._slots.items())
+        index = _IDX_MAGIC + b"".join(_IDX_ROW.pack(bytes.fromhex(d), o, n) for d, (o, n) in rows)
+        try:
+            self.blobs.objects.put(pack_key, bytes(self._buf))
+            self.blobs.objects.put(idx_key, index)
+        except OSError as exc:
+            raise StoreError(f"cannot write a pack to {self.blobs.url}: {exc.strerror or exc}") from exc
+        self.bytes_written += len(self._buf) + len(index)
+        self.blobs._add_to_index(idx_key, {d: PackSlot(pack_key, o, n) for d, (o, n) in rows})
+        self._buf = bytearray()
+        self._slots = {}
+
+
+def _check_expected(path: Path | str, expected: str | None, digest: str) -> None:
+    if expected is not None and digest != expected:
+        raise ValueError(
+            f"{path} changed after it was added (digest {digest[:12]}…, expected "
+            f"{expected[:12]}…); add it again, or use policy='mutable' to keep a copy"
+        )
+
+
+def _read_index(key: str, raw: bytes) -> dict[str, PackSlot]:
+    if not raw.startswith(_IDX_MAGIC):
+        raise StoreError(f"pack index {key} is not a Quire pack index")
+    pack = key[: -len(".idx")] + ".pack"
+    return {
+        digest.hex(): PackSlot(pack, offset, length)
+        for digest, offset, length in _IDX_ROW.iter_unpack(raw[len(_IDX_MAGIC) :])
+    }
+
+
+def _coalesce(
+    wanted: list[tuple[PackSlot, str]], gap: int = 1 << 20
+) -> Iterator[tuple[int, int, list[tuple[PackSlot, str]]]]:
+    """Group offset-sorted slots into ranges, merging neighbours less than ``gap`` apart."""
+    group: list[tuple[PackSlot, str]] = []
+    start = end = 0
+    for slot, digest in wanted:
+        if group and slot.offset - end > gap:
+            yield start, end, group
+            group = []
+        if not group:
+            start = slot.offset
+        group.append((slot, digest))
+        end = max(end, slot.offset + slot.length) if len(group) > 1 else slot.offset + slot.length
+    if group:
+        yield start, end, group

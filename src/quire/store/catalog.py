@@ -1,0 +1,528 @@
+"""The catalog: projects, collections, versions, aliases, tags, runs and lineage, in SQL.
+
+One implementation over SQLAlchemy Core serves SQLite (embedded) and PostgreSQL (team).
+Every visible change is one transaction; version numbers and aliases are protected by
+the collection row, locked for the length of a commit (``BEGIN IMMEDIATE`` on SQLite,
+``SELECT … FOR UPDATE`` on PostgreSQL), never by client-side checks.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from ..errors import (
+    ArtifactNotFoundError,
+    CollectionTypeError,
+    StoreError,
+    ValidationError,
+)
+from . import schema as t
+
+T = TypeVar("T")
+_INDEX = re.compile(r"v(\d+)")
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601, the catalog's one time format."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass
+class NewVersion:
+    """What a commit needs to know about the version it makes."""
+
+    digest: str
+    manifest: str
+    size: int
+    file_count: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    parent_id: str | None = None
+
+
+@dataclass
+class VersionRecord:
+    """A committed version as the catalog knows it."""
+
+    id: str
+    project: str
+    collection: str
+    type: str
+    index: int
+    digest: str
+    manifest: str
+    size: int
+    file_count: int
+    metadata: dict[str, Any]
+    description: str | None
+    parent_id: str | None
+    run_id: str | None
+    created_at: str
+    updated_at: str
+    aliases: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        """``vN``."""
+        return f"v{self.index}"
+
+
+@dataclass
+class RunRecord:
+    """A run as the catalog knows it."""
+
+    id: str
+    project: str
+    name: str | None
+    group: str | None
+    job_type: str | None
+    config: dict[str, Any]
+    state: str
+    created_at: str
+    finished_at: str | None = None
+
+
+@dataclass
+class CollectionRecord:
+    """A collection and its size."""
+
+    project: str
+    name: str
+    type: str
+    description: str | None
+    version_count: int
+    created_at: str
+
+
+class SQLCatalog:
+    """The catalog on any SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)
+        self._is_sqlite = engine.dialect.name == "sqlite"
+        self.migrate()
+
+    # -- transactions -----------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa_exc.OperationalError as exc:
+            raise StoreError(f"cannot read the catalog at {self.url}: {exc.orig}") from exc
+
+    def _write(self, fn: Callable[[sa.Connection], T], attempts: int = 8) -> T:
+        """Run ``fn`` in one write transaction, retried when a concurrent one wins a race."""
+        for attempt in range(attempts):
+            try:
+                with self.engine.connect().execution_options(quire_write=True) as conn:
+                    with conn.begin():
+                        return fn(conn)
+            except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+                # IntegrityError: another writer created the same row first; retry sees it.
+                # OperationalError: a lock timeout or a serialisation failure; same remedy.
+                if attempt == attempts - 1 or not _retryable(exc):
+                    if isinstance(exc, sa_exc.IntegrityError):
+                        raise
+                    raise StoreError(f"cannot write the catalog at {self.url}: {exc.orig}") from exc
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def migrate(self) -> None:
+        """Apply the migrations this catalog has not recorded yet."""
+
+        def apply(conn: sa.Connection) -> None:
+            if self.engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727172)")  # one migrator
+            t.migrations_table.create(conn, checkfirst=True)
+            done = set(conn.scalars(sa.select(t.migrations_table.c.name)))
+            for name, step in t.MIGRATIONS:
+                if name not in done:
+                    step(conn)
+                    conn.execute(t.migrations_table.insert().values(name=name, applied_at=now()))
+
+        self._write(apply)
+
+    # -- projects and collections -----------------------------------------------------
+
+    def _project_id(self, conn: sa.Connection, project: str, create: bool) -> int | None:
+        pid = conn.scalar(sa.select(t.projects.c.id).where(t.projects.c.name == project))
+        if pid is None and create:
+            pid = conn.execute(
+                t.projects.insert().values(name=project, created_at=now())
+            ).inserted_primary_key[0]
+        return pid
+
+    def _collection(
+        self, conn: sa.Connection, project: str, name: str, type_: str | None, lock: bool
+    ) -> sa.Row | None:
+        """The collection row (created when ``type_`` is given), locked when asked."""
+        pid = self._project_id(conn, project, create=type_ is not None)
+        if pid is None:
+            return None
+        query = sa.select(t.collections).where(
+            t.collections.c.project_id == pid, t.collections.c.name == name
+        )
+        row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is None and type_ is not None:
+            conn.execute(
+                t.collections.insert().values(project_id=pid, name=name, type=type_, created_at=now())
+            )
+            row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is not None and type_ is not None and row.type != type_:
+            raise CollectionTypeError(f"{project}/{name}", row.type, type_)
+        return row
+
+    def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
+        """The collections of a project, optionally of one type, by name."""
+        count = (
+            sa.select(sa.func.count())
+            .where(t.versions.c.collection_id == t.collections.c.id)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(t.collections, count.label("n"))
+            .join(t.projects, t.projects.c.id == t.collections.c.project_id)
+            .where(t.projects.c.name == project)
+            .order_by(t.collections.c.name)
+        )
+        if type_ is not None:
+            query = query.where(t.collections.c.type == type_)
+        with self._read() as conn:
+            return [
+                CollectionRecord(project, r.name, r.type, r.description, r.n, r.created_at)
+                for r in conn.execute(query)
+            ]
+
+    def projects(self) -> list[str]:
+        """Every project name."""
+        with self._read() as conn:
+            return list(conn.scalars(sa.select(t.projects.c.name).order_by(t.projects.c.name)))
+
+    # -- versions ---------------------------------------------------------------------
+
+    def commit_version(
+        self,
+        project: str,
+        name: str,
+        type_: str,
+        build: Callable[[VersionRecord | None], NewVersion],
+        aliases: list[str] = (),  # type: ignore[assignment]
+        tags: list[str] = (),  # type: ignore[assignment]
+        run_id: str | None = None,
+    ) -> tuple[VersionRecord, bool]:
+        """Commit a version of ``project/name``; returns it and whether it is new.
+
+        ``build`` receives the collection's latest version inside the transaction (after
+        the collection is locked), so a version made from it loses no concurrent update.
+        A version whose digest equals a committed one of the collection is not made
+        again: that one gets the aliases and the output edge.
+        """
+
+        def commit(conn: sa.Connection) -> tuple[str, bool]:
+            coll = self._collection(conn, project, name, type_, lock=True)
+            assert coll is not None
+            latest_id = self._alias_target(conn, coll.id, "latest")
+            latest = self._load(conn, [latest_id])[0] if latest_id else None
+            new = build(latest)
+            same = conn.scalar(
+                sa.select(t.versions.c.id).where(
+                    t.versions.c.collection_id == coll.id, t.versions.c.digest == new.digest
+                ).limit(1)
+            )
+            created = same is None
+            if created:
+                vid = uuid.uuid4().hex
+                stamp = now()
+                conn.execute(
+                    t.versions.insert().values(
+                        id=vid, collection_id=coll.id, idx=coll.next_index, digest=new.digest,
+                        manifest=new.manifest, size=new.size, file_count=new.file_count,
+                        metadata=new.metadata, description=new.description,
+                        parent_id=new.parent_id, run_id=run_id, created_at=stamp, updated_at=stamp,
+                    )
+                )
+                conn.execute(
+                    t.collections.update()
+                    .where(t.collections.c.id == coll.id)
+                    .values(next_index=coll.next_index + 1)
+                )
+                self._point(conn, coll.id, "latest", vid)
+            else:
+                vid = same
+            for alias in aliases:
+                self._point(conn, coll.id, alias, vid)
+            self._add_tags(conn, vid, tags)
+            if run_id is not None:
+                self._edge(conn, run_id, vid, "output")
+            return vid, created
+
+        vid, created = self._write(commit)
+        return self.version_by_id(vid), created
+
+    def _alias_target(self, conn: sa.Connection, coll_id: int, alias: str) -> str | None:
+        return conn.scalar(
+            sa.select(t.aliases.c.version_id).where(
+                t.aliases.c.collection_id == coll_id, t.aliases.c.alias == alias
+            )
+        )
+
+    def _point(self, conn: sa.Connection, coll_id: int, alias: str, vid: str) -> None:
+        conn.execute(
+            t.aliases.delete().where(t.aliases.c.collection_id == coll_id, t.aliases.c.alias == alias)
+        )
+        conn.execute(t.aliases.insert().values(collection_id=coll_id, alias=alias, version_id=vid))
+
+    def _add_tags(self, conn: sa.Connection, vid: str, new_tags: list[str]) -> None:
+        have = set(conn.scalars(sa.select(t.tags.c.tag).where(t.tags.c.version_id == vid)))
+        for tag in dict.fromkeys(new_tags):
+            if tag not in have:
+                conn.execute(t.tags.insert().values(version_id=vid, tag=tag))
+
+    def _edge(self, conn: sa.Connection, run_id: str, vid: str, direction: str) -> None:
+        exists = conn.scalar(
+            sa.select(sa.func.count()).where(
+                t.lineage.c.run_id == run_id,
+                t.lineage.c.version_id == vid,
+                t.lineage.c.direction == direction,
+            )
+        )
+        if not exists:
+            conn.execute(t.lineage.insert().values(run_id=run_id, version_id=vid, direction=direction))
+
+    def _load(self, conn: sa.Connection, ids: list[str]) -> list[VersionRecord]:
+        """Full records of the given version ids, in the given order."""
+        if not ids:
+            return []
+        query = (
+            sa.select(t.versions, t.collections.c.name.label("cname"), t.collections.c.type,
+                      t.projects.c.name.label("pname"))
+            .join(t.collections, t.collections.c.id == t.versions.c.collection_id)
+            .join(t.projects, t.projects.c.id == t.collections.c.project_id)
+            .where(t.versions.c.id.in_(ids))
+        )
+        found = {}
+        for r in conn.execute(query):
+            found[r.id] = VersionRecord(
+                id=r.id, project=r.pname, collection=r.cname, type=r.type, index=r.idx,
+                digest=r.digest, manifest=r.manifest, size=r.size, file_count=r.file_count,
+                metadata=r.metadata, description=r.description, parent_id=r.parent_id,
+                run_id=r.run_id, created_at=r.created_at, updated_at=r.updated_at,
+            )
+        for vid, alias in conn.execute(
+            sa.select(t.aliases.c.version_id, t.aliases.c.alias)
+            .where(t.aliases.c.version_id.in_(ids))
+            .order_by(t.aliases.c.alias)
+        ):
+            found[vid].aliases.append(alias)
+        for vid, tag in conn.execute(
+            sa.select(t.tags.c.version_id, t.tags.c.tag).where(t.tags.c.version_id.in_(ids)).order_by(t.tags.c.tag)
+        ):
+            found[vid].tags.append(tag)
+        return [found[i] for i in ids if i in found]
+
+    def version_by_id(self, vid: str) -> VersionRecord:
+        """The version with this id."""
+        with self._read() as conn:
+            found = self._load(conn, [vid])
+        if not found:
+            raise ArtifactNotFoundError(f"no version with id {vid!r} in {self.url}")
+        return found[0]
+
+    def version(self, project: str, name: str, version: str = "latest") -> VersionRecord:
+        """The version of ``project/name`` named ``vN`` or by an alias."""
+        with self._read() as conn:
+            coll = self._collection(conn, project, name, None, lock=False)
+            if coll is None:
+                names = [c.name for c in self.collections(project)]
+                raise ArtifactNotFoundError(f"no artifact {project}/{name}", names)
+            m = _INDEX.fullmatch(version)
+            if m:
+                vid = conn.scalar(
+                    sa.select(t.versions.c.id).where(
+                        t.versions.c.collection_id == coll.id, t.versions.c.idx == int(m.group(1))
+                    )
+                )
+            else:
+                vid = self._alias_target(conn, coll.id, version)
+            if vid is None:
+                have = [f"v{i}" for i in conn.scalars(
+                    sa.select(t.versions.c.idx).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
+                )]
+                have += sorted(conn.scalars(sa.select(t.aliases.c.alias).where(t.aliases.c.collection_id == coll.id)))
+                raise ArtifactNotFoundError(f"no version {version!r} of {project}/{name}", have)
+            return self._load(conn, [vid])[0]
+
+    def versions(self, project: str, name: str) -> list[VersionRecord]:
+        """Every version of a collection, oldest first."""
+        with self._read() as conn:
+            coll = self._collection(conn, project, name, None, lock=False)
+            if coll is None:
+                names = [c.name for c in self.collections(project)]
+                raise ArtifactNotFoundError(f"no artifact {project}/{name}", names)
+            ids = list(conn.scalars(
+                sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
+            ))
+            return self._load(conn, ids)
+
+    def update_version(
+        self,
+        vid: str,
+        *,
+        aliases: list[str] | None = None,
+        tags: list[str] | None = None,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> VersionRecord:
+        """Replace the aliases, tags, description or metadata given (``None``: unchanged).
+
+        ``latest`` is managed by the catalog: it is kept where it is, whatever ``aliases`` says.
+        """
+
+        def update(conn: sa.Connection) -> None:
+            coll_id = conn.scalar(sa.select(t.versions.c.collection_id).where(t.versions.c.id == vid))
+            if coll_id is None:
+                raise ArtifactNotFoundError(f"version {vid} was deleted")
+            conn.execute(  # lock the collection: aliases move under it
+                sa.select(t.collections.c.id).where(t.collections.c.id == coll_id).with_for_update()
+            )
+            if aliases is not None:
+                conn.execute(
+                    t.aliases.delete().where(t.aliases.c.version_id == vid, t.aliases.c.alias != "latest")
+                )
+                for alias in dict.fromkeys(aliases):
+                    if alias != "latest":
+                        self._point(conn, coll_id, alias, vid)
+            if tags is not None:
+                conn.execute(t.tags.delete().where(t.tags.c.version_id == vid))
+                self._add_tags(conn, vid, tags)
+            values: dict[str, Any] = {"updated_at": now()}
+            if description is not None:
+                values["description"] = description
+            if metadata is not None:
+                values["metadata"] = metadata
+            conn.execute(t.versions.update().where(t.versions.c.id == vid).values(**values))
+
+        self._write(update)
+        return self.version_by_id(vid)
+
+    def delete_version(self, vid: str, delete_aliases: bool = False) -> None:
+        """Delete a version; ``latest`` moves back to the newest one left."""
+
+        def delete(conn: sa.Connection) -> None:
+            rec = self._load(conn, [vid])
+            if not rec:
+                raise ArtifactNotFoundError(f"version {vid} does not exist")
+            held = [a for a in rec[0].aliases if a != "latest"]
+            if held and not delete_aliases:
+                raise ValidationError(
+                    f"{rec[0].project}/{rec[0].collection}:{rec[0].version} has aliases "
+                    f"{held}; pass delete_aliases=True to delete it with them"
+                )
+            coll_id = conn.scalar(sa.select(t.versions.c.collection_id).where(t.versions.c.id == vid))
+            conn.execute(sa.select(t.collections.c.id).where(t.collections.c.id == coll_id).with_for_update())
+            for table in (t.aliases, t.tags, t.lineage):
+                conn.execute(table.delete().where(table.c.version_id == vid))
+            conn.execute(t.versions.delete().where(t.versions.c.id == vid))
+            newest = conn.scalar(
+                sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll_id)
+                .order_by(t.versions.c.idx.desc()).limit(1)
+            )
+            if newest is not None and "latest" in rec[0].aliases:
+                self._point(conn, coll_id, "latest", newest)
+
+        self._write(delete)
+
+    # -- runs and lineage -------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        """Record a new run."""
+
+        def create(conn: sa.Connection) -> None:
+            pid = self._project_id(conn, run.project, create=True)
+            conn.execute(
+                t.runs.insert().values(
+                    id=run.id, project_id=pid, name=run.name, group_name=run.group,
+                    job_type=run.job_type, config=run.config, state=run.state,
+                    created_at=run.created_at,
+                )
+            )
+
+        self._write(create)
+
+    def finish_run(self, run_id: str, state: str) -> None:
+        """Record how a run ended (``finished`` or ``crashed``)."""
+        self._write(
+            lambda conn: conn.execute(
+                t.runs.update().where(t.runs.c.id == run_id).values(state=state, finished_at=now())
+            )
+        )
+
+    def run(self, run_id: str) -> RunRecord:
+        """The run with this id."""
+        runs = self._runs(sa.select(t.runs.c.id).where(t.runs.c.id == run_id))
+        if not runs:
+            raise ArtifactNotFoundError(f"no run {run_id!r} in {self.url}")
+        return runs[0]
+
+    def _runs(self, ids: sa.Select) -> list[RunRecord]:
+        query = (
+            sa.select(t.runs, t.projects.c.name.label("pname"))
+            .join(t.projects, t.projects.c.id == t.runs.c.project_id)
+            .where(t.runs.c.id.in_(ids))
+            .order_by(t.runs.c.created_at)
+        )
+        with self._read() as conn:
+            return [
+                RunRecord(r.id, r.pname, r.name, r.group_name, r.job_type, r.config, r.state,
+                          r.created_at, r.finished_at)
+                for r in conn.execute(query)
+            ]
+
+    def use_version(self, run_id: str, vid: str) -> None:
+        """Record that a run used a version (an input edge)."""
+        self._write(lambda conn: self._edge(conn, run_id, vid, "input"))
+
+    def runs_of(self, vid: str, direction: str) -> list[RunRecord]:
+        """The runs that used (``input``) or made (``output``) a version."""
+        return self._runs(
+            sa.select(t.lineage.c.run_id).where(
+                t.lineage.c.version_id == vid, t.lineage.c.direction == direction
+            )
+        )
+
+    def versions_of(self, run_id: str, direction: str) -> list[VersionRecord]:
+        """The versions a run used (``input``) or made (``output``)."""
+        with self._read() as conn:
+            ids = list(conn.scalars(
+                sa.select(t.lineage.c.version_id).where(
+                    t.lineage.c.run_id == run_id, t.lineage.c.direction == direction
+                )
+            ))
+            return self._load(conn, ids)
+
+    def manifests(self) -> set[str]:
+        """The manifest digest of every version (what gc must keep)."""
+        with self._read() as conn:
+            return set(conn.scalars(sa.select(t.versions.c.manifest)))
+
+
+def _retryable(exc: sa_exc.DBAPIError) -> bool:
+    if isinstance(exc, sa_exc.IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    text = str(exc.orig).lower()
+    return code in {"40001", "40P01", "55P03"} or "locked" in text or "busy" in text

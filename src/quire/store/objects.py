@@ -1,0 +1,176 @@
+"""Object stores: a flat namespace of immutable keys holding bytes.
+
+``ObjectStore`` is the small protocol every backend implements (a local directory here, an
+object store in ``s3.py``); the content addressing, packs and verification above it live
+once, in :mod:`quire.store.blobs`. Keys are ``/``-separated and never rewritten: a put of
+a key that exists is a no-op that reports success ("already exists" is success).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from ..errors import ArtifactNotFoundError, StoreError
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object."""
+
+    key: str
+    size: int
+    mtime: float  # seconds since the epoch
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Immutable keyed bytes. Every backend runs ``tests/conformance/test_objects.py``."""
+
+    url: str
+
+    def temp_path(self) -> Path:
+        """A fresh local path to stage a file in; ``put_file`` consumes it."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` durably, unless the key exists already."""
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Store the file at ``path`` under ``key`` and consume the file (it is removed)."""
+
+    def get(self, key: str) -> bytes:
+        """All bytes of ``key``; ``ArtifactNotFoundError`` when absent."""
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``offset``."""
+
+    def get_file(self, key: str, dest: Path) -> None:
+        """Stream ``key`` into the new file ``dest``."""
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; absent keys are fine."""
+
+    def local_path(self, key: str) -> Path | None:
+        """A path on this machine holding the bytes of ``key``, when the backend has one."""
+
+
+class LocalObjects:
+    """Objects as files below a directory; writes go to ``tmp/`` and are linked into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.url = self.root.as_uri()
+        self.tmp = self.root / "tmp"
+        try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the blob directory {self.root}: {exc.strerror}") from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreError(f"the blob directory {self.root} is not writable")
+
+    def temp_path(self) -> Path:
+        """A fresh name in the store's scratch folder, on the same filesystem as the keys."""
+        return self.tmp / f"{uuid.uuid4().hex}.partial"
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def put(self, key: str, data: bytes) -> None:
+        if self._path(key).exists():
+            return
+        tmp = self.temp_path()
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        self.put_file(key, tmp)
+
+    def put_file(self, key: str, path: Path) -> None:
+        final = self._path(key)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            # link() refuses to replace: a concurrent writer of the same key wins, and
+            # since keys are content-addressed its bytes are ours ("exists" is success).
+            os.link(path, final)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+                raise _store_error(exc, final) from exc
+            os.replace(path, final)  # a filesystem without hardlinks
+            return
+        finally:
+            path.unlink(missing_ok=True)
+        _fsync_dir(final.parent)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(offset)
+                return f.read(length)
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
+
+    def get_file(self, key: str, dest: Path) -> None:
+        try:
+            shutil.copyfile(self._path(key), dest)
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self.root
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if not (Path(dirpath) == base and d == "tmp")]
+            rel = os.path.relpath(dirpath, base)
+            for name in filenames:
+                key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+                if key.startswith(prefix):
+                    try:
+                        st = os.stat(os.path.join(dirpath, name))
+                    except FileNotFoundError:
+                        continue  # deleted while listing
+                    yield ObjectInfo(key, st.st_size, st.st_mtime)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        return path if path.exists() else None
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename/link is durable only once its directory is; without this a power loss
+    # could drop a blob that a committed version already points at.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _store_error(exc: OSError, path: Path) -> StoreError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(f"no space left on the device holding {path}; free space and retry")
+    return StoreError(f"cannot write {path}: {exc.strerror or exc}")

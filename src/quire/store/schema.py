@@ -1,0 +1,135 @@
+"""The catalog's tables (one SQLAlchemy Core schema for SQLite and PostgreSQL) and its
+named, recorded migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text),
+    # Version numbers are never reused, even after a delete: the next one lives here, and
+    # the row doubles as the lock that serialises commits to one collection.
+    sa.Column("next_index", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("project_id", "name"),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("collection_id", sa.ForeignKey("collections.id"), nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("manifest", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("file_count", sa.Integer, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("parent_id", sa.String(32)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("collection_id", "idx"),
+    sa.Index("ix_versions_digest", "collection_id", "digest"),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("collection_id", sa.ForeignKey("collections.id"), primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("version_id", sa.ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("version_id", sa.ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(128), primary_key=True),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("name", sa.String(256)),
+    sa.Column("group_name", sa.String(256)),
+    sa.Column("job_type", sa.String(256)),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("finished_at", sa.String(32)),
+)
+
+lineage = sa.Table(
+    "lineage",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("version_id", sa.ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("direction", sa.String(8), primary_key=True),  # "input" | "output"
+)
+
+pending = sa.Table(
+    "pending",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("collection_id", sa.ForeignKey("collections.id"), nullable=False),
+    sa.Column("distributed_id", sa.String(256), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # open | committed | aborted
+    sa.Column("version_id", sa.String(32)),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("closed_at", sa.String(32)),
+    sa.UniqueConstraint("collection_id", "distributed_id"),
+)
+
+contributions = sa.Table(
+    "contributions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pending_id", sa.ForeignKey("pending.id", ondelete="CASCADE"), nullable=False),
+    # What makes a retried upsert idempotent: the digest of the writer's entries + writer.
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("manifest", sa.String(64), nullable=False),
+    sa.Column("file_count", sa.Integer, nullable=False),
+    sa.Column("info", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("pending_id", "key"),
+)
+
+migrations_table = sa.Table(
+    "migrations",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("applied_at", sa.String(32), nullable=False),
+)
+
+
+def _initial(conn: sa.Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)
+
+
+#: Applied in order, each once, each recorded by name in ``migrations``. Append only.
+MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
+    ("0001_initial", _initial),
+]
