@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import StoreError
 from ..store.blobs import SMALL, BlobStore
 from .statcache import StatCache
 
@@ -32,7 +33,7 @@ class Cache:
         self.root = Path(root)
         self.files = self.root / "files"
         self.stat = StatCache(self.root / "cache.db")
-        self._modes: dict[tuple[int, int], str] = {}
+        self._modes: dict[tuple[Path, str], str] = {}
 
     def path(self, digest: str) -> Path:
         """Where the file with this digest is (or would be) cached."""
@@ -123,22 +124,57 @@ class Cache:
 
     # -- materialization --------------------------------------------------------------
 
-    def materialize(self, src: Path, dst: Path) -> None:
-        """Place the cached file ``src`` at ``dst``: reflink, else hardlink, else copy."""
-        if dst.exists() or dst.is_symlink():
-            if _same_file(src, dst):
-                return
-            dst.unlink()
-        key = (os.stat(src).st_dev, os.stat(dst.parent).st_dev)
-        mode = self._modes.get(key)
-        if mode in (None, "reflink") and _reflink(src, dst):
-            self._modes[key] = "reflink"
+    def place(self, blobs: BlobStore, items: list[tuple[str, int, str]]) -> None:
+        """Put each ``(digest, size, target path)`` in place, fetching what is not cached.
+
+        Reflink, else hardlink, else copy; decided once per call. This is the hot path of
+        a warm download, so it costs one ``link`` per file: a cache miss shows up as the
+        link's ENOENT rather than as an extra ``stat``.
+        """
+        if not items:
             return
-        if mode in (None, "reflink", "link") and _link(src, dst):
-            self._modes[key] = "link"
-            return
-        self._modes[key] = "copy"
-        shutil.copyfile(src, dst)
+        mode = self._mode(items[0][2])
+        absent = [item for item in items if not self._place(mode, item)]
+        if absent:
+            self.fill(blobs, {d: s for d, s, _ in absent})
+            for item in absent:
+                if not self._place(mode, item):
+                    raise StoreError(f"{self.path(item[0])} vanished from the cache while in use")
+        self._touch(d for d, _, _ in items)
+
+    def _mode(self, target: str) -> str:
+        key = (self.root, os.path.dirname(target))
+        if key not in self._modes:
+            probe = self.files / ".probe"
+            self.files.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            dst = os.path.join(os.path.dirname(target), f".quire-probe-{uuid.uuid4().hex[:8]}")
+            try:
+                self._modes[key] = "reflink" if _reflink(str(probe), dst) else "link" if _link(str(probe), dst) else "copy"
+            finally:
+                if os.path.lexists(dst):
+                    os.unlink(dst)
+        return self._modes[key]
+
+    def _place(self, mode: str, item: tuple[str, int, str]) -> bool:
+        """Place one file; False when it is not cached."""
+        digest, _, target = item
+        src = f"{self.files}/{digest[:2]}/{digest[2:]}"
+        for _ in range(2):
+            try:
+                if mode == "reflink" and _reflink(src, target):
+                    return True
+                if mode != "copy" and _link(src, target):
+                    return True
+                shutil.copyfile(src, target)
+                return True
+            except FileNotFoundError:
+                return False
+            except FileExistsError:
+                if _same_file(src, target):
+                    return True
+                os.unlink(target)
+        raise StoreError(f"cannot replace {target}: something keeps recreating it")
 
 
 def _has(path: Path, size: int) -> bool:
@@ -149,14 +185,14 @@ def _has(path: Path, size: int) -> bool:
         return False
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
 
 
-def _link(src: Path, dst: Path) -> bool:
+def _link(src: str, dst: str) -> bool:
     try:
         os.link(src, dst)
         return True
@@ -166,14 +202,15 @@ def _link(src: Path, dst: Path) -> bool:
         raise
 
 
-def _reflink(src: Path, dst: Path) -> bool:
-    try:
-        with open(src, "rb") as s, open(dst, "xb") as d:
+def _reflink(src: str, dst: str) -> bool:
+    with open(src, "rb") as s, open(dst, "xb") as d:
+        try:
             fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
-        return True
-    except OSError:
-        dst.unlink(missing_ok=True)
-        return False
+            return True
+        except OSError:
+            pass
+    os.unlink(dst)
+    return False
 
 
 _caches: dict[Path, Cache] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import StoreError, ValidationError
 from ..store.blobs import BlobStore, hash_file
 from .cache import Cache
-from .manifest import Entry, Manifest, safe_target
+from .manifest import Entry, Manifest, check_manifest_path, safe_target
 from .references import fetch_reference
 
 
@@ -22,18 +22,14 @@ def download(
 ) -> Path:
     """Place the entries (those under ``path_prefix``, or all) below ``root``."""
     entries = manifest.under(path_prefix) if path_prefix else list(manifest)
-    targets = [(e, safe_target(root, e.path)) for e in entries]  # refuse before writing
-    stored = [(e, t) for e, t in targets if e.stored]
-    cached = cache.fill(blobs, {e.digest: e.size or 0 for e, _ in stored})
-    made: set[Path] = set()
+    base = os.fspath(root)
+    targets = [(e, f"{base}/{check_manifest_path(e.path, root)}") for e in entries]  # refuse before writing
+    for folder in sorted({os.path.dirname(t) for _, t in targets}):
+        os.makedirs(folder, exist_ok=True)
+    cache.place(blobs, [(e.digest, e.size or 0, t) for e, t in targets if e.stored])
     for entry, target in targets:
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        if entry.stored:
-            cache.materialize(cached[entry.digest], target)
-        else:
-            _fetch(entry, target, allow_missing_references)
+        if not entry.stored:
+            _fetch(entry, Path(target), allow_missing_references)
     return root
 
 

@@ -122,9 +122,14 @@ def load_manifest(blobs: BlobStore, digest: str) -> Manifest:
     return Manifest.from_bytes(blobs.read(digest))
 
 
-def safe_target(root: Path, path: str) -> Path:
-    """``root/path``, refusing any manifest path that would land outside ``root``."""
+def check_manifest_path(path: str, root: Path) -> str:
+    """``path`` if it stays inside ``root`` when joined to it; a manifest is data, not trusted."""
     try:
-        return root / check_path(path)
+        return check_path(path)
     except ValidationError:
         raise StoreError(f"manifest path {path!r} would land outside {root}; refused") from None
+
+
+def safe_target(root: Path, path: str) -> Path:
+    """``root/path``, refusing any manifest path that would land outside ``root``."""
+    return root / check_manifest_path(path, root)

@@ -47,8 +47,13 @@ def check_tag(value: object) -> str:
     return value
 
 
+_PLAIN_PATH = re.compile(r"(?!\.{1,2}(?:/|$))[^/\\\x00:]+(?:/(?!\.{1,2}(?:/|$))[^/\\\x00]+)*")
+
+
 def check_path(value: object) -> str:
     """Return the normalised logical path of an entry (posix, relative, inside the artifact)."""
+    if isinstance(value, str) and _PLAIN_PATH.fullmatch(value):
+        return value  # already normal: the common case, checked in one regex
     if not isinstance(value, str) or not value or "\x00" in value:
         raise ValidationError(f"invalid entry path {value!r}: it must be a non-empty string")
     text = value.replace("\\", "/")
