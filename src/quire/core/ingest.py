@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import ValidationError
-from ..store.blobs import BlobWriter, hash_file
+from ..store.blobs import SMALL, BlobWriter, hash_file
 from .manifest import Entry
 from .names import check_path
 from .statcache import StatCache
@@ -35,21 +36,28 @@ def ingest_file(
     writer: BlobWriter | None,
     stat: StatCache,
     st: os.stat_result | None = None,
+    digest: str | None = None,
 ) -> Entry:
-    """One file as an entry at ``logical``; stored now when ``writer`` is given."""
-    st = st or os.stat(path)
-    digest = stat.get(st)
+    """One file as an entry at ``logical``; stored now when ``writer`` is given.
+
+    ``st`` and ``digest`` are the file's stat and its stat-cache hit, when the caller
+    looked them up already (in bulk).
+    """
+    if st is None:
+        st = os.stat(path)
+        digest = stat.get(st)
+    local = os.fspath(path)
     if writer is None:  # immutable: hash only
         if digest is None:
-            digest, _ = hash_file(path)
+            digest, _ = hash_file(local)
             stat.put(st, digest)
-        return Entry(logical, digest, st.st_size, local_path=os.fspath(path))
+        return Entry(logical, digest, st.st_size, local_path=local)
     if digest is not None and writer.holds(digest, st.st_size):
-        return Entry(logical, digest, st.st_size, local_path=os.fspath(path))
-    digest, size = writer.add_file(path)
+        return Entry(logical, digest, st.st_size, local_path=local)
+    digest, size = writer.add_file(local, size=st.st_size)
     if size == st.st_size:  # it did not change while we read it
         stat.put(st, digest)
-    return Entry(logical, digest, size, local_path=os.fspath(path))
+    return Entry(logical, digest, size, local_path=local)
 
 
 def walk_files(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
@@ -74,10 +82,25 @@ def walk_files(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
 def ingest_dir(
     root: Path, prefix: str | None, writer: BlobWriter | None, stat: StatCache
 ) -> list[Entry]:
-    """Every file below ``root`` as entries under ``prefix`` (sorted by path)."""
-    entries = []
-    for rel, item in walk_files(root):
-        logical = check_path(f"{prefix}/{rel}" if prefix else rel)
-        entries.append(ingest_file(item.path, logical, writer, stat, item.stat()))
+    """Every file below ``root`` as entries under ``prefix`` (sorted by path).
+
+    Large files are read in parallel threads: hashing, copying and fsync release the
+    GIL, so their I/O overlaps. Small files go one by one into the writer's pack.
+    """
+    found = [(rel, item.path, item.stat()) for rel, item in walk_files(root)]
+    known = stat.get_many([st for _, _, st in found])
+
+    def one(i: int) -> Entry:
+        rel, path, st = found[i]
+        return ingest_file(path, check_path(f"{prefix}/{rel}" if prefix else rel), writer, stat, st, known[i])
+
+    large = [i for i, (_, _, st) in enumerate(found) if st.st_size >= SMALL]
+    entries: list[Entry | None] = [None] * len(found)
+    with ThreadPoolExecutor(max_workers=min(4, len(large)) or 1) as pool:
+        for i, entry in zip(large, pool.map(one, large), strict=True):
+            entries[i] = entry
+        for i, slot in enumerate(entries):
+            if slot is None:
+                entries[i] = one(i)
     stat.save()
-    return entries
+    return entries  # type: ignore[return-value]

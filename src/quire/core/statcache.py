@@ -51,6 +51,21 @@ class StatCache:
         ).fetchone()
         return row[0] if row else None
 
+    def get_many(self, stats: list[os.stat_result]) -> list[str | None]:
+        """:meth:`get` for many files at once (one query per few hundred files)."""
+        found: dict[tuple[int, int, int, int], str] = {}
+        conn = self._conn()
+        for i in range(0, len(stats), 400):
+            batch = stats[i : i + 400]
+            marks = ",".join(["(?,?,?,?)"] * len(batch))
+            args = [v for st in batch for v in stat_key(st)]
+            for *key, digest in conn.execute(
+                f"SELECT dev, ino, size, mtime_ns, digest FROM stat WHERE (dev, ino, size, mtime_ns) IN (VALUES {marks})",
+                args,
+            ):
+                found[tuple(key)] = digest  # type: ignore[index]
+        return [found.get(stat_key(st)) for st in stats]
+
     def put(self, st: os.stat_result, digest: str) -> None:
         """Remember a digest (written by :meth:`save`)."""
         if time.time() - st.st_mtime >= RACY_SECONDS:

@@ -224,17 +224,21 @@ class BlobWriter:
             self.flush()
         return digest
 
-    def add_file(self, path: Path | str, expected: str | None = None) -> tuple[str, int]:
+    def add_file(
+        self, path: Path | str, expected: str | None = None, size: int | None = None
+    ) -> tuple[str, int]:
         """Hash and store a file in one read; returns ``(digest, size)``.
 
         With ``expected`` the bytes must hash to it (a file changed since it was hashed
-        raises ``ValueError``), and a blob already stored is not read at all.
+        raises ``ValueError``), and a blob already stored is not read at all. ``size`` is
+        the file's size when the caller has stat'ed it already.
         """
-        size = os.stat(path).st_size
+        if size is None:
+            size = os.stat(path).st_size
         if expected is not None and self.holds(expected, size):
             return expected, size
         if size < SMALL:
-            data = Path(path).read_bytes()
+            data = read_small(path)
             digest = hash_bytes(data)
             _check_expected(path, expected, digest)
             return self.add_bytes(data, digest), len(data)
@@ -276,6 +280,18 @@ class BlobWriter:
         self.blobs._add_to_index(idx_key, {d: PackSlot(pack_key, o, n) for d, (o, n) in rows})
         self._buf = bytearray()
         self._slots = {}
+
+
+def read_small(path: Path | str) -> bytes:
+    """All bytes of a small file, without the buffered-IO layer (the ingest hot path)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parts = []
+        while chunk := os.read(fd, SMALL):
+            parts.append(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    finally:
+        os.close(fd)
 
 
 def _check_expected(path: Path | str, expected: str | None, digest: str) -> None:
