@@ -144,6 +144,15 @@ class SQLCatalog:
     def migrate(self) -> None:
         """Apply the migrations this catalog has not recorded yet."""
 
+        try:  # the common case, an up-to-date catalog, takes no write lock
+            with self._read() as conn:
+                if sa.inspect(conn).has_table("migrations") and {
+                    name for name, _ in t.MIGRATIONS
+                } <= set(conn.scalars(sa.select(t.migrations_table.c.name))):
+                    return
+        except StoreError:
+            pass  # unreadable as it is: let the write below say why
+
         def apply(conn: sa.Connection) -> None:
             if self.engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727172)")  # one migrator
