@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -450,14 +450,20 @@ class Artifact:
         skip_cache: bool | None = None,
         path_prefix: str | None = None,
     ) -> str:
-        """Place the files in ``root`` (default ``./artifacts/<name>:<vN>``); returns it."""
+        """Place the files in ``root`` (default ``./artifacts/<name>:<vN>``); returns it.
+
+        ``skip_cache=True`` takes every blob from the store rather than the local cache,
+        and leaves the cache as it was.
+        """
         record = self._committed_record()
         assert self._store is not None
         target = Path(root) if root is not None else self._default_root()
-        _download.download(
-            self._store.blobs, cache_for(self._store.local_dir), self.manifest, target,
-            check_path(path_prefix) if path_prefix else None, allow_missing_references,
-        )
+        with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
+            cache = Cache(Path(scratch)) if scratch else cache_for(self._store.local_dir)
+            _download.download(
+                self._store.blobs, cache, self.manifest, target,
+                check_path(path_prefix) if path_prefix else None, allow_missing_references,
+            )
         from .run import current_run
 
         run = current_run()
