@@ -37,13 +37,16 @@ class ArtifactCollection:
 class Api:
     """The public read API over one store (``store``, else ``$QUIRE_STORE``, else ~/.quire).
 
-    ``overrides={"project": ...}`` sets the project used when an address names none.
+    ``overrides={"project": ...}`` sets the project used when an address names none
+    (default ``$QUIRE_PROJECT``, else ``uncategorized``, as for runs).
     """
 
     def __init__(self, store: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None,
                  timeout: int | None = None) -> None:
         self.store = open_store(store)
-        self.project = check_name((overrides or {}).get("project") or DEFAULT_PROJECT, "project name")
+        self.project = check_name(
+            (overrides or {}).get("project") or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name"
+        )
 
     def artifact(self, name: str, type: str | None = None) -> Artifact:
         """The version an address names: ``[project/]name[:vN|:alias]`` (default ``latest``)."""
