@@ -71,7 +71,9 @@ class Cache:
                 pass  # the embedded store's own file: verified when it was written
             else:
                 blobs.read_to_file(digest, tmp)
-                tmp.chmod(0o444)
+            # Read-only, also when linked: downloads hardlink this inode, and a user writing
+            # into a downloaded file must not change the cache or the store's blob.
+            tmp.chmod(0o444)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
