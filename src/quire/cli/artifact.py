@@ -1,0 +1,240 @@
+"""``quire artifact …``: log, download, list, alias and verify versions."""
+
+from __future__ import annotations
+
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import quire
+from quire.core.names import check_alias, check_name
+from quire.errors import ArtifactNotFoundError, StoreError, ValidationError
+from quire.sdk.api import ArtifactCollection
+
+from .common import (
+    VERSION_COLUMNS,
+    JsonFlag,
+    api,
+    count,
+    describe,
+    emit,
+    human_size,
+    settings,
+    table,
+    version_rows,
+    working,
+)
+
+app = typer.Typer(help="Log, download, list, alias and verify artifact versions.", no_args_is_help=True)
+
+Address = Annotated[
+    str, typer.Argument(metavar="NAME", help="[project/]name[:vN|:alias]; no suffix means latest.")
+]
+
+
+class Policy(str, Enum):
+    """How ``put`` treats the files (see ``Artifact.add_file``)."""
+
+    mutable = "mutable"
+    immutable = "immutable"
+
+
+@app.command()
+def put(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A file or a folder to log.", show_default=False)],
+    name: Annotated[Optional[str], typer.Option(
+        "--name", "-n", help="[project/]name of the collection (default: the path's name).")] = None,
+    type_: Annotated[str, typer.Option("--type", "-t", help="The artifact type.")] = "dataset",
+    alias: Annotated[Optional[list[str]], typer.Option(
+        "--alias", "-a", help="An alias for the new version (repeatable); latest is always set.")] = None,
+    description: Annotated[Optional[str], typer.Option(help="Free text describing the version.")] = None,
+    policy: Annotated[Policy, typer.Option(
+        help="mutable: keep a copy now, so later edits of the files cannot change the version; "
+        "immutable: trust the files not to change until the upload is done.")] = Policy.mutable,
+    json_: JsonFlag = False,
+) -> None:
+    """Log a file or a folder as the next version of a collection.
+
+    If the files equal a version the collection already has, no version is made: that
+    one is reported and gets the aliases.
+    """
+    project, collection = _split_collection(name or path.resolve().name)
+    artifact = quire.Artifact(collection, type_, description=description)
+    aliases = [a if a == "latest" else check_alias(a) for a in alias or []]
+    if not path.exists():  # checked before the run starts, so bad input writes nothing
+        raise ValidationError(f"{path} does not exist: give a file or a folder to log")
+    with quire.init(project=project, job_type="cli", store=settings(ctx).store) as run:
+        with working(f"storing {path}"):
+            if path.is_dir():
+                artifact.add_dir(path, policy=policy.value)
+            else:
+                artifact.add_file(path, policy=policy.value)
+            run.log_artifact(artifact, aliases=aliases)
+        # A new version's first run is this one; an equal older version was logged before.
+        logged = artifact.logged_by()
+        created = logged is not None and logged.id == run.id
+    if json_:
+        emit({**describe(artifact), "created": created})
+        return
+    what = "Logged" if created else "No new version: the files equal"
+    typer.echo(f"{what} {artifact.qualified_name} ({_summary(artifact)}).")
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    name: Address,
+    root: Annotated[Optional[Path], typer.Option(
+        help="The folder to download into (default ./artifacts/<name>:<vN>).")] = None,
+    path_prefix: Annotated[Optional[str], typer.Option(
+        help="Download only the files at or below this path of the artifact.")] = None,
+    json_: JsonFlag = False,
+) -> None:
+    """Download a version's files into a folder."""
+    artifact = api(ctx).artifact(name)
+    files = len(artifact.manifest.under(path_prefix)) if path_prefix else artifact.file_count
+    if path_prefix and not files:
+        raise ArtifactNotFoundError(f"{artifact.qualified_name} has no files at or below {path_prefix!r}")
+    with working(f"downloading {artifact.qualified_name}"):
+        target = artifact.download(root, path_prefix=path_prefix)
+    if json_:
+        emit({**describe(artifact), "root": str(Path(target).resolve()), "downloaded_files": files})
+        return
+    typer.echo(f"Downloaded {artifact.qualified_name} ({count(files, 'file')}) to {target}")
+
+
+@app.command("ls")
+def list_collections(
+    ctx: typer.Context,
+    project: Annotated[Optional[str], typer.Argument(help="A project (default: every project).")] = None,
+    type_: Annotated[Optional[str], typer.Option("--type", "-t", help="Only collections of this type.")] = None,
+    json_: JsonFlag = False,
+) -> None:
+    """List the collections (named series of versions) in the store."""
+    quire_api = api(ctx)
+    projects = [check_name(project, "project name")] if project else quire_api.projects()
+    collections = [c for p in projects for c in quire_api.artifact_collections(p, type_)]
+    if json_:
+        emit([_collection_data(c) for c in collections])
+        return
+    if not collections:
+        typer.echo(f"No artifacts in {quire_api.store.url}" + (f" (project {project})" if project else ""))
+        return
+    rows = [[f"{c.project}/{c.name}", c.type, c.version_count, ", ".join(c.aliases) or "-"] for c in collections]
+    table(None, ("collection", "type", "versions", "aliases"), rows)
+
+
+@app.command()
+def versions(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="[project/]name of a collection.")],
+    json_: JsonFlag = False,
+) -> None:
+    """List every version of a collection, oldest first."""
+    collection = _find_collection(api(ctx), name)
+    found = collection.versions()
+    if json_:
+        emit([describe(v) for v in found])
+        return
+    table(f"{collection.project}/{collection.name} ({collection.type})", VERSION_COLUMNS, version_rows(found))
+
+
+@app.command()
+def alias(
+    ctx: typer.Context,
+    name: Address,
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias, e.g. best or production.")],
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the alias instead of adding it.")] = False,
+    json_: JsonFlag = False,
+) -> None:
+    """Add an alias to a version (moving it from the version that held it), or remove it."""
+    check_alias(alias_name)
+    if alias_name == "latest":
+        raise ValidationError("'latest' is managed by Quire: it always names the newest version")
+    quire_api = api(ctx)
+    artifact = quire_api.artifact(name)
+    if remove:
+        if alias_name not in artifact.aliases:
+            raise ArtifactNotFoundError(
+                f"{artifact.qualified_name} has no alias {alias_name!r}", sorted(artifact.aliases)
+            )
+        artifact.aliases.remove(alias_name)
+        done = f"Removed {alias_name!r} from {artifact.qualified_name}"
+    else:
+        address = f"{artifact.project}/{artifact.collection_name}:{alias_name}"
+        held_by = quire_api.artifact(address).version if quire_api.artifact_exists(address) else None
+        artifact.aliases.append(alias_name)
+        moved = f" (moved from {held_by})" if held_by and held_by != artifact.version else ""
+        done = f"{alias_name!r} now names {artifact.qualified_name}{moved}"
+    artifact.save()
+    if json_:
+        emit(describe(artifact))
+        return
+    typer.echo(f"{done}; its aliases: {', '.join(sorted(artifact.aliases)) or 'none'}")
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    name: Address,
+    root: Annotated[Optional[Path], typer.Option(
+        help="A downloaded folder to check. Without it, the version is downloaded from the "
+        "store (bypassing the local cache) into a temporary folder and checked there.")] = None,
+    json_: JsonFlag = False,
+) -> None:
+    """Check that a folder, or the store, holds exactly a version's bytes (exit 1 if not)."""
+    artifact = api(ctx).artifact(name)
+    if root is not None:
+        artifact.verify(root)
+        where = str(root)
+    else:
+        with tempfile.TemporaryDirectory(prefix="quire-verify-") as scratch, \
+                working(f"verifying {artifact.qualified_name}"):
+            try:
+                artifact.verify(artifact.download(scratch, skip_cache=True))
+            except ValidationError as exc:  # a large blob, linked from the store, was changed
+                raise StoreError(
+                    f"{artifact.qualified_name} is damaged in the store: "
+                    + str(exc).replace(scratch, "a fresh download")
+                ) from exc
+        where = "the store"
+    if json_:
+        emit({**describe(artifact), "verified": where, "ok": True})
+        return
+    typer.echo(f"OK: {where} holds {artifact.qualified_name} intact ({_summary(artifact)}).")
+
+
+def _split_collection(text: str) -> tuple[str | None, str]:
+    """``[project/]name`` → (project or None, name), both checked."""
+    if ":" in text:
+        raise ValidationError(
+            f"invalid collection name {text!r}: give [project/]name, without ':vN' or ':alias'"
+        )
+    project, _, name = text.rpartition("/")
+    return (check_name(project, "project name") if project else None), check_name(name)
+
+
+def _find_collection(quire_api: quire.Api, text: str) -> ArtifactCollection:
+    project, name = _split_collection(text)
+    collections = quire_api.artifact_collections(project or quire_api.project)
+    for collection in collections:
+        if collection.name == name:
+            return collection
+    raise ArtifactNotFoundError(
+        f"no collection {project or quire_api.project}/{name} in {quire_api.store.url}",
+        [c.name for c in collections],
+    )
+
+
+def _collection_data(c: ArtifactCollection) -> dict[str, object]:
+    return {"project": c.project, "name": c.name, "type": c.type, "versions": c.version_count,
+            "aliases": c.aliases, "description": c.description}
+
+
+def _summary(artifact: quire.Artifact) -> str:
+    aliases = ", ".join(sorted(artifact.aliases)) or "none"
+    return f"{count(artifact.file_count, 'file')}, {human_size(artifact.size)}, digest {artifact.digest[:12]}, aliases: {aliases}"

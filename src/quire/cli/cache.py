@@ -1,0 +1,32 @@
+"""``quire cache …``: the local cache of downloaded files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from quire.core.cache import cache_for
+
+from .common import JsonFlag, api, emit, human_size, parse_size
+
+app = typer.Typer(help="Manage the local cache of downloaded files.", no_args_is_help=True)
+
+
+@app.command()
+def cleanup(
+    ctx: typer.Context,
+    max_bytes: Annotated[int, typer.Argument(
+        metavar="SIZE", parser=parse_size, help="Keep at most this much: 0, 500MB, 10GB, 2GiB.")],
+    json_: JsonFlag = False,
+) -> None:
+    """Remove the least recently used cached files until the cache holds at most SIZE.
+
+    Downloaded folders keep their files: only the cache's own copies go.
+    """
+    cache = cache_for(api(ctx).store.local_dir)
+    removed, freed = cache.cleanup(max_bytes)
+    if json_:
+        emit({"cache": str(cache.root), "removed_files": removed, "freed_bytes": freed, "max_bytes": max_bytes})
+        return
+    typer.echo(f"Removed {removed} files ({human_size(freed)}) from {cache.root}.")

@@ -1,0 +1,24 @@
+"""``quire demo``: run :mod:`quire.demo` and show what it made."""
+
+from __future__ import annotations
+
+import typer
+
+from quire.demo import PROJECT, run_demo
+
+from .common import VERSION_COLUMNS, api, settings, table, version_rows
+
+
+def demo(ctx: typer.Context) -> None:
+    """Make a few versions in simple mode on the store, and show them.
+
+    Logs a small generated dataset, changes it and logs it again, logs it unchanged
+    (no new version), sets an alias, then downloads and verifies it. The data is
+    deterministic: running the demo again makes no new versions.
+    """
+    store = settings(ctx).store
+    typer.echo(f"Quire demo on the store {api(ctx).store.url}")  # a bad store fails here, before any step
+    made = run_demo(store, say=lambda text: typer.echo(f"  - {text}"))
+    table(f"\nVersions in project {PROJECT}", VERSION_COLUMNS, version_rows(made))
+    where = f" --store {store}" if store else ""
+    typer.echo(f"\nNext: quire{where} artifact versions {PROJECT}/{made[0].collection_name}")
