@@ -89,7 +89,7 @@ def get(
     ctx: typer.Context,
     name: Address,
     root: Annotated[Optional[Path], typer.Option(
-        help="The folder to download into (default ./artifacts/<name>:<vN>).")] = None,
+        help="The folder to download into (default: ./artifacts/NAME:vN).")] = None,
     path_prefix: Annotated[Optional[str], typer.Option(
         help="Download only the files at or below this path of the artifact.")] = None,
     json_: JsonFlag = False,
