@@ -30,7 +30,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 @dataclass
 class Settings:
-    """Options given before the command (``quire --store DIR artifact ls``)."""
+    """The global options (``quire --store DIR artifact ls``)."""
 
     store: str | None = None
 
