@@ -247,12 +247,16 @@ def test_bad_sizes(text: str) -> None:
 
 def test_bad_input_is_one_line_and_writes_nothing(make_files, store_url: str) -> None:
     data = make_files({"a.txt": "x"})
+
+    def put(*args: str):
+        return runner.invoke(app, ["artifact", "put", str(data), *args])
+
     assert_one_line_error(runner.invoke(app, ["artifact", "put", "no/such/path", "--name", "ds"]), "does not exist")
-    assert_one_line_error(runner.invoke(app, ["artifact", "put", str(data), "--name", "bad name!"]), "invalid artifact name")
-    assert_one_line_error(runner.invoke(app, ["artifact", "put", str(data), "--name", "ds:v1"]), "without ':vN'")
-    assert_one_line_error(runner.invoke(app, ["artifact", "put", str(data), "--name", "a/b/c"]), "invalid project name")
-    assert_one_line_error(runner.invoke(app, ["artifact", "put", str(data), "--name", "ds", "--type", "x y"]), "artifact type")
-    assert_one_line_error(runner.invoke(app, ["artifact", "put", str(data), "--name", "ds", "--alias", "v2"]), "alias")
+    assert_one_line_error(put("--name", "bad name!"), "invalid artifact name")
+    assert_one_line_error(put("--name", "ds:v1"), "without ':vN'")
+    assert_one_line_error(put("--name", "a/b/c"), "invalid project name")
+    assert_one_line_error(put("--name", "ds", "--type", "x y"), "artifact type")
+    assert_one_line_error(put("--name", "ds", "--alias", "v2"), "alias")
     assert quire.Api().projects() == []  # not even a run was recorded
 
     quire_cli("artifact", "put", str(data), "--name", "ds")
@@ -260,8 +264,7 @@ def test_bad_input_is_one_line_and_writes_nothing(make_files, store_url: str) ->
     assert_one_line_error(runner.invoke(app, ["artifact", "get", "ds:v7"]), "v7")
     assert_one_line_error(runner.invoke(app, ["artifact", "versions", "nope"]), "no collection", "available: ds")
     assert_one_line_error(runner.invoke(app, ["artifact", "get", "ds", "--path-prefix", "zzz"]), "zzz")
-    assert_one_line_error(runner.invoke(app, ["artifact", "put", str(data), "--name", "ds", "--type", "model"]),
-                          "type 'dataset'")
+    assert_one_line_error(put("--name", "ds", "--type", "model"), "type 'dataset'")
 
 
 def test_bad_store_is_one_line(tmp_path: Path) -> None:

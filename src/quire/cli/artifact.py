@@ -237,4 +237,5 @@ def _collection_data(c: ArtifactCollection) -> dict[str, object]:
 
 def _summary(artifact: quire.Artifact) -> str:
     aliases = ", ".join(sorted(artifact.aliases)) or "none"
-    return f"{count(artifact.file_count, 'file')}, {human_size(artifact.size)}, digest {artifact.digest[:12]}, aliases: {aliases}"
+    return (f"{count(artifact.file_count, 'file')}, {human_size(artifact.size)}, "
+            f"digest {artifact.digest[:12]}, aliases: {aliases}")
