@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import report, tools
-from bench.tools import BenchError, Case, Context, Result, rmtree
+from bench import report, runner
+from bench.runner import BenchError, Case, Context, Result, rmtree
 from bench.workloads import WORKLOADS
 
 TOOLS = ("quire", "wandb", "dvc", "anchor")
@@ -28,7 +28,7 @@ PEERS = {"wandb", "dvc"}
 
 def load_workloads() -> None:
     """Import bench/workloads_*.py so their @workload registrations take effect."""
-    for mod in pkgutil.iter_modules([str(tools.BENCH_DIR)]):
+    for mod in pkgutil.iter_modules([str(runner.BENCH_DIR)]):
         if mod.name.startswith("workloads_"):
             importlib.import_module(f"bench.{mod.name}")
 
@@ -40,7 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="repetitions per row (median), default 3")
     p.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "quire-bench",
                    help="work space; generated inputs are kept there for reuse (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=tools.REPO_ROOT / "BENCHMARKS.md",
+    p.add_argument("--out", type=Path, default=runner.REPO_ROOT / "BENCHMARKS.md",
                    help="Markdown report to (re)write (default: %(default)s)")
     p.add_argument("--only", "--tools", dest="tools", default=",".join(TOOLS),
                    help="comma-separated subset of quire,wandb,dvc,anchors (default all)")
@@ -72,7 +72,7 @@ def measure(ctx: Context, name: str, cases: list[Case], repeat: int) -> dict[str
                 op = c.prepare(rep)
                 os.sync()  # earlier writes must not be flushed during this measurement
                 ctx.warm()
-                out = tools.run_op(op)
+                out = runner.run_op(op)
             except Exception as e:  # a tool or a set-up step (git, cp, dvc init) failed
                 res.error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
                 print(f"[{name} {r + 1}/{repeat}] {c.label}: FAILED {res.error}", flush=True)
@@ -90,13 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     load_workloads()
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    peers_python = tools.ensure_peers_venv() if args.tools & PEERS else None
+    peers_python = runner.ensure_peers_venv() if args.tools & PEERS else None
     ctx = Context(args.scratch, peers_python)
     ctx.scratch.mkdir(parents=True, exist_ok=True)
 
-    versions = tools.versions(ctx.quire_python, ["quire", "blake3"])
+    versions = runner.versions(ctx.quire_python, ["quire", "blake3"])
     if peers_python:
-        versions |= tools.versions(peers_python, ["wandb", "dvc"])
+        versions |= runner.versions(peers_python, ["wandb", "dvc"])
     command = "python -m bench " + shlex.join(argv)
     machine = report.machine_info(ctx.scratch, versions, command)
 

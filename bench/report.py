@@ -6,10 +6,10 @@ import os
 import platform
 import statistics
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.tools import Case, Result
+from bench.runner import Case, Result
 
 HEADER = ["tool", "variant", "median s", "min–max s", "import s", "ratio", "target"]
 
@@ -30,7 +30,10 @@ NOTES = """\
   run.finish()`, or `Api().artifact(…).download(root=…)`.
 - ratio = median of the first named row ÷ median of the second ("this" = the row
   itself): above 1 means Quire is that many times faster. A target ≥0.5× means "Quire
-  within 2× of it"."""
+  within 2× of it".
+- Compare rows of one run: on a small VM, creating many files is erratic (a `cp -r` of
+  W1 took from 0.7 s to 15 s within one hour here), and the anchor rows show how fast
+  the machine was during this run."""
 
 
 def _fmt(s: float) -> str:
@@ -74,7 +77,7 @@ def text_table(title: str, rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
     lines = [title, "=" * len(title)]
     for n, r in enumerate(table):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -103,7 +106,7 @@ def machine_info(scratch: Path, versions: dict[str, str], command: str) -> list[
     ram = f"{int(mem_kib) / (1 << 20):.1f} GiB" if mem_kib.isdigit() else "unknown"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
-        ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("command", f"`{command}`"),
         ("nproc", f"{os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})"),
         ("RAM", ram),

@@ -12,12 +12,12 @@ from __future__ import annotations
 import inspect
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from bench import tools
-from bench.tools import Case, Context, rmtree
+from bench.runner import Case, Context, rmtree
 
 
 @dataclass(frozen=True)

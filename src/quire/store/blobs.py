@@ -21,7 +21,7 @@ from pathlib import Path
 
 import blake3
 
-from ..errors import ArtifactNotFoundError, CorruptBlobError, StoreError
+from ..errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
 from .objects import ObjectStore
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
@@ -230,7 +230,7 @@ class BlobWriter:
         """Hash and store a file in one read; returns ``(digest, size)``.
 
         With ``expected`` the bytes must hash to it (a file changed since it was hashed
-        raises ``ValueError``), and a blob already stored is not read at all. ``size`` is
+        raises ``ValidationError``), and a blob already stored is not read at all. ``size`` is
         the file's size when the caller has stat'ed it already.
         """
         if size is None:
@@ -296,7 +296,7 @@ def read_small(path: Path | str) -> bytes:
 
 def _check_expected(path: Path | str, expected: str | None, digest: str) -> None:
     if expected is not None and digest != expected:
-        raise ValueError(
+        raise ValidationError(
             f"{path} changed after it was added (digest {digest[:12]}…, expected "
             f"{expected[:12]}…); add it again, or use policy='mutable' to keep a copy"
         )
