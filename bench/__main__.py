@@ -24,6 +24,7 @@ from bench.workloads import WORKLOADS
 
 TOOLS = ("quire", "wandb", "dvc", "anchor")
 PEERS = {"wandb", "dvc"}
+ALIASES = {"anchors": "anchor"}
 
 
 def load_workloads() -> None:
@@ -34,7 +35,10 @@ def load_workloads() -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark Quire against wandb (offline) and dvc; print tables and write BENCHMARKS.md.",
+    )
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help=f"comma-separated, default all: {','.join(WORKLOADS)}")
     p.add_argument("--repeat", type=int, default=3, help="repetitions per row (median), default 3")
@@ -47,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="also dump raw timings to this file")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = p.parse_args(argv)
-    args.tools = {t.strip().lower().removesuffix("s") for t in args.tools.split(",") if t.strip()}
+    args.tools = {ALIASES.get(t, t) for t in args.tools.lower().replace(" ", "").split(",") if t}
     args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     for bad, known in ((args.tools - set(TOOLS), TOOLS), (set(args.workloads) - set(WORKLOADS), WORKLOADS)):
         if bad:
