@@ -1,0 +1,229 @@
+"""``BlobStoreTests``: content-addressed blobs with packs, over every object-store backend.
+
+A subclass supplies the fixture ``open_objects`` (see ``conftest.py``); the suite builds
+:class:`~quire.store.blobs.BlobStore` instances over it. Corruption is made through the
+object-store protocol itself (get, delete, put), so it works on every backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import blake3
+import pytest
+
+from quire.errors import ArtifactNotFoundError, CorruptBlobError
+from quire.store.blobs import SMALL, BlobStore
+from quire.store.objects import ObjectStore
+
+LARGE = SMALL + 12345
+
+
+def digest_of(data: bytes) -> str:
+    """Computed here, not with the store's helper: the suite checks the addressing."""
+    return blake3.blake3(data).hexdigest()
+
+
+def flip_byte(objects: ObjectStore, key: str, offset: int) -> None:
+    """Corrupt one stored byte, out of band."""
+    data = bytearray(objects.get(key))
+    data[offset] ^= 0xFF
+    objects.delete(key)
+    objects.put(key, bytes(data))
+
+
+def keys(objects: ObjectStore, prefix: str = "") -> list[str]:
+    return sorted(info.key for info in objects.list(prefix))
+
+
+class BlobStoreTests:
+    """``BlobStore`` over one object-store backend."""
+
+    @pytest.fixture
+    def objects(self, open_objects: Callable[[], ObjectStore]) -> ObjectStore:
+        return open_objects()
+
+    @pytest.fixture
+    def blobs(self, objects: ObjectStore) -> BlobStore:
+        return BlobStore(objects)
+
+    # -- layout -----------------------------------------------------------------------
+
+    def test_small_blobs_go_into_one_pack_with_an_index(self, blobs: BlobStore, objects: ObjectStore) -> None:
+        datas = [f"small blob {i}".encode() for i in range(50)]
+        with blobs.writer() as writer:
+            got = [writer.add_bytes(d) for d in datas]
+        assert got == [digest_of(d) for d in datas]
+        packs = keys(objects, "packs/")
+        assert len(packs) == 2 and packs[0].endswith(".idx") and packs[1].endswith(".pack")
+        assert keys(objects, "objects/") == []
+        for data in datas:
+            assert blobs.read(digest_of(data)) == data
+
+    def test_large_blobs_are_stored_whole(self, blobs: BlobStore, objects: ObjectStore) -> None:
+        data = os.urandom(LARGE)
+        digest = blobs.put_bytes(data)
+        assert digest == digest_of(data)
+        assert keys(objects, "packs/") == []
+        (key,) = keys(objects, "objects/")
+        assert digest[2:] in key
+        assert objects.get(key) == data
+        assert blobs.read(digest) == data
+
+    def test_add_file_hashes_and_stores_in_one_call(self, blobs: BlobStore, tmp_path: Path) -> None:
+        small, large = tmp_path / "small", tmp_path / "large"
+        small.write_bytes(b"a small file")
+        large.write_bytes(os.urandom(LARGE))
+        with blobs.writer() as writer:
+            assert writer.add_file(small) == (digest_of(small.read_bytes()), 12)
+            assert writer.add_file(large) == (digest_of(large.read_bytes()), LARGE)
+        assert blobs.read(digest_of(small.read_bytes())) == small.read_bytes()
+        assert blobs.read(digest_of(large.read_bytes())) == large.read_bytes()
+
+    def test_add_file_refuses_bytes_that_are_not_the_expected_ones(
+        self, blobs: BlobStore, objects: ObjectStore, tmp_path: Path
+    ) -> None:
+        for size in (100, LARGE):
+            path = tmp_path / f"f{size}"
+            path.write_bytes(b"x" * size)
+            with blobs.writer() as writer, pytest.raises(ValueError, match="changed"):
+                writer.add_file(path, expected=digest_of(b"y" * size))
+        assert keys(objects) == []
+
+    # -- dedup ------------------------------------------------------------------------
+
+    def test_dedup_within_a_writer_and_across_writers(self, blobs: BlobStore, objects: ObjectStore) -> None:
+        small, large = b"same small", os.urandom(LARGE)
+        with blobs.writer() as writer:
+            writer.add_bytes(small)
+            writer.add_bytes(small)
+            writer.add_bytes(large)
+            writer.add_bytes(large)
+        before = {info.key: info.size for info in objects.list()}
+        assert len(keys(objects, "packs/")) == 2 and len(keys(objects, "objects/")) == 1
+        with blobs.writer() as writer:
+            writer.add_bytes(small)
+            writer.add_bytes(large)
+            assert writer.bytes_written == 0
+        assert {info.key: info.size for info in objects.list()} == before
+
+    def test_missing(self, blobs: BlobStore) -> None:
+        small, large = b"stored small", os.urandom(LARGE)
+        blobs.put_bytes(small)
+        blobs.put_bytes(large)
+        absent_small, absent_large = digest_of(b"absent"), digest_of(b"z" * LARGE)
+        sizes = {
+            digest_of(small): len(small), digest_of(large): LARGE,
+            absent_small: 6, absent_large: LARGE,
+        }
+        assert blobs.missing(sizes) == {absent_small, absent_large}
+        assert blobs.missing({}) == set()
+        assert blobs.has(digest_of(small), len(small))
+        assert not blobs.has(absent_large, LARGE)
+
+    def test_unflushed_blobs_are_not_stored(
+        self, blobs: BlobStore, open_objects: Callable[[], ObjectStore]
+    ) -> None:
+        data = b"never flushed"
+        with pytest.raises(RuntimeError), blobs.writer() as writer:
+            writer.add_bytes(data)
+            raise RuntimeError("the caller failed before committing")
+        assert BlobStore(open_objects()).missing({digest_of(data): len(data)}) == {digest_of(data)}
+
+    # -- reading ----------------------------------------------------------------------
+
+    def test_read_many_returns_each_blob_once(self, blobs: BlobStore) -> None:
+        datas = [os.urandom(n) for n in (0, 1, 100, 5000)] + [os.urandom(LARGE)]
+        with blobs.writer() as writer:
+            for data in datas:
+                writer.add_bytes(data)
+        wanted = [digest_of(d) for d in datas]
+        got = dict(blobs.read_many(wanted + wanted[:2]))
+        assert got == {digest_of(d): d for d in datas}
+
+    def test_read_many_across_packs(self, blobs: BlobStore) -> None:
+        datas = [f"blob {i}".encode() for i in range(6)]
+        for data in datas:  # one pack each
+            blobs.put_bytes(data)
+        assert dict(blobs.read_many(digest_of(d) for d in reversed(datas))) == {
+            digest_of(d): d for d in datas
+        }
+
+    def test_read_to_file(self, blobs: BlobStore, tmp_path: Path) -> None:
+        for data in (b"small to file", os.urandom(LARGE)):
+            digest = blobs.put_bytes(data)
+            dest = tmp_path / digest
+            blobs.read_to_file(digest, dest)
+            assert dest.read_bytes() == data
+
+    def test_missing_blob(self, blobs: BlobStore, tmp_path: Path) -> None:
+        blobs.put_bytes(b"something else")
+        absent = digest_of(b"absent")
+        with pytest.raises(ArtifactNotFoundError, match=absent):
+            blobs.read(absent)
+        with pytest.raises(ArtifactNotFoundError, match=absent):
+            dict(blobs.read_many([absent]))
+        with pytest.raises(ArtifactNotFoundError, match=absent):
+            blobs.read_to_file(absent, tmp_path / "dest")
+        assert not (tmp_path / "dest").exists()
+
+    # -- corruption -------------------------------------------------------------------
+
+    def test_corrupt_small_blob_is_never_delivered(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
+    ) -> None:
+        data, neighbour = b"a small blob to corrupt", b"an intact neighbour"
+        with BlobStore(objects).writer() as writer:
+            writer.add_bytes(data)
+            writer.add_bytes(neighbour)
+        (pack,) = keys(objects, "packs/")[1:]
+        raw = objects.get(pack)
+        flip_byte(objects, pack, raw.index(data) + 3)
+        blobs = BlobStore(open_objects())  # nothing cached in memory
+        digest = digest_of(data)
+        with pytest.raises(CorruptBlobError, match=digest) as caught:
+            blobs.read(digest)
+        assert caught.value.digest == digest
+        with pytest.raises(CorruptBlobError, match=digest):
+            dict(blobs.read_many([digest, digest_of(neighbour)]))
+        with pytest.raises(CorruptBlobError, match=digest):
+            blobs.read_to_file(digest, tmp_path / "dest")
+        assert not (tmp_path / "dest").exists()
+        assert blobs.read(digest_of(neighbour)) == neighbour
+
+    def test_corrupt_large_blob_is_never_delivered(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
+    ) -> None:
+        data = os.urandom(LARGE)
+        digest = BlobStore(objects).put_bytes(data)
+        (key,) = keys(objects, "objects/")
+        flip_byte(objects, key, LARGE // 2)
+        blobs = BlobStore(open_objects())
+        with pytest.raises(CorruptBlobError, match=digest):
+            blobs.read(digest)
+        with pytest.raises(CorruptBlobError, match=digest):
+            dict(blobs.read_many([digest]))
+        with pytest.raises(CorruptBlobError, match=digest):
+            blobs.read_to_file(digest, tmp_path / "dest")
+        assert not (tmp_path / "dest").exists()
+
+    # -- many writers -----------------------------------------------------------------
+
+    def test_a_pack_written_by_another_instance_becomes_visible(
+        self, blobs: BlobStore, open_objects: Callable[[], ObjectStore]
+    ) -> None:
+        blobs.put_bytes(b"loads the index once")
+        assert blobs.missing({digest_of(b"x"): 1}) == {digest_of(b"x")}
+        other = BlobStore(open_objects())  # another process, in effect
+        with other.writer() as writer:
+            writer.add_bytes(b"written elsewhere")
+            writer.add_bytes(b"x")
+        digest = digest_of(b"written elsewhere")
+        assert blobs.read(digest) == b"written elsewhere"
+        assert blobs.missing({digest_of(b"x"): 1}) == set()
+        blobs.refresh()
+        assert dict(blobs.read_many([digest, digest_of(b"x")])) == {
+            digest: b"written elsewhere", digest_of(b"x"): b"x"
+        }

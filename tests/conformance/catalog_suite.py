@@ -1,0 +1,298 @@
+"""``CatalogTests``: versions, aliases, runs and lineage, on every catalog backend.
+
+A subclass supplies the fixture ``open_catalog``: a function that opens a new handle on
+one empty catalog (see ``conftest.py``). The suite drives :class:`SQLCatalog` directly;
+manifests are opaque strings to a catalog, so none are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+
+from quire.errors import ArtifactNotFoundError, CollectionTypeError, ValidationError
+from quire.store import schema
+from quire.store.catalog import NewVersion, RunRecord, SQLCatalog, VersionRecord, now
+
+
+def new(content: str, **fields: object) -> Callable[[VersionRecord | None], NewVersion]:
+    """A ``build`` callback making a version whose digest stands for ``content``."""
+    digest = hashlib.sha256(content.encode()).hexdigest()
+
+    def build(latest: VersionRecord | None) -> NewVersion:
+        return NewVersion(digest=digest, manifest="m" + digest[1:], size=len(content), file_count=1, **fields)  # type: ignore[arg-type]
+
+    return build
+
+
+def run_record(run_id: str, project: str = "p") -> RunRecord:
+    return RunRecord(run_id, project, f"run {run_id}", "g", "train", {"lr": 0.1}, "running", now())
+
+
+def summary(catalog: SQLCatalog, project: str = "p", name: str = "c") -> dict[str, list[str]]:
+    """``vN`` → sorted aliases of every version of a collection."""
+    return {v.version: sorted(v.aliases) for v in catalog.versions(project, name)}
+
+
+class CatalogTests:
+    """The catalog protocol of :class:`~quire.store.catalog.SQLCatalog`."""
+
+    @pytest.fixture
+    def catalog(self, open_catalog: Callable[[], SQLCatalog]) -> SQLCatalog:
+        return open_catalog()
+
+    # -- committing -------------------------------------------------------------------
+
+    def test_versions_are_numbered_from_v0(self, catalog: SQLCatalog) -> None:
+        made = [catalog.commit_version("p", "c", "dataset", new(f"content {i}"))[0] for i in range(3)]
+        assert [v.version for v in made] == ["v0", "v1", "v2"]
+        assert len({v.id for v in made}) == 3
+        assert summary(catalog) == {"v0": [], "v1": [], "v2": ["latest"]}
+        assert catalog.version("p", "c").id == made[2].id
+        v1 = catalog.version("p", "c", "v1")
+        assert (v1.project, v1.collection, v1.type, v1.index) == ("p", "c", "dataset", 1)
+
+    def test_commit_records_what_build_made(self, catalog: SQLCatalog) -> None:
+        seen: list[VersionRecord | None] = []
+
+        def build(latest: VersionRecord | None) -> NewVersion:
+            seen.append(latest)
+            return NewVersion("d" * 64, "e" * 64, 123, 4, {"k": [1, 2]}, "words", "parent-id")
+
+        first, created = catalog.commit_version("p", "c", "model", new("first"), aliases=["a"], tags=["t1"])
+        record, created = catalog.commit_version("p", "c", "model", build, run_id=None)
+        assert created
+        assert seen[0] is not None and seen[0].id == first.id  # build sees the latest version
+        assert (record.digest, record.manifest, record.size, record.file_count) == ("d" * 64, "e" * 64, 123, 4)
+        assert (record.metadata, record.description, record.parent_id) == ({"k": [1, 2]}, "words", "parent-id")
+        assert record.created_at and record.updated_at
+        assert catalog.version_by_id(record.id).metadata == {"k": [1, 2]}
+
+    def test_aliases_and_tags_at_commit(self, catalog: SQLCatalog) -> None:
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), aliases=["best", "prod"], tags=["x", "y", "x"])
+        assert v0.aliases == ["best", "latest", "prod"]
+        assert v0.tags == ["x", "y"]
+
+    def test_latest_and_aliases_move_to_the_new_version(self, catalog: SQLCatalog) -> None:
+        catalog.commit_version("p", "c", "dataset", new("a"), aliases=["best", "keep"])
+        catalog.commit_version("p", "c", "dataset", new("b"), aliases=["best"])
+        assert summary(catalog) == {"v0": ["keep"], "v1": ["best", "latest"]}
+        assert catalog.version("p", "c", "best").version == "v1"
+        assert catalog.version("p", "c", "keep").version == "v0"
+
+    def test_same_digest_returns_the_existing_version(self, catalog: SQLCatalog) -> None:
+        v0, created0 = catalog.commit_version("p", "c", "dataset", new("same"))
+        catalog.commit_version("p", "c", "dataset", new("other"))
+        again, created = catalog.commit_version("p", "c", "dataset", new("same"), aliases=["best"], tags=["t"])
+        assert created0 and not created
+        assert again.id == v0.id and again.version == "v0"
+        assert again.aliases == ["best"] and again.tags == ["t"]  # aliases and tags still applied
+        assert summary(catalog) == {"v0": ["best"], "v1": ["latest"]}  # latest stays on the newest
+        assert catalog.version("p", "c", "best").id == v0.id
+
+    def test_dedup_is_per_collection(self, catalog: SQLCatalog) -> None:
+        catalog.commit_version("p", "c", "dataset", new("same"))
+        other, created = catalog.commit_version("p", "d", "dataset", new("same"))
+        assert created and other.version == "v0"
+        elsewhere, created = catalog.commit_version("q", "c", "dataset", new("same"))
+        assert created and elsewhere.project == "q"
+
+    def test_collection_type_is_fixed(self, catalog: SQLCatalog) -> None:
+        catalog.commit_version("p", "c", "dataset", new("a"))
+        with pytest.raises(CollectionTypeError, match="dataset") as caught:
+            catalog.commit_version("p", "c", "model", new("b"))
+        assert (caught.value.existing, caught.value.given) == ("dataset", "model")
+        assert isinstance(caught.value, ValueError)
+        assert summary(catalog) == {"v0": ["latest"]}
+        catalog.commit_version("p", "c2", "model", new("b"))  # another name is fine
+
+    def test_a_failing_build_commits_nothing(self, catalog: SQLCatalog) -> None:
+        def build(latest: VersionRecord | None) -> NewVersion:
+            raise RuntimeError("the caller failed inside the transaction")
+
+        with pytest.raises(RuntimeError):
+            catalog.commit_version("p", "fresh", "dataset", build, aliases=["x"])
+        assert catalog.projects() == []
+        assert catalog.commit_version("p", "fresh", "dataset", new("a"))[0].version == "v0"
+
+    # -- reading ----------------------------------------------------------------------
+
+    def test_not_found_errors_list_what_exists(self, catalog: SQLCatalog) -> None:
+        catalog.commit_version("p", "c", "dataset", new("a"), aliases=["best"])
+        catalog.commit_version("p", "other", "dataset", new("b"))
+        with pytest.raises(ArtifactNotFoundError, match="missing") as caught:
+            catalog.version("p", "missing")
+        assert caught.value.available == ["c", "other"]
+        with pytest.raises(ArtifactNotFoundError, match="v7") as caught:
+            catalog.version("p", "c", "v7")
+        assert caught.value.available == ["v0", "best", "latest"]
+        with pytest.raises(ArtifactNotFoundError, match="prod") as caught:
+            catalog.version("p", "c", "prod")
+        assert "best" in str(caught.value)
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.versions("nowhere", "c")
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.version_by_id("0" * 32)
+        with pytest.raises(KeyError):
+            catalog.version("p", "missing")
+
+    def test_reading_creates_nothing(self, catalog: SQLCatalog) -> None:
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.version("ghost", "c")
+        assert catalog.projects() == []
+        assert catalog.collections("ghost") == []
+
+    def test_collections_and_projects(self, catalog: SQLCatalog) -> None:
+        catalog.commit_version("p", "b", "model", new("1"))
+        catalog.commit_version("p", "a", "dataset", new("2"))
+        catalog.commit_version("p", "a", "dataset", new("3"))
+        catalog.commit_version("q", "z", "dataset", new("4"))
+        assert [(c.name, c.type, c.version_count) for c in catalog.collections("p")] == [
+            ("a", "dataset", 2), ("b", "model", 1),
+        ]
+        assert [c.name for c in catalog.collections("p", "model")] == ["b"]
+        assert catalog.projects() == ["p", "q"]
+
+    # -- editing ----------------------------------------------------------------------
+
+    def test_update_version(self, catalog: SQLCatalog) -> None:
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), aliases=["old"], tags=["t"])
+        v1, _ = catalog.commit_version("p", "c", "dataset", new("b"), aliases=["best"])
+        updated = catalog.update_version(
+            v0.id, aliases=["best", "new"], tags=["u", "v"], description="edited", metadata={"acc": 0.9}
+        )
+        assert updated.aliases == ["best", "new"]  # "old" dropped, "best" moved here
+        assert updated.tags == ["u", "v"]
+        assert (updated.description, updated.metadata) == ("edited", {"acc": 0.9})
+        assert updated.updated_at >= v0.updated_at
+        assert summary(catalog) == {"v0": ["best", "new"], "v1": ["latest"]}
+        same = catalog.update_version(v0.id, description="again")  # None leaves the rest alone
+        assert (same.aliases, same.tags, same.metadata) == (["best", "new"], ["u", "v"], {"acc": 0.9})
+
+    def test_update_keeps_latest_where_it_is(self, catalog: SQLCatalog) -> None:
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
+        v1, _ = catalog.commit_version("p", "c", "dataset", new("b"))
+        catalog.update_version(v1.id, aliases=[])
+        catalog.update_version(v0.id, aliases=["latest"])
+        assert summary(catalog) == {"v0": [], "v1": ["latest"]}
+
+    def test_update_of_a_deleted_version(self, catalog: SQLCatalog) -> None:
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
+        catalog.delete_version(v0.id)
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.update_version(v0.id, description="x")
+
+    # -- deleting ---------------------------------------------------------------------
+
+    def test_delete_moves_latest_back_and_never_reuses_numbers(self, catalog: SQLCatalog) -> None:
+        ids = [catalog.commit_version("p", "c", "dataset", new(str(i)))[0].id for i in range(3)]
+        catalog.delete_version(ids[2])
+        assert summary(catalog) == {"v0": [], "v1": ["latest"]}
+        catalog.delete_version(ids[0])
+        assert summary(catalog) == {"v1": ["latest"]}
+        v3, created = catalog.commit_version("p", "c", "dataset", new("3"))
+        assert created and v3.version == "v3"
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.version("p", "c", "v2")
+
+    def test_deleting_every_version(self, catalog: SQLCatalog) -> None:
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
+        catalog.delete_version(v0.id)
+        assert summary(catalog) == {}
+        with pytest.raises(ArtifactNotFoundError, match="latest"):
+            catalog.version("p", "c")
+        again, created = catalog.commit_version("p", "c", "dataset", new("a"))  # no dedup against the deleted
+        assert created and again.version == "v1" and again.aliases == ["latest"]
+
+    def test_aliases_guard_delete(self, catalog: SQLCatalog) -> None:
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), aliases=["prod"])
+        v1, _ = catalog.commit_version("p", "c", "dataset", new("b"))
+        with pytest.raises(ValidationError, match="prod"):
+            catalog.delete_version(v0.id)
+        assert summary(catalog) == {"v0": ["prod"], "v1": ["latest"]}
+        catalog.delete_version(v0.id, delete_aliases=True)
+        assert summary(catalog) == {"v1": ["latest"]}
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.version("p", "c", "prod")
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.delete_version(v0.id)
+
+    def test_delete_removes_tags_and_lineage(self, catalog: SQLCatalog) -> None:
+        catalog.create_run(run_record("r1"))
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), tags=["t"], run_id="r1")
+        catalog.use_version("r1", v0.id)
+        catalog.delete_version(v0.id)
+        assert catalog.versions_of("r1", "output") == []
+        assert catalog.versions_of("r1", "input") == []
+
+    # -- runs and lineage -------------------------------------------------------------
+
+    def test_runs(self, catalog: SQLCatalog) -> None:
+        catalog.create_run(run_record("r1"))
+        got = catalog.run("r1")
+        assert (got.project, got.name, got.group, got.job_type, got.config, got.state) == (
+            "p", "run r1", "g", "train", {"lr": 0.1}, "running"
+        )
+        catalog.finish_run("r1", "crashed")
+        got = catalog.run("r1")
+        assert got.state == "crashed" and got.finished_at is not None
+        with pytest.raises(ArtifactNotFoundError, match="r2"):
+            catalog.run("r2")
+
+    def test_lineage_edges(self, catalog: SQLCatalog) -> None:
+        for run_id in ("maker", "user", "relogger"):
+            catalog.create_run(run_record(run_id))
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), run_id="maker")
+        catalog.commit_version("p", "c", "dataset", new("a"), run_id="relogger")  # dedup: still an output edge
+        catalog.use_version("user", v0.id)
+        catalog.use_version("user", v0.id)  # recorded once
+        assert sorted(r.id for r in catalog.runs_of(v0.id, "output")) == ["maker", "relogger"]
+        assert [r.id for r in catalog.runs_of(v0.id, "input")] == ["user"]
+        assert [v.id for v in catalog.versions_of("user", "input")] == [v0.id]
+        assert [v.id for v in catalog.versions_of("maker", "output")] == [v0.id]
+        assert catalog.versions_of("user", "output") == []
+        assert catalog.manifests() == {v0.manifest}
+
+    # -- migrations -------------------------------------------------------------------
+
+    def test_migrations_are_recorded_once(
+        self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]
+    ) -> None:
+        catalog.commit_version("p", "c", "dataset", new("a"))
+        reopened = open_catalog()
+        reopened.migrate()
+        with reopened.engine.connect() as conn:
+            names = list(conn.scalars(sa.select(schema.migrations_table.c.name)))
+        assert names == [name for name, _ in schema.MIGRATIONS]
+        assert summary(reopened) == {"v0": ["latest"]}
+
+    # -- concurrency ------------------------------------------------------------------
+
+    def test_concurrent_commits_get_unique_consecutive_numbers(
+        self, open_catalog: Callable[[], SQLCatalog]
+    ) -> None:
+        open_catalog()  # created once; each thread then opens its own handle
+        results: list[str] = []
+        errors: list[BaseException] = []
+
+        def commit(worker: int) -> None:
+            try:
+                catalog = open_catalog()
+                for i in range(3):
+                    record, _ = catalog.commit_version("p", "c", "dataset", new(f"{worker}-{i}"))
+                    results.append(record.version)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=commit, args=(w,)) for w in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert sorted(results, key=lambda v: int(v[1:])) == [f"v{i}" for i in range(18)]
+        assert summary(open_catalog())["v17"] == ["latest"]
