@@ -88,7 +88,7 @@ class LocalObjects:
         return self.root / key
 
     def put(self, key: str, data: bytes) -> None:
-        if self._path(key).exists():
+        if self._path(key).is_file():
             return
         tmp = self.temp_path()
         with open(tmp, "wb") as f:
@@ -105,7 +105,10 @@ class LocalObjects:
             # since keys are content-addressed its bytes are ours ("exists" is success).
             os.link(path, final)
         except FileExistsError:
-            pass
+            if not final.is_file():  # a folder of other keys: "exists" would lose the write
+                raise StoreError(
+                    f"cannot store {key!r} in {self.url}: a folder of other keys has that name"
+                ) from None
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
                 raise _store_error(exc, final) from exc
@@ -118,7 +121,7 @@ class LocalObjects:
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):  # a folder is a key prefix, not a key
             raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
@@ -126,17 +129,17 @@ class LocalObjects:
             with open(self._path(key), "rb") as f:
                 f.seek(offset)
                 return f.read(length)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):  # a folder is a key prefix, not a key
             raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
 
     def get_file(self, key: str, dest: Path) -> None:
         try:
             shutil.copyfile(self._path(key), dest)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):  # a folder is a key prefix, not a key
             raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
 
     def exists(self, key: str) -> bool:
-        return self._path(key).exists()
+        return self._path(key).is_file()
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         base = self.root
@@ -157,7 +160,7 @@ class LocalObjects:
 
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)
-        return path if path.exists() else None
+        return path if path.is_file() else None
 
 
 def _fsync_dir(path: Path) -> None:
