@@ -1,0 +1,40 @@
+"""Helpers shared by the API tests (importable: pytest puts ``tests/`` on the path)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import blake3
+
+import quire
+
+
+def digest(data: bytes) -> str:
+    """BLAKE3 hex of ``data``, computed without Quire's own helpers."""
+    return blake3.blake3(data).hexdigest()
+
+
+def files_of(root: str | os.PathLike[str]) -> dict[str, bytes]:
+    """Relative posix path → bytes of every file below ``root``."""
+    base = Path(root)
+    return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()}
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` (relative path → bytes) below ``root``; returns ``root``."""
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def log_files(
+    name: str, files: dict[str, bytes], src: Path, project: str = "p", type: str = "dataset", **kwargs: object
+) -> quire.Artifact:
+    """Log ``files`` (written below the fresh folder ``src``) as a version of ``name``, in a run of its own."""
+    write_tree(src, files)
+    with quire.init(project=project) as run:
+        art = quire.Artifact(name, type)
+        art.add_dir(src)
+        return run.log_artifact(art, **kwargs)  # type: ignore[arg-type]
