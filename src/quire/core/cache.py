@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreError
-from ..store.blobs import SMALL, BlobStore
+from ..errors import CorruptBlobError, StoreError
+from ..store.blobs import SMALL, BlobStore, hash_file
 from .statcache import StatCache
 
 _FICLONE = 0x40049409  # linux/fs.h: share extents (btrfs, XFS, bcachefs)
@@ -67,10 +67,12 @@ class Cache:
         tmp = self._temp(path)
         stored = blobs.local_path(digest)
         try:
-            if stored is not None and _link(stored, tmp):
-                pass  # the embedded store's own file: verified when it was written
-            else:
+            if stored is None or not _link(stored, tmp):
                 blobs.read_to_file(digest, tmp)
+            elif hash_file(tmp)[0] != digest:
+                # The store's own file, linked: bytes can rot or be edited after they were
+                # written, and a fetched blob is never delivered unverified.
+                raise CorruptBlobError(digest, str(stored))
             # Read-only, also when linked: downloads hardlink this inode, and a user writing
             # into a downloaded file must not change the cache or the store's blob.
             tmp.chmod(0o444)
