@@ -1,0 +1,287 @@
+"""Bad input: a clear error before anything is written, and the store unchanged."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import quire
+from quire.errors import (
+    ArtifactFinalizedError,
+    ArtifactNotFoundError,
+    CollectionTypeError,
+    StoreError,
+    ValidationError,
+)
+
+from support import log_files
+
+
+def store_state(store_url: str) -> dict[str, list[str]]:
+    """Every catalog row and every stored object (staging excluded)."""
+    conn = sqlite3.connect(f"file:{store_url}/catalog.db?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        state = {t: sorted(map(repr, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
+    finally:
+        conn.close()
+    blobs = Path(store_url, "blobs")
+    state["blobs"] = sorted(
+        p.relative_to(blobs).as_posix() for p in blobs.rglob("*") if p.is_file() and p.parts[-2] != "tmp"
+    )
+    return state
+
+
+@pytest.fixture
+def unchanged(store_url: str, tmp_path: Path):
+    """``with unchanged():`` asserts the block leaves the store as it was (seeded with p/data:v0)."""
+    log_files("data", {"a.txt": b"alpha"}, tmp_path / "seed", aliases=["best"])
+
+    @contextmanager
+    def check() -> Iterator[None]:
+        before = store_state(store_url)
+        yield
+        assert store_state(store_url) == before
+
+    return check
+
+
+@pytest.fixture
+def small_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"a small file")
+    return path
+
+
+BAD_NAMES = ["", "a/b", "a b", "x" * 129, ".", "..", "naïve", "a:b", None, 5]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_invalid_artifact_name(name: object) -> None:
+    with pytest.raises(ValidationError, match="invalid artifact name") as caught:
+        quire.Artifact(name, "dataset")  # type: ignore[arg-type]
+    assert isinstance(caught.value, ValueError)
+    assert "letters, digits" in str(caught.value)  # the rule, so the user can fix it
+
+
+@pytest.mark.parametrize("type_", BAD_NAMES)
+def test_invalid_artifact_type(type_: object) -> None:
+    with pytest.raises(ValidationError, match="invalid artifact type"):
+        quire.Artifact("ok", type_)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("alias", ["bad alias", "v3", "", "a/b", "x" * 129, 7])
+def test_invalid_alias_at_log(unchanged, small_file: Path, alias: object) -> None:
+    with quire.init(project="p") as run, unchanged():
+        art = quire.Artifact("data", "dataset")
+        art.add_file(small_file)
+        with pytest.raises(ValidationError, match="alias"):
+            run.log_artifact(art, aliases=["fine", alias])  # type: ignore[list-item]
+        assert art.is_draft()
+
+
+@pytest.mark.parametrize("tag", ["a/b", "", "x" * 129, " lead", "trail ", "a:b", 3])
+def test_invalid_tag_at_log(unchanged, small_file: Path, tag: object) -> None:
+    with quire.init(project="p") as run, unchanged():
+        art = quire.Artifact("data", "dataset")
+        art.add_file(small_file)
+        with pytest.raises(ValidationError, match="tag"):
+            run.log_artifact(art, tags=[tag])  # type: ignore[list-item]
+
+
+def test_invalid_alias_or_tag_on_a_committed_version(unchanged) -> None:
+    art = quire.Api().artifact("p/data:v0")
+    with unchanged():
+        art.aliases.append("no spaces allowed")
+        with pytest.raises(ValidationError, match="alias"):
+            art.save()
+        art.aliases.pop()
+        art.tags.append("no/slash")
+        with pytest.raises(ValidationError, match="tag"):
+            art.save()
+
+
+BAD_PATHS = ["../x", "a/../../x", "a/..", "/abs/x", "", ".", "./", "a/\x00b"]
+
+
+@pytest.mark.parametrize("path", BAD_PATHS)
+def test_invalid_entry_path(unchanged, small_file: Path, path: str) -> None:
+    with quire.init(project="p"), unchanged():
+        art = quire.Artifact("data", "dataset")
+        with pytest.raises(ValidationError, match="invalid entry path"):
+            art.add_file(small_file, name=path)
+        with pytest.raises(ValidationError, match="invalid entry path"):
+            with art.new_file(path) as f:
+                f.write("never added")
+        with pytest.raises(ValidationError, match="invalid entry path"):
+            art.remove(path)
+        if path:  # name="" means the default here: the artifact's root, the file's own name
+            with pytest.raises(ValidationError, match="invalid entry path"):
+                art.add_dir(small_file.parent, name=path)
+            with pytest.raises(ValidationError, match="invalid entry path"):
+                art.add_reference(small_file.as_uri(), name=path)
+        assert len(art.manifest) == 0
+
+
+@pytest.mark.parametrize("prefix", ["../x", "/abs"])
+def test_invalid_download_prefix(unchanged, tmp_path: Path, prefix: str) -> None:
+    with unchanged(), pytest.raises(ValidationError, match="invalid entry path"):
+        quire.Api().artifact("p/data:v0").download(tmp_path / "out", path_prefix=prefix)
+    assert not (tmp_path / "out").exists()
+
+
+def test_add_file_of_a_missing_path_or_a_folder(unchanged, tmp_path: Path) -> None:
+    with quire.init(project="p"), unchanged():
+        art = quire.Artifact("data", "dataset")
+        with pytest.raises(ValidationError, match="does not exist"):
+            art.add_file(tmp_path / "nope.txt")
+        with pytest.raises(ValidationError, match="not a file.*add_dir"):
+            art.add_file(tmp_path)
+
+
+def test_add_dir_of_a_file_or_a_missing_path(unchanged, small_file: Path, tmp_path: Path) -> None:
+    with quire.init(project="p"), unchanged():
+        art = quire.Artifact("data", "dataset")
+        with pytest.raises(ValidationError, match="not a folder.*add_file"):
+            art.add_dir(small_file)
+        with pytest.raises(ValidationError, match="does not exist"):
+            art.add_dir(tmp_path / "nope")
+
+
+def test_invalid_policy(small_file: Path) -> None:
+    art = quire.Artifact("data", "dataset")
+    with pytest.raises(ValidationError, match="policy"):
+        art.add_file(small_file, policy="sometimes")
+
+
+BAD_METADATA = [
+    "not a dict", [1, 2], {"x": float("nan")}, {"x": float("inf")}, {"deep": [1, {"x": -float("inf")}]},
+    {"x": object()}, {"x": {1, 2}},
+]
+
+
+@pytest.mark.parametrize("metadata", BAD_METADATA)
+def test_invalid_metadata(metadata: object) -> None:
+    with pytest.raises(ValidationError, match="metadata"):
+        quire.Artifact("data", "dataset", metadata=metadata)  # type: ignore[arg-type]
+    art = quire.Artifact("data", "dataset")
+    with pytest.raises(ValidationError, match="metadata"):
+        art.metadata = metadata  # type: ignore[assignment]
+
+
+def test_metadata_edited_in_place_is_checked_at_log(unchanged, small_file: Path) -> None:
+    with quire.init(project="p") as run, unchanged():
+        art = quire.Artifact("data", "dataset")
+        art.add_file(small_file)
+        art.metadata["loss"] = float("nan")
+        with pytest.raises(ValidationError, match="metadata"):
+            run.log_artifact(art)
+
+
+def test_metadata_edited_in_place_is_checked_at_save(unchanged) -> None:
+    art = quire.Api().artifact("p/data:v0")
+    with unchanged():
+        art.metadata["loss"] = float("inf")
+        with pytest.raises(ValidationError, match="metadata"):
+            art.save()
+
+
+def test_use_of_a_missing_name_alias_or_version_lists_what_exists(unchanged) -> None:
+    with quire.init(project="p") as run, unchanged():
+        with pytest.raises(ArtifactNotFoundError, match="nothing") as caught:
+            run.use_artifact("nothing")
+        assert caught.value.available == ["data"]
+        with pytest.raises(ArtifactNotFoundError, match="prod") as caught:
+            run.use_artifact("data:prod")
+        assert caught.value.available == ["v0", "best", "latest"]
+        assert "available: v0, best, latest" in str(caught.value)
+        with pytest.raises(ArtifactNotFoundError, match="v9"):
+            run.use_artifact("data:v9")
+        with pytest.raises(KeyError):  # what W&B users catch
+            run.use_artifact("p/data:v9")
+
+
+@pytest.mark.parametrize("address", ["data:", "a/b/c/d", ":v0", "data:v0:x", "data:bad alias", ""])
+def test_invalid_address(unchanged, address: str) -> None:
+    with quire.init(project="p") as run, unchanged():
+        with pytest.raises(ValidationError):
+            run.use_artifact(address)
+
+
+def test_use_with_another_type(unchanged) -> None:
+    with quire.init(project="p") as run, unchanged():
+        with pytest.raises(ValidationError, match="model"):
+            run.use_artifact("data:v0", type="model")
+
+
+def test_logging_to_a_collection_of_another_type(unchanged, small_file: Path) -> None:
+    with quire.init(project="p") as run, unchanged():
+        art = quire.Artifact("data", "model")
+        art.add_file(small_file)
+        with pytest.raises(CollectionTypeError, match="'dataset'"):
+            run.log_artifact(art)
+        assert art.is_draft()
+
+
+def test_log_with_a_type_that_differs_from_the_artifact(unchanged, small_file: Path) -> None:
+    with quire.init(project="p") as run, unchanged():
+        art = quire.Artifact("data", "dataset")
+        art.add_file(small_file)
+        with pytest.raises(ValidationError, match="model"):
+            run.log_artifact(art, type="model")
+
+
+def test_logging_in_a_finished_run(unchanged, small_file: Path) -> None:
+    run = quire.init(project="p")
+    run.finish()
+    with unchanged():
+        art = quire.Artifact("data", "dataset")
+        art.add_file(small_file)
+        with pytest.raises(ValidationError, match="finished"):
+            run.log_artifact(art)
+
+
+def test_editing_a_logged_artifact(unchanged, small_file: Path) -> None:
+    art = quire.Api().artifact("p/data:v0")
+    with unchanged():
+        for edit in (
+            lambda: art.add_file(small_file),
+            lambda: art.add_dir(small_file.parent),
+            lambda: art.add_reference(small_file.as_uri()),
+            lambda: art.remove("a.txt"),
+            lambda: art.new_file("x").__enter__(),
+        ):
+            with pytest.raises(ArtifactFinalizedError, match="new_draft"):
+                edit()
+        assert sorted(art.manifest.entries) == ["a.txt"]
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "is_a_file"])
+def test_a_store_that_cannot_be_written(tmp_path: Path, where: str) -> None:
+    # Tests run as root, so permissions stop nothing: a regular file in the way does.
+    blocker = tmp_path / "blocker"
+    blocker.write_bytes(b"a regular file")
+    location = blocker / "store" if where == "under_a_file" else blocker
+    with pytest.raises(StoreError, match=str(location)) as caught:
+        quire.init(store=location)
+    assert isinstance(caught.value, OSError)
+    with pytest.raises(StoreError, match=str(location)):
+        quire.Api(store=location)
+    assert blocker.read_bytes() == b"a regular file"
+
+
+def test_a_store_that_cannot_be_written_from_the_environment(
+    tmp_path: Path, small_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("QUIRE_STORE", str(blocker / "store"))
+    art = quire.Artifact("data", "dataset")
+    with pytest.raises(StoreError, match="QUIRE_STORE|cannot create"):
+        art.add_file(small_file)
+    with pytest.raises(StoreError):
+        art.save()
