@@ -389,6 +389,7 @@ class Artifact:
         self._ensure_draft()
         aliases = [check_alias(a) if a != "latest" else a for a in aliases]
         tags = [check_tag(t) for t in tags]
+        self._metadata = check_metadata(self._metadata)  # it may have been edited in place
         self._upload(store)
         manifest_digest = save_manifest(store.blobs, self._manifest)
 
