@@ -109,6 +109,9 @@ class CatalogTests:
         assert isinstance(caught.value, ValueError)
         assert summary(catalog) == {"v0": ["latest"]}
         catalog.commit_version("p", "c2", "model", new("b"))  # another name is fine
+        assert catalog.collection_type("p", "c") == "dataset"
+        assert catalog.collection_type("p", "nothing") is None
+        assert catalog.collection_type("nowhere", "c") is None
 
     def test_a_failing_build_commits_nothing(self, catalog: SQLCatalog) -> None:
         def build(latest: VersionRecord | None) -> NewVersion:

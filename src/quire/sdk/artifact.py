@@ -27,6 +27,7 @@ from ..errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
     ArtifactNotLoggedError,
+    CollectionTypeError,
     ValidationError,
 )
 from ..store import Store
@@ -390,6 +391,10 @@ class Artifact:
         aliases = [check_alias(a) if a != "latest" else a for a in aliases]
         tags = [check_tag(t) for t in tags]
         self._metadata = check_metadata(self._metadata)  # it may have been edited in place
+        # The commit checks the type again, race-free; this check only spares the uploads.
+        existing = store.catalog.collection_type(project, self._name)
+        if existing is not None and existing != self._type:
+            raise CollectionTypeError(f"{project}/{self._name}", existing, self._type)
         self._upload(store)
         manifest_digest = save_manifest(store.blobs, self._manifest)
 

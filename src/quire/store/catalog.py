@@ -195,6 +195,12 @@ class SQLCatalog:
             raise CollectionTypeError(f"{project}/{name}", row.type, type_)
         return row
 
+    def collection_type(self, project: str, name: str) -> str | None:
+        """The type of ``project/name``, or None when there is no such collection."""
+        with self._read() as conn:
+            row = self._collection(conn, project, name, None, lock=False)
+        return row.type if row is not None else None
+
     def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
         """The collections of a project, optionally of one type, by name."""
         count = (
