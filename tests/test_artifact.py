@@ -403,3 +403,35 @@ def test_file_references(make_files, tmp_path: Path) -> None:
     (root / "one.txt").write_bytes(b"changed")
     with pytest.raises(StoreError, match="changed"):
         got.download(tmp_path / "again")
+
+
+def test_log_a_path_directly_and_module_level_helpers(make_files) -> None:
+    root = make_files({"a.txt": b"1", "sub/b.txt": b"2"})
+    run = quire.init(project="p")
+    logged = run.log_artifact(root / "sub", name="folder", type="dataset")
+    assert (logged.version, logged.type, sorted(logged.manifest.entries)) == ("v0", "dataset", ["b.txt"])
+    single = quire.log_artifact(str(root / "a.txt"), aliases=["one"])  # through quire.run
+    assert (single.qualified_name, single.type, single.aliases) == ("p/a.txt:v0", "unspecified", ["latest", "one"])
+    assert quire.run is run
+    assert quire.use_artifact("folder:v0").id == logged.id
+    run.finish()
+    assert quire.run is None
+    assert [r.id for r in quire.Api().artifact("p/folder:v0").used_by()] == [run.id]
+
+
+def test_add_of_an_unknown_object(make_files) -> None:
+    art = quire.Artifact("x", "dataset")
+    with pytest.raises(ValidationError, match="add_file"):
+        art.add({"not": "media"}, "thing")
+    with pytest.raises(ValidationError, match="add_file"):
+        art["thing"] = object()
+    assert len(art.manifest) == 0
+
+
+def test_api_names_accept_entity_and_project(tmp_path: Path) -> None:
+    log("data", {"a": b"1"}, tmp_path)
+    api = quire.Api()
+    assert [a.version for a in api.artifact_versions("dataset", "me/p/data")] == ["v0"]
+    assert api.artifact("me/p/data:v0").qualified_name == "p/data:v0"
+    assert api.artifact_exists("p/data:latest") and not api.artifact_exists("data")  # default project
+    assert api.artifact_collection("dataset", "p/data").version_count == 1
