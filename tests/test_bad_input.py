@@ -285,3 +285,16 @@ def test_a_store_that_cannot_be_written_from_the_environment(
         art.add_file(small_file)
     with pytest.raises(StoreError):
         art.save()
+
+
+def test_a_path_that_is_both_a_file_and_a_folder(unchanged, small_file: Path) -> None:
+    with quire.init(project="p") as run, unchanged():
+        art = quire.Artifact("data", "dataset")
+        art.add_file(small_file, name="model")
+        art.add_file(small_file, name="model/weights.bin")  # "model" cannot be both in a folder
+        art.add_file(small_file, name="deep/x")
+        art.add_file(small_file, name="deep/x/y/z")
+        with pytest.raises(ValidationError, match="both a file and a folder") as caught:
+            run.log_artifact(art)
+        assert "'deep/x'" in str(caught.value) and "'model'" in str(caught.value)
+        assert art.is_draft()

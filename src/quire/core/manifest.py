@@ -98,6 +98,21 @@ class Manifest:
             key=lambda e: e.path,
         )
 
+    def folder_clashes(self) -> list[str]:
+        """Paths that are also the folder of other paths (``a`` beside ``a/b``), sorted.
+
+        Such a manifest cannot be placed in a folder, so it must not be committed.
+        """
+        paths = self.entries
+        clashes = set()
+        for path in paths:
+            cut = path.rfind("/")
+            while cut > 0:
+                if path[:cut] in paths:
+                    clashes.add(path[:cut])
+                cut = path.rfind("/", 0, cut)
+        return sorted(clashes)
+
     def to_bytes(self) -> bytes:
         """Deterministic serialisation: same entries, same bytes, same blob."""
         rows = [self.entries[p]._row() for p in sorted(self.entries)]

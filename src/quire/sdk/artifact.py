@@ -391,6 +391,12 @@ class Artifact:
         aliases = [check_alias(a) if a != "latest" else a for a in aliases]
         tags = [check_tag(t) for t in tags]
         self._metadata = check_metadata(self._metadata)  # it may have been edited in place
+        clashes = self._manifest.folder_clashes()
+        if clashes:
+            raise ValidationError(
+                f"{', '.join(map(repr, clashes[:5]))} in {self._name!r} would be both a file and "
+                "a folder (a path beside paths below it); remove or rename one of them"
+            )
         # The commit checks the type again, race-free; this check only spares the uploads.
         existing = store.catalog.collection_type(project, self._name)
         if existing is not None and existing != self._type:
