@@ -137,7 +137,7 @@ def test_immutable_policy_refuses_a_file_edited_before_logging(tmp_path: Path, s
         art = quire.Artifact("model", "model")
         art.add_file(path, policy="immutable")
         path.write_bytes(b"b" * size)
-        with pytest.raises(ValueError, match="changed after it was added"):
+        with pytest.raises(quire.QuireError, match="changed after it was added"):
             run.log_artifact(art)
         assert not quire.Api().artifact_exists("model")
 
