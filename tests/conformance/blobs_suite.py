@@ -38,6 +38,17 @@ def keys(objects: ObjectStore, prefix: str = "") -> list[str]:
     return sorted(info.key for info in objects.list(prefix))
 
 
+def assert_never_delivered(blobs: BlobStore, digest: str, error: type[Exception], dest: Path) -> None:
+    """Every way of reading ``digest`` raises ``error`` naming it, and leaves no file behind."""
+    with pytest.raises(error, match=digest):
+        blobs.read(digest)
+    with pytest.raises(error, match=digest):
+        dict(blobs.read_many([digest]))
+    with pytest.raises(error, match=digest):
+        blobs.read_to_file(digest, dest)
+    assert not dest.exists()
+
+
 class BlobStoreTests:
     """``BlobStore`` over one object-store backend."""
 
@@ -160,14 +171,7 @@ class BlobStoreTests:
 
     def test_missing_blob(self, blobs: BlobStore, tmp_path: Path) -> None:
         blobs.put_bytes(b"something else")
-        absent = digest_of(b"absent")
-        with pytest.raises(ArtifactNotFoundError, match=absent):
-            blobs.read(absent)
-        with pytest.raises(ArtifactNotFoundError, match=absent):
-            dict(blobs.read_many([absent]))
-        with pytest.raises(ArtifactNotFoundError, match=absent):
-            blobs.read_to_file(absent, tmp_path / "dest")
-        assert not (tmp_path / "dest").exists()
+        assert_never_delivered(blobs, digest_of(b"absent"), ArtifactNotFoundError, tmp_path / "dest")
 
     # -- corruption -------------------------------------------------------------------
 
@@ -183,14 +187,10 @@ class BlobStoreTests:
         flip_byte(objects, pack, raw.index(data) + 3)
         blobs = BlobStore(open_objects())  # nothing cached in memory
         digest = digest_of(data)
-        with pytest.raises(CorruptBlobError, match=digest) as caught:
-            blobs.read(digest)
+        assert_never_delivered(blobs, digest, CorruptBlobError, tmp_path / "dest")
+        with pytest.raises(CorruptBlobError) as caught:
+            dict(blobs.read_many([digest_of(neighbour), digest]))
         assert caught.value.digest == digest
-        with pytest.raises(CorruptBlobError, match=digest):
-            dict(blobs.read_many([digest, digest_of(neighbour)]))
-        with pytest.raises(CorruptBlobError, match=digest):
-            blobs.read_to_file(digest, tmp_path / "dest")
-        assert not (tmp_path / "dest").exists()
         assert blobs.read(digest_of(neighbour)) == neighbour
 
     def test_corrupt_large_blob_is_never_delivered(
@@ -200,14 +200,7 @@ class BlobStoreTests:
         digest = BlobStore(objects).put_bytes(data)
         (key,) = keys(objects, "objects/")
         flip_byte(objects, key, LARGE // 2)
-        blobs = BlobStore(open_objects())
-        with pytest.raises(CorruptBlobError, match=digest):
-            blobs.read(digest)
-        with pytest.raises(CorruptBlobError, match=digest):
-            dict(blobs.read_many([digest]))
-        with pytest.raises(CorruptBlobError, match=digest):
-            blobs.read_to_file(digest, tmp_path / "dest")
-        assert not (tmp_path / "dest").exists()
+        assert_never_delivered(BlobStore(open_objects()), digest, CorruptBlobError, tmp_path / "dest")
 
     # -- many writers -----------------------------------------------------------------
 
