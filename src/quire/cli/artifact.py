@@ -11,7 +11,7 @@ import typer
 
 import quire
 from quire.core.names import check_alias, check_name
-from quire.errors import ArtifactNotFoundError, StoreError, ValidationError
+from quire.errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
 from quire.sdk.api import ArtifactCollection
 
 from .common import (
@@ -196,10 +196,12 @@ def verify(
                 working(f"verifying {artifact.qualified_name}"):
             try:
                 artifact.verify(artifact.download(scratch, skip_cache=True))
-            except ValidationError as exc:  # a large blob, linked from the store, was changed
+            except CorruptBlobError as exc:  # every blob is checked as it is fetched
+                paths = sorted(e.path for e in artifact.manifest if e.digest == exc.digest)
                 raise StoreError(
-                    f"{artifact.qualified_name} is damaged in the store: "
-                    + str(exc).replace(scratch, "a fresh download")
+                    f"{artifact.qualified_name} is damaged in the store: {', '.join(paths)} "
+                    f"(blob {exc.digest} at {exc.where} is corrupt); restore it from a backup "
+                    "or log the files again"
                 ) from exc
         where = "the store"
     if json_:
