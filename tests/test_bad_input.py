@@ -298,3 +298,10 @@ def test_a_path_that_is_both_a_file_and_a_folder(unchanged, small_file: Path) ->
             run.log_artifact(art)
         assert "'deep/x'" in str(caught.value) and "'model'" in str(caught.value)
         assert art.is_draft()
+
+
+def test_a_run_id_that_is_taken(unchanged) -> None:
+    quire.init(project="p", id="fixed-id").finish()
+    with unchanged(), pytest.raises(ValidationError, match="fixed-id"):
+        quire.init(project="p", id="fixed-id")
+    assert quire.run is None

@@ -245,6 +245,9 @@ class CatalogTests:
         assert got.state == "crashed" and got.finished_at is not None
         with pytest.raises(ArtifactNotFoundError, match="r2"):
             catalog.run("r2")
+        with pytest.raises(ValidationError, match="r1"):  # ids are unique, and it says so at once
+            catalog.create_run(run_record("r1", project="q"))
+        assert catalog.run("r1").project == "p"
 
     def test_lineage_edges(self, catalog: SQLCatalog) -> None:
         for run_id in ("maker", "user", "relogger"):

@@ -467,6 +467,13 @@ class SQLCatalog:
         """Record a new run."""
 
         def create(conn: sa.Connection) -> None:
+            # Checked, not left to the key: _write retries integrity errors (a concurrent
+            # writer's row), which for a taken id only delays the same failure by seconds.
+            if conn.scalar(sa.select(t.runs.c.id).where(t.runs.c.id == run.id)) is not None:
+                raise ValidationError(
+                    f"a run with id {run.id!r} exists already in {self.url}; "
+                    "give another id, or none for a fresh one"
+                )
             pid = self._project_id(conn, run.project, create=True)
             conn.execute(
                 t.runs.insert().values(
