@@ -305,3 +305,15 @@ def test_a_run_id_that_is_taken(unchanged) -> None:
     with unchanged(), pytest.raises(ValidationError, match="fixed-id"):
         quire.init(project="p", id="fixed-id")
     assert quire.run is None
+
+
+def test_use_of_a_version_deleted_meanwhile_or_from_another_store(unchanged, tmp_path: Path) -> None:
+    log_files("elsewhere", {"x": b"x"}, tmp_path / "other-src", store=tmp_path / "other")
+    foreign = quire.Api(store=tmp_path / "other").artifact("p/elsewhere:v0")
+    with quire.init(project="p") as run:
+        with unchanged(), pytest.raises(ArtifactNotFoundError, match="another store"):
+            run.use_artifact(foreign)
+        held = quire.Api().artifact("p/data:v0")
+        held.delete(delete_aliases=True)
+        with pytest.raises(ArtifactNotFoundError, match="deleted"):
+            run.use_artifact(held)

@@ -261,6 +261,8 @@ class CatalogTests:
         assert [v.id for v in catalog.versions_of("user", "input")] == [v0.id]
         assert [v.id for v in catalog.versions_of("maker", "output")] == [v0.id]
         assert catalog.versions_of("user", "output") == []
+        with pytest.raises(ArtifactNotFoundError, match="deleted"):  # at once, not after retries
+            catalog.use_version("user", "f" * 32)
         assert catalog.manifests() == {v0.manifest}
 
     # -- migrations -------------------------------------------------------------------

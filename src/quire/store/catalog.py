@@ -516,7 +516,17 @@ class SQLCatalog:
 
     def use_version(self, run_id: str, vid: str) -> None:
         """Record that a run used a version (an input edge)."""
-        self._write(lambda conn: self._edge(conn, run_id, vid, "input"))
+
+        def use(conn: sa.Connection) -> None:
+            # Checked, not left to the foreign key: _write would retry that for seconds.
+            if conn.scalar(sa.select(t.versions.c.id).where(t.versions.c.id == vid)) is None:
+                raise ArtifactNotFoundError(
+                    f"version {vid} is not in the catalog at {self.url}: it was deleted, or it "
+                    "belongs to another store; use a version of this run's store"
+                )
+            self._edge(conn, run_id, vid, "input")
+
+        self._write(use)
 
     def runs_of(self, vid: str, direction: str) -> list[RunRecord]:
         """The runs that used (``input``) or made (``output``) a version."""
