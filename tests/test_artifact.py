@@ -177,6 +177,9 @@ def test_relogging_the_same_files_returns_the_same_version(tmp_path: Path) -> No
     assert "best" in again.aliases
     assert [v.version for v in quire.Api().artifact_versions("dataset", "p/data")] == ["v0", "v1"]
     assert quire.Api().artifact("p/data:best").version == "v0"
+    relogger = quire.Api().run(f"p/{quire.Api().store.catalog.runs_of(v0.id, 'output')[-1].id}")
+    assert relogger.id != v0.logged_by().id  # type: ignore[union-attr]
+    assert [a.name for a in relogger.logged_artifacts()] == ["data:v0"]  # recorded as an output anyway
 
 
 def test_digest_ignores_name_order_and_metadata(make_files) -> None:
