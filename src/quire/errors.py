@@ -12,6 +12,7 @@ would already catch (``KeyError`` for things not found, ``ValueError`` for bad i
     ├── ArtifactNotLoggedError (ValueError)  reading committed-only attributes of a draft
     ├── ConflictError                        collaborative merge found one path, two digests
     ├── PendingVersionError (ValueError)     upsert/finish on a committed or aborted id
+    ├── PendingTimeoutError (TimeoutError)   finish waited for writers that did not come
     ├── CorruptBlobError                     stored bytes do not match their digest
     ├── StoreError (OSError)                 store missing, unwritable, unreachable
     └── MissingExtraError (ImportError)      an optional dependency is not installed
@@ -78,6 +79,14 @@ class ConflictError(QuireError):
 
 class PendingVersionError(QuireError, ValueError):
     """An upsert or finish named a distributed id that is committed, aborted or absent."""
+
+
+class PendingTimeoutError(QuireError, TimeoutError):
+    """``finish_artifact(expected_writers=N, timeout=…)`` saw fewer than N contributions."""
+
+    def __init__(self, message: str, arrived: int, expected: int) -> None:
+        super().__init__(message)
+        self.arrived, self.expected = arrived, expected
 
 
 class CorruptBlobError(QuireError):

@@ -8,8 +8,9 @@ from typing import Any
 
 from ..core.names import DEFAULT_PROJECT, check_name, parse_address
 from ..errors import ArtifactNotFoundError
-from ..store import Store, open_store
+from ..store import Store, open_store, pending
 from .artifact import Artifact
+from .collaborative import PendingVersion
 from .run import PublicRun, resolve
 
 
@@ -85,6 +86,20 @@ class Api:
             if c.name == addr.name:
                 return c
         raise ArtifactNotFoundError(f"no {type_name} collection {addr.project}/{addr.name}")
+
+    def pending_versions(self, project: str | None = None, state: str | None = "open") -> list[PendingVersion]:
+        """Pending versions of collaborative mode, oldest first.
+
+        Args:
+            project: one project (default: every project).
+            state: ``open`` (default), ``committed``, ``aborted``, or None for all.
+        """
+        project = check_name(project, "project name") if project is not None else None
+        return [PendingVersion(r, self.store) for r in pending.pending_versions(self.store.catalog, project, state)]
+
+    def pending_version(self, ref: str, project: str | None = None) -> PendingVersion:
+        """One pending version, by its id or by its distributed id (if unambiguous)."""
+        return PendingVersion(pending.resolve(self.store.catalog, ref, project), self.store)
 
     def projects(self) -> list[str]:
         """Every project in the store."""

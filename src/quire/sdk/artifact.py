@@ -51,6 +51,9 @@ class Artifact:
             commit time (patch mode).
     """
 
+    #: where an upsert put this draft's files (it is then final, not yet committed)
+    _upserted: str | None = None
+
     def __init__(
         self,
         name: str,
@@ -217,6 +220,11 @@ class Artifact:
     # -- drafting ---------------------------------------------------------------------
 
     def _ensure_draft(self) -> None:
+        if self._upserted is not None:
+            raise ArtifactFinalizedError(
+                f"{self._name!r} was upserted into {self._upserted} and cannot change; "
+                "put more files in a new Artifact and upsert that"
+            )
         if self._record is not None:
             raise ArtifactFinalizedError(
                 f"{self.qualified_name} is committed and cannot change; "
@@ -401,8 +409,7 @@ class Artifact:
         existing = store.catalog.collection_type(project, self._name)
         if existing is not None and existing != self._type:
             raise CollectionTypeError(f"{project}/{self._name}", existing, self._type)
-        self._upload(store)
-        manifest_digest = save_manifest(store.blobs, self._manifest)
+        manifest_digest = self._stage(store)
 
         def build(latest: VersionRecord | None) -> NewVersion:
             manifest, digest = self._manifest, manifest_digest
@@ -423,13 +430,27 @@ class Artifact:
         record, created = store.catalog.commit_version(
             project, self._name, self._type, build, aliases=aliases, tags=tags, run_id=run_id
         )
-        self._writer = None
-        self._manifest = None  # type: ignore[assignment]  # reload: incremental may differ
-        self._bind(record, store)
+        self._finalize(record, store)
         return created
 
-    def _upload(self, store: Store) -> None:
-        """Make the store hold every stored entry's bytes, durably."""
+    def _stage(self, store: Store) -> str:
+        """Upload what the store lacks and the manifest, durably; returns its digest."""
+        writer = self._upload(store)
+        # The blob save_manifest would write, but in the same pack as the files: one
+        # pack and one index to make durable instead of two of each.
+        digest = writer.add_bytes(self._manifest.to_bytes())
+        writer.flush()
+        return digest
+
+    def _finalize(self, record: VersionRecord, store: Store) -> None:
+        """Turn this draft into the committed version ``record``."""
+        self._writer = None
+        self._manifest = None  # type: ignore[assignment]  # reload: the commit may differ
+        self._bind(record, store)
+
+    def _upload(self, store: Store) -> BlobWriter:
+        """Give the store every stored entry's bytes; returns the writer holding the
+        last of them, which the caller flushes."""
         writer = self._writer if self._writer is not None and self._store is store else store.blobs.writer()
         staged = self._writer if self._writer is not writer else None  # staged in another store
         if staged is not None:
@@ -448,7 +469,7 @@ class Artifact:
                 raise ArtifactNotFoundError(
                     f"the bytes of {entry.path!r} are in no store and no local file; add it again"
                 )
-        writer.flush()
+        return writer
 
     # -- reading ----------------------------------------------------------------------
 

@@ -93,6 +93,67 @@ class Run:
         artifact._commit(self.store, self.project, self.id, aliases, _listify(tags, "tags"))
         return artifact
 
+    def upsert_artifact(
+        self,
+        artifact_or_path: Artifact | str | os.PathLike[str],
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Iterable[str] | None = None,
+        distributed_id: str | None = None,
+    ) -> Artifact:
+        """Add a draft's files to a version that many writers make together
+        (collaborative mode); ``finish_artifact`` commits it.
+
+        Every writer and the finisher name the same ``distributed_id`` (default: the
+        run's ``group``). The files become one contribution to the pending version of
+        (collection, distributed id), added in one transaction after their bytes are
+        stored; retrying the same upsert from the same run adds nothing. The draft is
+        final afterwards. ``aliases`` go to the version when it is committed.
+
+        Raises:
+            ValidationError: no distributed id (and no group), or bad input.
+            PendingVersionError: that id was already committed or aborted.
+        """
+        from . import collaborative
+
+        self._check_active()
+        artifact = _as_artifact(artifact_or_path, name, type)
+        return collaborative.upsert(self, artifact, distributed_id, _listify(aliases, "aliases"))
+
+    def finish_artifact(
+        self,
+        artifact_or_path: Artifact | str | os.PathLike[str],
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Iterable[str] | None = None,
+        distributed_id: str | None = None,
+        expected_writers: int | None = None,
+        timeout: float | None = None,
+    ) -> Artifact:
+        """Commit the version that writers built with ``upsert_artifact``, adding this
+        draft's own files; the draft becomes the committed version.
+
+        Every contribution is merged: the same path with the same bytes from several
+        writers is one entry; the same path with different bytes raises
+        ``ConflictError`` (naming the paths and writers) and commits nothing, keeping
+        the contributions. Once committed, the distributed id is locked: a later upsert
+        or finish with it raises ``PendingVersionError``. If the merged files equal a
+        committed version of the collection, that version is returned instead.
+
+        Args:
+            expected_writers: first wait until this many contributions arrived (the
+                finisher's own not counted).
+            timeout: seconds to wait for them (None: no limit); then
+                ``PendingTimeoutError`` says how many came.
+        """
+        from . import collaborative
+
+        self._check_active()
+        artifact = _as_artifact(artifact_or_path, name, type)
+        return collaborative.finish(
+            self, artifact, distributed_id, _listify(aliases, "aliases"), expected_writers, timeout
+        )
+
     def use_artifact(
         self,
         artifact_or_name: Artifact | str,

@@ -250,43 +250,59 @@ class SQLCatalog:
         def commit(conn: sa.Connection) -> tuple[str, bool]:
             coll = self._collection(conn, project, name, type_, lock=True)
             assert coll is not None
-            latest_id = self._alias_target(conn, coll.id, "latest")
-            latest = self._load(conn, [latest_id])[0] if latest_id else None
-            new = build(latest)
-            same = conn.scalar(
-                sa.select(t.versions.c.id).where(
-                    t.versions.c.collection_id == coll.id, t.versions.c.digest == new.digest
-                ).limit(1)
-            )
-            created = same is None
-            if created:
-                vid = uuid.uuid4().hex
-                stamp = now()
-                conn.execute(
-                    t.versions.insert().values(
-                        id=vid, collection_id=coll.id, idx=coll.next_index, digest=new.digest,
-                        manifest=new.manifest, size=new.size, file_count=new.file_count,
-                        metadata=new.metadata, description=new.description,
-                        parent_id=new.parent_id, run_id=run_id, created_at=stamp, updated_at=stamp,
-                    )
-                )
-                conn.execute(
-                    t.collections.update()
-                    .where(t.collections.c.id == coll.id)
-                    .values(next_index=coll.next_index + 1)
-                )
-                self._point(conn, coll.id, "latest", vid)
-            else:
-                vid = same
-            for alias in aliases:
-                self._point(conn, coll.id, alias, vid)
-            self._add_tags(conn, vid, tags)
-            if run_id is not None:
-                self._edge(conn, run_id, vid, "output")
-            return vid, created
+            return self.commit_locked(conn, coll, build, aliases, tags, [run_id] if run_id else [])
 
         vid, created = self._write(commit)
         return self.version_by_id(vid), created
+
+    def commit_locked(
+        self,
+        conn: sa.Connection,
+        coll: sa.Row,
+        build: Callable[[VersionRecord | None], NewVersion],
+        aliases: list[str],
+        tags: list[str],
+        run_ids: list[str],
+    ) -> tuple[str, bool]:
+        """The body of :meth:`commit_version`, for a caller that already holds a write
+        transaction and the lock on ``coll`` (a collaborative commit marks its pending
+        version committed in the same transaction). Returns the version id and whether
+        it is new."""
+        latest_id = self._alias_target(conn, coll.id, "latest")
+        latest = self._load(conn, [latest_id])[0] if latest_id else None
+        new = build(latest)
+        same = conn.scalar(
+            sa.select(t.versions.c.id).where(
+                t.versions.c.collection_id == coll.id, t.versions.c.digest == new.digest
+            ).limit(1)
+        )
+        created = same is None
+        if created:
+            vid = uuid.uuid4().hex
+            stamp = now()
+            conn.execute(
+                t.versions.insert().values(
+                    id=vid, collection_id=coll.id, idx=coll.next_index, digest=new.digest,
+                    manifest=new.manifest, size=new.size, file_count=new.file_count,
+                    metadata=new.metadata, description=new.description,
+                    parent_id=new.parent_id, run_id=run_ids[0] if run_ids else None,
+                    created_at=stamp, updated_at=stamp,
+                )
+            )
+            conn.execute(
+                t.collections.update()
+                .where(t.collections.c.id == coll.id)
+                .values(next_index=coll.next_index + 1)
+            )
+            self._point(conn, coll.id, "latest", vid)
+        else:
+            vid = same
+        for alias in aliases:
+            self._point(conn, coll.id, alias, vid)
+        self._add_tags(conn, vid, tags)
+        for run_id in run_ids:
+            self._edge(conn, run_id, vid, "output")
+        return vid, created
 
     def _alias_target(self, conn: sa.Connection, coll_id: int, alias: str) -> str | None:
         return conn.scalar(
@@ -547,9 +563,15 @@ class SQLCatalog:
             return self._load(conn, ids)
 
     def manifests(self) -> set[str]:
-        """The manifest digest of every version (what gc must keep)."""
+        """The manifest digest of every version and of every contribution to an open
+        pending version (what gc must keep)."""
+        open_contributions = (
+            sa.select(t.contributions.c.manifest)
+            .join(t.pending, t.pending.c.id == t.contributions.c.pending_id)
+            .where(t.pending.c.state == "open")
+        )
         with self._read() as conn:
-            return set(conn.scalars(sa.select(t.versions.c.manifest)))
+            return set(conn.scalars(sa.select(t.versions.c.manifest))) | set(conn.scalars(open_contributions))
 
 
 def _retryable(exc: sa_exc.DBAPIError) -> bool:

@@ -112,6 +112,8 @@ contributions = sa.Table(
     sa.Column("run_id", sa.String(64)),
     sa.Column("manifest", sa.String(64), nullable=False),
     sa.Column("file_count", sa.Integer, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    # who wrote it (rank, host, Slurm/Ray/torchrun ids), its aliases and metadata
     sa.Column("info", sa.JSON, nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.UniqueConstraint("pending_id", "key"),

@@ -1,0 +1,407 @@
+"""Pending versions and their contributions: the catalog side of collaborative mode.
+
+A pending version is keyed by (collection, distributed id). While it is ``open``, writers
+add **contributions** to it (each one a writer's manifest, stored as a blob, plus who
+wrote it). One finisher merges them and commits the result as a version of the
+collection in the same transaction that marks the pending version ``committed``; or
+someone marks it ``aborted``. Either way its distributed id is spent: a later upsert or
+finish with it is refused, so a straggler never silently starts another version.
+
+Every write here (add a contribution, commit, abort) locks the pending row first, so
+they are serialised: an upsert racing a commit either lands before it, and is in the
+version, or comes after it and is refused.
+
+These are verbs over :class:`~quire.store.catalog.SQLCatalog` and run inside its
+transactions (``_write``), next to its own verbs, so they share its retry rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..errors import ArtifactNotFoundError, CollectionTypeError, PendingVersionError, ValidationError
+from . import schema as t
+from .blobs import hash_bytes
+from .catalog import NewVersion, VersionRecord, now
+
+if TYPE_CHECKING:
+    from .catalog import SQLCatalog
+
+OPEN, COMMITTED, ABORTED = "open", "committed", "aborted"
+STATES = (OPEN, COMMITTED, ABORTED)
+
+#: the writer details shown in a writer's label, in this order (see ``writer_label``)
+_LABEL_KEYS = (
+    ("rank", "rank"), ("slurm_procid", "slurm task"), ("ray_task_id", "ray task"),
+    ("host", "host"), ("pid", "pid"),
+)
+
+
+@dataclass
+class NewContribution:
+    """What a writer adds to a pending version.
+
+    Attributes:
+        run_id: the writer's run.
+        manifest: the digest of the writer's manifest blob (stored before the add).
+        file_count: how many entries it holds.
+        size: their total bytes.
+        info: who wrote it (``writer``: rank, host, Slurm/Ray/torchrun ids), the
+            ``aliases`` it asked for, its ``metadata`` and its ``role``.
+    """
+
+    run_id: str | None
+    manifest: str
+    file_count: int
+    size: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Same writer, same entries, same key: what makes a retried upsert a no-op."""
+        return hash_bytes(f"{self.run_id or ''}\x00{self.manifest}".encode())
+
+
+@dataclass
+class ContributionRecord:
+    """A contribution as the catalog knows it."""
+
+    id: str
+    key: str
+    run_id: str | None
+    manifest: str
+    file_count: int
+    size: int
+    info: dict[str, Any]
+    created_at: str
+
+    @property
+    def writer(self) -> str:
+        """Who wrote it, for messages: ``run abc123 (rank 3, host n07, pid 4242)``."""
+        return writer_label(self.run_id, self.info.get("writer") or {})
+
+
+@dataclass
+class PendingRecord:
+    """A pending version as the catalog knows it."""
+
+    id: str
+    project: str
+    collection: str
+    type: str
+    distributed_id: str
+    state: str
+    version_id: str | None
+    version_index: int | None
+    created_at: str
+    closed_at: str | None
+    contribution_count: int
+    file_count: int
+
+    @property
+    def where(self) -> str:
+        """``pending version 'ID' of project/name``, for messages."""
+        return f"pending version {self.distributed_id!r} of {self.project}/{self.collection}"
+
+
+def writer_label(run_id: str | None, writer: dict[str, Any]) -> str:
+    """A short description of a writer from its run id and environment details."""
+    details = [f"{label} {writer[key]}" for key, label in _LABEL_KEYS if writer.get(key) not in (None, "")]
+    text = f"run {run_id}" if run_id else "no run"
+    return f"{text} ({', '.join(details)})" if details else text
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def check_open(catalog: SQLCatalog, project: str, name: str, type_: str, distributed_id: str) -> None:
+    """Fail early, before a writer uploads anything, when its upsert or finish would be
+    refused (the transaction checks again: this is only to spare the upload).
+
+    Raises:
+        CollectionTypeError: the collection holds another type.
+        PendingVersionError: the id was committed or aborted.
+    """
+    with catalog._read() as conn:
+        coll = catalog._collection(conn, project, name, None, lock=False)
+        if coll is None:
+            return
+        if coll.type != type_:
+            raise CollectionTypeError(f"{project}/{name}", coll.type, type_)
+        found = _records(conn, sa.and_(
+            t.pending.c.collection_id == coll.id, t.pending.c.distributed_id == distributed_id
+        ))
+    if found and found[0].state != OPEN:
+        raise _spent(found[0])
+
+
+
+def add_contribution(
+    catalog: SQLCatalog, project: str, name: str, type_: str, distributed_id: str, new: NewContribution
+) -> tuple[PendingRecord, ContributionRecord, bool]:
+    """Add ``new`` to the open pending version of ``project/name`` named ``distributed_id``
+    (created, with its collection, on first use); returns the pending version, the
+    contribution and whether it was added (False: the same one was there already).
+
+    Raises:
+        PendingVersionError: the id was committed or aborted.
+        CollectionTypeError: the collection holds another type.
+    """
+
+    def add(conn: sa.Connection) -> tuple[str, ContributionRecord, bool]:
+        coll = catalog._collection(conn, project, name, type_, lock=False)
+        assert coll is not None
+        row = _open_row(conn, coll.id, distributed_id)
+        found = conn.execute(
+            sa.select(t.contributions).where(
+                t.contributions.c.pending_id == row.id, t.contributions.c.key == new.key
+            )
+        ).first()
+        if found is not None:
+            return row.id, _contribution(found), False
+        return row.id, _insert(conn, row.id, new), True
+
+    pending_id, record, added = catalog._write(add)
+    return pending_by_id(catalog, pending_id), record, added
+
+
+def commit(
+    catalog: SQLCatalog,
+    project: str,
+    name: str,
+    type_: str,
+    distributed_id: str,
+    own: NewContribution,
+    build: Callable[[list[ContributionRecord], VersionRecord | None], NewVersion],
+    aliases: list[str],
+    tags: list[str],
+) -> tuple[VersionRecord, bool, PendingRecord]:
+    """Add the finisher's own contribution, then commit what ``build`` makes of all of
+    them as a version, and mark the pending version committed: one transaction.
+
+    ``build(contributions, latest)`` runs inside the transaction, with the pending row
+    and the collection locked; contributions come sorted by key, so the result does not
+    depend on the order they arrived in. If it raises (a merge conflict), nothing is
+    written: the finisher's contribution is not kept either, so it can be retried with
+    fixed files. The version gets the aliases of every contribution plus ``aliases``,
+    and an output edge from every contributing run (the finisher's first).
+
+    Returns:
+        The version, whether it is new (False: the merged files equal a committed
+        version, which is returned) and the now committed pending version.
+    """
+
+    def txn(conn: sa.Connection) -> tuple[str, bool, str]:
+        coll = catalog._collection(conn, project, name, type_, lock=True)
+        assert coll is not None
+        row = _open_row(conn, coll.id, distributed_id)
+        parts = _contributions(conn, row.id)
+        if all(p.key != own.key for p in parts):
+            parts.append(_insert(conn, row.id, own))
+            parts.sort(key=lambda p: p.key)
+        every_alias = [*aliases, *(a for p in parts for a in p.info.get("aliases", ()))]
+        runs = [own.run_id, *(p.run_id for p in parts)]
+        vid, created = catalog.commit_locked(
+            conn, coll, lambda latest: build(parts, latest), list(dict.fromkeys(every_alias)),
+            tags, [r for r in dict.fromkeys(runs) if r],
+        )
+        conn.execute(
+            t.pending.update().where(t.pending.c.id == row.id)
+            .values(state=COMMITTED, version_id=vid, closed_at=now())
+        )
+        return vid, created, row.id
+
+    vid, created, pending_id = catalog._write(txn)
+    return catalog.version_by_id(vid), created, pending_by_id(catalog, pending_id)
+
+
+def abort(catalog: SQLCatalog, pending_id: str) -> PendingRecord:
+    """Mark an open pending version aborted: its contributions will never be committed
+    (their blobs become collectable) and its distributed id is spent. Aborting an
+    aborted one does nothing; a committed one cannot be aborted."""
+
+    def txn(conn: sa.Connection) -> None:
+        row = conn.execute(
+            sa.select(t.pending).where(t.pending.c.id == pending_id).with_for_update()
+        ).first()
+        if row is None:
+            raise ArtifactNotFoundError(f"no pending version {pending_id!r}; list them with `quire artifact pending ls`")
+        if row.state == COMMITTED:
+            record = pending_by_id(catalog, pending_id, conn)
+            raise PendingVersionError(
+                f"{record.where} was committed as v{record.version_index} and cannot be aborted; "
+                "delete that version instead if it is unwanted"
+            )
+        if row.state == OPEN:
+            conn.execute(
+                t.pending.update().where(t.pending.c.id == pending_id).values(state=ABORTED, closed_at=now())
+            )
+
+    catalog._write(txn)
+    return pending_by_id(catalog, pending_id)
+
+
+def _open_row(conn: sa.Connection, coll_id: int, distributed_id: str) -> sa.Row:
+    """The pending row of (collection, id), created when absent, locked; open, else an error."""
+    query = sa.select(t.pending).where(
+        t.pending.c.collection_id == coll_id, t.pending.c.distributed_id == distributed_id
+    ).with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        # A concurrent creator makes this insert fail on the unique key; the catalog's
+        # write retry then finds its row.
+        conn.execute(
+            t.pending.insert().values(
+                id=uuid.uuid4().hex, collection_id=coll_id, distributed_id=distributed_id,
+                state=OPEN, created_at=now(),
+            )
+        )
+        row = conn.execute(query).one()
+    if row.state != OPEN:
+        raise _spent(_records(conn, sa.true(), pending_id=row.id)[0])
+    return row
+
+
+def _spent(record: PendingRecord) -> PendingVersionError:
+    if record.state == COMMITTED:
+        what = (f"was committed as {record.collection}:v{record.version_index}"
+                if record.version_index is not None else "was committed (that version was deleted since)")
+    else:
+        what = "was aborted"
+    return PendingVersionError(
+        f"{record.where} {what} at {record.closed_at}; its distributed id is spent, so nothing "
+        "can be upserted into or finished with it. To make a new version, use a new "
+        "distributed_id (or a new run group)"
+    )
+
+
+def _insert(conn: sa.Connection, pending_id: str, new: NewContribution) -> ContributionRecord:
+    record = ContributionRecord(
+        id=uuid.uuid4().hex, key=new.key, run_id=new.run_id, manifest=new.manifest,
+        file_count=new.file_count, size=new.size, info=new.info, created_at=now(),
+    )
+    conn.execute(
+        t.contributions.insert().values(
+            id=record.id, pending_id=pending_id, key=record.key, run_id=record.run_id,
+            manifest=record.manifest, file_count=record.file_count, size=record.size,
+            info=record.info, created_at=record.created_at,
+        )
+    )
+    return record
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def _contribution(r: sa.Row) -> ContributionRecord:
+    return ContributionRecord(r.id, r.key, r.run_id, r.manifest, r.file_count, r.size, r.info, r.created_at)
+
+
+def _contributions(conn: sa.Connection, pending_id: str) -> list[ContributionRecord]:
+    rows = conn.execute(
+        sa.select(t.contributions).where(t.contributions.c.pending_id == pending_id)
+        .order_by(t.contributions.c.key)
+    )
+    return [_contribution(r) for r in rows]
+
+
+def _records(conn: sa.Connection, where: Any, pending_id: str | None = None) -> list[PendingRecord]:
+    c = t.contributions.c
+    count = sa.select(sa.func.count()).where(c.pending_id == t.pending.c.id).scalar_subquery()
+    files = sa.select(sa.func.coalesce(sa.func.sum(c.file_count), 0)).where(
+        c.pending_id == t.pending.c.id
+    ).scalar_subquery()
+    query = (
+        sa.select(
+            t.pending, t.collections.c.name.label("cname"), t.collections.c.type,
+            t.projects.c.name.label("pname"), t.versions.c.idx, count.label("n"), files.label("files"),
+        )
+        .join(t.collections, t.collections.c.id == t.pending.c.collection_id)
+        .join(t.projects, t.projects.c.id == t.collections.c.project_id)
+        .outerjoin(t.versions, t.versions.c.id == t.pending.c.version_id)
+        .where(where)
+        .order_by(t.pending.c.created_at, t.pending.c.id)
+    )
+    if pending_id is not None:
+        query = query.where(t.pending.c.id == pending_id)
+    return [
+        PendingRecord(
+            id=r.id, project=r.pname, collection=r.cname, type=r.type,
+            distributed_id=r.distributed_id, state=r.state, version_id=r.version_id,
+            version_index=r.idx, created_at=r.created_at, closed_at=r.closed_at,
+            contribution_count=r.n, file_count=int(r.files),
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def pending_by_id(catalog: SQLCatalog, pending_id: str, conn: sa.Connection | None = None) -> PendingRecord:
+    """The pending version with this id."""
+    if conn is None:
+        with catalog._read() as conn:
+            return pending_by_id(catalog, pending_id, conn)
+    found = _records(conn, sa.true(), pending_id=pending_id)
+    if not found:
+        raise ArtifactNotFoundError(f"no pending version {pending_id!r}; list them with `quire artifact pending ls`")
+    return found[0]
+
+
+def find(catalog: SQLCatalog, project: str, name: str, distributed_id: str) -> PendingRecord | None:
+    """The pending version (any state) of ``project/name`` named ``distributed_id``, if any."""
+    where = sa.and_(
+        t.projects.c.name == project, t.collections.c.name == name,
+        t.pending.c.distributed_id == distributed_id,
+    )
+    with catalog._read() as conn:
+        found = _records(conn, where)
+    return found[0] if found else None
+
+
+def pending_versions(
+    catalog: SQLCatalog, project: str | None = None, state: str | None = OPEN
+) -> list[PendingRecord]:
+    """Pending versions, oldest first: of one project or all, in one state or all (None)."""
+    if state is not None and state not in STATES:
+        raise ValidationError(f"unknown pending state {state!r}: choose one of {', '.join(STATES)}")
+    where = sa.true()
+    if project is not None:
+        where = sa.and_(where, t.projects.c.name == project)
+    if state is not None:
+        where = sa.and_(where, t.pending.c.state == state)
+    with catalog._read() as conn:
+        return _records(conn, where)
+
+
+def resolve(catalog: SQLCatalog, ref: str, project: str | None = None) -> PendingRecord:
+    """The pending version ``ref`` names: its id, or a distributed id (open ones first)
+    that is unambiguous within ``project`` (or the whole store)."""
+    with catalog._read() as conn:
+        by_id = _records(conn, sa.true(), pending_id=ref)
+        if by_id:
+            return by_id[0]
+        where = t.pending.c.distributed_id == ref
+        if project is not None:
+            where = sa.and_(where, t.projects.c.name == project)
+        found = _records(conn, where)
+    candidates = [p for p in found if p.state == OPEN] or found
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        scope = f" in project {project!r}" if project else ""
+        raise ArtifactNotFoundError(
+            f"no pending version with id or distributed id {ref!r}{scope}; "
+            "list them with `quire artifact pending ls`"
+        )
+    names = ", ".join(f"{p.project}/{p.collection} ({p.id})" for p in candidates)
+    raise ValidationError(f"distributed id {ref!r} names several pending versions: {names}; give the id")
+
+
+def contributions(catalog: SQLCatalog, pending_id: str) -> list[ContributionRecord]:
+    """The contributions of a pending version, sorted by key (the merge order)."""
+    with catalog._read() as conn:
+        return _contributions(conn, pending_id)
