@@ -71,6 +71,15 @@ def _finisher(spec: dict, start) -> None:  # type: ignore[no-untyped-def]
 
 
 def main(mode: str, spec: dict) -> int:
+    """Run ``spec["rounds"]`` rounds (default 1), round numbers from ``spec["round"]``;
+    print one JSON line per round; exit 1 if a process failed."""
+    failed = 0
+    for r in range(spec.get("rounds", 1)):
+        failed |= _round(mode, {**spec, "round": spec["round"] + r, "did": f"{spec['did']}-{r}"})
+    return failed
+
+
+def _round(mode: str, spec: dict) -> int:
     ctx = mp.get_context("fork")
     work = Path(spec["work"])
     n = spec["writers"]
@@ -84,7 +93,7 @@ def main(mode: str, spec: dict) -> int:
         p.join()
     codes = [p.exitcode for p in procs]
     outcomes = {i: {0: "ok", REFUSED: "refused"}.get(c, f"exit {c}") for i, c in enumerate(codes[:n])}
-    print(json.dumps({"writers": outcomes, "finisher": codes[n] if mode == "race" else None}))
+    print(json.dumps({"writers": outcomes, "finisher": codes[n] if mode == "race" else None}), flush=True)
     allowed = (0, REFUSED) if mode == "race" else (0,)
     return 0 if all(c in allowed for c in codes[:n]) and codes[n:] in ([], [0]) else 1
 

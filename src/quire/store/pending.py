@@ -153,7 +153,7 @@ def add_contribution(
         CollectionTypeError: the collection holds another type.
     """
 
-    def add(conn: sa.Connection) -> tuple[str, ContributionRecord, bool]:
+    def add(conn: sa.Connection) -> tuple[PendingRecord, ContributionRecord, bool]:
         coll = catalog._collection(conn, project, name, type_, lock=False)
         assert coll is not None
         row = _open_row(conn, coll.id, distributed_id)
@@ -162,12 +162,10 @@ def add_contribution(
                 t.contributions.c.pending_id == row.id, t.contributions.c.key == new.key
             )
         ).first()
-        if found is not None:
-            return row.id, _contribution(found), False
-        return row.id, _insert(conn, row.id, new), True
+        record = _contribution(found) if found is not None else _insert(conn, row.id, new)
+        return pending_by_id(catalog, row.id, conn), record, found is None
 
-    pending_id, record, added = catalog._write(add)
-    return pending_by_id(catalog, pending_id), record, added
+    return catalog._write(add)
 
 
 def commit(
