@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -108,10 +108,15 @@ class CollectionRecord:
 class SQLCatalog:
     """The catalog on any SQLAlchemy engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self, engine: sa.Engine, writer_turn: Callable[[], AbstractContextManager[object]] = nullcontext
+    ) -> None:
+        """``writer_turn()`` is held around every write transaction (the embedded store
+        queues its writers on a file lock; see :func:`quire.store.writer_turn`)."""
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
         self._is_sqlite = engine.dialect.name == "sqlite"
+        self._writer_turn = writer_turn
         self.migrate()
 
     # -- transactions -----------------------------------------------------------------
@@ -128,7 +133,7 @@ class SQLCatalog:
         """Run ``fn`` in one write transaction, retried when a concurrent one wins a race."""
         for attempt in range(attempts):
             try:
-                with self.engine.connect().execution_options(quire_write=True) as conn:
+                with self._writer_turn(), self.engine.connect().execution_options(quire_write=True) as conn:
                     with conn.begin():
                         return fn(conn)
             except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
