@@ -18,6 +18,7 @@ from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, parse_addr
 from ..errors import ValidationError
 from ..store import Store, open_store
 from ..store.catalog import RunRecord, VersionRecord, now
+from . import collaborative
 from .artifact import Artifact
 
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -114,8 +115,6 @@ class Run:
             ValidationError: no distributed id (and no group), or bad input.
             PendingVersionError: that id was already committed or aborted.
         """
-        from . import collaborative
-
         self._check_active()
         artifact = _as_artifact(artifact_or_path, name, type)
         return collaborative.upsert(self, artifact, distributed_id, _listify(aliases, "aliases"))
@@ -146,8 +145,6 @@ class Run:
             timeout: seconds to wait for them (None: no limit); then
                 ``PendingTimeoutError`` says how many came.
         """
-        from . import collaborative
-
         self._check_active()
         artifact = _as_artifact(artifact_or_path, name, type)
         return collaborative.finish(
