@@ -9,9 +9,12 @@ deterministic, so running the demo again makes no new versions.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
+import sys
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,12 +128,55 @@ def download_and_verify(demo: Demo) -> None:
     demo.say(f"downloaded {baseline.qualified_name} and verified its {baseline.file_count} files")
 
 
+WRITERS = 4
+PREDICTIONS = "demo-predictions"
+
+
+def _shard_writer(store: str | None, group: str, shard: Path, rank: int) -> None:
+    """One writer process of :func:`collaborative_writers`."""
+    os.environ["RANK"] = str(rank)  # as torchrun sets it: recorded with the contribution
+    with quire.init(project=PROJECT, group=group, job_type="predict", store=store) as run:
+        artifact = quire.Artifact(PREDICTIONS, "predictions")
+        artifact.add_file(shard, f"shards/{shard.name}")
+        artifact.add_file(shard.parent / "schema.json")  # the same bytes from every writer: fine
+        run.upsert_artifact(artifact)
+
+
+def collaborative_writers(demo: Demo) -> None:
+    """Writer processes each upsert a shard of predictions; a finisher waits for them and
+    commits one version (collaborative mode)."""
+    folder = demo.scratch / "predictions"
+    _write(folder / "schema.json", '{"columns": ["id", "x", "y", "label"]}\n')
+    for rank in range(WRITERS):
+        _write(folder / f"shard-{rank}.csv", points_csv(random.Random(100 + rank), rank * 50, 50))
+    # A distributed id is spent once committed; the files are the same each time, so a
+    # second demo still makes no new version.
+    group = f"demo-predict-{uuid.uuid4().hex[:8]}"
+    made = {v.id for c in demo.api().artifact_collections(PROJECT) if c.name == PREDICTIONS for v in c.versions()}
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    writers = [ctx.Process(target=_shard_writer, args=(demo.store, group, folder / f"shard-{r}.csv", r))
+               for r in range(WRITERS)]
+    for writer in writers:
+        writer.start()
+    try:
+        with quire.init(project=PROJECT, group=group, job_type="merge", store=demo.store) as run:
+            merged = run.finish_artifact(quire.Artifact(PREDICTIONS, "predictions"),
+                                         expected_writers=WRITERS, timeout=120)
+    finally:
+        for writer in writers:
+            writer.join()
+    again = " (the same files as before: no new version)" if merged.id in made else ""
+    demo.say(f"{WRITERS} writer processes upserted a shard each; the finisher waited for them and "
+             f"committed {merged.qualified_name} ({merged.file_count} files){again}")
+
+
 STEPS: list[Callable[[Demo], None]] = [
     log_first_version,
     log_changed_version,
     relog_unchanged,
     set_alias,
     download_and_verify,
+    collaborative_writers,
 ]
 
 

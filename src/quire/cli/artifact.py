@@ -14,6 +14,7 @@ from quire.core.names import check_alias, check_name
 from quire.errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
 from quire.sdk.api import ArtifactCollection
 
+from . import pending
 from .common import (
     VERSION_COLUMNS,
     JsonFlag,
@@ -29,6 +30,7 @@ from .common import (
 )
 
 app = typer.Typer(help="Log, download, list, alias and verify artifact versions.", no_args_is_help=True)
+app.add_typer(pending.app, name="pending")
 
 Address = Annotated[
     str, typer.Argument(metavar="NAME", help="[project/]name[:vN|:alias]; no suffix means latest.")

@@ -10,11 +10,13 @@ from .common import VERSION_COLUMNS, api, settings, table, version_rows
 
 
 def demo(ctx: typer.Context) -> None:
-    """Make a few versions in simple mode on the store, and show them.
+    """Make a few versions on the store, and show them.
 
     Logs a small generated dataset, changes it and logs it again, logs it unchanged
-    (no new version), sets an alias, then downloads and verifies it. The data is
-    deterministic: running the demo again makes no new versions.
+    (no new version), sets an alias, then downloads and verifies it. Then writer
+    processes each upsert a shard of predictions and a finisher commits them as one
+    version (collaborative mode). The data is deterministic: running the demo again
+    makes no new versions.
     """
     store = settings(ctx).store
     typer.echo(f"Quire demo on the store {api(ctx).store.url}")  # a bad store fails here, before any step
