@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.sqlite  # noqa: F401  # imported with quire, not by each process's first open
 from sqlalchemy import event
 
 from ..errors import StoreError
@@ -85,8 +86,16 @@ def _make(key: str) -> Store:
         raise StoreError(f"the store location {root} is not a directory")
     if not os.access(root, os.W_OK | os.X_OK):
         raise StoreError(f"the store directory {root} is not writable; choose another with QUIRE_STORE")
-    lock = root / "catalog.lock"
-    catalog = SQLCatalog(sqlite_engine(root / "catalog.db"), lambda: writer_turn(lock))
+    db, lock = root / "catalog.db", root / "catalog.lock"
+    if db.exists():
+        catalog = SQLCatalog(sqlite_engine(db), lambda: writer_turn(lock))
+    else:
+        # The first processes to open a new store would all switch it to WAL and create
+        # its tables at once, sleeping in SQLite's busy handler: one does it, the others
+        # wait for their turn (and find it done).
+        with writer_turn(lock):
+            catalog = SQLCatalog(sqlite_engine(db))
+        catalog.writer_turn = lambda: writer_turn(lock)
     return Store(key, catalog, BlobStore(LocalObjects(root / "blobs")), local_dir=root)
 
 

@@ -112,11 +112,12 @@ class SQLCatalog:
         self, engine: sa.Engine, writer_turn: Callable[[], AbstractContextManager[object]] = nullcontext
     ) -> None:
         """``writer_turn()`` is held around every write transaction (the embedded store
-        queues its writers on a file lock; see :func:`quire.store.writer_turn`)."""
+        queues its writers on a file lock; see :func:`quire.store.writer_turn`); it may
+        be replaced later (as the attribute ``writer_turn``)."""
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
         self._is_sqlite = engine.dialect.name == "sqlite"
-        self._writer_turn = writer_turn
+        self.writer_turn = writer_turn
         self.migrate()
 
     # -- transactions -----------------------------------------------------------------
@@ -133,7 +134,7 @@ class SQLCatalog:
         """Run ``fn`` in one write transaction, retried when a concurrent one wins a race."""
         for attempt in range(attempts):
             try:
-                with self._writer_turn(), self.engine.connect().execution_options(quire_write=True) as conn:
+                with self.writer_turn(), self.engine.connect().execution_options(quire_write=True) as conn:
                     with conn.begin():
                         return fn(conn)
             except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
