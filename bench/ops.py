@@ -22,6 +22,8 @@ import time
 
 MARK = "BENCH-RESULT "
 
+from bench.ops_collab import collab_merge, collab_writers  # noqa: E402  (stdlib-only module)
+
 
 def log_artifact(module, data, name, policy, init_kwargs, wait):
     """wandb-style first/second log of a folder; Quire and wandb share this code path.
@@ -106,6 +108,7 @@ def read_tree(root, hasher=None):
 
 
 OPS = {f.__name__: f for f in (log_artifact, quire_download, dvc_cli, shell, read_tree)}
+OPS.update(collab_writers=collab_writers, collab_merge=collab_merge)
 
 
 def main(argv: list[str]) -> None:
