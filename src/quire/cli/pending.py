@@ -51,9 +51,10 @@ def list_pending(
         typer.echo(f"No {'' if state is State.all else state.value + ' '}pending versions"
                    + (f" in project {project}" if project else ""))
         return
-    rows = [[p.id, f"{p.project}/{p.name}", p.distributed_id, _state(p), p.contribution_count, p.file_count,
-             p.created_at[:16].replace("T", " ")] for p in found]
-    table(None, ("id", "collection", "distributed id", "state", "contributions", "files", "created (UTC)"), rows)
+    rows = [[p.id, f"{p.project}/{p.name}", p.distributed_id, _state(p), p.contribution_count,
+             p.file_count, p.created_at[:16].replace("T", " ")] for p in found]
+    columns = ("id", "collection", "distributed id", "state", "contributions", "files", "created (UTC)")
+    table(None, columns, rows)
 
 
 @app.command()

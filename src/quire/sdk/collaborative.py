@@ -208,7 +208,8 @@ class PendingVersion:
 
     def _set(self, record: PendingRecord) -> None:
         self._record = record
-        self.id, self.project, self.name, self.type = record.id, record.project, record.collection, record.type
+        self.id, self.project, self.name = record.id, record.project, record.collection
+        self.type = record.type
         self.distributed_id, self.state = record.distributed_id, record.state
         self.version = None if record.version_index is None else f"v{record.version_index}"
         self.created_at, self.closed_at = record.created_at, record.closed_at
@@ -259,5 +260,6 @@ class Contribution:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` prints)."""
-        keys = ("writer", "run_id", "role", "details", "aliases", "file_count", "size", "manifest", "created_at")
+        keys = ("writer", "run_id", "role", "details", "aliases", "file_count", "size", "manifest",
+                "created_at")
         return {k: getattr(self, k) for k in keys}

@@ -228,7 +228,7 @@ def abort(catalog: SQLCatalog, pending_id: str) -> PendingRecord:
             sa.select(t.pending).where(t.pending.c.id == pending_id).with_for_update()
         ).first()
         if row is None:
-            raise ArtifactNotFoundError(f"no pending version {pending_id!r}; list them with `quire artifact pending ls`")
+            raise _missing(pending_id)
         if row.state == COMMITTED:
             record = pending_by_id(catalog, pending_id, conn)
             raise PendingVersionError(
@@ -345,8 +345,14 @@ def pending_by_id(catalog: SQLCatalog, pending_id: str, conn: sa.Connection | No
             return pending_by_id(catalog, pending_id, conn)
     found = _records(conn, sa.true(), pending_id=pending_id)
     if not found:
-        raise ArtifactNotFoundError(f"no pending version {pending_id!r}; list them with `quire artifact pending ls`")
+        raise _missing(pending_id)
     return found[0]
+
+
+def _missing(pending_id: str) -> ArtifactNotFoundError:
+    return ArtifactNotFoundError(
+        f"no pending version {pending_id!r}; list them with `quire artifact pending ls`"
+    )
 
 
 def find(catalog: SQLCatalog, project: str, name: str, distributed_id: str) -> PendingRecord | None:
