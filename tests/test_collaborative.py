@@ -178,6 +178,23 @@ def test_conflict_names_paths_and_writers_and_commits_nothing() -> None:
     assert quire.Api().pending_versions() == []
 
 
+def test_a_file_of_one_writer_and_a_folder_of_another_conflict() -> None:
+    as_file = upsert({"data": b"a file"})
+    as_folder = upsert({"data/x.csv": b"a file in a folder"})
+    with pytest.raises(ConflictError, match="1 path is both a file and a folder") as err:
+        finish()
+    assert as_file.id in str(err.value) and "'data/x.csv'" in str(err.value)
+    assert {w.split()[1] for w, _ in err.value.conflicts["data"]} == {as_file.id, as_folder.id}
+    assert quire.Api().pending_version("d").contribution_count == 2
+    with quire.init() as run, pytest.raises(ValidationError, match="both a file and a folder"):
+        art = quire.Artifact("preds", "dataset")
+        for path in ("b", "b/c"):
+            with art.new_file(path) as f:
+                f.write(path)
+        run.upsert_artifact(art, distributed_id="d")  # refused before anything is written
+    assert quire.Api().pending_version("d").contribution_count == 2
+
+
 def test_a_finisher_whose_own_file_conflicts_can_fix_it_and_finish_again() -> None:
     upsert({"a.txt": b"from the writer"})
     with pytest.raises(ConflictError, match="a.txt"):

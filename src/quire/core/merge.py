@@ -4,7 +4,8 @@ Deterministic: the result depends on the contributions, not on the order they ar
 in (callers pass them in a stable order, and that order only decides which of several
 entries with the same path and digest is kept, e.g. whose ``extra`` survives). The same
 path with the same digest from many writers is one entry; the same path with different
-digests is a conflict, reported for every such path with every writer involved.
+digests is a conflict, reported for every such path with every writer involved. So is a
+path that some writer wrote as a file and another as a folder (``a`` beside ``a/b``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ def merge(parts: Sequence[tuple[str, Manifest]], what: str = "the version", ref:
         ref: how the error message's abort command names the pending version.
 
     Raises:
-        ConflictError: some path holds different digests in different parts; its
-            ``conflicts`` maps each such path to every ``(writer, digest)`` at it.
+        ConflictError: some path holds different digests in different parts, or is a
+            file in some and a folder in others; its ``conflicts`` maps each such path to
+            every ``(writer, digest)`` at it (or, for a folder, of a file below it).
     """
     merged: dict[str, Entry] = {}
     clashing: set[str] = set()
@@ -37,30 +39,41 @@ def merge(parts: Sequence[tuple[str, Manifest]], what: str = "the version", ref:
             have = merged.setdefault(path, entry)
             if have.digest != entry.digest:
                 clashing.add(path)
-    if clashing:
-        raise _conflict(parts, clashing, what, ref)
     out = Manifest()
     out.entries = merged
+    folders = set(out.folder_clashes()) if not clashing else set()
+    if clashing or folders:
+        raise _conflict(parts, clashing or folders, bool(folders), what, ref)
     return out
 
 
-def _conflict(parts: Sequence[tuple[str, Manifest]], paths: set[str], what: str, ref: str) -> ConflictError:
+def _conflict(
+    parts: Sequence[tuple[str, Manifest]], paths: set[str], folders: bool, what: str, ref: str
+) -> ConflictError:
+    """The error for ``paths``: written with different digests, or (``folders``) written
+    as files by some writers and as folders of other paths by others."""
     conflicts: dict[str, list[tuple[str, str]]] = {p: [] for p in sorted(paths)}
+    said: dict[str, list[str]] = {p: [] for p in conflicts}
     for writer, manifest in parts:
-        for path in paths:
+        for path in conflicts:
             entry = manifest.entries.get(path)
             if entry is not None:
                 conflicts[path].append((writer, entry.digest))
-    shown = "; ".join(
-        f"{path!r}: " + ", ".join(f"{writer} wrote {digest[:12]}" for writer, digest in who)
-        for path, who in list(conflicts.items())[:SHOWN]
-    )
+                said[path].append(f"{writer} wrote {entry.digest[:12]}")
+            elif folders and (below := next(iter(manifest.under(path)), None)) is not None:
+                conflicts[path].append((writer, below.digest))
+                said[path].append(f"{writer} wrote {below.path!r}")
+    shown = "; ".join(f"{path!r}: " + ", ".join(said[path]) for path in list(conflicts)[:SHOWN])
     more = f" (and {len(conflicts) - SHOWN} more paths)" if len(conflicts) > SHOWN else ""
-    many = f"{len(conflicts)} paths hold" if len(conflicts) > 1 else "1 path holds"
+    n = len(conflicts)
+    if folders:
+        problem = f"{n} paths are both files and folders" if n > 1 else "1 path is both a file and a folder"
+    else:
+        problem = f"{n} paths hold different bytes" if n > 1 else "1 path holds different bytes"
     return ConflictError(
-        f"{many} different bytes from different writers, so {what} was not committed: "
-        f"{shown}{more}. Nothing was committed and every contribution is kept. Make each "
-        "path come from one writer (or the same bytes), then abort the pending version "
+        f"{problem} from different writers, so {what} was not committed: {shown}{more}. "
+        "Nothing was committed and every contribution is kept. Make each path come from "
+        "one writer (or the same bytes), then abort the pending version "
         f"(`quire artifact pending abort {ref}`) and write again under a new distributed "
         "id; if only the finisher's files were wrong, fix them and finish again",
         conflicts,

@@ -395,16 +395,9 @@ class Artifact:
         tags: list[str],
     ) -> bool:
         """Upload what the store lacks, then commit; returns whether a new version was made."""
-        self._ensure_draft()
+        self._check_draft()
         aliases = [check_alias(a) if a != "latest" else a for a in aliases]
         tags = [check_tag(t) for t in tags]
-        self._metadata = check_metadata(self._metadata)  # it may have been edited in place
-        clashes = self._manifest.folder_clashes()
-        if clashes:
-            raise ValidationError(
-                f"{', '.join(map(repr, clashes[:5]))} in {self._name!r} would be both a file and "
-                "a folder (a path beside paths below it); remove or rename one of them"
-            )
         # The commit checks the type again, race-free; this check only spares the uploads.
         existing = store.catalog.collection_type(project, self._name)
         if existing is not None and existing != self._type:
@@ -432,6 +425,17 @@ class Artifact:
         )
         self._finalize(record, store)
         return created
+
+    def _check_draft(self) -> None:
+        """Refuse, before anything is written, a draft that cannot become a version."""
+        self._ensure_draft()
+        self._metadata = check_metadata(self._metadata)  # it may have been edited in place
+        clashes = self._manifest.folder_clashes()
+        if clashes:
+            raise ValidationError(
+                f"{', '.join(map(repr, clashes[:5]))} in {self._name!r} would be both a file and "
+                "a folder (a path beside paths below it); remove or rename one of them"
+            )
 
     def _stage(self, store: Store) -> str:
         """Upload what the store lacks and the manifest, durably; returns its digest."""

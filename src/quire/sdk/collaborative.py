@@ -158,7 +158,7 @@ def _target(run: Run, artifact: Artifact, distributed_id: str | None, verb: str)
     run._check_active()
     if not isinstance(artifact, Artifact):
         raise ValidationError(f"{verb} takes an Artifact, not {type(artifact).__name__}")
-    artifact._ensure_draft()
+    artifact._check_draft()
     if artifact.incremental:
         raise ValidationError(
             f"{verb}: {artifact.collection_name!r} is incremental (patch mode); collaborative "
