@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import errors
+from . import data_types, errors
 from .errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
@@ -24,7 +24,9 @@ from .errors import (
 )
 from .sdk.api import Api
 from .sdk.artifact import Artifact
+from .sdk.partitioned_table import PartitionedTable
 from .sdk.run import Run, finish, init
+from .sdk.table import Table
 
 __version__ = "0.1.0"
 
@@ -34,11 +36,14 @@ __all__ = [
     "ArtifactFinalizedError",
     "ArtifactNotFoundError",
     "ConflictError",
+    "PartitionedTable",
     "QuireError",
     "Run",
     "StoreError",
+    "Table",
     "ValidationError",
     "__version__",
+    "data_types",
     "errors",
     "finish",
     "init",

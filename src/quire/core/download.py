@@ -33,6 +33,21 @@ def download(
     return root
 
 
+def cached_files(blobs: BlobStore, cache: Cache, entries: list[Entry]) -> list[Path]:
+    """The cached file of each entry, fetching what the cache lacks; no folder is made.
+
+    For readers that open a few files of a version in place (a table, the parts of a
+    partitioned table): the cached files are read-only and shared, so never edit them.
+    """
+    references = [e.path for e in entries if not e.stored]
+    if references:
+        raise ValidationError(
+            f"{references[0]!r} is a reference, not stored bytes; download() the version to read it"
+        )
+    paths = cache.fill(blobs, {e.digest: e.size or 0 for e in entries})
+    return [paths[e.digest] for e in entries]
+
+
 def _fetch(entry: Entry, target: Path, allow_missing: bool) -> None:
     try:
         fetch_reference(entry, target)

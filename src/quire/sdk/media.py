@@ -7,8 +7,11 @@ writes itself with ``obj._write(path)`` and is read by ``kind.read(artifact, pat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..core.cache import cache_for
+from ..core.download import cached_files
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
@@ -55,3 +58,12 @@ def names_in(manifest: Manifest) -> list[str]:
     return sorted(
         e.path[: -len(k.suffix)] for e in manifest for k in KINDS if e.path.endswith(k.suffix)
     )
+
+
+def local_files(artifact: Artifact, paths: list[str]) -> list[Path]:
+    """The cached files holding ``paths`` of a committed version (only those are fetched)."""
+    artifact._committed_record()
+    store = artifact._store
+    assert store is not None
+    entries = [artifact.get_entry(p) for p in paths]
+    return cached_files(store.blobs, cache_for(store.local_dir), entries)

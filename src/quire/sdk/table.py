@@ -1,0 +1,279 @@
+"""``Table``: rows and typed columns, stored in an artifact as one Parquet file.
+
+``artifact.add(table, "predictions")`` stores ``predictions.table.parquet``;
+``artifact.get("predictions")`` (or ``artifact["predictions"]``) reads it back, fetching
+only that file into the local cache. Columns have Arrow types (see
+:mod:`quire.sdk.table_types`), so the file is readable by any Parquet reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import ValidationError
+from . import media
+from .table_types import Column, arrow_type, is_mixed, python_values, to_pandas
+
+if TYPE_CHECKING:
+    from .artifact import Artifact
+
+DEFAULT_COLUMNS = ["Input", "Output", "Expected"]  # W&B's default
+
+
+@media.register
+class Table:
+    """A table of rows with named, typed columns.
+
+    Args:
+        columns: column names (default ``["Input", "Output", "Expected"]``, as in W&B).
+        data: rows (a list of lists, or a 2-D numpy array); a DataFrame is taken as ``dataframe``.
+        rows: an older name for ``data``.
+        dataframe: a pandas DataFrame, a ``pyarrow.Table`` or anything with ``to_arrow()``
+            (Polars); its columns and types are kept.
+        dtype: one type for every column, or one per column (an Arrow type, a Python type,
+            a numpy dtype or a name like ``"int32"``); cells must then fit it.
+        optional: accepted for W&B compatibility; every column may hold None.
+        allow_mixed_types: let a column hold cells of several types (stored as a mixed
+            column, see :mod:`quire.sdk.table_types`) instead of raising.
+
+    Raises:
+        ValidationError: a row of the wrong length, a cell whose type differs from its
+            column's (unless ``allow_mixed_types``), or a cell of an unsupported type.
+    """
+
+    suffix = ".table.parquet"
+
+    def __init__(
+        self,
+        columns: Sequence[str] | None = None,
+        data: Any = None,
+        rows: Any = None,
+        dataframe: Any = None,
+        dtype: Any = None,
+        optional: Any = True,
+        allow_mixed_types: bool = False,
+        log_mode: str | None = None,
+    ) -> None:
+        self.allow_mixed_types = allow_mixed_types
+        data = rows if data is None else data
+        if dataframe is None and _is_frame(data):
+            dataframe, data = data, None
+        if dataframe is not None:
+            self._init_arrow(_frame_to_arrow(dataframe, dtype, allow_mixed_types))
+            return
+        if isinstance(data, np.ndarray):
+            if data.ndim != 2:
+                raise ValidationError(f"Table data as a numpy array must be 2-D (rows × columns), not {data.ndim}-D")
+            names = list(columns) if columns is not None else [str(i) for i in range(data.shape[1])]
+            self._init_arrow(pa.table({}))
+            self._columns = []
+            if len(names) != data.shape[1]:
+                raise ValidationError(f"Table has {len(names)} columns but the array has {data.shape[1]}")
+            for i, name in enumerate(names):
+                self.add_column(name, data[:, i])
+            return
+        names = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
+        _check_names(names)
+        types = _dtypes(dtype, len(names))
+        self._columns = [
+            Column(n, t, t is not None, allow_mixed_types) for n, t in zip(names, types)
+        ]
+        self._arrow = pa.Table.from_arrays([c.array([]) for c in self._columns], schema=self._schema())
+        self._pending: list[list[Any]] = []
+        for row in data if data is not None else ():
+            self.add_data(*row)
+
+    def _init_arrow(self, arrow: pa.Table) -> None:
+        _check_names(arrow.column_names)
+        self._columns = [Column.from_field(f, self.allow_mixed_types) for f in arrow.schema]
+        self._arrow = arrow
+        self._pending = []
+
+    # -- building -----------------------------------------------------------------------
+
+    def add_data(self, *row: Any) -> None:
+        """Append one row: one cell per column, in column order."""
+        if len(row) != len(self._columns):
+            raise ValidationError(
+                f"row has {len(row)} cells but the table has {len(self._columns)} columns "
+                f"({', '.join(self.columns)}): {list(row)!r}"
+            )
+        self._pending.append([c.check(v) for c, v in zip(self._columns, row)])
+
+    add_row = add_data
+
+    def add_column(self, name: str, data: Any, optimize: bool = False) -> None:
+        """Append a column holding ``data`` (a list, a numpy array, an Arrow array, a Series)."""
+        _check_names([*self.columns, name])
+        table = self._table()
+        if self._columns and len(data) != table.num_rows:
+            raise ValidationError(
+                f"column {name!r} has {len(data)} cells but the table has {table.num_rows} rows"
+            )
+        column = Column(name, None, False, self.allow_mixed_types)
+        array = _fast_array(data)
+        if array is None:
+            array = column.array([column.check(v) for v in _cells(data)])
+        else:
+            column.type = array.type
+        field = column.field()
+        self._columns.append(column)
+        self._arrow = table.append_column(field, array) if self._columns[:-1] else pa.Table.from_arrays([array], schema=pa.schema([field]))
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names."""
+        return [c.name for c in self._columns]
+
+    @property
+    def data(self) -> list[list[Any]]:
+        """Every row as a list of Python values (a copy: edit with ``add_data``)."""
+        return [list(row) for _, row in self.iterrows()]
+
+    def iterrows(self) -> Iterator[tuple[int, list[Any]]]:
+        """Yield ``(index, row)`` for every row, as W&B does."""
+        index = 0
+        table = self._table()
+        for batch in table.to_batches():
+            columns = [python_values(batch.column(i), f) for i, f in enumerate(table.schema)]
+            for row in zip(*columns):
+                yield index, list(row)
+                index += 1
+
+    def get_column(self, name: str, convert_to: str | None = None) -> Any:
+        """One column's cells: a list, or a numpy array with ``convert_to="numpy"``."""
+        if name not in self.columns:
+            raise ValidationError(f"the table has no column {name!r}; its columns: {', '.join(self.columns)}")
+        if convert_to not in (None, "numpy"):
+            raise ValidationError(f"convert_to must be None or 'numpy', not {convert_to!r}")
+        table = self._table()
+        field = table.schema.field(name)
+        if convert_to == "numpy" and not is_mixed(field):
+            return table.column(name).to_numpy()
+        values = python_values(table.column(name), field)
+        return np.array(values, dtype=object) if convert_to == "numpy" else values
+
+    def get_dataframe(self) -> Any:
+        """The table as a pandas DataFrame (needs ``pip install 'quire[pandas]'``)."""
+        return to_pandas(self._table())
+
+    def to_arrow(self) -> pa.Table:
+        """The table as a ``pyarrow.Table`` (mixed columns stay structs)."""
+        return self._table()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Table):
+            return NotImplemented
+        return self.columns == other.columns and self.data == other.data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Table {self._arrow.num_rows + len(self._pending)} rows × {len(self._columns)} columns: {', '.join(self.columns)}>"
+
+    # -- storage ------------------------------------------------------------------------
+
+    def _schema(self) -> pa.Schema:
+        return pa.schema([c.field() for c in self._columns])
+
+    def _table(self) -> pa.Table:
+        """The Arrow table of every row, with the pending rows built in."""
+        schema = self._schema()
+        if not self._pending and self._arrow.schema == schema:
+            return self._arrow
+        arrays = []
+        for i, (column, field) in enumerate(zip(self._columns, schema)):
+            old, old_field = self._arrow.column(i), self._arrow.schema.field(i)
+            new = [row[i] for row in self._pending]
+            if old_field.type == field.type and is_mixed(old_field) == is_mixed(field):
+                arrays.append(pa.chunked_array([*old.chunks, column.array(new)], field.type))
+            elif column.mixed is None:  # widened (null → int, int → float): a cast keeps it columnar
+                arrays.append(pa.chunked_array([*old.cast(field.type).chunks, column.array(new)], field.type))
+            else:  # turned mixed: rebuild from Python values
+                arrays.append(column.array(python_values(old, old_field) + new))
+        self._arrow = pa.Table.from_arrays(arrays, schema=schema)
+        self._pending = []
+        return self._arrow
+
+    def _write(self, path: Path) -> None:
+        pq.write_table(self._table(), path)
+
+    @classmethod
+    def read(cls, artifact: Artifact, path: str) -> Table:
+        """The table stored at ``path`` of a committed version (only that file is fetched)."""
+        (file,) = media.local_files(artifact, [path])
+        return cls._from_arrow(pq.read_table(file, memory_map=True))
+
+    @classmethod
+    def _from_arrow(cls, arrow: pa.Table, allow_mixed_types: bool = False) -> Table:
+        table = cls.__new__(cls)
+        table.allow_mixed_types = allow_mixed_types
+        table._init_arrow(arrow)
+        return table
+
+
+def _check_names(names: Sequence[Any]) -> None:
+    bad = [n for n in names if not isinstance(n, str) or not n]
+    if bad:
+        raise ValidationError(f"column names must be non-empty strings, got {bad[0]!r}")
+    seen: set[str] = set()
+    dups = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if dups:
+        raise ValidationError(f"column names must be unique; repeated: {', '.join(dups)}")
+
+
+def _dtypes(dtype: Any, n: int) -> list[pa.DataType | None]:
+    if dtype is None:
+        return [None] * n
+    if isinstance(dtype, (list, tuple)):
+        if len(dtype) != n:
+            raise ValidationError(f"dtype lists {len(dtype)} types for {n} columns")
+        return [arrow_type(d) if d is not None else None for d in dtype]
+    return [arrow_type(dtype)] * n
+
+
+def _is_frame(obj: Any) -> bool:
+    return isinstance(obj, pa.Table) or hasattr(obj, "to_arrow") or type(obj).__name__ == "DataFrame"
+
+
+def _cells(data: Any) -> list[Any]:
+    return data.tolist() if hasattr(data, "tolist") and not isinstance(data, np.ndarray) else list(data)
+
+
+def _fast_array(data: Any) -> pa.Array | pa.ChunkedArray | None:
+    """An Arrow array of a column given whole, without a per-cell check, where that is safe."""
+    if isinstance(data, (pa.Array, pa.ChunkedArray)):
+        return data
+    if isinstance(data, np.ndarray) and data.ndim == 1 and data.dtype.kind in "biuf":
+        return pa.array(data)
+    return None
+
+
+def _frame_to_arrow(frame: Any, dtype: Any, allow_mixed: bool) -> pa.Table:
+    if isinstance(frame, pa.Table):
+        arrow = frame
+    elif hasattr(frame, "to_arrow"):  # Polars and friends
+        arrow = frame.to_arrow()
+    else:
+        names = [str(c) for c in frame.columns]
+        if dtype is None:
+            try:
+                return pa.Table.from_pandas(frame, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                pass  # a column of mixed or odd objects: the per-cell check names it
+        types = _dtypes(dtype, len(names))
+        columns = [Column(n, t, t is not None, allow_mixed) for n, t in zip(names, types)]
+        arrays = [c.array([c.check(v) for v in frame.iloc[:, i].tolist()]) for i, c in enumerate(columns)]
+        return pa.Table.from_arrays(arrays, schema=pa.schema([c.field() for c in columns]))
+    if dtype is not None:
+        types = _dtypes(dtype, arrow.num_columns)
+        arrow = arrow.cast(pa.schema([(f.name, t or f.type) for f, t in zip(arrow.schema, types)]))
+    return arrow
