@@ -84,10 +84,10 @@ class Table:
         self._columns = [
             Column(n, t, t is not None, allow_mixed_types) for n, t in zip(names, types)
         ]
-        self._arrow = pa.Table.from_arrays([c.array([]) for c in self._columns], schema=self._schema())
         self._pending: list[list[Any]] = []
-        for row in data if data is not None else ():
-            self.add_data(*row)
+        cells = self._by_column(data if data is not None else [])
+        checked = [c.check_many(v) for c, v in zip(self._columns, cells)]
+        self._arrow = pa.Table.from_arrays([c.array(v) for c, v in zip(self._columns, checked)], schema=self._schema())
 
     def _init_arrow(self, arrow: pa.Table) -> None:
         _check_names(arrow.column_names)
@@ -107,6 +107,18 @@ class Table:
         self._pending.append([c.check(v) for c, v in zip(self._columns, row)])
 
     add_row = add_data
+
+    def _by_column(self, data: Any) -> list[Sequence[Any]]:
+        """Rows turned into columns, after checking every row's length."""
+        rows = data if isinstance(data, list) else list(data)
+        width = len(self._columns)
+        for i, row in enumerate(rows):
+            if len(row) != width:
+                raise ValidationError(
+                    f"row {i} has {len(row)} cells but the table has {width} columns "
+                    f"({', '.join(self.columns)}): {list(row)!r}"
+                )
+        return list(zip(*rows)) if rows else [() for _ in self._columns]
 
     def add_column(self, name: str, data: Any, optimize: bool = False) -> None:
         """Append a column holding ``data`` (a list, a numpy array, an Arrow array, a Series)."""

@@ -16,6 +16,7 @@ values again.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -184,6 +185,18 @@ class Column:
         self._add_member(got)
         return value
 
+    def check_many(self, values: Sequence[Any]) -> Sequence[Any]:
+        """Take a whole column of cells: like :meth:`check` on each, but a column of one
+        plain Python type is checked by its set of types instead of cell by cell."""
+        if self.mixed is None:
+            kinds = set(map(type, values))
+            kinds.discard(type(None))
+            if self.type is None and len(kinds) == 1 and next(iter(kinds)) in (int, float, str, bool):
+                self.type = _PY_DTYPES[next(iter(kinds))]
+            if self.type is not None and all((k, self.type) in _FAST for k in kinds):
+                return values
+        return [self.check(v) for v in values]
+
     def _add_member(self, got: pa.DataType) -> None:
         assert self.mixed is not None
         for i, member in enumerate(self.mixed):
@@ -199,7 +212,7 @@ class Column:
             return pa.field(self.name, pa.struct([(str(t), t) for t in self.mixed]), metadata={MIXED_KEY: b"1"})
         return pa.field(self.name, self.type if self.type is not None else pa.null())
 
-    def array(self, values: list[Any]) -> pa.Array:
+    def array(self, values: Sequence[Any]) -> pa.Array:
         """Build the column's Arrow array from its checked cells."""
         field = self.field()
         if self.mixed is None:
@@ -233,7 +246,7 @@ def _fits_declared(name: str, value: Any, declared: pa.DataType) -> None:
         raise ValidationError(f"column {name!r} is declared {declared}, but {value!r} does not fit: {exc}") from None
 
 
-def _build(name: str, values: list[Any], type: pa.DataType) -> pa.Array:
+def _build(name: str, values: Sequence[Any], type: pa.DataType) -> pa.Array:
     try:
         return pa.array(values, type=type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
