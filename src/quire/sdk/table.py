@@ -135,8 +135,11 @@ class Table:
         else:
             column.type = array.type
         field = column.field()
+        if self._columns:
+            self._arrow = table.append_column(field, array)
+        else:  # the first column sets the row count
+            self._arrow = pa.Table.from_arrays([array], schema=pa.schema([field]))
         self._columns.append(column)
-        self._arrow = table.append_column(field, array) if self._columns[:-1] else pa.Table.from_arrays([array], schema=pa.schema([field]))
 
     # -- reading ------------------------------------------------------------------------
 
@@ -189,7 +192,8 @@ class Table:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"<Table {self._arrow.num_rows + len(self._pending)} rows × {len(self._columns)} columns: {', '.join(self.columns)}>"
+        rows = self._arrow.num_rows + len(self._pending)
+        return f"<Table {rows} rows × {len(self._columns)} columns: {', '.join(self.columns)}>"
 
     # -- storage ------------------------------------------------------------------------
 
