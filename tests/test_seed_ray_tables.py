@@ -81,4 +81,4 @@ def test_seed_ray_writers_build_one_partitioned_table(tmp_path: Path, python_env
     sql = duckdb.connect().register("distributed_table", table.to_arrow())
     by_sql = sql.sql("select a, b, c from distributed_table order by a").fetchall()
     assert [list(r) for r in by_sql] == frame.sort_values("a").values.tolist()
-    assert sql.sql("select sum(c) from distributed_table").fetchone()[0] == frame["c"].sum() == 31
+    assert sql.sql("select sum(c) from distributed_table").fetchall()[0][0] == frame["c"].sum() == 31
