@@ -103,8 +103,11 @@ def test_get_column_iterrows_and_add_column() -> None:
 
 
 def test_numpy_2d_data_and_polars_or_arrow_frames() -> None:
-    table = quire.Table(columns=["p", "q"], data=np.array([[1, 2], [3, 4]]))
-    assert table.data == [[1, 2], [3, 4]]
+    table = quire.Table(columns=["p", "q"], data=np.array([[1, 2], [3, 4]], dtype=np.int16))
+    assert table.data == [[1, 2], [3, 4]] and table.to_arrow().schema.types == [pa.int16(), pa.int16()]
+    assert quire.Table(data=np.array([["a", "b"]])).data == [["a", "b"]]
+    with pytest.raises(ValidationError, match="row 0 has 2 cells but the table has 1 columns"):
+        quire.Table(columns=["only"], data=np.array([[1, 2]]))
     assert quire.Table(dataframe=pl.DataFrame({"k": [1, 2]})).data == [[1], [2]]
     assert quire.Table(dataframe=pa.table({"k": ["a"]})).data == [["a"]]
 
@@ -131,6 +134,14 @@ def test_row_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"row 1 has 1 cells but the table has 2 columns"):
         quire.Table(columns=["a", "b"], data=[[1, 2], [1]])
     assert table.data == []
+
+
+def test_a_refused_row_leaves_column_types_unchanged() -> None:
+    table = quire.Table(columns=["a", "b"])
+    with pytest.raises(ValidationError, match="column 'b'"):
+        table.add_data(1, object())
+    table.add_data("text", 2)  # column 'a' was not fixed to int64 by the refused row
+    assert table.data == [["text", 2]]
 
 
 def test_mixed_types_in_a_column_are_refused() -> None:

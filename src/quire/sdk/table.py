@@ -71,13 +71,11 @@ class Table:
             if data.ndim != 2:
                 raise ValidationError(f"Table data as a numpy array must be 2-D (rows × columns), not {data.ndim}-D")
             names = list(columns) if columns is not None else [str(i) for i in range(data.shape[1])]
-            self._init_arrow(pa.table({}))
-            self._columns = []
-            if len(names) != data.shape[1]:
-                raise ValidationError(f"Table has {len(names)} columns but the array has {data.shape[1]}")
-            for i, name in enumerate(names):
-                self.add_column(name, data[:, i])
-            return
+            if data.dtype.kind in "biuf" and len(names) == data.shape[1]:  # typed columns, no per-cell check
+                arrays = {n: data[:, i] for i, n in enumerate(names)}
+                self._init_arrow(_frame_to_arrow(pa.table(arrays), dtype, allow_mixed_types))
+                return
+            columns, data = names, data.tolist()
         names = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
         _check_names(names)
         types = _dtypes(dtype, len(names))
@@ -104,7 +102,13 @@ class Table:
                 f"row has {len(row)} cells but the table has {len(self._columns)} columns "
                 f"({', '.join(self.columns)}): {list(row)!r}"
             )
-        self._pending.append([c.check(v) for c, v in zip(self._columns, row)])
+        before = [c.state() for c in self._columns]
+        try:
+            self._pending.append([c.check(v) for c, v in zip(self._columns, row)])
+        except ValidationError:  # a refused row leaves no trace, not even a column type
+            for column, state in zip(self._columns, before):
+                column.restore(state)
+            raise
 
     add_row = add_data
 

@@ -149,6 +149,14 @@ class Column:
             return cls(field.name, None, False, True, [f.type for f in field.type])
         return cls(field.name, field.type, False, allow_mixed)
 
+    def state(self) -> tuple[pa.DataType | None, list[pa.DataType] | None]:
+        """What :meth:`check` may change, for :meth:`restore`."""
+        return self.type, (list(self.mixed) if self.mixed is not None else None)
+
+    def restore(self, state: tuple[pa.DataType | None, list[pa.DataType] | None]) -> None:
+        """Undo the changes since :meth:`state` was taken."""
+        self.type, self.mixed = state
+
     def check(self, value: Any) -> Any:
         """Take one cell: return it normalized, widening the column's type if needed."""
         if value is None:
