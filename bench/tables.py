@@ -209,6 +209,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--iterrows-repeat", type=int, default=1, help="iterrows is slow in Python: fewer runs")
     p.add_argument("--wandb-rows", type=int, default=WANDB_MAX_ROWS)
     p.add_argument("--peers-python", help="interpreter with wandb (default: bench/.venv, made on first use)")
+    p.add_argument("--only", choices=["parts", "wandb"], help="run one half of the benchmark")
     p.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "quire-bench-tables")
     args = p.parse_args(argv)
     if args.op:
@@ -218,8 +219,6 @@ def main(argv: list[str]) -> int:
 
     from bench.tools import ensure_peers_venv, rmtree
 
-    peers = args.peers_python or ensure_peers_venv()
-    me = sys.executable
     report: list[tuple[str, str]] = []
 
     def fresh(name: str) -> Path:
@@ -228,6 +227,21 @@ def main(argv: list[str]) -> int:
         home.mkdir(parents=True)
         return home
 
+    if args.only != "wandb":
+        report += bench_parts(args, fresh)
+    if args.only != "parts":
+        report += bench_wandb(args, fresh, args.peers_python or ensure_peers_venv())
+    print(f"\nTables benchmark, medians of {args.repeat} (iterrows: {args.iterrows_repeat}), "
+          f"{os.cpu_count()} cores\n\n| measurement | result |\n|---|---|")
+    for name, value in report:
+        print(f"| {name} | {value} |")
+    rmtree(args.scratch)
+    return 0
+
+
+def bench_parts(args: argparse.Namespace, fresh) -> list[tuple[str, str]]:
+    """The partitioned table: parallel write, to_arrow, iterrows."""
+    me = sys.executable
     writes, reads, warm_reads = [], [], []
     for r in range(args.repeat):
         home = fresh(f"parts-{r}")
@@ -238,10 +252,9 @@ def main(argv: list[str]) -> int:
         print(f"[{r + 1}/{args.repeat}] write {writes[-1]['seconds']:.2f} s, to_arrow {reads[-1]['seconds']:.2f} s "
               f"(warm {warm_reads[-1]['seconds']:.2f} s)", flush=True)
     iters = [run(me, "iterrows", home, store=store, expected=args.rows) for _ in range(args.iterrows_repeat)]
-    rmtree(args.scratch)
-
     n = args.rows
-    report += [
+    growth = [r["rss_mib"] - r["rss_before_mib"] for r in iters]
+    return [
         (f"write {n:,} rows × 5 columns, {args.writers} parallel writers (upsert + finish)",
          f"{median(writes):.2f} s ({n / median(writes):,.0f} rows/s)"),
         ("read back with to_arrow(), first read (fills the local cache)",
@@ -249,11 +262,15 @@ def main(argv: list[str]) -> int:
         ("read back with to_arrow(), warm cache", f"{median(warm_reads):.2f} s ({n / median(warm_reads):,.0f} rows/s)"),
         ("to_arrow() process peak RSS", f"{median(reads, 'rss_mib'):,.0f} MiB"),
         ("iterrows() over every row", f"{median(iters):.1f} s ({n / median(iters):,.0f} rows/s)"),
-        ("iterrows() peak RSS (before iterating → after)",
+        ("iterrows() peak RSS: before iterating → after (growth)",
          f"{median(iters, 'rss_before_mib'):,.0f} → {median(iters, 'rss_mib'):,.0f} MiB "
-         f"(one part in Arrow: {median(iters, 'part_arrow_mib'):,.0f} MiB)"),
+         f"(+{statistics.median(growth):,.0f} MiB; one part in Arrow: {median(iters, 'part_arrow_mib'):,.0f} MiB)"),
     ]
 
+
+def bench_wandb(args: argparse.Namespace, fresh, peers: str) -> list[tuple[str, str]]:
+    """The same rows as a Quire table and as W&B's JSON table: write and read."""
+    me = sys.executable
     m = args.wandb_rows
     qw, qr, ww, wr = [], [], [], []
     for r in range(args.repeat):
@@ -265,18 +282,12 @@ def main(argv: list[str]) -> int:
         wr.append(run(peers, "wandb_read", home, file=ww[-1]["file"], n=m))
         print(f"[{r + 1}/{args.repeat}] {m:,} rows: quire write {qw[-1]['seconds']:.2f} s read {qr[-1]['seconds']:.2f} s; "
               f"wandb write {ww[-1]['seconds']:.2f} s read {wr[-1]['seconds']:.2f} s", flush=True)
-    rmtree(args.scratch)
-    report += [
+    return [
         (f"{m:,} rows from Python lists to a committed version: quire / wandb",
          f"{median(qw):.2f} s / {median(ww):.2f} s (quire {median(ww) / median(qw):.1f}× faster)"),
         (f"{m:,} rows from a committed version to Python lists: quire / wandb",
          f"{median(qr):.2f} s / {median(wr):.2f} s (quire {median(wr) / median(qr):.1f}× faster)"),
     ]
-    print(f"\nTables benchmark, medians of {args.repeat} (iterrows: {args.iterrows_repeat}), "
-          f"{os.cpu_count()} cores\n\n| measurement | result |\n|---|---|")
-    for name, value in report:
-        print(f"| {name} | {value} |")
-    return 0
 
 
 if __name__ == "__main__":
