@@ -1,4 +1,5 @@
-"""Download a version's files into a folder, and check a folder against a manifest."""
+"""Download a version's files into a folder, read a few of them from the cache in place,
+and check a folder against a manifest."""
 
 from __future__ import annotations
 
@@ -46,6 +47,25 @@ def cached_files(blobs: BlobStore, cache: Cache, entries: list[Entry]) -> list[P
         )
     paths = cache.fill(blobs, {e.digest: e.size or 0 for e in entries})
     return [paths[e.digest] for e in entries]
+
+
+def named_files(cache: Cache, view: str, entries: list[Entry], files: list[Path]) -> list[Path]:
+    """Symlinks to cached ``files`` named by their entries' paths, in the cache's folder
+    ``views/<view>``: readers that go by file name (Ray Data wants ``.parquet``) can then
+    open the cached bytes in place. A view is a few links, made again if a link is stale.
+    """
+    root = cache.root / "views" / view
+    links = []
+    for entry, file in zip(entries, files, strict=True):
+        link = safe_target(root, entry.path)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not (link.is_symlink() and os.readlink(link) == str(file)):
+            tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+            tmp.unlink(missing_ok=True)
+            os.symlink(file, tmp)
+            os.replace(tmp, link)  # atomic: a concurrent reader sees the old link or the new
+        links.append(link)
+    return links
 
 
 def _fetch(entry: Entry, target: Path, allow_missing: bool) -> None:

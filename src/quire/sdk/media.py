@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.cache import cache_for
-from ..core.download import cached_files
+from ..core.download import cached_files, named_files
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
@@ -60,10 +60,16 @@ def names_in(manifest: Manifest) -> list[str]:
     )
 
 
-def local_files(artifact: Artifact, paths: list[str]) -> list[Path]:
-    """The cached files holding ``paths`` of a committed version (only those are fetched)."""
-    artifact._committed_record()
+def local_files(artifact: Artifact, paths: list[str], named: bool = False) -> list[Path]:
+    """The cached files holding ``paths`` of a committed version (only those are fetched).
+
+    With ``named``, links to them that carry the paths' own names (see
+    :func:`~quire.core.download.named_files`).
+    """
+    record = artifact._committed_record()
     store = artifact._store
     assert store is not None
     entries = [artifact.get_entry(p) for p in paths]
-    return cached_files(store.blobs, cache_for(store.local_dir), entries)
+    cache = cache_for(store.local_dir)
+    files = cached_files(store.blobs, cache, entries)
+    return named_files(cache, record.id, entries, files) if named else files

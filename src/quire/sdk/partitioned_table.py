@@ -96,14 +96,17 @@ class PartitionedTable:
                     index += 1
 
     def dataset(self) -> ds.Dataset:
-        """A ``pyarrow.dataset.Dataset`` over the cached Parquet parts (no copy).
+        """A ``pyarrow.dataset.Dataset`` over the cached Parquet parts, read in place.
 
         DuckDB (``duckdb.sql("select … from d")`` with ``d = pt.dataset()``), Polars
-        (``pl.scan_pyarrow_dataset(d)``) and Ray Data (``ray.data.from_arrow_refs`` or
-        ``read_parquet(d.files)``) scan it directly.
+        (``pl.scan_pyarrow_dataset(d)``) and Ray Data (``ray.data.read_parquet(d.files)``)
+        scan it without a copy. ``d.files`` are links named like the parts (in the local
+        cache's ``views`` folder) to the cached bytes; don't write to them.
         """
         schema = self._unified_schema()
-        return ds.dataset([str(f) for f in self._local_files()], schema=schema, format="parquet")
+        assert self._artifact is not None
+        links = media.local_files(self._artifact, self.parts, named=True)
+        return ds.dataset([str(f) for f in links], schema=schema, format="parquet")
 
     def to_arrow(self) -> pa.Table:
         """Every row as one ``pyarrow.Table``."""
