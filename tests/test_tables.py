@@ -207,6 +207,18 @@ def test_reading_a_table_fetches_only_its_file() -> None:
     assert not Path("artifacts").exists()  # nothing materialized in the working folder
 
 
+def test_tables_load_on_first_use(python_env: dict[str, str]) -> None:
+    log((quire.Table(columns=["a"], data=[[5]]), "t"))
+    code = (
+        "import sys, quire\n"
+        "assert 'pyarrow' not in sys.modules, 'import quire loaded pyarrow'\n"
+        "print(quire.Api().artifact('preds:latest').get('t').data)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=python_env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[[5]]"
+
+
 def test_get_of_a_missing_name_lists_what_exists() -> None:
     version = log((quire.Table(columns=["a"]), "first"), (quire.PartitionedTable("parts"), "whole"))
     with pytest.raises(ArtifactNotFoundError, match="no table or other object named 'nope'.*available: first, whole"):

@@ -11,9 +11,10 @@ on storage you own.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from . import data_types, errors
+from . import errors
 from .errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
@@ -24,9 +25,12 @@ from .errors import (
 )
 from .sdk.api import Api
 from .sdk.artifact import Artifact
-from .sdk.partitioned_table import PartitionedTable
 from .sdk.run import Run, finish, init
-from .sdk.table import Table
+
+if TYPE_CHECKING:
+    from . import data_types
+    from .sdk.partitioned_table import PartitionedTable
+    from .sdk.table import Table
 
 __version__ = "0.1.0"
 
@@ -72,4 +76,8 @@ def __getattr__(name: str) -> Any:
         from .sdk.run import current_run
 
         return current_run()
+    # Tables need pyarrow: imported when first asked for, so `import quire` stays light.
+    if name in ("Table", "PartitionedTable", "data_types"):
+        data_types = importlib.import_module(".data_types", __name__)
+        return data_types if name == "data_types" else getattr(data_types, name)
     raise AttributeError(f"module 'quire' has no attribute {name!r}")

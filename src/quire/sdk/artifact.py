@@ -360,7 +360,7 @@ class Artifact:
 
     def get(self, name: str) -> Any:
         """The media object (``Table``, ``PartitionedTable``) stored under ``name``."""
-        for kind in media.KINDS:
+        for kind in media.kinds():
             path = name if name.endswith(kind.suffix) else name + kind.suffix
             if path in self.manifest:
                 return kind.read(self, path)

@@ -7,6 +7,7 @@ writes itself with ``obj._write(path)`` and is read by ``kind.read(artifact, pat
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +32,9 @@ class MediaKind(Protocol):
 
 
 KINDS: list[type[MediaKind]] = []
+# Imported on first use, not with quire: they bring in pyarrow, which costs a CLI or a
+# writer process a large share of its start-up.
+_BUILTIN = ("quire.sdk.table", "quire.sdk.partitioned_table")
 
 
 def register(kind: type[MediaKind]) -> type[MediaKind]:
@@ -41,12 +45,19 @@ def register(kind: type[MediaKind]) -> type[MediaKind]:
     return kind
 
 
+def kinds() -> list[type[MediaKind]]:
+    """Every registered kind, longest suffix first (the built-in ones are loaded now)."""
+    for module in _BUILTIN:
+        importlib.import_module(module)
+    return KINDS
+
+
 def kind_of(obj: object) -> type[MediaKind]:
     """The registered kind of ``obj``."""
-    for kind in KINDS:
+    for kind in kinds():
         if isinstance(obj, kind):
             return kind
-    names = ", ".join(k.__name__ for k in KINDS) or "none yet"
+    names = ", ".join(k.__name__ for k in KINDS)
     raise ValidationError(
         f"artifact.add takes a media object ({names}), not {type(obj).__name__}; "
         "use add_file for files"
@@ -56,7 +67,7 @@ def kind_of(obj: object) -> type[MediaKind]:
 def names_in(manifest: Manifest) -> list[str]:
     """The media names stored in a manifest (what ``get`` accepts)."""
     return sorted(
-        e.path[: -len(k.suffix)] for e in manifest for k in KINDS if e.path.endswith(k.suffix)
+        e.path[: -len(k.suffix)] for e in manifest for k in kinds() if e.path.endswith(k.suffix)
     )
 
 
