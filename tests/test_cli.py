@@ -315,14 +315,15 @@ def test_demo_makes_versions_and_names_them(store_url: str) -> None:
     assert store_url in out
     assert "demo-dataset:v0" in out and "demo-dataset:v1" in out
     assert "no new one" in out and "baseline" in out
-    assert "4 writer processes upserted a shard each" in out and "demo-predictions:v0 (5 files)" in out
+    assert "4 writer processes upserted a table part each" in out and "demo-predictions:v0 (6 files)" in out
+    assert "read 200 rows from the 4 parts" in out and "SELECT label, count(*), avg(x)" in out
 
     versions = as_json("artifact", "versions", "quire-demo/demo-dataset")
     assert [(v["version"], v["aliases"]) for v in versions] == [("v0", ["baseline"]), ("v1", ["latest"])]
 
     again = quire_cli("demo").stdout  # deterministic data: again, no new versions
     assert len(as_json("artifact", "versions", "quire-demo/demo-dataset")) == 2
-    assert "demo-predictions:v0 (5 files) (the same files as before: no new version)" in again
+    assert "demo-predictions:v0 (6 files) (the same files as before: no new version)" in again
 
 
 def test_the_console_script_runs_the_demo(tmp_path: Path, python_env: dict[str, str]) -> None:

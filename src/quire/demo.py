@@ -133,18 +133,22 @@ PREDICTIONS = "demo-predictions"
 
 
 def _shard_writer(store: str | None, group: str, shard: Path, rank: int) -> None:
-    """One writer process of :func:`collaborative_writers`."""
+    """One writer process of :func:`collaborative_writers`: its shard becomes one part of
+    a partitioned table."""
     os.environ["RANK"] = str(rank)  # as torchrun sets it: recorded with the contribution
+    header, *lines = shard.read_text().splitlines()
+    rows = [[int(i), float(x), float(y), int(label)] for i, x, y, label in (ln.split(",") for ln in lines)]
     with quire.init(project=PROJECT, group=group, job_type="predict", store=store) as run:
         artifact = quire.Artifact(PREDICTIONS, "predictions")
-        artifact.add_file(shard, f"shards/{shard.name}")
+        artifact.add(quire.Table(columns=header.split(","), data=rows), f"parts/{shard.stem}")
         artifact.add_file(shard.parent / "schema.json")  # the same bytes from every writer: fine
         run.upsert_artifact(artifact)
 
 
 def collaborative_writers(demo: Demo) -> None:
-    """Writer processes each upsert a shard of predictions; a finisher waits for them and
-    commits one version (collaborative mode)."""
+    """Writer processes each upsert a shard of predictions as a table; a finisher adds a
+    ``PartitionedTable`` over them, waits for the writers and commits one version
+    (collaborative mode)."""
     folder = demo.scratch / "predictions"
     _write(folder / "schema.json", '{"columns": ["id", "x", "y", "label"]}\n')
     for rank in range(WRITERS):
@@ -160,14 +164,26 @@ def collaborative_writers(demo: Demo) -> None:
         writer.start()
     try:
         with quire.init(project=PROJECT, group=group, job_type="merge", store=demo.store) as run:
-            merged = run.finish_artifact(quire.Artifact(PREDICTIONS, "predictions"),
-                                         expected_writers=WRITERS, timeout=120)
+            finisher = quire.Artifact(PREDICTIONS, "predictions")
+            finisher.add(quire.PartitionedTable("parts"), "predictions")
+            merged = run.finish_artifact(finisher, expected_writers=WRITERS, timeout=120)
     finally:
         for writer in writers:
             writer.join()
     again = " (the same files as before: no new version)" if merged.id in made else ""
-    demo.say(f"{WRITERS} writer processes upserted a shard each; the finisher waited for them and "
+    demo.say(f"{WRITERS} writer processes upserted a table part each; the finisher waited for them and "
              f"committed {merged.qualified_name} ({merged.file_count} files){again}")
+
+
+def query_partitioned_table(demo: Demo) -> None:
+    """Read the writers' parts back as one table and query it through Arrow."""
+    table = demo.api().artifact(f"{PREDICTIONS}:latest").get("predictions")
+    rows = table.to_arrow()
+    summary = rows.group_by("label").aggregate([("id", "count"), ("x", "mean")]).sort_by("label")
+    demo.say(f"read {rows.num_rows} rows from the {len(table.parts)} parts of {PREDICTIONS}:latest")
+    found = zip(*(summary.column(c).to_pylist() for c in ("label", "id_count", "x_mean")))
+    demo.say("SELECT label, count(*), avg(x) FROM predictions GROUP BY label → "
+             + "; ".join(f"label {label}: {count} rows, avg(x) {mean:+.3f}" for label, count, mean in found))
 
 
 STEPS: list[Callable[[Demo], None]] = [
@@ -177,6 +193,7 @@ STEPS: list[Callable[[Demo], None]] = [
     set_alias,
     download_and_verify,
     collaborative_writers,
+    query_partitioned_table,
 ]
 
 

@@ -14,9 +14,10 @@ def demo(ctx: typer.Context) -> None:
 
     Logs a small generated dataset, changes it and logs it again, logs it unchanged
     (no new version), sets an alias, then downloads and verifies it. Then writer
-    processes each upsert a shard of predictions and a finisher commits them as one
-    version (collaborative mode). The data is deterministic: running the demo again
-    makes no new versions.
+    processes each upsert a shard of predictions as a table part and a finisher commits
+    them as one version with a partitioned table over them (collaborative mode), which
+    is read back and queried. The data is deterministic: running the demo again makes
+    no new versions.
     """
     store = settings(ctx).store
     typer.echo(f"Quire demo on the store {api(ctx).store.url}")  # a bad store fails here, before any step
