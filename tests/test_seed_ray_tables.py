@@ -1,5 +1,6 @@
 """The seed's FAQ: a table built by parallel Ray writers, run unchanged with
-``import quire as wandb`` and real Ray, then read back as one partitioned table."""
+``import quire as wandb`` and real Ray, then read back as one partitioned table (with
+pandas, DuckDB and, in the same Ray session, Ray Data)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,7 @@ import pytest
 
 import quire
 
-pytestmark = [
-    pytest.mark.ray,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not hasattr(quire.Run, "upsert_artifact"),
-        reason="collaborative mode (Run.upsert_artifact / finish_artifact) is not built yet",
-    ),
-]
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 # The seed README's snippet, byte for byte but for the first line.
 SEED = textwrap.dedent('''\
@@ -61,10 +55,19 @@ SEED = textwrap.dedent('''\
         run.finish_artifact(artifact)
 ''')
 
+# Beyond the seed, in the same Ray session: Ray Data scans the parts in place.
+RAY_DATA = textwrap.dedent('''
+    import ray.data
+
+    files = wandb.Api().artifact(artifact_name + ":latest").get(table_name).dataset().files
+    rows = ray.data.read_parquet(files)
+    print("RAY DATA", rows.count(), rows.sum("c"))
+''')
+
 
 def test_seed_ray_writers_build_one_partitioned_table(tmp_path: Path, python_env: dict[str, str]) -> None:
     script = tmp_path / "seed_ray.py"
-    script.write_text(SEED)
+    script.write_text(SEED + RAY_DATA)
     python_env["RAY_USAGE_STATS_ENABLED"] = "0"
     proc = subprocess.run([sys.executable, str(script)], env=python_env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -82,3 +85,4 @@ def test_seed_ray_writers_build_one_partitioned_table(tmp_path: Path, python_env
     by_sql = sql.sql("select a, b, c from distributed_table order by a").fetchall()
     assert [list(r) for r in by_sql] == frame.sort_values("a").values.tolist()
     assert sql.sql("select sum(c) from distributed_table").fetchall()[0][0] == frame["c"].sum() == 31
+    assert "RAY DATA 5 31" in proc.stdout

@@ -274,29 +274,6 @@ def test_duckdb_and_polars_agree_with_pandas() -> None:
     assert by_polars.rows() == list(expected.items())
 
 
-RAY_DATA = """
-import quire, ray, ray.data
-art = quire.Artifact("preds", "dataset")
-for i in range(3):
-    art.add(quire.Table(columns=["part", "score"], data=[[i, i / 4], [i, 1.0]]), f"parts/table_{i}")
-art.add(quire.PartitionedTable("parts"), "pt")
-art.save()
-files = quire.Api().artifact("preds:latest").get("pt").dataset().files
-ray.init(num_cpus=1, include_dashboard=False)
-rows = ray.data.read_parquet(files)
-print("RAY", rows.count(), rows.sum("score"))
-"""
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-def test_ray_data_reads_the_parts_in_place(python_env: dict[str, str]) -> None:
-    python_env["RAY_USAGE_STATS_ENABLED"] = "0"
-    proc = subprocess.run([sys.executable, "-c", RAY_DATA], env=python_env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "RAY 6 3.75" in proc.stdout
-
-
 def test_iterrows_reads_one_part_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     pt = log_parts(4, rows=5).get("distributed")
     opened: list[Path] = []
