@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ import time
 MARK = "BENCH-RESULT "
 
 from bench.ops_collab import collab_merge, collab_writers  # noqa: E402  (stdlib-only module)
+from bench.ops_tables import OPS as TABLE_OPS  # noqa: E402  (stdlib-only module)
 
 
 def log_artifact(module, data, name, policy, init_kwargs, wait):
@@ -109,6 +111,7 @@ def read_tree(root, hasher=None):
 
 OPS = {f.__name__: f for f in (log_artifact, quire_download, dvc_cli, shell, read_tree)}
 OPS.update(collab_writers=collab_writers, collab_merge=collab_merge)
+OPS.update(TABLE_OPS)
 
 
 def main(argv: list[str]) -> None:
@@ -119,7 +122,9 @@ def main(argv: list[str]) -> None:
     go()
     t2 = time.perf_counter()
     sys.stdout.flush()
-    print(MARK + json.dumps({"seconds": t2 - t1, "import_seconds": t1 - t0}), flush=True)
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this process, not children
+    print(MARK + json.dumps({"seconds": t2 - t1, "import_seconds": t1 - t0, "peak_rss_mib": peak_rss_mib}),
+          flush=True)
 
 
 if __name__ == "__main__":
