@@ -120,6 +120,7 @@ def parquet_read(total):
     """Anchor: pyarrow reads the same cached Parquet files directly and concatenates them."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     import quire
 
     files = quire.Api().artifact(PARTITIONED).get("table").dataset().files
