@@ -104,6 +104,14 @@ def test_get_column_iterrows_and_add_column() -> None:
     assert log((table, "t")).get("t").get_column("c") == ["x", None, "z", "w"]
 
 
+def test_a_table_read_back_takes_more_rows_and_is_logged_again() -> None:
+    got = log((quire.Table(columns=["a", "l"], data=[[1, [1, 2]], [None, None]]), "t")).get("t")
+    got.add_data(3, [4])
+    got.add_data(4.5, None)  # widens the stored int column
+    again = log((got, "t")).get("t")
+    assert again.data == [[1.0, [1, 2]], [None, None], [3.0, [4]], [4.5, None]]
+
+
 def test_numpy_2d_data_and_polars_or_arrow_frames() -> None:
     table = quire.Table(columns=["p", "q"], data=np.array([[1, 2], [3, 4]], dtype=np.int16))
     assert table.data == [[1, 2], [3, 4]] and table.to_arrow().schema.types == [pa.int16(), pa.int16()]
