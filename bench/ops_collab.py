@@ -11,6 +11,27 @@ import os
 import random
 
 
+def forked_writers(target, arg_lists):  # type: ignore[no-untyped-def]
+    """Fork one writer process per tuple of ``arg_lists``, running ``target(*args, start)``;
+    each waits at the barrier ``start`` when it is ready. Returns ``release()``: it opens
+    the barrier, waits for every writer and raises if one failed."""
+    ctx = mp.get_context("fork")
+    start = ctx.Barrier(len(arg_lists) + 1)
+    writers = [ctx.Process(target=target, args=(*args, start)) for args in arg_lists]
+    for w in writers:
+        w.start()
+
+    def release() -> None:
+        start.wait()
+        for w in writers:
+            w.join()
+        failed = [w.exitcode for w in writers if w.exitcode]
+        if failed:
+            raise SystemExit(f"{len(failed)} writers failed (exit codes {failed})")
+
+    return release
+
+
 def _writer(data: str, folder: str, name: str, start) -> None:  # type: ignore[no-untyped-def]
     import quire
 
@@ -32,19 +53,10 @@ def collab_writers(data, name):
 
     folders = sorted(f for f in os.listdir(data) if os.path.isdir(os.path.join(data, f)))
     expected = sum(len(files) for _, _, files in os.walk(data))
-    ctx = mp.get_context("fork")
-    start = ctx.Barrier(len(folders) + 1)
-    writers = [ctx.Process(target=_writer, args=(data, f, name, start)) for f in folders]
-    for w in writers:
-        w.start()
+    release = forked_writers(_writer, [(data, f, name) for f in folders])
 
     def go():
-        start.wait()
-        for w in writers:
-            w.join()
-        failed = [w.exitcode for w in writers if w.exitcode]
-        if failed:
-            raise SystemExit(f"{len(failed)} writers failed (exit codes {failed})")
+        release()
         with quire.init(project="bench", group="collab") as run:
             art = run.finish_artifact(quire.Artifact(name, "dataset"))
         if art.file_count != expected:

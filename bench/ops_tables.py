@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 import json
-import multiprocessing as mp
 import random
+
+from bench.ops_collab import forked_writers
 
 COLUMNS = ["id", "x", "y", "label", "flag"]
 LABELS = ["cat", "dog", "bird", "fish", "horse"]
@@ -56,20 +57,11 @@ def tables_write_parts(total, writers):
     """
     import quire
 
-    ctx = mp.get_context("fork")
-    start = ctx.Barrier(writers + 1)
     bounds = [(w * total // writers, (w + 1) * total // writers) for w in range(writers)]
-    procs = [ctx.Process(target=_part_writer, args=("parts", w, a, b - a, start)) for w, (a, b) in enumerate(bounds)]
-    for p in procs:
-        p.start()
+    release = forked_writers(_part_writer, [("parts", w, a, b - a) for w, (a, b) in enumerate(bounds)])
 
     def go():
-        start.wait()
-        for p in procs:
-            p.join()
-        failed = [p.exitcode for p in procs if p.exitcode]
-        if failed:
-            raise SystemExit(f"{len(failed)} writers failed (exit codes {failed})")
+        release()
         with quire.init(project="bench", group="parts") as run:
             art = quire.Artifact("predictions", "dataset")
             art.add(quire.PartitionedTable("parts"), "table")
