@@ -109,7 +109,25 @@ def read_tree(root, hasher=None):
     return go
 
 
-OPS = {f.__name__: f for f in (log_artifact, quire_download, dvc_cli, shell, read_tree)}
+def quire_patch(store, ref, root, changed, removed):
+    """W3: ``new_draft()`` of a logged version, re-add the ``changed`` files (paths
+    relative to ``root``), ``remove`` the ``removed`` ones, log: patch mode."""
+    import quire
+
+    def go():
+        run = quire.init(project="bench", store=store)
+        draft = quire.Api(store=store).artifact(ref).new_draft()
+        for rel in changed:
+            draft.add_file(os.path.join(root, rel), rel, overwrite=True)
+        for rel in removed:
+            draft.remove(rel)
+        run.log_artifact(draft)
+        run.finish()
+
+    return go
+
+
+OPS = {f.__name__: f for f in (log_artifact, quire_download, quire_patch, dvc_cli, shell, read_tree)}
 OPS.update(collab_writers=collab_writers, collab_merge=collab_merge)
 OPS.update(TABLE_OPS)
 

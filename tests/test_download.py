@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import quire
+from quire.core import pages
 from quire.core.manifest import Entry, Manifest
 from quire.errors import CorruptBlobError, StoreError, ValidationError
 from quire.store.blobs import SMALL
@@ -138,7 +139,7 @@ def test_warm_download_reads_nothing_from_the_blob_store(
     fresh = quire.Api().artifact("p/data:v0")
     fresh.download(tmp_path / "third")  # only the manifest is read
     assert {name for name, _ in calls.calls} <= {"get", "get_range", "list"}
-    assert len([c for c in calls.calls if c[0] != "list"]) == 1
+    assert len([c for c in calls.calls if c[0] != "list"]) <= 1  # none if this process has its pages
     assert files_of(tmp_path / "third") == FILES
 
 
@@ -146,7 +147,7 @@ def test_cold_download_reads_a_pack_in_few_ranges(tmp_path: Path, counted: Calla
     files = {f"f{i:03}": f"small file {i}".encode() for i in range(200)}
     log_files("many", files, tmp_path / "src")
     art = quire.Api().artifact("p/many:latest")
-    art.manifest  # noqa: B018 - loaded before counting
+    art.manifest.entries  # noqa: B018 - every manifest page loaded before counting
     calls = counted()
     art.download(tmp_path / "out")
     assert files_of(tmp_path / "out") == files
@@ -215,9 +216,9 @@ def test_a_corrupt_large_blob_is_never_delivered(logged: quire.Artifact, store_u
 
 
 def test_a_corrupt_manifest_is_refused(logged: quire.Artifact, store_url: str) -> None:
-    record = quire.Api().store.catalog.version("p", "data")
     packs = [p for p in Path(store_url, "blobs", "packs").glob("*.pack") if b"quire.manifest" in p.read_bytes()]
     (pack,) = packs
     _flip(pack, pack.read_bytes().index(b"a.txt"))
-    with pytest.raises(CorruptBlobError, match=record.manifest):
-        quire.Api().artifact("p/data:v0").manifest  # noqa: B018
+    pages._cache.clear()  # as in a new process: this one keeps the pages it read, verified
+    with pytest.raises(CorruptBlobError, match="is corrupt"):  # the root, or the page it names
+        quire.Api().artifact("p/data:v0").manifest.entries  # noqa: B018

@@ -186,6 +186,47 @@ def query_partitioned_table(demo: Demo) -> None:
              + "; ".join(f"label {label}: {count} rows, avg(x) {mean:+.3f}" for label, count, mean in found))
 
 
+SCRAPED = "demo-scraped"
+
+
+def scrape_daily(demo: Demo) -> None:
+    """Patch mode: a daily scraper; each day a run appends that day's part, incrementally.
+
+    (Plain CSV parts for now; a PartitionedTable over ``parts/`` once tables land.)
+    """
+    rng = random.Random(2)
+    for day in range(1, 4):
+        part = demo.scratch / "scraped" / f"day-{day}.csv"
+        _write(part, points_csv(rng, 1000 * day, 20))
+        with demo.run("scrape") as run:
+            artifact = quire.Artifact(SCRAPED, "dataset", incremental=True)
+            artifact.add_file(part, f"parts/day-{day:03d}.csv")
+            run.log_artifact(artifact)
+        demo.say(f"day {day}: appended parts/day-{day:03d}.csv as {artifact.qualified_name}, "
+                 f"which holds {artifact.file_count} of them")
+    demo.state["scraped"] = artifact.version
+    root = Path(artifact.download(demo.scratch / "scraped-latest"))
+    rows = sum(len(p.read_text().splitlines()) - 1 for p in (root / "parts").iterdir())
+    demo.say(f"{artifact.qualified_name} reads all days: {rows} rows")
+
+
+def patch_a_part(demo: Demo) -> None:
+    """Patch mode: fix one part in a new version, without the other files at hand."""
+    scraped = demo.api().artifact(f"{SCRAPED}:{demo.state['scraped']}")
+    draft = scraped.new_draft()
+    fixed = demo.scratch / "day-2-fixed.csv"
+    _write(fixed, points_csv(random.Random(3), 2000, 20))
+    draft.add_file(fixed, "parts/day-002.csv", overwrite=True)
+    with demo.run("fix") as run:
+        run.log_artifact(draft)
+    if draft.version == scraped.version:
+        demo.say(f"fixed parts/day-002.csv of {scraped.qualified_name}: it was fixed already")
+        return
+    changes = scraped.diff(draft)
+    demo.say(f"fixed parts/day-002.csv as {draft.qualified_name} (parent {draft.parent.version}; "
+             f"{len(changes.changed)} changed, {len(changes.added)} added, {len(changes.removed)} removed)")
+
+
 STEPS: list[Callable[[Demo], None]] = [
     log_first_version,
     log_changed_version,
@@ -194,6 +235,8 @@ STEPS: list[Callable[[Demo], None]] = [
     download_and_verify,
     collaborative_writers,
     query_partitioned_table,
+    scrape_daily,
+    patch_a_part,
 ]
 
 

@@ -15,6 +15,7 @@ would already catch (``KeyError`` for things not found, ``ValueError`` for bad i
     ├── PendingTimeoutError (TimeoutError)   finish waited for writers that did not come
     ├── CorruptBlobError                     stored bytes do not match their digest
     ├── StoreError (OSError)                 store missing, unwritable, unreachable
+    │   └── ConcurrentGCError                a gc deleted blobs while a commit was prepared
     └── MissingExtraError (ImportError)      an optional dependency is not installed
 
 Messages say what was wrong and what to do; context is kept as attributes.
@@ -102,6 +103,14 @@ class CorruptBlobError(QuireError):
 
 class StoreError(QuireError, OSError):
     """The store cannot be opened, written or reached."""
+
+
+class ConcurrentGCError(StoreError):
+    """A gc ran while a version was being prepared, so the blobs it checked may be gone.
+
+    Writers catch it, check their blobs again (uploading what went) and retry; it reaches
+    the user only when gc keeps running through every retry.
+    """
 
 
 class MissingExtraError(QuireError, ImportError):

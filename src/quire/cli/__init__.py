@@ -14,7 +14,7 @@ import typer
 
 import quire
 
-from . import artifact, cache, demo
+from . import artifact, cache, demo, gc
 from .common import QuireGroup, Settings
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app = typer.Typer(
 app.add_typer(artifact.app, name="artifact")
 app.add_typer(cache.app, name="cache")
 app.command("demo")(demo.demo)
+app.command("gc")(gc.gc)
 
 
 def _version(value: bool) -> None:

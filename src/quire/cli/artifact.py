@@ -1,4 +1,4 @@
-"""``quire artifact …``: log, download, list, alias and verify versions."""
+"""``quire artifact …``: log, download, list, alias, diff and verify versions."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from .common import (
     working,
 )
 
-app = typer.Typer(help="Log, download, list, alias and verify artifact versions.", no_args_is_help=True)
+app = typer.Typer(help="Log, download, list, alias, diff and verify artifact versions.", no_args_is_help=True)
 app.add_typer(pending.app, name="pending")
 
 Address = Annotated[
@@ -210,6 +210,40 @@ def verify(
         emit({**describe(artifact), "verified": where, "ok": True})
         return
     typer.echo(f"OK: {where} holds {artifact.qualified_name} intact ({_summary(artifact)}).")
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(metavar="OLD", help="[project/]name[:vN|:alias] to compare from.")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="[project/]name[:vN|:alias] to compare to.")],
+    json_: JsonFlag = False,
+) -> None:
+    """Show what changed from version OLD to version NEW: paths added, removed and changed.
+
+    Versions that share most of their files are compared without reading what they share.
+    """
+    quire_api = api(ctx)
+    before, after = quire_api.artifact(old), quire_api.artifact(new)
+    changes = before.diff(after)
+    if json_:
+        emit({"old": before.qualified_name, "new": after.qualified_name, **changes.to_dict()})
+        return
+    rows = [["+", e.path, _size(e.size)] for e in changes.added]
+    rows += [["-", e.path, _size(e.size)] for e in changes.removed]
+    rows += [["~", b.path, f"{_size(a.size)} -> {_size(b.size)}"] for a, b in changes.changed]
+    rows.sort(key=lambda row: row[1])
+    title = f"{before.qualified_name} -> {after.qualified_name}"
+    if rows:
+        table(title, ("", "path", "size"), rows)
+    grown = sum(e.size or 0 for e in changes.added) - sum(e.size or 0 for e in changes.removed)
+    grown += sum((b.size or 0) - (a.size or 0) for a, b in changes.changed)
+    typer.echo(f"{title}: {len(changes.added)} added, {len(changes.removed)} removed, "
+               f"{len(changes.changed)} changed ({'+' if grown >= 0 else '-'}{human_size(abs(grown))})")
+
+
+def _size(n: int | None) -> str:
+    return "?" if n is None else human_size(n)
 
 
 def _split_collection(text: str) -> tuple[str | None, str]:

@@ -134,6 +134,7 @@ def describe(artifact: quire.Artifact) -> dict[str, Any]:
         "description": artifact.description,
         "metadata": artifact.metadata,
         "created_at": artifact.created_at,
+        "parent": parent.version if (parent := artifact.parent) is not None else None,
     }
 
 
@@ -141,12 +142,12 @@ def version_rows(versions: Sequence[quire.Artifact]) -> list[list[str]]:
     """One row per version, for :func:`table` under :data:`VERSION_COLUMNS`."""
     return [
         [v.name, v.digest[:8], ", ".join(sorted(v.aliases)) or "-", str(v.file_count),
-         human_size(v.size), v.created_at[:16].replace("T", " ")]
+         human_size(v.size), v.created_at[:16].replace("T", " "), parent.version if (parent := v.parent) else "-"]
         for v in versions
     ]
 
 
-VERSION_COLUMNS = ("version", "digest", "aliases", "files", "size", "created (UTC)")
+VERSION_COLUMNS = ("version", "digest", "aliases", "files", "size", "created (UTC)", "parent")
 
 
 @contextmanager

@@ -16,8 +16,9 @@ def demo(ctx: typer.Context) -> None:
     (no new version), sets an alias, then downloads and verifies it. Then writer
     processes each upsert a shard of predictions as a table part and a finisher commits
     them as one version with a partitioned table over them (collaborative mode), which
-    is read back and queried. The data is deterministic: running the demo again makes
-    no new versions.
+    is read back and queried. Then a daily scraper appends a table part a day
+    (incremental versions) and a patch fixes one part (patch mode). The data is
+    deterministic: running the demo again makes no new versions.
     """
     store = settings(ctx).store
     typer.echo(f"Quire demo on the store {api(ctx).store.url}")  # a bad store fails here, before any step

@@ -9,6 +9,7 @@ description and metadata can (``save()`` again). Committed versions come from
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -19,8 +20,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..core import download as _download
 from ..core.cache import Cache, cache_for
+from ..core.diff import ManifestDiff, diff_manifests
+from ..core.gc import commit_fenced, writer_epoch
 from ..core.ingest import check_policy, ingest_dir, ingest_file
-from ..core.manifest import Entry, Manifest, load_manifest, save_manifest
+from ..core.manifest import Entry, Manifest, load_manifest
 from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag
 from ..core.references import reference_entries
 from ..errors import (
@@ -32,8 +35,9 @@ from ..errors import (
 )
 from ..store import Store
 from ..store.blobs import BlobWriter
-from ..store.catalog import NewVersion, VersionRecord
+from ..store.catalog import VersionRecord
 from . import media
+from .commit import commit_draft, upload
 
 if TYPE_CHECKING:
     from .run import PublicRun
@@ -74,6 +78,7 @@ class Artifact:
         self._record: VersionRecord | None = None
         self._store: Store | None = None
         self._writer: BlobWriter | None = None
+        self._gc_epoch = -1  # noted before this draft first checks what its store holds
         self.aliases: list[str] = []
         self.tags: list[str] = []
         self._tmp_dirs: list[str] = []
@@ -86,6 +91,7 @@ class Artifact:
         art._name, art._type = record.collection, record.type
         art.incremental = False
         art._removed, art._parent, art._writer, art._tmp_dirs = set(), None, None, []
+        art._gc_epoch = -1
         art._manifest = None  # type: ignore[assignment]  # loaded on first use
         art._bind(record, store)
         return art
@@ -185,7 +191,7 @@ class Artifact:
 
     @property
     def digest(self) -> str:
-        """The version digest: a hash over the sorted (path, entry digest) pairs."""
+        """The version digest: a hash over the (path, entry digest) pairs."""
         return self._record.digest if self._record else self.manifest.digest
 
     @property
@@ -208,14 +214,14 @@ class Artifact:
         self._metadata = check_metadata(value)
 
     def get_entry(self, name: str) -> Entry:
-        """The entry at path ``name``."""
+        """The entry at path ``name`` (of a large version, only its pages are read)."""
         path = check_path(name)
-        try:
-            return self.manifest.entries[path]
-        except KeyError:
-            raise ArtifactNotFoundError(
-                f"{self.name} has no entry {path!r}", sorted(self.manifest.entries)
-            ) from None
+        entry = self.manifest.get(path)
+        if entry is None:
+            folder = path.rpartition("/")[0]
+            near = self.manifest.under(folder) if folder else itertools.islice(self.manifest, 21)
+            raise ArtifactNotFoundError(f"{self.name} has no entry {path!r}", [e.path for e in near][:21])
+        return entry
 
     # -- drafting ---------------------------------------------------------------------
 
@@ -232,11 +238,10 @@ class Artifact:
             )
 
     def _staging(self) -> tuple[Store, BlobWriter]:
-        """The store a mutable draft writes its bytes into now (the current run's)."""
+        """The store a mutable draft writes into now: its parent's, else the current run's."""
         if self._writer is None:
-            from .run import current_store
-
-            self._store = current_store()
+            self._store = self._store or _current_store()
+            self._gc_epoch = writer_epoch(self._store)
             self._writer = self._store.blobs.writer()
         assert self._store is not None
         return self._store, self._writer
@@ -249,8 +254,7 @@ class Artifact:
         """Add entries atomically: all of them, or (on a conflict) none."""
         clashes = [
             e.path for e in entries
-            if not overwrite and e.path in self._manifest.entries
-            and self._manifest.entries[e.path].digest != e.digest
+            if not overwrite and (have := self._manifest.get(e.path)) is not None and have.digest != e.digest
         ]
         if clashes:
             raise ValidationError(
@@ -258,7 +262,7 @@ class Artifact:
                 f"(e.g. {clashes[0]!r}); pass overwrite=True (add_dir: merge=True) to replace"
             )
         for entry in entries:
-            self._manifest.entries[entry.path] = entry
+            self._manifest.put(entry)
             self._removed.discard(entry.path)
 
     def add_file(
@@ -280,7 +284,9 @@ class Artifact:
             raise ValidationError(f"add_file: {path} is not a file (use add_dir for folders)")
         logical = check_path(name if name is not None else path.name)
         mutable = policy == "mutable" and not skip_cache
-        writer = self._staging()[1] if mutable else None
+        # A path already held, without overwrite: hash only, so a refused file stores nothing.
+        held = not overwrite and not is_tmp and logical in self._manifest
+        writer = self._staging()[1] if mutable and not held else None
         cache = self._cache()
         entry = ingest_file(path, logical, writer, cache.stat)
         cache.stat.save()
@@ -316,7 +322,7 @@ class Artifact:
         """Open a new file that is added at path ``name`` when the block ends."""
         self._ensure_draft()
         logical = check_path(name)
-        if logical in self._manifest.entries:
+        if logical in self._manifest:
             raise ValidationError(f"new_file: {logical!r} is already in {self._name!r}")
         if "x" not in mode and "w" not in mode:
             raise ValidationError(f"new_file: mode {mode!r} must create a file ('x' or 'w', with 'b' for bytes)")
@@ -371,18 +377,18 @@ class Artifact:
         return self.get(name)
 
     def remove(self, item: str | Entry) -> None:
-        """Remove a path, or every path below a folder."""
+        """Remove a path, or every path below a folder (in an incremental draft, also from
+        the latest version it is committed onto)."""
         self._ensure_draft()
         path = check_path(item.path if isinstance(item, Entry) else item)
         found = [e.path for e in self._manifest.under(path)]
-        if not found:
-            if self.incremental:  # a deletion to apply to the latest version at commit
-                self._removed.add(path)
-                return
-            raise ArtifactNotFoundError(f"cannot remove {path!r}: {self._name!r} has no such path")
+        if not found and not self.incremental:
+            near = [e.path for e in itertools.islice(self._manifest, 21)]
+            raise ArtifactNotFoundError(f"cannot remove {path!r}: {self.name!r} has no such path or folder", near)
         for p in found:
-            del self._manifest.entries[p]
-            self._removed.add(p)
+            self._manifest.pop(p)
+        if self.incremental:
+            self._removed.add(path)
 
     # -- committing -------------------------------------------------------------------
 
@@ -402,29 +408,22 @@ class Artifact:
         existing = store.catalog.collection_type(project, self._name)
         if existing is not None and existing != self._type:
             raise CollectionTypeError(f"{project}/{self._name}", existing, self._type)
-        manifest_digest = self._stage(store)
-
-        def build(latest: VersionRecord | None) -> NewVersion:
-            manifest, digest = self._manifest, manifest_digest
-            parent = self._parent.id if self._parent else None
-            if self.incremental and latest is not None:
-                manifest = load_manifest(store.blobs, latest.manifest).copy()
-                for gone in self._removed:
-                    for e in manifest.under(gone):
-                        del manifest.entries[e.path]
-                manifest.entries.update(self._manifest.entries)
-                digest, parent = save_manifest(store.blobs, manifest), latest.id
-            return NewVersion(
-                digest=manifest.digest, manifest=digest, size=manifest.size,
-                file_count=len(manifest), metadata=self._metadata,
-                description=self.description, parent_id=parent,
+        if self._parent is not None and self._store is not None and self._store.url != store.url:
+            raise ValidationError(
+                f"this draft was made from {self._parent.collection}:{self._parent.version} in "
+                f"{self._store.url}; log it to that store, not to {store.url}"
             )
-
-        record, created = store.catalog.commit_version(
-            project, self._name, self._type, build, aliases=aliases, tags=tags, run_id=run_id
+        record, created = commit_fenced(
+            store, self._fence_epoch(store),
+            lambda epoch: commit_draft(self, store, project, run_id, aliases, tags, epoch), self._parent,
         )
         self._finalize(record, store)
         return created
+
+    def _fence_epoch(self, store: Store) -> int:
+        """The gc epoch to commit under: noted before the draft first checked what
+        ``store`` holds (see :mod:`quire.core.gc`)."""
+        return self._gc_epoch if self._writer is not None and self._store is store else writer_epoch(store)
 
     def _check_draft(self) -> None:
         """Refuse, before anything is written, a draft that cannot become a version."""
@@ -440,8 +439,7 @@ class Artifact:
     def _stage(self, store: Store) -> str:
         """Upload what the store lacks and the manifest, durably; returns its digest."""
         writer = self._upload(store)
-        # The blob save_manifest would write, but in the same pack as the files: one
-        # pack and one index to make durable instead of two of each.
+        # One blob (format 1), in the same pack as the files: a contribution is read whole.
         digest = writer.add_bytes(self._manifest.to_bytes())
         writer.flush()
         return digest
@@ -453,27 +451,8 @@ class Artifact:
         self._bind(record, store)
 
     def _upload(self, store: Store) -> BlobWriter:
-        """Give the store every stored entry's bytes; returns the writer holding the
-        last of them, which the caller flushes."""
-        writer = self._writer if self._writer is not None and self._store is store else store.blobs.writer()
-        staged = self._writer if self._writer is not writer else None  # staged in another store
-        if staged is not None:
-            staged.flush()
-        by_digest = {e.digest: e for e in self._manifest if e.stored}
-        sizes = {d: e.size or 0 for d, e in by_digest.items()}
-        for digest in store.blobs.missing(sizes) if sizes else ():
-            entry = by_digest[digest]
-            if writer.holds(digest, sizes[digest]):
-                continue
-            if staged is not None and staged.holds(digest, sizes[digest]):
-                writer.add_bytes(staged.blobs.read(digest), digest)
-            elif entry.local_path:
-                writer.add_file(entry.local_path, expected=digest)
-            else:
-                raise ArtifactNotFoundError(
-                    f"the bytes of {entry.path!r} are in no store and no local file; add it again"
-                )
-        return writer
+        """Give a writer every stored entry's bytes the store lacks (see :func:`upload`)."""
+        return upload(self, store)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -580,13 +559,34 @@ class Artifact:
         self._store.catalog.delete_version(record.id, delete_aliases)  # type: ignore[union-attr]
 
     def new_draft(self) -> Artifact:
-        """A draft holding this version's files, to make the next version from."""
+        """A draft holding this version's files, to edit (``add_*``, ``overwrite=True``,
+        ``remove``) and log as the next version, whose :attr:`parent` this is (patch mode).
+        Logging costs what changed: the other files need not even exist locally."""
         record = self._committed_record()
         draft = Artifact(self._name, self._type, self.description, dict(self._metadata))
-        draft._manifest = self.manifest.copy()
+        # From the stored root, not self.manifest: that may have been loaded whole.
+        draft._manifest = load_manifest(self._store.blobs, record.manifest)  # type: ignore[union-attr]
         draft._parent = record
         draft._store = self._store
         return draft
+
+    @property
+    def parent(self) -> Artifact | None:
+        """The version this one was made from (``new_draft``, incremental), else None."""
+        store = self._store
+        if self._record is None:
+            return Artifact._committed(self._parent, store) if self._parent and store else None
+        if self._record.parent_id is None or store is None:
+            return None
+        try:
+            return Artifact._committed(store.catalog.version_by_id(self._record.parent_id), store)
+        except ArtifactNotFoundError:
+            return None
+
+    def diff(self, other: Artifact) -> ManifestDiff:
+        """What changed from this artifact to ``other``: the paths ``other`` adds, removes
+        and changes (a new digest); the manifest pages both share are not even read."""
+        return diff_manifests(self.manifest, other.manifest)
 
 
 def _current_store() -> Store:

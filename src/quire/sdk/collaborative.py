@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..core.gc import commit_fenced
 from ..core.manifest import Manifest, save_manifest
 from ..core.merge import merge
 from ..core.names import check_alias
@@ -44,10 +45,15 @@ def upsert(run: Run, artifact: Artifact, distributed_id: str | None, aliases: li
     :meth:`Run.upsert_artifact`)."""
     did = _target(run, artifact, distributed_id, "upsert_artifact")
     aliases = [check_alias(a) if a != "latest" else a for a in aliases]
-    own = _contribution(run.store, run.id, artifact, aliases, "writer")
-    record, _, _ = pending.add_contribution(
-        run.store.catalog, run.project, artifact.collection_name, artifact.type, did, own
-    )
+    store = run.store
+
+    def add(epoch: int) -> PendingRecord:  # retried when a gc interrupts (see core.gc)
+        own = _contribution(store, run.id, artifact, aliases, "writer")
+        return pending.add_contribution(
+            store.catalog, run.project, artifact.collection_name, artifact.type, did, own, gc_epoch=epoch
+        )[0]
+
+    record = commit_fenced(store, artifact._fence_epoch(store), add)
     artifact._upserted = record.where
     return artifact
 
@@ -73,8 +79,7 @@ def finish(
     store, name = run.store, artifact.collection_name
     if expected_writers:
         wait_for_writers(store, run.project, name, did, expected_writers, timeout)
-    own = _contribution(store, run.id, artifact, [], "finisher")
-    manifests: dict[str, Manifest] = {own.manifest: artifact.manifest}
+    manifests: dict[str, Manifest] = {}
 
     def build(parts: list[ContributionRecord], latest: VersionRecord | None) -> NewVersion:
         wanted = [p.manifest for p in parts if p.manifest not in manifests]
@@ -94,9 +99,14 @@ def finish(
             parent_id=artifact._parent.id if artifact._parent else None,
         )
 
-    record, _, _ = pending.commit(
-        store.catalog, run.project, name, artifact.type, did, own, build, aliases, tags=[]
-    )
+    def commit(epoch: int) -> VersionRecord:  # retried when a gc interrupts (see core.gc)
+        own = _contribution(store, run.id, artifact, [], "finisher")
+        manifests[own.manifest] = artifact.manifest
+        return pending.commit(
+            store.catalog, run.project, name, artifact.type, did, own, build, aliases, tags=[], gc_epoch=epoch
+        )[0]
+
+    record = commit_fenced(store, artifact._fence_epoch(store), commit)
     artifact._finalize(record, store)
     return artifact
 

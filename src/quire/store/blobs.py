@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import blake3
 
 from ..errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
-from .objects import ObjectStore
+from .objects import ObjectInfo, ObjectStore
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
@@ -57,8 +58,26 @@ def blob_key(digest: str) -> str:
 
 
 @dataclass(frozen=True)
-class PackSlot:
-    """Where a small blob lives."""
+class StoredPack:
+    """A pack as gc sees it: the pack, its index, and what it holds."""
+
+    info: ObjectInfo
+    index: ObjectInfo
+    slots: dict[str, PackSlot]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything a blob store holds at one moment (see :meth:`BlobStore.inventory`)."""
+
+    large: dict[str, ObjectInfo]  #: digest → the object of a large blob
+    packs: dict[str, StoredPack]  #: pack key → pack
+    strays: list[ObjectInfo]  #: packs without an index, indexes without a pack
+
+
+class PackSlot(NamedTuple):
+    """Where a small blob lives (a tuple: a store's index holds one per small blob, and
+    builds them fast when it loads)."""
 
     pack: str
     offset: int
@@ -74,16 +93,36 @@ class BlobStore:
         self._index: dict[str, PackSlot] = {}
         self._loaded: set[str] = set()
         self._lock = threading.Lock()
+        #: the gc epoch under which the pack index was last known good (see quire.core.gc)
+        self.gc_epoch: int | None = None
 
     # -- the pack index ---------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Load the index of every pack written since the last look (by any process)."""
+    def refresh(self, prune: bool = False) -> None:
+        """Load the index of every pack written since the last look (by any process).
+
+        With ``prune``, also forget the packs that are gone: gc deletes and rewrites packs,
+        and an index that still lists them points at bytes that are not there.
+        """
         with self._lock:
-            for info in self.objects.list("packs/"):
-                if info.key.endswith(".idx") and info.key not in self._loaded:
-                    self._index.update(_read_index(info.key, self.objects.get(info.key)))
-                    self._loaded.add(info.key)
+            present = {info.key for info in self.objects.list("packs/")}
+            if prune:
+                gone = {k for k in self._loaded if k not in present or _pack_of(k) not in present}
+                if gone:
+                    packs = {_pack_of(k) for k in gone}
+                    self._index = {d: s for d, s in self._index.items() if s.pack not in packs}
+                    self._loaded -= gone
+            for key in sorted(present):
+                if key.endswith(".idx") and key not in self._loaded and _pack_of(key) in present:
+                    try:
+                        self._index.update(_read_index(key, self.objects.get(key)))
+                    except ArtifactNotFoundError:
+                        continue  # deleted by a gc since the listing
+                    self._loaded.add(key)
+
+    def reload(self) -> None:
+        """Bring the pack index up to date after a gc (see :meth:`refresh`)."""
+        self.refresh(prune=True)
 
     def _add_to_index(self, idx_key: str, slots: Mapping[str, PackSlot]) -> None:
         with self._lock:
@@ -118,18 +157,26 @@ class BlobStore:
     def read(self, digest: str) -> bytes:
         """The verified bytes of one blob."""
         slot = self._slot(digest)
-        if slot is not None:
-            data = self.objects.get_range(slot.pack, slot.offset, slot.length)
-            where = slot.pack
-        else:
-            where = blob_key(digest)
-            try:
-                data = self.objects.get(where)
-            except ArtifactNotFoundError:
-                raise ArtifactNotFoundError(f"blob {digest} is missing from {self.url}") from None
+        try:
+            data, where = self._fetch(digest, slot)
+        except ArtifactNotFoundError:
+            if slot is None:
+                raise
+            # gc rewrote the pack after we read its index (it deletes the old index
+            # before the old pack, so reading the indexes again finds the new home).
+            self.reload()
+            data, where = self._fetch(digest, self._slot(digest))
         if hash_bytes(data) != digest:
             raise CorruptBlobError(digest, f"{self.url}/{where}")
         return data
+
+    def _fetch(self, digest: str, slot: PackSlot | None) -> tuple[bytes, str]:
+        if slot is not None:
+            return self.objects.get_range(slot.pack, slot.offset, slot.length), slot.pack
+        try:
+            return self.objects.get(blob_key(digest)), blob_key(digest)
+        except ArtifactNotFoundError:
+            raise ArtifactNotFoundError(f"blob {digest} is missing from {self.url}") from None
 
     def read_many(self, digests: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """Verified ``(digest, bytes)`` of many blobs, reading each pack in few ranges."""
@@ -143,7 +190,12 @@ class BlobStore:
         for pack, wanted in by_pack.items():
             wanted.sort(key=lambda item: item[0].offset)
             for start, end, group in _coalesce(wanted):
-                chunk = self.objects.get_range(pack, start, end - start)
+                try:
+                    chunk = self.objects.get_range(pack, start, end - start)
+                except ArtifactNotFoundError:  # rewritten by gc: one by one, from the new pack
+                    for _, digest in group:
+                        yield digest, self.read(digest)
+                    continue
                 for slot, digest in group:
                     data = chunk[slot.offset - start : slot.offset - start + slot.length]
                     if hash_bytes(data) != digest:
@@ -179,6 +231,81 @@ class BlobStore:
         with self.writer() as w:
             return w.add_bytes(data)
 
+
+
+    def _write_pack(self, data: bytes, slots: Mapping[str, tuple[int, int]]) -> int:
+        """Store ``data`` as a new pack holding ``slots`` (digest → offset, length), then its
+        index, both durable; returns the bytes written."""
+        pack_id = uuid.uuid4().hex
+        pack_key, idx_key = f"packs/{pack_id}.pack", f"packs/{pack_id}.idx"
+        rows = sorted(slots.items())
+        index = _IDX_MAGIC + b"".join(_IDX_ROW.pack(bytes.fromhex(d), o, n) for d, (o, n) in rows)
+        try:
+            self.objects.put(pack_key, data)
+            self.objects.put(idx_key, index)
+        except OSError as exc:
+            raise StoreError(f"cannot write a pack to {self.url}: {exc.strerror or exc}") from exc
+        self._add_to_index(idx_key, {d: PackSlot(pack_key, o, n) for d, (o, n) in rows})
+        return len(data) + len(index)
+
+    # -- for gc -------------------------------------------------------------------------
+
+    def inventory(self) -> Inventory:
+        """Everything stored now: large blobs, packs with their indexes, and strays."""
+        large = {info.key[len("objects/"):].replace("/", ""): info for info in self.objects.list("objects/")}
+        packs: dict[str, ObjectInfo] = {}
+        indexes: dict[str, ObjectInfo] = {}
+        strays: list[ObjectInfo] = []
+        for info in self.objects.list("packs/"):
+            if info.key.endswith(".pack"):
+                packs[info.key] = info
+            elif info.key.endswith(".idx"):
+                indexes[_pack_of(info.key)] = info
+            else:
+                strays.append(info)
+        found = {}
+        for key, info in packs.items():
+            idx = indexes.pop(key, None)
+            try:
+                slots = _read_index(idx.key, self.objects.get(idx.key)) if idx else None
+            except ArtifactNotFoundError:
+                slots = None  # deleted while we listed: a gc's leftover, or going
+            if slots is None:
+                strays.append(info)  # a pack whose index was never written (or is gone)
+            else:
+                found[key] = StoredPack(info, idx, slots)  # type: ignore[arg-type]
+        return Inventory(large, found, strays + list(indexes.values()))
+
+    def delete(self, key: str) -> None:
+        """Delete one object: a large blob's key, a stray, or a pack (its index first)."""
+        if key.endswith(".pack"):
+            # Index first: whoever reads the indexes afterwards no longer looks in the pack.
+            self.objects.delete(key.removesuffix(".pack") + ".idx")
+            with self._lock:
+                self._index = {d: s for d, s in self._index.items() if s.pack != key}
+        self.objects.delete(key)
+
+    def repack(self, packs: Iterable[StoredPack], keep: Iterable[str]) -> int:
+        """Copy the blobs ``keep`` out of ``packs`` into new packs, then delete ``packs``.
+
+        Returns the bytes written. The new packs are durable before any old one goes, and
+        an old pack's index goes before the pack, so a reader never finds a blob in
+        neither: one that still holds an old index reads the old pack, or finds it
+        gone, reads the indexes again and finds the new pack.
+        """
+        packs = list(packs)
+        written, buf, slots = 0, bytearray(), {}
+        for digest, data in self.read_many(sorted(set(keep))):
+            slots[digest] = (len(buf), len(data))
+            buf += data
+            if len(buf) >= PACK_TARGET:
+                written += self._write_pack(bytes(buf), slots)
+                buf, slots = bytearray(), {}
+        if slots:
+            written += self._write_pack(bytes(buf), slots)
+        for pack in packs:
+            self.delete(pack.info.key)
+        return written
 
 class BlobWriter:
     """Takes blobs one by one; small ones are gathered into packs, large ones streamed.
@@ -267,17 +394,7 @@ class BlobWriter:
         """Write the gathered small blobs as one pack, then its index: both durable."""
         if not self._slots:
             return
-        pack_id = uuid.uuid4().hex
-        pack_key, idx_key = f"packs/{pack_id}.pack", f"packs/{pack_id}.idx"
-        rows = sorted(self._slots.items())
-        index = _IDX_MAGIC + b"".join(_IDX_ROW.pack(bytes.fromhex(d), o, n) for d, (o, n) in rows)
-        try:
-            self.blobs.objects.put(pack_key, bytes(self._buf))
-            self.blobs.objects.put(idx_key, index)
-        except OSError as exc:
-            raise StoreError(f"cannot write a pack to {self.blobs.url}: {exc.strerror or exc}") from exc
-        self.bytes_written += len(self._buf) + len(index)
-        self.blobs._add_to_index(idx_key, {d: PackSlot(pack_key, o, n) for d, (o, n) in rows})
+        self.bytes_written += self.blobs._write_pack(bytes(self._buf), self._slots)
         self._buf = bytearray()
         self._slots = {}
 
@@ -302,10 +419,14 @@ def _check_expected(path: Path | str, expected: str | None, digest: str) -> None
         )
 
 
+def _pack_of(idx_key: str) -> str:
+    return idx_key[: -len(".idx")] + ".pack"
+
+
 def _read_index(key: str, raw: bytes) -> dict[str, PackSlot]:
     if not raw.startswith(_IDX_MAGIC):
         raise StoreError(f"pack index {key} is not a Quire pack index")
-    pack = key[: -len(".idx")] + ".pack"
+    pack = _pack_of(key)
     return {
         digest.hex(): PackSlot(pack, offset, length)
         for digest, offset, length in _IDX_ROW.iter_unpack(raw[len(_IDX_MAGIC) :])

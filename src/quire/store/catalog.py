@@ -27,6 +27,7 @@ from ..errors import (
     ValidationError,
 )
 from . import schema as t
+from .fence import GCFence
 
 T = TypeVar("T")
 _INDEX = re.compile(r"v(\d+)")
@@ -105,7 +106,7 @@ class CollectionRecord:
     created_at: str
 
 
-class SQLCatalog:
+class SQLCatalog(GCFence):
     """The catalog on any SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(
@@ -244,6 +245,7 @@ class SQLCatalog:
         aliases: list[str] = (),  # type: ignore[assignment]
         tags: list[str] = (),  # type: ignore[assignment]
         run_id: str | None = None,
+        gc_epoch: int | None = None,
     ) -> tuple[VersionRecord, bool]:
         """Commit a version of ``project/name``; returns it and whether it is new.
 
@@ -251,9 +253,13 @@ class SQLCatalog:
         the collection is locked), so a version made from it loses no concurrent update.
         A version whose digest equals a committed one of the collection is not made
         again: that one gets the aliases and the output edge.
+
+        ``gc_epoch``: the writer's :meth:`gc_epoch` (a gc since: ``ConcurrentGCError``).
         """
 
         def commit(conn: sa.Connection) -> tuple[str, bool]:
+            if gc_epoch is not None:
+                self._check_gc_fence(conn, gc_epoch)
             coll = self._collection(conn, project, name, type_, lock=True)
             assert coll is not None
             return self.commit_locked(conn, coll, build, aliases, tags, [run_id] if run_id else [])
@@ -378,6 +384,11 @@ class SQLCatalog:
         if not found:
             raise ArtifactNotFoundError(f"no version with id {vid!r} in {self.url}")
         return found[0]
+
+    def version_exists(self, vid: str) -> bool:
+        """Whether the version with this id exists."""
+        with self._read() as conn:
+            return conn.scalar(sa.select(sa.func.count()).where(t.versions.c.id == vid)) > 0
 
     def version(self, project: str, name: str, version: str = "latest") -> VersionRecord:
         """The version of ``project/name`` named ``vN`` or by an alias."""

@@ -142,7 +142,8 @@ def check_open(catalog: SQLCatalog, project: str, name: str, type_: str, distrib
 
 
 def add_contribution(
-    catalog: SQLCatalog, project: str, name: str, type_: str, distributed_id: str, new: NewContribution
+    catalog: SQLCatalog, project: str, name: str, type_: str, distributed_id: str, new: NewContribution,
+    gc_epoch: int | None = None,
 ) -> tuple[PendingRecord, ContributionRecord, bool]:
     """Add ``new`` to the open pending version of ``project/name`` named ``distributed_id``
     (created, with its collection, on first use); returns the pending version, the
@@ -154,6 +155,8 @@ def add_contribution(
     """
 
     def add(conn: sa.Connection) -> tuple[PendingRecord, ContributionRecord, bool]:
+        if gc_epoch is not None:  # the writer's blobs were checked before any gc since (see core.gc)
+            catalog._check_gc_fence(conn, gc_epoch)
         coll = catalog._collection(conn, project, name, type_, lock=False)
         assert coll is not None
         row = _open_row(conn, coll.id, distributed_id)
@@ -178,6 +181,7 @@ def commit(
     build: Callable[[list[ContributionRecord], VersionRecord | None], NewVersion],
     aliases: list[str],
     tags: list[str],
+    gc_epoch: int | None = None,
 ) -> tuple[VersionRecord, bool, PendingRecord]:
     """Add the finisher's own contribution, then commit what ``build`` makes of all of
     them as a version, and mark the pending version committed: one transaction.
@@ -195,6 +199,8 @@ def commit(
     """
 
     def txn(conn: sa.Connection) -> tuple[str, bool, str]:
+        if gc_epoch is not None:
+            catalog._check_gc_fence(conn, gc_epoch)
         coll = catalog._collection(conn, project, name, type_, lock=True)
         assert coll is not None
         row = _open_row(conn, coll.id, distributed_id)

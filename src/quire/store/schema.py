@@ -119,6 +119,17 @@ contributions = sa.Table(
     sa.UniqueConstraint("pending_id", "key"),
 )
 
+# One row: the gc fence. A gc bumps ``epoch`` and holds ``sweep_until`` (a lease, in seconds
+# since the Unix epoch) while it deletes; a commit checks, in its transaction, that neither
+# moved since its writer checked which blobs the store holds (see quire.core.gc).
+gc_state = sa.Table(
+    "gc_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("sweep_until", sa.Float),
+)
+
 migrations_table = sa.Table(
     "migrations",
     metadata,
@@ -131,7 +142,14 @@ def _initial(conn: sa.Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
 
 
+def _gc_state(conn: sa.Connection) -> None:
+    gc_state.create(conn, checkfirst=True)
+    if conn.scalar(sa.select(sa.func.count()).select_from(gc_state)) == 0:
+        conn.execute(gc_state.insert().values(id=1, epoch=0, sweep_until=None))
+
+
 #: Applied in order, each once, each recorded by name in ``migrations``. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _initial),
+    ("0002_gc_state", _gc_state),
 ]

@@ -1,0 +1,56 @@
+"""``quire gc``: delete what no version references (see :mod:`quire.core.gc`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from quire.core.gc import collect_garbage
+
+from .common import JsonFlag, api, count, emit, human_size, table
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``0``, ``90s``, ``30m``, ``1h`` or ``7d``."""
+    m = _DURATION.fullmatch(text)
+    if not m:
+        raise typer.BadParameter(f"{text!r} is not a duration: write e.g. 0, 90s, 30m, 1h or 7d")
+    return float(m.group(1)) * _SECONDS[m.group(2).lower()]
+
+
+def gc(
+    ctx: typer.Context,
+    grace: Annotated[float, typer.Option(
+        metavar="DURATION", parser=parse_duration,
+        help="Keep everything younger than this (0, 90s, 30m, 1h, 7d): uploads in progress "
+        "are younger.")] = "1h",  # type: ignore[assignment]
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Delete nothing: list what would go, and how many bytes.")] = False,
+    json_: JsonFlag = False,
+) -> None:
+    """Delete the blobs and manifest pages that no version and no pending contribution references.
+
+    Packs that hold mostly garbage are rewritten with only their live blobs. Nothing
+    younger than --grace is touched, and commits made meanwhile are kept: gc is safe
+    while others write.
+    """
+    store = api(ctx).store
+    report = collect_garbage(store, grace=grace, dry_run=dry_run)
+    if json_:
+        emit(report.to_dict())
+        return
+    if dry_run and (report.deleted or report.repacked):
+        rows = [[kind, key, human_size(size)] for kind, key, size in report.deleted]
+        rows += [["repack", key, human_size(size)] for key, size in report.repacked]
+        table(f"Would delete from {store.url}", ("kind", "object", "size"), rows)
+    verb = "Would free" if dry_run else "Freed"
+    typer.echo(
+        f"{verb} {human_size(report.freed)}: {count(len(report.deleted), 'object')} deleted, "
+        f"{count(len(report.repacked), 'pack')} rewritten; {report.live} blobs and pages in use, "
+        f"{count(report.young, 'unused object')} younger than the grace period kept."
+    )
