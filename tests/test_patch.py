@@ -115,6 +115,19 @@ def test_bad_patches_fail_before_anything_is_written(v0, store_url: str) -> None
         v0.remove("d0/f00.txt")
 
 
+def test_a_patch_making_a_path_both_file_and_folder_is_refused(v0) -> None:
+    Path("x.txt").write_text("x\n")
+    draft = v0.new_draft()
+    draft.add_file("x.txt", "d0")  # a file where the folder d0 is
+    with pytest.raises(ValidationError, match="both a file and a folder"):
+        log(draft)
+    inc = quire.Artifact("ds", "dataset", incremental=True)
+    inc.add_file("x.txt", "d1/f01.txt/x.txt")  # below a file of the latest version
+    with pytest.raises(ValidationError, match="both a file and a folder"):
+        log(inc)
+    assert api_artifact("ds:latest").version == "v0"
+
+
 def test_a_small_patch_of_a_large_artifact_stores_about_the_change(tmp_path: Path, store_url: str) -> None:
     data = tmp_path / "big"
     data.mkdir()
