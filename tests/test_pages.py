@@ -70,7 +70,8 @@ def test_edits_give_the_tree_built_from_scratch(blobs: BlobStore, start: dict[st
     diff = diff_manifests(before, after)
     assert [e.path for e in diff.added] == sorted(set(model) - set(old))
     assert [e.path for e in diff.removed] == sorted(set(old) - set(model))
-    assert [b.path for _, b in diff.changed] == sorted(p for p in set(old) & set(model) if old[p].digest != model[p].digest)
+    changed = sorted(p for p in set(old) & set(model) if old[p].digest != model[p].digest)
+    assert [b.path for _, b in diff.changed] == changed
     in_memory = diff_manifests(Manifest(old.values()), Manifest(model.values()))
     assert (in_memory.added, in_memory.removed, in_memory.changed) == (diff.added, diff.removed, diff.changed)
 

@@ -241,16 +241,15 @@ def test_eight_processes_appending_at_once_lose_nothing(tmp_path: Path, python_e
 
 
 KILLED = """
-import os, sys, time, quire
+import os, time, quire
 from quire.store import blobs
-real = blobs.BlobStore._write_pack
-def stall(self, data, slots):
+def stall(self, data, slots):  # positions the kill: after the pack, before its index
     self.objects.put("packs/stalled.pack", data)  # the pack, but never its index
     print("uploading", flush=True)
     time.sleep(600)
 blobs.BlobStore._write_pack = stall
 with quire.init(project="p") as run:
-    art = quire.api_artifact = quire.Api(overrides={"project": "p"}).artifact("ds:latest").new_draft()
+    art = quire.Api(overrides={"project": "p"}).artifact("ds:latest").new_draft()
     open("big.bin", "wb").write(os.urandom(3 << 20))
     art.add_file("big.bin", "big.bin")  # a large blob: stored whole, at once
     open("small.bin", "wb").write(b"small" * 100)
@@ -259,7 +258,9 @@ with quire.init(project="p") as run:
 """
 
 
-def test_a_patch_killed_mid_upload_leaves_no_version_and_a_consistent_store(v0, tmp_path: Path, python_env, store_url: str) -> None:
+def test_a_patch_killed_mid_upload_leaves_no_version_and_a_consistent_store(
+    v0, tmp_path: Path, python_env, store_url: str
+) -> None:
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
     proc = subprocess.Popen([sys.executable, str(script)], env=python_env, stdout=subprocess.PIPE, text=True)
