@@ -220,3 +220,55 @@ class BlobStoreTests:
         assert dict(blobs.read_many([digest, digest_of(b"x")])) == {
             digest: b"written elsewhere", digest_of(b"x"): b"x"
         }
+
+    # -- what gc uses -----------------------------------------------------------------
+
+    def test_inventory_lists_blobs_packs_and_strays(self, blobs: BlobStore, objects: ObjectStore) -> None:
+        large = os.urandom(LARGE)
+        with blobs.writer() as writer:
+            writer.add_bytes(b"small one")
+            writer.add_bytes(b"small two")
+            writer.add_bytes(large)
+        objects.put("packs/orphan.pack", b"a pack whose writer died before its index")
+        found = blobs.inventory()
+        assert list(found.large) == [digest_of(large)]
+        assert found.large[digest_of(large)].size == LARGE
+        (pack,) = found.packs.values()
+        assert set(pack.slots) == {digest_of(b"small one"), digest_of(b"small two")}
+        assert pack.info.size == len(b"small onesmall two") and pack.index.key.endswith(".idx")
+        assert [info.key for info in found.strays] == ["packs/orphan.pack"]
+
+    def test_repack_moves_what_it_keeps_and_a_stale_reader_follows(
+        self, blobs: BlobStore, objects: ObjectStore, open_objects: Callable[[], ObjectStore]
+    ) -> None:
+        with blobs.writer() as writer:
+            for i in range(5):
+                writer.add_bytes(b"blob %d" % i)
+        stale = BlobStore(open_objects())  # another process: reads the old index now
+        assert stale.read(digest_of(b"blob 4")) == b"blob 4"
+        (old,) = blobs.inventory().packs.values()
+        kept = [digest_of(b"blob 1"), digest_of(b"blob 4")]
+        assert blobs.repack([old], kept) > 0
+        (new,) = blobs.inventory().packs.values()
+        assert set(new.slots) == set(kept) and new.info.key != old.info.key
+        assert not any(info.key.startswith(old.info.key[:-5]) for info in objects.list("packs/"))
+        assert stale.read(digest_of(b"blob 4")) == b"blob 4"  # finds the new pack itself
+        assert dict(stale.read_many(kept)) == {kept[0]: b"blob 1", kept[1]: b"blob 4"}
+        with pytest.raises(ArtifactNotFoundError):
+            stale.read(digest_of(b"blob 2"))  # not kept: gone
+        assert stale.missing({digest_of(b"blob 2"): 6, kept[0]: 6}) == {digest_of(b"blob 2")}  # index read again
+
+    def test_delete_removes_a_large_blob_or_a_pack_with_its_index(
+        self, blobs: BlobStore, objects: ObjectStore
+    ) -> None:
+        large = os.urandom(LARGE)
+        with blobs.writer() as writer:
+            writer.add_bytes(b"in a pack")
+            writer.add_bytes(large)
+        found = blobs.inventory()
+        for key in [*found.packs, *(info.key for info in found.large.values())]:
+            blobs.delete(key)
+        assert keys(objects) == []
+        assert blobs.missing({digest_of(b"in a pack"): 9, digest_of(large): LARGE}) == {
+            digest_of(b"in a pack"), digest_of(large)
+        }

@@ -14,7 +14,13 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from quire.errors import ArtifactNotFoundError, CollectionTypeError, ValidationError
+from quire.errors import (
+    ArtifactNotFoundError,
+    CollectionTypeError,
+    ConcurrentGCError,
+    StoreError,
+    ValidationError,
+)
 from quire.store import schema
 from quire.store.catalog import NewVersion, RunRecord, SQLCatalog, VersionRecord, now
 
@@ -264,6 +270,43 @@ class CatalogTests:
         with pytest.raises(ArtifactNotFoundError, match="deleted"):  # at once, not after retries
             catalog.use_version("user", "f" * 32)
         assert catalog.manifests() == {v0.manifest}
+
+    # -- the gc fence -----------------------------------------------------------------
+
+    def test_a_commit_under_a_stale_gc_epoch_commits_nothing(
+        self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]
+    ) -> None:
+        epoch = catalog.gc_epoch()
+        catalog.commit_version("p", "c", "dataset", new("a"), gc_epoch=epoch)
+        gc = open_catalog()  # a gc in another process
+        swept = gc.begin_sweep(epoch, lease=60)
+        assert catalog.gc_epoch() == -1  # sweeping
+        with pytest.raises(ConcurrentGCError):
+            catalog.commit_version("p", "c", "dataset", new("b"), gc_epoch=epoch)
+        with pytest.raises(StoreError, match="another gc"):
+            catalog.begin_sweep(epoch, lease=60)
+        gc.renew_sweep(swept, lease=60)
+        gc.end_sweep(swept)
+        assert catalog.gc_epoch() == swept == epoch + 1
+        with pytest.raises(ConcurrentGCError):  # the sweep is over, but it may have deleted
+            catalog.commit_version("p", "c", "dataset", new("b"), gc_epoch=epoch)
+        assert summary(catalog) == {"v0": ["latest"]}
+        catalog.commit_version("p", "c", "dataset", new("b"), gc_epoch=swept)
+        assert summary(catalog) == {"v0": [], "v1": ["latest"]}
+        with pytest.raises(StoreError, match="lost its lease"):
+            gc.renew_sweep(swept, lease=60)  # ended: nothing to renew
+
+    def test_gc_keeps_the_manifests_of_versions_and_contributions(self, catalog: SQLCatalog) -> None:
+        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
+        with catalog.engine.begin() as conn:
+            coll = conn.scalar(sa.select(schema.collections.c.id))
+            conn.execute(schema.pending.insert().values(
+                id="pend", collection_id=coll, distributed_id="g", state="open", created_at=now()))
+            conn.execute(schema.contributions.insert().values(
+                id="contrib", pending_id="pend", key="k", run_id=None, manifest="contribution-manifest",
+                file_count=1, size=1, info={}, created_at=now()))
+        assert catalog.manifests() == {v0.manifest, "contribution-manifest"}
+        assert catalog.version_exists(v0.id) and not catalog.version_exists("gone")
 
     # -- migrations -------------------------------------------------------------------
 
