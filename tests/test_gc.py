@@ -99,21 +99,45 @@ def test_pending_contributions_keep_their_blobs(make_files, store_url: str, tmp_
     done.verify(done.download(tmp_path / "out"))
 
 
-def test_a_writer_that_deduped_against_garbage_uploads_it_again(make_files, store_url: str, tmp_path: Path) -> None:
-    """The race gc must not lose: a draft finds its bytes already stored (by a version
-    since deleted) and skips them; gc deletes them before the draft commits."""
+def gc_elsewhere(python_env: dict[str, str]) -> dict:
+    """``quire gc --grace 0`` in another process (whose deletions this one does not see)."""
+    done = subprocess.run([sys.executable, "-m", "quire.cli", "gc", "--grace", "0", "--json"], env=python_env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def garbage_and_a_draft_of_it(make_files, name: str) -> quire.Artifact:
+    """A draft whose bytes were stored by a version since deleted: it finds them stored
+    and writes nothing."""
     root = make_files({"a.txt": "the same bytes\n", "big.bin": b"B" * (2 << 20)})
     old = quire.Artifact("old", "dataset")
     old.add_dir(root)
     log(old)
     old.delete()  # its blobs are garbage now
-    draft = quire.Artifact("new", "dataset")
-    draft.add_dir(root)  # finds both blobs stored: writes nothing
-    report = collect_garbage(open_store(store_url), grace=0)
-    assert {kind for kind, _, _ in report.deleted} == {"blob", "pack"}
+    draft = quire.Artifact(name, "dataset")
+    draft.add_dir(root)
+    return draft
+
+
+def test_a_writer_that_deduped_against_garbage_uploads_it_again(make_files, python_env, tmp_path: Path) -> None:
+    """The race gc must not lose: gc deletes the blobs a draft deduped against before
+    the draft commits."""
+    draft = garbage_and_a_draft_of_it(make_files, "new")
+    assert {d["kind"] for d in gc_elsewhere(python_env)["deleted"]} == {"blob", "pack"}
     log(draft)  # the commit notices the gc, uploads the two blobs again, then commits
     assert draft.version == "v0"
-    draft.verify(draft.download(tmp_path / "out"))
+    draft.verify(draft.download(tmp_path / "out", skip_cache=True))
+
+
+def test_an_upsert_that_deduped_against_garbage_uploads_it_again(make_files, python_env, tmp_path: Path) -> None:
+    draft = garbage_and_a_draft_of_it(make_files, "shared")
+    assert gc_elsewhere(python_env)["deleted"]
+    with quire.init(project="p", group="g") as run:
+        run.upsert_artifact(draft)  # notices the gc: uploads them again
+    with quire.init(project="p", group="g") as run:
+        done = run.finish_artifact(quire.Artifact("shared", "dataset"))
+    done.verify(done.download(tmp_path / "out", skip_cache=True))
 
 
 def test_only_one_gc_sweeps_at_a_time(store_url: str) -> None:
