@@ -289,24 +289,24 @@ def test_a_patch_killed_mid_upload_leaves_no_version_and_a_consistent_store(
     draft.verify(draft.download(tmp_path / "out2"))
 
 
-def test_daily_scraper_appends_a_part_each_day_and_the_latest_reads_all_days(tmp_path: Path) -> None:
-    # Plain files per day until PartitionedTable lands; each day is a run of its own.
+def test_daily_scraper_appends_a_part_each_day_and_the_latest_reads_all_days() -> None:
+    # Each day is a run of its own; it appends that day's rows as one more table part.
     for day in range(1, 6):
-        rows = tmp_path / f"day{day}.csv"
-        rows.write_text("".join(f"{day},{i},item-{day}-{i}\n" for i in range(3)))
+        rows = [[day, i, f"item-{day}-{i}"] for i in range(3)]
         with quire.init(project="p", job_type="scrape") as run:
             art = quire.Artifact("golden", "dataset", incremental=True)
-            art.add_file(rows, f"parts/day{day:03d}.csv")
+            art.add(quire.Table(columns=["day", "i", "item"], data=rows), f"parts/day{day:03d}")
+            art.add(quire.PartitionedTable("parts"), "golden")
             run.log_artifact(art)
         assert art.version == f"v{day - 1}"
         if day > 1:
             diff = art.parent.diff(art)
-            assert ([e.path for e in diff.added], diff.removed) == ([f"parts/day{day:03d}.csv"], [])
+            assert ([e.path for e in diff.added], diff.removed) == ([f"parts/day{day:03d}.table.parquet"], [])
 
     latest = api_artifact("golden:latest")
-    root = Path(latest.download(tmp_path / "golden"))
-    lines = [line for p in sorted((root / "parts").iterdir()) for line in p.read_text().splitlines()]
-    assert [int(line.split(",")[0]) for line in lines] == [d for d in range(1, 6) for _ in range(3)]
+    table = latest.get("golden")
+    assert [(row[0], row[1]) for _, row in table.iterrows()] == [(d, i) for d in range(1, 6) for i in range(3)]
+    assert table.to_arrow().column("item").to_pylist()[-1] == "item-5-2"
     assert [v.version for v in [latest, latest.parent, latest.parent.parent]] == ["v4", "v3", "v2"]
 
 

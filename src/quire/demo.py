@@ -189,41 +189,42 @@ def query_partitioned_table(demo: Demo) -> None:
 SCRAPED = "demo-scraped"
 
 
-def scrape_daily(demo: Demo) -> None:
-    """Patch mode: a daily scraper; each day a run appends that day's part, incrementally.
+def _points_table(rng: random.Random, first_id: int, rows: int) -> quire.Table:
+    lines = points_csv(rng, first_id, rows).splitlines()[1:]
+    data = [[int(i), float(x), float(y), int(label)] for i, x, y, label in (ln.split(",") for ln in lines)]
+    return quire.Table(columns=["id", "x", "y", "label"], data=data)
 
-    (Plain CSV parts for now; a PartitionedTable over ``parts/`` once tables land.)
-    """
+
+def scrape_daily(demo: Demo) -> None:
+    """Patch mode: a daily scraper. Each day a run appends that day's rows as one more
+    part of a partitioned table, on top of whatever the latest version is (incremental)."""
     rng = random.Random(2)
     for day in range(1, 4):
-        part = demo.scratch / "scraped" / f"day-{day}.csv"
-        _write(part, points_csv(rng, 1000 * day, 20))
         with demo.run("scrape") as run:
             artifact = quire.Artifact(SCRAPED, "dataset", incremental=True)
-            artifact.add_file(part, f"parts/day-{day:03d}.csv")
+            artifact.add(_points_table(rng, 1000 * day, 20), f"parts/day-{day:03d}")
+            artifact.add(quire.PartitionedTable("parts"), "scraped")  # the same pointer every day
             run.log_artifact(artifact)
-        demo.say(f"day {day}: appended parts/day-{day:03d}.csv as {artifact.qualified_name}, "
-                 f"which holds {artifact.file_count} of them")
+        parts = len(artifact.manifest.under("parts"))
+        demo.say(f"day {day}: appended a table part: {artifact.qualified_name} holds {parts} of them")
     demo.state["scraped"] = artifact.version
-    root = Path(artifact.download(demo.scratch / "scraped-latest"))
-    rows = sum(len(p.read_text().splitlines()) - 1 for p in (root / "parts").iterdir())
-    demo.say(f"{artifact.qualified_name} reads all days: {rows} rows")
+    table = artifact.get("scraped")
+    demo.say(f"{artifact.qualified_name} reads all days as one table: {table.to_arrow().num_rows} rows "
+             f"from {len(table.parts)} parts")
 
 
 def patch_a_part(demo: Demo) -> None:
-    """Patch mode: fix one part in a new version, without the other files at hand."""
+    """Patch mode: fix one day's part in a new version, without the other parts at hand."""
     scraped = demo.api().artifact(f"{SCRAPED}:{demo.state['scraped']}")
     draft = scraped.new_draft()
-    fixed = demo.scratch / "day-2-fixed.csv"
-    _write(fixed, points_csv(random.Random(3), 2000, 20))
-    draft.add_file(fixed, "parts/day-002.csv", overwrite=True)
+    draft.add(_points_table(random.Random(3), 2000, 20), "parts/day-002", overwrite=True)
     with demo.run("fix") as run:
         run.log_artifact(draft)
     if draft.version == scraped.version:
-        demo.say(f"fixed parts/day-002.csv of {scraped.qualified_name}: it was fixed already")
+        demo.say(f"fixed day 2's part of {scraped.qualified_name}: it was fixed already")
         return
     changes = scraped.diff(draft)
-    demo.say(f"fixed parts/day-002.csv as {draft.qualified_name} (parent {draft.parent.version}; "
+    demo.say(f"fixed day 2's part as {draft.qualified_name} (parent {draft.parent.version}; "
              f"{len(changes.changed)} changed, {len(changes.added)} added, {len(changes.removed)} removed)")
 
 
