@@ -378,8 +378,6 @@ class BlobWriter:
                     h.update(chunk)
                     dst.write(chunk)
                     size += len(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
             digest = h.hexdigest()
             _check_expected(path, expected, digest)
             objects.put_file(blob_key(digest), tmp)

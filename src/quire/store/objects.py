@@ -67,9 +67,19 @@ class ObjectStore(Protocol):
 
 
 class LocalObjects:
-    """Objects as files below a directory; writes go to ``tmp/`` and are linked into place."""
+    """Objects as files below a directory; writes go to ``tmp/`` and are linked into place.
 
-    def __init__(self, root: Path) -> None:
+    Every object is fsynced, with its folder, before ``put``/``put_file`` returns, so a
+    version committed after it survives a power loss. ``durable=False`` (or
+    ``QUIRE_FSYNC=0``) leaves that to the kernel's writeback, as most tools do: faster
+    for large files, but a power loss soon after a commit can lose its bytes (a later
+    read then reports them corrupt or missing; it never returns wrong bytes).
+    """
+
+    def __init__(self, root: Path, durable: bool | None = None) -> None:
+        if durable is None:
+            durable = os.environ.get("QUIRE_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off")
+        self.durable = durable
         self.root = Path(root)
         self.url = self.root.as_uri()
         self.tmp = self.root / "tmp"
@@ -91,15 +101,14 @@ class LocalObjects:
         if self._path(key).is_file():
             return
         tmp = self.temp_path()
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        tmp.write_bytes(data)
         self.put_file(key, tmp)
 
     def put_file(self, key: str, path: Path) -> None:
         final = self._path(key)
         try:
+            if self.durable:
+                _fsync(path)
             final.parent.mkdir(parents=True, exist_ok=True)
             # link() refuses to replace: a concurrent writer of the same key wins, and
             # since keys are content-addressed its bytes are ours ("exists" is success).
@@ -116,7 +125,8 @@ class LocalObjects:
             return
         finally:
             path.unlink(missing_ok=True)
-        _fsync_dir(final.parent)
+        if self.durable:
+            _fsync(final.parent)
 
     def get(self, key: str) -> bytes:
         try:
@@ -163,9 +173,9 @@ class LocalObjects:
         return path if path.is_file() else None
 
 
-def _fsync_dir(path: Path) -> None:
-    # The rename/link is durable only once its directory is; without this a power loss
-    # could drop a blob that a committed version already points at.
+def _fsync(path: Path) -> None:
+    # For a folder: the link is durable only once its directory is; without this a power
+    # loss could drop a blob that a committed version already points at.
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
