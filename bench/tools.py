@@ -14,11 +14,12 @@ from bench.runner import BenchError, Case, Context, Op, cat_command, expect_file
 
 # ---- Quire: one small function per operation ------------------------------------
 
-def _quire_log_op(ctx: Context, data: Path, home: Path, policy: str) -> Op:
+def _quire_log_op(ctx: Context, data: Path, home: Path, policy: str, durable: bool = True) -> Op:
     store = str(home / "store")
     args = dict(module="quire", data=str(data), name=data.name, policy=policy,
                 init_kwargs={"store": store}, wait=True)
-    return Op("log_artifact", args, ctx.quire_python, home, env={"QUIRE_STORE": store})
+    env = {"QUIRE_STORE": store} | ({} if durable else {"QUIRE_FSYNC": "0"})
+    return Op("log_artifact", args, ctx.quire_python, home, env=env)
 
 
 def _quire_download_op(ctx: Context, home: Path, name: str, dest: Path, n: int) -> Op:
@@ -28,9 +29,10 @@ def _quire_download_op(ctx: Context, home: Path, name: str, dest: Path, n: int) 
               check=expect_files(dest, n))
 
 
-def quire_log(ctx: Context, data: Path, policy: str) -> Case:
-    """First log into a fresh store."""
-    return Case("quire", _log_variant(policy), lambda rep: _quire_log_op(ctx, data, rep, policy))
+def quire_log(ctx: Context, data: Path, policy: str, durable: bool = True) -> Case:
+    """First log into a fresh store; ``durable=False`` skips fsync, as the peers do."""
+    variant = _log_variant(policy) + ("" if durable else ", QUIRE_FSYNC=0")
+    return Case("quire", variant, lambda rep: _quire_log_op(ctx, data, rep, policy, durable))
 
 
 def quire_relog(ctx: Context, data: Path, policy: str = "mutable") -> Case:

@@ -82,10 +82,15 @@ def first_log(ctx: Context, data: Path, wandb_target: float, dvc_target: float) 
     """Quire (both policies) against wandb offline (both) and ``dvc add`` (two cache types)."""
     mutable = tools.quire_log(ctx, data, "mutable")
     immutable = tools.quire_log(ctx, data, "immutable")
+    wandb_mutable = vs(tools.wandb_log(ctx, data, "mutable"), mutable, wandb_target)
+    # Like for like: neither wandb nor dvc fsyncs what it writes; Quire does by default.
+    no_fsync = tools.quire_log(ctx, data, "mutable", durable=False)
+    no_fsync.ratio = (wandb_mutable.label, no_fsync.label)
     return [
         mutable,
         immutable,
-        vs(tools.wandb_log(ctx, data, "mutable"), mutable, wandb_target),
+        no_fsync,
+        wandb_mutable,
         vs(tools.wandb_log(ctx, data, "immutable"), immutable),
         vs(tools.dvc_add(ctx, data, None), mutable, dvc_target),
         vs(tools.dvc_add(ctx, data, "hardlink"), mutable),
