@@ -8,8 +8,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from backends import (  # noqa: F401 - fixtures for the team backends (PostgreSQL, S3)
+    moto_server,
+    open_postgres_catalog,
+    open_s3_objects,
+    postgres_server,
+    postgres_url,
+    s3_bucket,
+    s3_client,
+    s3_env,
+    store_kind,
+)
 
 import quire.sdk.run
+import quire.store
 
 _LEAKY = ("QUIRE_", "AWS_", "WANDB_", "GOOGLE_", "AZURE_")
 
@@ -27,6 +39,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(work)
     yield
     quire.sdk.run.finish()
+    quire.store.close_stores()
 
 
 @pytest.fixture

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import quire as wandb
+
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
 
 def test_simple_mode_inside_a_run(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 :func:`open_store` turns a location into a :class:`Store`:
 
 - a directory → the embedded store: ``catalog.db`` (SQLite) and ``blobs/`` inside it;
-- ``postgresql://…`` → a PostgreSQL catalog, blobs from ``QUIRE_BLOBS``.
+- ``postgresql://…`` → a PostgreSQL catalog, blobs from ``QUIRE_BLOBS`` (``s3://``,
+  ``gs://``, ``az://`` or a shared ``file://`` folder); the local cache then goes to
+  ``$QUIRE_CACHE_DIR``, else ``~/.cache/quire``.
 """
 
 from __future__ import annotations
@@ -26,19 +28,21 @@ import sqlalchemy as sa
 import sqlalchemy.dialects.sqlite  # noqa: F401  # imported with quire, not by each process's first open
 from sqlalchemy import event
 
-from ..errors import StoreError
+from ..errors import MissingExtraError, StoreError
 from .blobs import BlobStore
 from .catalog import SQLCatalog
-from .objects import LocalObjects
+from .objects import LocalObjects, ObjectStore
 
 DEFAULT_STORE = Path("~/.quire")
+POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+CLOUD_SCHEMES = ("s3://", "gs://", "az://")
 
 
 @dataclass
 class Store:
     """A catalog and the blob store its versions point into."""
 
-    url: str
+    url: str  #: the location it was opened from (what ``QUIRE_STORE`` holds)
     catalog: SQLCatalog
     blobs: BlobStore
     #: a directory on this machine that belongs to the store (the embedded store's own),
@@ -62,19 +66,79 @@ def store_location(location: str | os.PathLike[str] | None = None) -> str:
 
 def open_store(location: str | os.PathLike[str] | None = None) -> Store:
     """Open (creating when needed) the store at ``location``; one instance per process."""
+    where = store_location(location)
+    blobs = os.environ.get("QUIRE_BLOBS", "") if where.startswith(POSTGRES_SCHEMES) else ""
     # Keyed by process too: a forked child must not share its parent's connections.
-    key = (os.getpid(), store_location(location))
+    key = (os.getpid(), where, blobs)
     with _open_lock:
         if key not in _open:
-            _open[key] = _make(key[1])
+            _open[key] = _remote(where, blobs) if where.startswith(POSTGRES_SCHEMES) else _make(where)
         return _open[key]
 
 
-def _make(key: str) -> Store:
-    if key.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+def close_stores() -> None:
+    """Close the connections of every store this process opened (they reopen on use)."""
+    with _open_lock:
+        for store in _open.values():
+            store.catalog.engine.dispose()
+        _open.clear()
+
+
+def _remote(url: str, blobs: str) -> Store:
+    """A team store: the catalog in PostgreSQL, the blobs in a bucket (or shared folder)."""
+    if not blobs:
         raise StoreError(
-            f"PostgreSQL catalogs ({key.split('@')[-1]}) are not supported by this build yet"
+            f"QUIRE_STORE names a PostgreSQL catalog ({_hide_password(url)}) but QUIRE_BLOBS is "
+            "not set; set it to where the blobs go, e.g. QUIRE_BLOBS=s3://bucket/prefix"
         )
+    objects = open_objects(blobs)  # first: a wrong bucket URL fails before any connection
+    return Store(url, SQLCatalog(postgres_engine(url)), BlobStore(objects))
+
+
+def open_objects(url: str) -> ObjectStore:
+    """The object store at ``url``: ``s3://``, ``gs://``, ``az://`` or ``file://``."""
+    if url.startswith("file://"):
+        path = Path(url.removeprefix("file://")).expanduser()
+        if not path.is_absolute():
+            raise StoreError(f"QUIRE_BLOBS={url} must be an absolute path, e.g. file:///shared/blobs")
+        return LocalObjects(path)
+    if url.startswith(CLOUD_SCHEMES):
+        from .s3 import CloudObjects  # obstore is an optional dependency
+
+        return CloudObjects(url)
+    raise StoreError(f"unknown blob location {url!r}: use s3://, gs://, az:// or file:///path")
+
+
+def postgres_engine(url: str) -> sa.Engine:
+    """An engine for a PostgreSQL catalog through psycopg 3 (``quire[postgres]``).
+
+    Connections are checked before use (``pool_pre_ping``), so one dropped while idle in
+    the pool (a server restart, a load balancer's timeout) is replaced, not reported.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("a PostgreSQL catalog", "postgres") from None
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"invalid PostgreSQL URL {_hide_password(url)}: {exc}") from exc
+    # Plain postgresql:// means psycopg2 to SQLAlchemy; Quire speaks psycopg 3 only.
+    parsed = parsed.set(drivername="postgresql+psycopg")
+    connect: dict[str, object] = {"connect_timeout": 10}
+    if "application_name" not in parsed.query:  # shows in pg_stat_activity
+        connect["application_name"] = "quire"
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_recycle=1800, connect_args=connect)
+
+
+def _hide_password(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url.split("@")[-1]
+
+
+def _make(key: str) -> Store:
     if "://" in key:
         raise StoreError(f"unknown store location {key!r}: give a directory or a postgresql:// URL")
     root = Path(key)

@@ -243,6 +243,8 @@ class BlobStore:
         try:
             self.objects.put(pack_key, data)
             self.objects.put(idx_key, index)
+        except StoreError:
+            raise  # already says which store and what to do
         except OSError as exc:
             raise StoreError(f"cannot write a pack to {self.url}: {exc.strerror or exc}") from exc
         self._add_to_index(idx_key, {d: PackSlot(pack_key, o, n) for d, (o, n) in rows})
@@ -381,6 +383,8 @@ class BlobWriter:
             digest = h.hexdigest()
             _check_expected(path, expected, digest)
             objects.put_file(blob_key(digest), tmp)
+        except StoreError:
+            raise  # already says which store and what to do
         except OSError as exc:
             raise StoreError(f"cannot store {path} in {self.blobs.url}: {exc.strerror or exc}") from exc
         finally:

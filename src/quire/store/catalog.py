@@ -128,25 +128,41 @@ class SQLCatalog(GCFence):
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except sa_exc.OperationalError as exc:
-            raise StoreError(f"cannot read the catalog at {self.url}: {exc.orig}") from exc
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise self._error("read", exc) from exc
 
     def _write(self, fn: Callable[[sa.Connection], T], attempts: int = 8) -> T:
-        """Run ``fn`` in one write transaction, retried when a concurrent one wins a race."""
+        """Run ``fn`` in one write transaction, retried when a concurrent one wins a race
+        or the connection drops (the transaction was then rolled back by the server).
+
+        ``fn`` may run more than once, so it must only touch ``conn`` (and write
+        content-addressed blobs, which is idempotent).
+        """
         for attempt in range(attempts):
             try:
                 with self.writer_turn(), self.engine.connect().execution_options(quire_write=True) as conn:
                     with conn.begin():
                         return fn(conn)
-            except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+            except (sa_exc.IntegrityError, sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
                 # IntegrityError: another writer created the same row first; retry sees it.
-                # OperationalError: a lock timeout or a serialisation failure; same remedy.
+                # OperationalError: a lock timeout, a serialisation failure or a dropped
+                # connection; same remedy.
                 if attempt == attempts - 1 or not _retryable(exc):
                     if isinstance(exc, sa_exc.IntegrityError):
                         raise
-                    raise StoreError(f"cannot write the catalog at {self.url}: {exc.orig}") from exc
+                    raise self._error("write", exc) from exc
                 time.sleep(min(0.05 * 2**attempt, 1.0))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, action: str, exc: sa_exc.DBAPIError) -> StoreError:
+        """A clear error naming the catalog (its password hidden), for any driver error."""
+        reason = " ".join(str(exc.orig).split())  # the driver's message, on one line
+        if not self._is_sqlite and "connection failed" in reason:
+            return StoreError(
+                f"cannot reach the catalog at {self.url}: {reason.removeprefix('connection failed: ')}; "
+                "check QUIRE_STORE and that the PostgreSQL server is running"
+            )
+        return StoreError(f"cannot {action} the catalog at {self.url}: {reason}")
 
     def migrate(self) -> None:
         """Apply the migrations this catalog has not recorded yet."""
@@ -592,7 +608,7 @@ class SQLCatalog(GCFence):
 
 
 def _retryable(exc: sa_exc.DBAPIError) -> bool:
-    if isinstance(exc, sa_exc.IntegrityError):
+    if isinstance(exc, sa_exc.IntegrityError) or exc.connection_invalidated:
         return True
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     text = str(exc.orig).lower()

@@ -1,0 +1,269 @@
+"""Objects in a bucket: S3 (or any S3-compatible server), Google Cloud Storage, Azure.
+
+:class:`CloudObjects` implements the :class:`~quire.store.objects.ObjectStore` protocol
+over obstore (``pip install 'quire[s3]'``). Credentials, region and endpoint come from
+the store's standard environment variables (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_REGION``, ``AWS_ENDPOINT_URL``, ``AWS_ALLOW_HTTP`` for a plain-http server such as a
+local MinIO; ``GOOGLE_SERVICE_ACCOUNT``…; ``AZURE_STORAGE_ACCOUNT_NAME``…).
+
+Writes are put-if-absent: a small object is one conditional PUT (``If-None-Match: *``),
+and "already exists" is success. A large one (:data:`MULTIPART_MIN` and up) is uploaded
+in parallel parts; object stores cannot make a multipart upload conditional, so it is
+skipped when the key exists and otherwise written unconditionally: keys are content
+addresses (or unique pack names), so two hosts racing on one key write the same bytes
+and one object results. Throttling (503 SlowDown, 429), 5xx answers and dropped
+connections are retried with exponential backoff and jitter; what still fails becomes a
+:class:`~quire.errors.StoreError` that names the bucket URL and what to check.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError
+from .objects import ObjectInfo
+
+try:
+    import obstore
+    from obstore import exceptions as obs_exc
+    from obstore.store import from_url
+except ImportError:  # pragma: no cover - exercised only without the extra
+    obstore = None  # type: ignore[assignment]
+
+MULTIPART_MIN = 16 << 20  #: objects this large are uploaded in parallel parts
+PART_SIZE = 8 << 20  #: bytes per part
+PART_CONCURRENCY = 8  #: parts in flight per upload
+_S3_CODE = re.compile(r"<Code>(\w+)</Code>")
+_ALLOW_HTTP = ("AWS_ALLOW_HTTP", "GOOGLE_ALLOW_HTTP", "AZURE_ALLOW_HTTP", "ALLOW_HTTP")
+_ENDPOINTS = {
+    "s3": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"),
+    "gs": ("GOOGLE_ENDPOINT",),
+    "az": ("AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"),
+}
+
+
+class CloudObjects:
+    """Objects under ``s3://bucket/prefix`` (also ``gs://`` and ``az://``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_retries: int = 6,
+        retry_timeout: float = 120.0,
+        timeout: float = 300.0,
+        scratch: Path | None = None,
+    ) -> None:
+        """Open the bucket at ``url``; nothing is sent until the first operation.
+
+        Args:
+            url: ``s3://bucket[/prefix]``, ``gs://bucket[/prefix]`` or
+                ``az://container[/prefix]``.
+            max_retries: attempts after the first, on throttling, 5xx and lost connections.
+            retry_timeout: seconds after which a failing request is no longer retried.
+            timeout: seconds one request may take (a part of a multipart upload, say).
+            scratch: the local folder for :meth:`temp_path` (default: the system's temp).
+        """
+        if obstore is None:
+            raise MissingExtraError(f"blobs in {url.split('://')[0]}://", "s3")
+        self.url = url.rstrip("/")
+        retry: Any = {
+            "max_retries": max_retries,
+            "retry_timeout": timedelta(seconds=retry_timeout),
+            "backoff": {"init_backoff": timedelta(milliseconds=100),
+                        "max_backoff": timedelta(seconds=5), "base": 2},
+        }
+        client: Any = {"timeout": timedelta(seconds=timeout), "connect_timeout": timedelta(seconds=10)}
+        # Client options given here replace those read from the environment: keep this one.
+        if any(_truthy(os.environ.get(v)) for v in _ALLOW_HTTP):
+            client["allow_http"] = True
+        try:
+            self._store = from_url(self.url, retry_config=retry, client_options=client)
+        except (obs_exc.BaseError, ValueError) as exc:
+            raise StoreError(f"cannot use the blob store {self.url}: {_first_line(exc)}") from exc
+        #: the server the requests go to, when not the cloud's default (for messages)
+        self.endpoint: str | None = next(
+            (os.environ[v] for v in _ENDPOINTS.get(self.url.split("://")[0], ()) if os.environ.get(v)), None
+        )
+        self._scratch = scratch or Path(tempfile.gettempdir()) / "quire-staging"
+
+    def __repr__(self) -> str:
+        return f"CloudObjects({self.url!r})"
+
+    # -- writing ----------------------------------------------------------------------
+
+    def temp_path(self) -> Path:
+        """A fresh local file name to stage an upload in (``put_file`` removes it)."""
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        return self._scratch / f"{uuid.uuid4().hex}.partial"
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` unless the key exists ("already exists" is success)."""
+        if len(data) >= MULTIPART_MIN:
+            self._put_large(key, data)
+            return
+        with self._errors("write", key):
+            try:
+                obstore.put(self._store, key, data, mode="create")
+            except obs_exc.AlreadyExistsError:
+                pass
+            except obs_exc.PreconditionError:
+                pass  # some S3-compatible servers answer a lost create race with 412 this way
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Upload the file at ``path`` (in parallel parts when large), then remove it."""
+        try:
+            if os.stat(path).st_size < MULTIPART_MIN:
+                self.put(key, Path(path).read_bytes())
+            else:
+                self._put_large(key, Path(path))
+        finally:
+            Path(path).unlink(missing_ok=True)
+
+    def _put_large(self, key: str, source: Path | bytes) -> None:
+        if self.exists(key):
+            return
+        with self._errors("write", key):
+            obstore.put(self._store, key, source, use_multipart=True, chunk_size=PART_SIZE,
+                        max_concurrency=PART_CONCURRENCY)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; absent keys are fine."""
+        with self._errors("delete", key):
+            try:
+                obstore.delete(self._store, key)
+            except FileNotFoundError:
+                pass
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get(self, key: str) -> bytes:
+        """All bytes of ``key``."""
+        with self._errors("read", key):
+            return bytes(obstore.get(self._store, key).bytes())
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``offset``."""
+        if length <= 0:
+            if not self.exists(key):
+                raise self._missing(key)
+            return b""
+        with self._errors("read", key):
+            return bytes(obstore.get_range(self._store, key, start=offset, length=length))
+
+    def get_file(self, key: str, dest: Path) -> None:
+        """Stream ``key`` into the new file ``dest`` (no file is left when it fails)."""
+        with self._errors("read", key):
+            result = obstore.get(self._store, key)  # before creating dest: absent keys leave none
+            try:
+                with open(dest, "xb") as out:
+                    for chunk in result.stream(min_chunk_size=PART_SIZE):
+                        out.write(chunk)
+            except BaseException:
+                Path(dest).unlink(missing_ok=True)
+                raise
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored (one HEAD request)."""
+        with self._errors("look up", key):
+            try:
+                obstore.head(self._store, key)
+                return True
+            except FileNotFoundError as exc:
+                if _no_bucket(exc):
+                    raise
+                return False
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``."""
+        # The store lists whole path segments; ask for the folder, filter to the prefix.
+        folder = prefix.rpartition("/")[0] or None
+        with self._errors("list", prefix or "/"):
+            for batch in obstore.list(self._store, folder, chunk_size=1000):
+                for meta in batch:
+                    if meta["path"].startswith(prefix):
+                        yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"].timestamp())
+
+    def local_path(self, key: str) -> Path | None:
+        """Always None: the bytes are not on this machine."""
+        return None
+
+    # -- errors -----------------------------------------------------------------------
+
+    def _missing(self, key: str) -> ArtifactNotFoundError:
+        return ArtifactNotFoundError(f"object {key!r} is missing from {self.url}")
+
+    @contextmanager
+    def _errors(self, action: str, key: str) -> Iterator[None]:
+        """Translate obstore's errors into Quire's, naming the bucket and what to check."""
+        try:
+            yield
+        except (ArtifactNotFoundError, StoreError):
+            raise
+        except FileNotFoundError as exc:  # obstore's NotFoundError
+            if _no_bucket(exc):
+                raise self._no_bucket() from exc
+            raise self._missing(key) from exc
+        except Exception as exc:
+            if obstore is None or not isinstance(exc, obs_exc.BaseError):
+                raise
+            raise self._translate(action, key, exc) from exc
+
+    def _no_bucket(self) -> StoreError:
+        return StoreError(f"the bucket of {self.url} does not exist{self._at()}; create it, or fix QUIRE_BLOBS")
+
+    def _at(self) -> str:
+        return f" (endpoint {self.endpoint})" if self.endpoint else ""
+
+    def _translate(self, action: str, key: str, exc: Exception) -> StoreError:
+        text = str(exc)
+        code = _S3_CODE.search(text)
+        status = re.search(r"(\d{3}) [A-Z][\w ]+:", text)
+        what = f"cannot {action} {key} in {self.url}{self._at()}"
+        if _no_bucket(exc):
+            return self._no_bucket()
+        if isinstance(exc, (obs_exc.PermissionDeniedError, obs_exc.UnauthenticatedError)) or (
+            status and status.group(1) in ("401", "403")
+        ):
+            reason = code.group(1) if code else "access denied"
+            return StoreError(
+                f"{what}: the server refused the credentials ({reason}); check "
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the cloud's credentials) and "
+                "the bucket's permissions"
+            )
+        if "BadScheme" in text:
+            return StoreError(
+                f"{what}: the endpoint is plain http; set AWS_ALLOW_HTTP=true to allow that"
+            )
+        if "error sending request" in text or "tcp connect" in text.lower() or "dns error" in text:
+            return StoreError(
+                f"{what}: the server cannot be reached; check AWS_ENDPOINT_URL (or the "
+                "cloud's endpoint) and the network"
+            )
+        if status:
+            reason = f"HTTP {status.group(1)}" + (f" {code.group(1)}" if code else "")
+            retries = re.search(r"after (\d+) retries", text)
+            tried = f" after {retries.group(1)} retries" if retries else ""
+            return StoreError(f"{what}: the server answered {reason}{tried}; retry later")
+        return StoreError(f"{what}: {_first_line(exc)}")
+
+
+def _no_bucket(exc: Exception) -> bool:
+    return "NoSuchBucket" in str(exc) or "ContainerNotFound" in str(exc)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _first_line(exc: BaseException) -> str:
+    # obstore appends a multi-line "Debug source" dump; the first line says what failed.
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
