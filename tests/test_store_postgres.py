@@ -1,0 +1,124 @@
+"""The PostgreSQL catalog (``QUIRE_STORE=postgresql://…``): configuration, the errors
+users meet, and a connection dropped in the middle of a commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from backends import free_port
+
+import quire
+from quire.errors import StoreError
+from quire.store import open_store, postgres_engine
+from quire.store.catalog import NewVersion, SQLCatalog
+
+pytestmark = pytest.mark.postgres
+
+
+def _version(digest: str = "d" * 64) -> NewVersion:
+    return NewVersion(digest=digest, manifest="m" * 64, size=1, file_count=1)
+
+
+def test_a_postgres_store_needs_quire_blobs(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUIRE_STORE", postgres_url)
+    with pytest.raises(StoreError, match=r"QUIRE_BLOBS is not set.*s3://bucket/prefix"):
+        open_store()
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgresql+psycopg", "postgres"])
+def test_an_unreachable_server_is_named_without_its_password(scheme: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    port = free_port()
+    monkeypatch.setenv("QUIRE_STORE", f"{scheme}://team:s3cret@127.0.0.1:{port}/artifacts")
+    monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "blobs").as_uri())
+    with pytest.raises(StoreError) as info:
+        quire.Api()
+    message = str(info.value)
+    assert f"cannot reach the catalog at postgresql+psycopg://team:***@127.0.0.1:{port}/artifacts" in message
+    assert "s3cret" not in message and "\n" not in message
+    assert "check QUIRE_STORE" in message
+
+
+def test_an_unknown_role_or_database_is_named(postgres_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    url = sa.engine.make_url(postgres_server)
+    monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "blobs").as_uri())
+    for bad, what in ((url.set(username="no_such_role"), "no_such_role"), (url.set(database="no_such_db"), "no_such_db")):
+        monkeypatch.setenv("QUIRE_STORE", bad.render_as_string(hide_password=False))
+        with pytest.raises(StoreError, match=rf"catalog at .*{what}.*does not exist"):
+            open_store()
+
+
+def test_team_store_with_a_shared_folder_for_blobs(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QUIRE_STORE", postgres_url)
+    monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "shared" / "blobs").as_uri())
+    Path("a.txt").write_text("alpha")
+    with quire.init() as run:
+        art = quire.Artifact("data", "dataset")
+        art.add_file("a.txt")
+        run.log_artifact(art, aliases=["best"])
+    got = quire.Api().artifact("data:best")
+    assert (got.version, got.aliases) == ("v0", ["best", "latest"])
+    root = Path(got.download(tmp_path / "out"))
+    assert (root / "a.txt").read_text() == "alpha"
+    assert list((tmp_path / "shared" / "blobs" / "packs").glob("*.pack"))
+    # A remote catalog has no folder of its own: the cache goes to ~/.cache/quire.
+    assert open_store().local_dir is None
+    assert list((Path.home() / ".cache" / "quire" / "files").glob("*/*"))
+
+
+def test_the_cache_of_a_team_store_follows_quire_cache_dir(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QUIRE_STORE", postgres_url)
+    monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "blobs").as_uri())
+    monkeypatch.setenv("QUIRE_CACHE_DIR", str(tmp_path / "cache"))
+    Path("a.txt").write_text("alpha")
+    art = quire.Artifact("data", "dataset")
+    art.add_file("a.txt")
+    art.save()
+    quire.Api().artifact("data:v0").download(tmp_path / "out")
+    assert list((tmp_path / "cache" / "files").glob("*/*"))
+    assert not (Path.home() / ".cache" / "quire").exists()
+
+
+def _terminate(pid: int, url: str) -> None:
+    """Kill one server process, as a failover or an admin would, from another connection."""
+    base = sa.engine.make_url(url).set(drivername="postgresql", query={})
+    with psycopg.connect(base.render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_connection_dropped_during_a_commit_rolls_back_and_the_retry_works(postgres_url: str) -> None:
+    catalog = SQLCatalog(postgres_engine(postgres_url))
+    calls: list[int] = []
+
+    def build(latest: object) -> NewVersion:
+        # Inside the commit's transaction, with the collection row locked: drop the line.
+        conn_pid = catalog_conn_pid()
+        calls.append(conn_pid)
+        if len(calls) == 1:
+            _terminate(conn_pid, postgres_url)
+        return _version()
+
+    def catalog_conn_pid() -> int:
+        with catalog.engine.connect() as other:  # a second pooled connection is free
+            return other.scalar(
+                sa.text(
+                    "SELECT pid FROM pg_locks WHERE relation = 'collections'::regclass "
+                    "AND mode = 'RowShareLock' AND pid <> pg_backend_pid()"
+                )
+            )
+
+    try:
+        record, created = catalog.commit_version("p", "data", "dataset", build, aliases=["best"])
+        assert created and record.version == "v0" and record.aliases == ["best", "latest"]
+        assert len(calls) == 2 and calls[0] != calls[1]  # a new connection did the retry
+        assert [v.version for v in catalog.versions("p", "data")] == ["v0"]  # nothing half-done
+        again, _ = catalog.commit_version("p", "data", "dataset", lambda _: _version("e" * 64))
+        assert again.version == "v1"
+    finally:
+        catalog.engine.dispose()

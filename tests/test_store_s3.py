@@ -1,0 +1,218 @@
+"""Blobs in a bucket (``QUIRE_BLOBS=s3://…``) against a real S3 server (moto_server):
+multipart uploads, put-if-absent races, and the faults users meet (no bucket, wrong
+credentials, an unreachable or failing endpoint)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from backends import S3_CREDENTIALS, MotoServer
+from faultproxy import FaultProxy
+
+import quire
+from quire.errors import ArtifactNotFoundError, MissingExtraError, StoreError
+from quire.store import open_store
+from quire.store.blobs import BlobStore, blob_key
+from quire.store.s3 import MULTIPART_MIN, CloudObjects
+
+pytestmark = pytest.mark.s3
+
+
+@pytest.fixture
+def objects(open_s3_objects) -> CloudObjects:  # type: ignore[no-untyped-def]
+    return open_s3_objects()
+
+
+@pytest.fixture
+def proxy(moto_server: str) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the test server."""
+    p = FaultProxy(moto_server)
+    yield p
+    p.close()
+
+
+def _big(size: int = MULTIPART_MIN + 5 * (1 << 20)) -> bytes:
+    return os.urandom(size)
+
+
+def test_large_object_is_uploaded_in_parallel_parts(
+    objects: CloudObjects, s3_client, s3_bucket: str, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    data = _big()
+    staged = objects.temp_path()
+    staged.write_bytes(data)
+    objects.put_file("big", staged)
+    assert not staged.exists()
+    head = s3_client.head_object(Bucket=s3_bucket, Key="objects/big")
+    assert head["ETag"].strip('"').endswith(f"-{-(-len(data) // (8 << 20))}")  # a multipart ETag
+    assert objects.get_range("big", len(data) - 10, 10) == data[-10:]
+    objects.get_file("big", tmp_path / "back")
+    assert (tmp_path / "back").read_bytes() == data
+
+
+def test_large_put_of_an_existing_key_changes_nothing(objects: CloudObjects, s3_client, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]
+    first = _big()
+    objects.put("k", first)
+    etag = s3_client.head_object(Bucket=s3_bucket, Key="objects/k")["ETag"]
+    objects.put("k", _big())
+    assert s3_client.head_object(Bucket=s3_bucket, Key="objects/k")["ETag"] == etag
+    assert objects.get("k") == first
+
+
+def test_list_matches_a_prefix_inside_a_folder(objects: CloudObjects) -> None:
+    for key in ("packs/ab.pack", "packs/ab.idx", "packs/cd.idx", "other"):
+        objects.put(key, b"x")
+    assert sorted(i.key for i in objects.list("packs/a")) == ["packs/ab.idx", "packs/ab.pack"]
+    assert sorted(i.key for i in objects.list("pa")) == ["packs/ab.idx", "packs/ab.pack", "packs/cd.idx"]
+
+
+def test_two_hosts_storing_the_same_large_blob_make_one_object(
+    s3_env: dict[str, str], s3_bucket: str, s3_client, python_env: dict[str, str], tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    src = tmp_path / "model.bin"
+    src.write_bytes(_big())
+    code = (
+        "import sys; from pathlib import Path; from quire.store.blobs import BlobStore;"
+        "from quire.store.s3 import CloudObjects;"
+        "w = BlobStore(CloudObjects(sys.argv[1])).writer(); print(w.add_file(Path(sys.argv[2]))[0]); w.flush()"
+    )
+    url = f"s3://{s3_bucket}/blobs"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url, str(src)], env=python_env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    digests = {p.communicate(timeout=120)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    (digest,) = digests
+    keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])]
+    assert keys == [f"blobs/{blob_key(digest)}"]
+    assert BlobStore(CloudObjects(url)).read(digest) == src.read_bytes()
+
+
+# -- configuration and faults -------------------------------------------------------
+
+
+def test_a_bucket_that_does_not_exist_is_named(s3_env: dict[str, str], postgres_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("QUIRE_STORE", postgres_url)
+    monkeypatch.setenv("QUIRE_BLOBS", "s3://no-such-bucket-here/team")
+    Path("a.txt").write_text("hello")
+    art = quire.Artifact("data", "dataset")
+    with pytest.raises(StoreError, match=r"bucket of s3://no-such-bucket-here/team does not exist.*QUIRE_BLOBS"):
+        art.add_file("a.txt")
+        art.save()
+    with pytest.raises(ArtifactNotFoundError):
+        quire.Api().artifact("data:latest")
+
+
+def test_an_unreachable_endpoint_is_named_and_nothing_is_committed(
+    s3_env: dict[str, str], postgres_url: str, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    from backends import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("QUIRE_STORE", postgres_url)
+    monkeypatch.setenv("QUIRE_BLOBS", "s3://some-bucket/team")
+    Path("a.txt").write_text("hello")
+    with pytest.raises(StoreError) as info:
+        with quire.init() as run:
+            art = quire.Artifact("data", "dataset")
+            art.add_file("a.txt")
+            run.log_artifact(art)
+    message = str(info.value)
+    assert "s3://some-bucket/team" in message and endpoint in message and "AWS_ENDPOINT_URL" in message
+    assert "\n" not in message  # one clear line, no dump of the HTTP client's internals
+    assert open_store().catalog.collections("uncategorized") == []
+
+
+def test_plain_http_endpoint_without_allow_http_says_what_to_set(
+    s3_env: dict[str, str], s3_bucket: str, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.delenv("AWS_ALLOW_HTTP")
+    with pytest.raises(StoreError, match="AWS_ALLOW_HTTP=true"):
+        CloudObjects(f"s3://{s3_bucket}").get("x")
+
+
+@pytest.fixture(scope="module")
+def auth_moto() -> Iterator[str]:
+    """A second S3 server that checks credentials (moto's IAM enforcement)."""
+    server = MotoServer(env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    yield server.url
+    server.stop()
+
+
+def test_wrong_credentials_are_reported_as_such(auth_moto: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for key, value in {**S3_CREDENTIALS, "AWS_ENDPOINT_URL": auth_moto}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG0")
+    objects = CloudObjects("s3://team-bucket/blobs")
+    for attempt in (lambda: objects.put("k", b"x"), lambda: list(objects.list("packs/")), lambda: objects.exists("k")):
+        with pytest.raises(StoreError, match=r"s3://team-bucket/blobs.*refused the credentials.*AWS_ACCESS_KEY_ID"):
+            attempt()
+
+
+def test_throttling_and_5xx_are_retried(s3_env: dict[str, str], s3_bucket: str, proxy: FaultProxy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    objects = CloudObjects(f"s3://{s3_bucket}/b")
+    slow = proxy.fail(r"partNumber=", method="PUT", status=503, code="SlowDown", times=3)
+    broken = proxy.fail(r"/b/small", method="PUT", status=500, code="InternalError", times=2)
+    data = _big()
+    objects.put("large", data)
+    objects.put("small", b"tiny")
+    assert (slow.hits, broken.hits) == (3, 2)
+    assert objects.get("large") == data and objects.get("small") == b"tiny"
+
+
+def test_a_failing_server_mid_upload_gives_a_clear_error_and_no_version(
+    s3_env: dict[str, str], s3_bucket: str, postgres_url: str, proxy: FaultProxy, monkeypatch, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.setenv("QUIRE_STORE", postgres_url)
+    monkeypatch.setenv("QUIRE_BLOBS", f"s3://{s3_bucket}/team")
+    Path("small.txt").write_text("small")
+    Path("model.bin").write_bytes(_big())
+    proxy.fail(r"partNumber=3", method="PUT", status=503, code="SlowDown")  # throttled for good
+    with pytest.raises(StoreError, match=rf"s3://{s3_bucket}/team.*HTTP 503 SlowDown after \d+ retries"):
+        with quire.init() as run:
+            art = quire.Artifact("model", "model")
+            art.add_file("small.txt")
+            art.add_file("model.bin")
+            run.log_artifact(art)
+    assert open_store().catalog.collections("uncategorized") == []
+    proxy.clear()  # the server recovers: the same log now works
+    with quire.init() as run:
+        art = quire.Artifact("model", "model")
+        art.add_file("small.txt")
+        art.add_file("model.bin")
+        run.log_artifact(art)
+    got = quire.Api().artifact("model:v0").download(tmp_path / "out")
+    assert (Path(got) / "model.bin").read_bytes() == Path("model.bin").read_bytes()
+
+
+def test_gcs_and_azure_urls_open_through_the_same_class(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # No GCS or Azure server is reachable here: only construction is checked.
+    assert CloudObjects("gs://some-bucket/prefix").url == "gs://some-bucket/prefix"
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "account")
+    assert CloudObjects("az://container/prefix").url == "az://container/prefix"
+    with pytest.raises(StoreError, match="az://container"):
+        monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_NAME")
+        CloudObjects("az://container")
+
+
+def test_missing_extras_name_what_to_install(python_env: dict[str, str]) -> None:
+    code = (
+        "import sys; sys.modules['obstore'] = None; sys.modules['psycopg'] = None\n"
+        "from quire.errors import MissingExtraError\n"
+        "from quire.store import open_objects, postgres_engine\n"
+        "for attempt in (lambda: open_objects('s3://b/p'), lambda: postgres_engine('postgresql://h/db')):\n"
+        "    try:\n        attempt()\n    except MissingExtraError as exc:\n        print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=python_env, capture_output=True, text=True, check=True)
+    assert "pip install 'quire[s3]'" in out.stdout
+    assert "pip install 'quire[postgres]'" in out.stdout
+    assert issubclass(MissingExtraError, ImportError)
