@@ -1,4 +1,5 @@
-"""References: entries whose bytes stay where they are (``file://``, ``http(s)://``).
+"""References: entries whose bytes stay where they are (``file://``, ``http(s)://``,
+``s3://`` in :mod:`quire.core.s3refs`).
 
 With ``checksum=True`` an entry's digest is that of the content (``file://``) or of the
 server's ETag (``http(s)://``), so a changed source is detected on download instead of
@@ -19,6 +20,7 @@ from ..store.blobs import hash_bytes, hash_file, new_hasher
 from .ingest import walk_files
 from .manifest import Entry
 from .names import check_path
+from .s3refs import fetch_s3, s3_entries
 
 DEFAULT_MAX_OBJECTS = 10_000_000
 _TIMEOUT = 60
@@ -35,8 +37,10 @@ def reference_entries(
         return _file_entries(uri, name, checksum, max_objects or DEFAULT_MAX_OBJECTS)
     if scheme in ("http", "https"):
         return [_http_entry(uri, name, checksum)]
+    if scheme == "s3":
+        return s3_entries(uri, name, checksum, max_objects or DEFAULT_MAX_OBJECTS)
     raise ValidationError(
-        f"references to {scheme}:// are not supported; use file://, http:// or https://"
+        f"references to {scheme}:// are not supported; use file://, http(s):// or s3://"
     )
 
 
@@ -99,6 +103,9 @@ def fetch_reference(entry: Entry, dest: Path) -> None:
     scheme = entry.ref.split("://", 1)[0].lower()
     tmp = dest.with_name(dest.name + ".partial")
     try:
+        if scheme == "s3":
+            fetch_s3(entry, dest)
+            return
         if scheme == "file":
             src = Path(urllib.parse.unquote(urllib.parse.urlparse(entry.ref).path))
             if entry.size is None and src.is_dir():

@@ -161,8 +161,25 @@ class CloudObjects:
 
     def get_file(self, key: str, dest: Path) -> None:
         """Stream ``key`` into the new file ``dest`` (no file is left when it fails)."""
+        self.fetch(key, dest)
+
+    def fetch(
+        self, key: str, dest: Path, version: str | None = None, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """Stream ``key`` (that ``version`` of it, when given) into the new file ``dest``;
+        returns its metadata (``size``, ``e_tag``, ``version``).
+
+        With ``if_match`` (an ETag) an object that was overwritten since is refused.
+        """
+        options: Any = {k: v for k, v in (("version", version), ("if_match", if_match)) if v}
         with self._errors("read", key):
-            result = obstore.get(self._store, key)  # before creating dest: absent keys leave none
+            try:  # the request comes first: an absent key leaves no dest behind
+                result = obstore.get(self._store, key, options=options or None)
+            except obs_exc.PreconditionError as exc:
+                raise StoreError(
+                    f"{self.url}/{key} changed: its ETag is no longer {if_match} (it was "
+                    "overwritten since it was recorded)"
+                ) from exc
             try:
                 with open(dest, "xb") as out:
                     for chunk in result.stream(min_chunk_size=PART_SIZE):
@@ -170,27 +187,36 @@ class CloudObjects:
             except BaseException:
                 Path(dest).unlink(missing_ok=True)
                 raise
+            return dict(result.meta)
 
-    def exists(self, key: str) -> bool:
-        """Whether ``key`` is stored (one HEAD request)."""
+    def head(self, key: str) -> dict[str, Any] | None:
+        """The metadata of ``key`` (``size``, ``e_tag``, ``version``), None when absent."""
         with self._errors("look up", key):
             try:
-                obstore.head(self._store, key)
-                return True
+                return dict(obstore.head(self._store, key))
             except FileNotFoundError as exc:
                 if _no_bucket(exc):
                     raise
-                return False
+                return None
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored (one HEAD request)."""
+        return self.head(key) is not None
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``."""
+        for meta in self.list_meta(prefix):
+            yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"].timestamp())
+
+    def list_meta(self, prefix: str = "") -> Iterator[dict[str, Any]]:
+        """The metadata (``path``, ``size``, ``e_tag``, ...) of every object under ``prefix``."""
         # The store lists whole path segments; ask for the folder, filter to the prefix.
         folder = prefix.rpartition("/")[0] or None
         with self._errors("list", prefix or "/"):
             for batch in obstore.list(self._store, folder, chunk_size=1000):
                 for meta in batch:
                     if meta["path"].startswith(prefix):
-                        yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"].timestamp())
+                        yield meta
 
     def local_path(self, key: str) -> Path | None:
         """Always None: the bytes are not on this machine."""
