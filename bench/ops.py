@@ -127,7 +127,26 @@ def quire_patch(store, ref, root, changed, removed):
     return go
 
 
-OPS = {f.__name__: f for f in (log_artifact, quire_download, quire_patch, dvc_cli, shell, read_tree)}
+def boto3_upload(root, bucket, threads):
+    """Upload every file of a tree with boto3's ``upload_file`` (its default multipart
+    settings) from a pool of ``threads`` threads: what the S3 transport allows, the anchor
+    for Quire's team store. Endpoint and credentials come from the ``AWS_*`` variables."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    client = boto3.client("s3")
+    files = [os.path.join(d, f) for d, _, names in os.walk(root) for f in names]
+
+    def go():
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(lambda p: client.upload_file(p, bucket, os.path.relpath(p, root)), files):
+                pass
+
+    return go
+
+
+OPS = {f.__name__: f for f in (log_artifact, quire_download, quire_patch, dvc_cli, shell, read_tree, boto3_upload)}
 OPS.update(collab_writers=collab_writers, collab_merge=collab_merge)
 OPS.update(TABLE_OPS)
 

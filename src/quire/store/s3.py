@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError
+from .blobs import new_hasher
 from .objects import ObjectInfo
 
 try:
@@ -40,7 +41,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 MULTIPART_MIN = 16 << 20  #: objects this large are uploaded in parallel parts
 PART_SIZE = 8 << 20  #: bytes per part
-PART_CONCURRENCY = 8  #: parts in flight per upload
+PART_CONCURRENCY = 16  #: parts in flight per upload
 _S3_CODE = re.compile(r"<Code>(\w+)</Code>")
 _ALLOW_HTTP = ("AWS_ALLOW_HTTP", "GOOGLE_ALLOW_HTTP", "AZURE_ALLOW_HTTP", "ALLOW_HTTP")
 _ENDPOINTS = {
@@ -127,6 +128,24 @@ class CloudObjects:
                 self._put_large(key, Path(path))
         finally:
             Path(path).unlink(missing_ok=True)
+
+    def put_source(self, key: str, path: Path, digest: str) -> None:
+        """Upload the file at ``path`` (left in place) in parallel parts, completing the
+        upload only if the bytes sent hash to ``digest``: a file that changed since it
+        was hashed raises ``ValueError`` and nothing is stored."""
+
+        def parts() -> Iterator[bytes]:
+            hasher = new_hasher()
+            with open(path, "rb") as f:
+                while chunk := f.read(PART_SIZE):
+                    hasher.update(chunk)
+                    yield chunk
+            if hasher.hexdigest() != digest:  # raised before the upload can complete
+                raise ValueError(f"{path} changed while it was uploaded; add it again")
+
+        with self._errors("write", key):
+            obstore.put(self._store, key, parts(), use_multipart=True, chunk_size=PART_SIZE,
+                        max_concurrency=PART_CONCURRENCY)
 
     def _put_large(self, key: str, source: Path | bytes) -> None:
         if self.exists(key):
