@@ -216,3 +216,13 @@ def test_missing_extras_name_what_to_install(python_env: dict[str, str]) -> None
     assert "pip install 'quire[s3]'" in out.stdout
     assert "pip install 'quire[postgres]'" in out.stdout
     assert issubclass(MissingExtraError, ImportError)
+
+
+def test_a_file_changed_during_its_upload_stores_nothing(objects: CloudObjects, tmp_path: Path) -> None:
+    src = tmp_path / "weights.bin"
+    src.write_bytes(_big())
+    stale = blob_key("0" * 64)  # the digest it had when it was hashed, before it changed
+    with pytest.raises(ValueError, match="changed while it was uploaded"):
+        objects.put_source(stale, src, "0" * 64)
+    assert not objects.exists(stale) and list(objects.list()) == []
+    assert src.exists()  # the source is never consumed
