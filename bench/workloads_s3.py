@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from bench import tools
-from bench.tools import BenchError, Case, Context, Op
+from bench.runner import REPO_ROOT, BenchError, Case, Context, Op
 from bench.workloads import W1_DATA, W2_DATA, Dataset, vs, workload
 
 POSTGRES = os.environ.get("QUIRE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -28,7 +28,7 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
 def _server(ctx: Context) -> str:
     """The endpoint of this run's moto_server (started once, stopped at exit)."""
     def start(_: Path) -> str:
-        sys.path.insert(0, str(tools.REPO_ROOT / "tests"))
+        sys.path.insert(0, str(REPO_ROOT / "tests"))
         from backends import MotoServer  # the test suite's launcher
 
         server = MotoServer()
