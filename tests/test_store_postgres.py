@@ -122,3 +122,20 @@ def test_a_connection_dropped_during_a_commit_rolls_back_and_the_retry_works(pos
         assert again.version == "v1"
     finally:
         catalog.engine.dispose()
+
+
+def test_a_password_in_the_url_is_used_but_never_shown(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with_password = postgres_url.replace("postgresql://postgres@", "postgresql://postgres:s3cret@")
+    assert "s3cret" in with_password  # the test server trusts loopback: any password works
+    monkeypatch.setenv("QUIRE_STORE", with_password)
+    monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "blobs").as_uri())
+    Path("a.txt").write_text("alpha")
+    art = quire.Artifact("data", "dataset")
+    art.add_file("a.txt")
+    art.save()  # an implicit run reopens the store from the artifact's own
+    api = quire.Api()
+    assert api.artifact("data:v0").digest == art.digest
+    assert "s3cret" not in api.store.url and "postgres:***@" in api.store.url
+    assert "s3cret" not in api.store.catalog.url

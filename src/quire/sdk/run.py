@@ -305,7 +305,7 @@ def log_in_implicit_run(artifact: Artifact, project: str | None) -> None:
     if _current is not None and project in (None, _current.project):
         _current.log_artifact(artifact)
         return
-    with _start(project, job_type="auto", store=artifact._store.url if artifact._store else None) as run:
+    with _start(project, job_type="auto", store=artifact._store.location if artifact._store else None) as run:
         run.log_artifact(artifact)
 
 

@@ -42,12 +42,17 @@ CLOUD_SCHEMES = ("s3://", "gs://", "az://")
 class Store:
     """A catalog and the blob store its versions point into."""
 
-    url: str  #: the location it was opened from (what ``QUIRE_STORE`` holds)
+    url: str  #: the location, fit to show: a PostgreSQL URL's password is hidden
     catalog: SQLCatalog
     blobs: BlobStore
     #: a directory on this machine that belongs to the store (the embedded store's own),
     #: where the local cache goes by default; None for remote stores.
     local_dir: Path | None = None
+    #: the location as given, to open the same store again (may hold a password)
+    location: str = ""
+
+    def __post_init__(self) -> None:
+        self.location = self.location or self.url
 
 
 _open: dict[tuple[int, str], Store] = {}
@@ -92,7 +97,8 @@ def _remote(url: str, blobs: str) -> Store:
             "not set; set it to where the blobs go, e.g. QUIRE_BLOBS=s3://bucket/prefix"
         )
     objects = open_objects(blobs)  # first: a wrong bucket URL fails before any connection
-    return Store(url, SQLCatalog(postgres_engine(url)), BlobStore(objects))
+    catalog = SQLCatalog(postgres_engine(url))
+    return Store(_hide_password(url), catalog, BlobStore(objects), location=url)
 
 
 def open_objects(url: str) -> ObjectStore:
