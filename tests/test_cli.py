@@ -60,6 +60,7 @@ def tree(root: Path) -> dict[str, bytes]:
 # -- put and get ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_put_then_get_gives_identical_bytes(dataset: Path, tmp_path: Path) -> None:
     out = quire_cli("artifact", "put", str(dataset), "--name", "vision/ds", "--type", "dataset", "--alias", "best")
     assert "vision/ds:v0" in out.stdout
@@ -72,6 +73,7 @@ def test_put_then_get_gives_identical_bytes(dataset: Path, tmp_path: Path) -> No
     assert tree(tmp_path / "part") == {k: v for k, v in tree(dataset).items() if k.startswith("train/")}
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_put_of_one_file_and_default_download_folder(make_files) -> None:
     folder = make_files({"model.pt": b"weights v0"})
     made = as_json("artifact", "put", str(folder / "model.pt"), "--name", "net", "--type", "model")
@@ -82,6 +84,7 @@ def test_put_of_one_file_and_default_download_folder(make_files) -> None:
     assert (Path(got["root"]) / "model.pt").read_bytes() == b"weights v0"
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_put_of_unchanged_files_makes_no_new_version(dataset: Path) -> None:
     first = as_json("artifact", "put", str(dataset), "--name", "ds")
     again = as_json("artifact", "put", str(dataset), "--name", "ds", "--alias", "same")
@@ -91,6 +94,7 @@ def test_put_of_unchanged_files_makes_no_new_version(dataset: Path) -> None:
     assert "No new version" in out.stdout
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_downloaded_files_are_read_only_links_that_cannot_change_the_store(dataset: Path, tmp_path: Path) -> None:
     quire_cli("artifact", "put", str(dataset), "--name", "ds")
     quire_cli("artifact", "get", "ds", "--root", str(tmp_path / "got"))
@@ -102,6 +106,7 @@ def test_downloaded_files_are_read_only_links_that_cannot_change_the_store(datas
 # -- listing --------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_ls_and_versions_list_what_exists(make_files) -> None:
     data = make_files({"a.txt": "one"})
     quire_cli("artifact", "put", str(data), "--name", "p1/ds", "--type", "dataset")
@@ -143,6 +148,7 @@ def test_store_option_overrides_quire_store(make_files, tmp_path: Path) -> None:
 # -- aliases --------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_alias_add_move_and_remove(make_files) -> None:
     data = make_files({"a.txt": "one"})
     quire_cli("artifact", "put", str(data), "--name", "ds")
@@ -167,6 +173,7 @@ def test_alias_add_move_and_remove(make_files) -> None:
 # -- verify ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_verify_a_downloaded_folder(dataset: Path, tmp_path: Path) -> None:
     quire_cli("artifact", "put", str(dataset), "--name", "ds")
     root = tmp_path / "got"

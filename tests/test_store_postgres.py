@@ -139,3 +139,16 @@ def test_a_password_in_the_url_is_used_but_never_shown(
     assert api.artifact("data:v0").digest == art.digest
     assert "s3cret" not in api.store.url and "postgres:***@" in api.store.url
     assert "s3cret" not in api.store.catalog.url
+
+
+def test_the_command_line_reports_an_unreachable_catalog_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from quire.cli import app
+
+    monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "blobs").as_uri())
+    url = f"postgresql://team:s3cret@127.0.0.1:{free_port()}/artifacts"
+    result = CliRunner().invoke(app, ["--store", url, "artifact", "ls"])
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "cannot reach the catalog" in line and "s3cret" not in line and "Traceback" not in result.output
