@@ -15,7 +15,7 @@ from backends import S3_CREDENTIALS, MotoServer
 from faultproxy import FaultProxy
 
 import quire
-from quire.errors import ArtifactNotFoundError, MissingExtraError, StoreError
+from quire.errors import ArtifactNotFoundError, MissingExtraError, StoreError, ValidationError
 from quire.store import open_store
 from quire.store.blobs import BlobStore, blob_key
 from quire.store.s3 import MULTIPART_MIN, CloudObjects
@@ -222,7 +222,34 @@ def test_a_file_changed_during_its_upload_stores_nothing(objects: CloudObjects, 
     src = tmp_path / "weights.bin"
     src.write_bytes(_big())
     stale = blob_key("0" * 64)  # the digest it had when it was hashed, before it changed
-    with pytest.raises(ValueError, match="changed while it was uploaded"):
+    with pytest.raises(ValidationError, match="changed while it was uploaded"):
         objects.put_source(stale, src, "0" * 64)
     assert not objects.exists(stale) and list(objects.list()) == []
     assert src.exists()  # the source is never consumed
+
+
+def test_a_file_rewritten_after_hashing_is_refused_even_with_its_old_mtime(
+    objects: CloudObjects, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import quire.store.s3
+    from quire.store.blobs import hash_file
+
+    monkeypatch.setattr(quire.store.s3, "RACY_NS", 20_000_000)  # not racy after 20 ms (default 2 s)
+    src = tmp_path / "weights.bin"
+    src.write_bytes(_big())
+    time.sleep(0.05)
+    before = os.stat(src)
+    digest, _ = hash_file(src)
+    time.sleep(0.05)  # the next write gets a later ctime tick
+    with open(src, "r+b") as f:
+        f.write(b"X")  # same size
+    os.utime(src, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime cannot be
+    with pytest.raises(ValidationError, match="changed while it was uploaded"):
+        objects.put_source(blob_key(digest), src, digest, before)
+    assert not objects.exists(blob_key(digest))
+    now = os.stat(src)
+    digest, _ = hash_file(src)
+    objects.put_source(blob_key(digest), src, digest, now)  # as it is now, it is stored
+    assert objects.get(blob_key(digest)) == src.read_bytes()

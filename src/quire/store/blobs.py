@@ -396,18 +396,19 @@ class BlobWriter:
         return digest, size
 
     def _add_remote(
-        self, path: Path, expected: str | None, put_source: Callable[[str, Path, str], None]
+        self, path: Path, expected: str | None, put_source: Callable[..., None]
     ) -> tuple[str, int]:
         """A large file into a remote store: hashed, then sent straight from its place.
 
-        A staging copy would only cost a local write; instead the upload hashes again
-        what it sends and is abandoned (nothing stored) if the file changed meanwhile.
+        A staging copy would only cost a local write; instead the upload is abandoned
+        (nothing stored) if the file changed since it was hashed.
         """
         try:
+            before = os.stat(path)
             digest, size = hash_file(path)
             _check_expected(path, expected, digest)
             if not self.holds(digest, size):
-                put_source(blob_key(digest), path, digest)
+                put_source(blob_key(digest), path, digest, before)
                 self.bytes_written += size
         except StoreError:
             raise

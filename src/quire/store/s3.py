@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError
+from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError, ValidationError
 from .blobs import new_hasher
 from .objects import ObjectInfo
 
@@ -41,7 +42,8 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 MULTIPART_MIN = 16 << 20  #: objects this large are uploaded in parallel parts
 PART_SIZE = 8 << 20  #: bytes per part
-PART_CONCURRENCY = 16  #: parts in flight per upload
+PART_CONCURRENCY = 8  #: parts in flight per upload
+RACY_NS = 2_000_000_000  #: a file changed this recently is re-hashed as it is uploaded
 _S3_CODE = re.compile(r"<Code>(\w+)</Code>")
 _ALLOW_HTTP = ("AWS_ALLOW_HTTP", "GOOGLE_ALLOW_HTTP", "AZURE_ALLOW_HTTP", "ALLOW_HTTP")
 _ENDPOINTS = {
@@ -53,6 +55,9 @@ _ENDPOINTS = {
 
 class CloudObjects:
     """Objects under ``s3://bucket/prefix`` (also ``gs://`` and ``az://``)."""
+
+    #: large files to ingest at once (each in up to PART_CONCURRENCY parts)
+    concurrent_files = 8
 
     def __init__(
         self,
@@ -129,19 +134,33 @@ class CloudObjects:
         finally:
             Path(path).unlink(missing_ok=True)
 
-    def put_source(self, key: str, path: Path, digest: str) -> None:
+    def put_source(self, key: str, path: Path, digest: str, hashed: os.stat_result | None = None) -> None:
         """Upload the file at ``path`` (left in place) in parallel parts, completing the
-        upload only if the bytes sent hash to ``digest``: a file that changed since it
-        was hashed raises ``ValueError`` and nothing is stored."""
+        upload only if the file is still what hashed to ``digest``; otherwise raise
+        ``ValidationError`` and store nothing.
+
+        ``hashed`` is the file's stat from before it was hashed. When given and the file
+        was last changed well before that, an unchanged stat (inode, size, mtime and
+        ctime, which no user can set) proves nothing was written since, and the bytes are
+        not hashed a second time; a file changed within :data:`RACY_NS` of being hashed
+        could be rewritten within one timestamp tick, so its bytes are hashed again, as
+        git does for such racy entries. Every later read verifies the digest anyway.
+        """
+        racy = hashed is None or time.time_ns() - max(hashed.st_mtime_ns, hashed.st_ctime_ns) < RACY_NS
 
         def parts() -> Iterator[bytes]:
-            hasher = new_hasher()
+            hasher = new_hasher() if racy else None
             with open(path, "rb") as f:
                 while chunk := f.read(PART_SIZE):
-                    hasher.update(chunk)
+                    if hasher is not None:
+                        hasher.update(chunk)
                     yield chunk
-            if hasher.hexdigest() != digest:  # raised before the upload can complete
-                raise ValueError(f"{path} changed while it was uploaded; add it again")
+                now = os.fstat(f.fileno())
+            # Raised before the last part is handed over, so the upload never completes.
+            if (hasher is not None and hasher.hexdigest() != digest) or (
+                hashed is not None and _signature(now) != _signature(hashed)
+            ):
+                raise ValidationError(f"{path} changed while it was uploaded; add it again")
 
         with self._errors("write", key):
             obstore.put(self._store, key, parts(), use_multipart=True, chunk_size=PART_SIZE,
@@ -299,6 +318,10 @@ class CloudObjects:
             tried = f" after {retries.group(1)} retries" if retries else ""
             return StoreError(f"{what}: the server answered {reason}{tried}; retry later")
         return StoreError(f"{what}: {_first_line(exc)}")
+
+
+def _signature(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _no_bucket(exc: Exception) -> bool:
