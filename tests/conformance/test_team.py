@@ -1,0 +1,37 @@
+"""The conformance suites on the team backends: S3 (moto_server) and PostgreSQL.
+
+The fixtures ``open_s3_objects`` and ``open_postgres_catalog`` live in
+``tests/backends.py``; a fresh bucket and a fresh schema per test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .blobs_suite import BlobStoreTests
+from .catalog_suite import CatalogTests
+from .objects_suite import ObjectStoreTests
+
+
+class TestS3Objects(ObjectStoreTests):
+    pytestmark = pytest.mark.s3
+
+    @pytest.fixture
+    def open_objects(self, open_s3_objects):
+        return open_s3_objects
+
+
+class TestS3Blobs(BlobStoreTests):
+    pytestmark = pytest.mark.s3
+
+    @pytest.fixture
+    def open_objects(self, open_s3_objects):
+        return open_s3_objects
+
+
+class TestPostgresCatalog(CatalogTests):
+    pytestmark = pytest.mark.postgres
+
+    @pytest.fixture
+    def open_catalog(self, open_postgres_catalog):
+        return open_postgres_catalog
