@@ -43,9 +43,10 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    """The location of this test's store (what ``QUIRE_STORE`` holds)."""
-    return str(tmp_path / "store")
+def store_url(_isolated: None) -> str:
+    """The location of this test's store (what ``QUIRE_STORE`` holds; a PostgreSQL URL
+    under ``store_kind``'s team-store run)."""
+    return os.environ["QUIRE_STORE"]
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from quire.store.blobs import SMALL
 
 from support import digest, files_of, log_files
 
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
 
 def log(name: str, files: dict[str, bytes], tmp_path: Path, **kwargs: object) -> quire.Artifact:
     return log_files(name, files, tmp_path / f"src-{name}-{os.urandom(4).hex()}", **kwargs)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 import quire
 from quire.errors import (
@@ -17,22 +17,21 @@ from quire.errors import (
     StoreError,
     ValidationError,
 )
+from quire.store import open_store
 
 from support import log_files
 
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
 
 def store_state(store_url: str) -> dict[str, list[str]]:
-    """Every catalog row and every stored object (staging excluded)."""
-    conn = sqlite3.connect(f"file:{store_url}/catalog.db?mode=ro", uri=True)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        state = {t: sorted(map(repr, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
-    finally:
-        conn.close()
-    blobs = Path(store_url, "blobs")
-    state["blobs"] = sorted(
-        p.relative_to(blobs).as_posix() for p in blobs.rglob("*") if p.is_file() and p.parts[-2] != "tmp"
-    )
+    """Every catalog row and every stored object (staging excluded), on any kind of store."""
+    store = open_store(store_url)
+    with store.catalog.engine.connect() as conn:
+        tables = sa.MetaData()
+        tables.reflect(conn)
+        state = {t.name: sorted(map(repr, conn.execute(sa.select(t)))) for t in tables.sorted_tables}
+    state["blobs"] = sorted(info.key for info in store.blobs.objects.list())
     return state
 
 

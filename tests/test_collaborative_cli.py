@@ -11,6 +11,8 @@ import quire
 from quire.cli import app
 from quire.errors import PendingVersionError
 
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
 runner = CliRunner()
 
 

@@ -16,6 +16,8 @@ import quire
 
 from support import digest, files_of, log_files, write_tree
 
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
 WRITERS = 16
 
 LOG_WHEN_TOLD = """
@@ -94,7 +96,7 @@ def _assert_only_v0(v0_files: dict[str, bytes], tmp_path: Path) -> None:
 
 
 def test_kill_while_writing_a_large_artifact_leaves_no_partial_version(
-    tmp_path: Path, store_url: str, python_env: dict[str, str]
+    tmp_path: Path, store_url: str, python_env: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
     v0_files = {"small.txt": b"the version before"}
     log_files("data", v0_files, tmp_path / "v0")
@@ -106,8 +108,13 @@ def test_kill_while_writing_a_large_artifact_leaves_no_partial_version(
     staging = Path(store_url, "blobs", "tmp")
     child = subprocess.Popen([sys.executable, "-c", LOG_LARGE, str(big)], env=python_env,
                              stderr=subprocess.PIPE)
-    # Kill it while the bytes of a large blob are being written (its staging file grows).
-    _wait_for(lambda: any(p.stat().st_size > 0 for p in staging.glob("*.partial")), "a large blob being written")
+    # Kill it while the bytes of a large blob are being written: its staging file grows,
+    # or (in a bucket) its multipart upload is under way.
+    if "://" in store_url:
+        bucket, s3 = os.environ["QUIRE_BLOBS"].split("/")[2], request.getfixturevalue("s3_client")
+        _wait_for(lambda: s3.list_multipart_uploads(Bucket=bucket).get("Uploads"), "a large blob being uploaded")
+    else:
+        _wait_for(lambda: any(p.stat().st_size > 0 for p in staging.glob("*.partial")), "a large blob being written")
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     child.stderr.close()  # type: ignore[union-attr]

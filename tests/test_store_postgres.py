@@ -3,6 +3,7 @@ users meet, and a connection dropped in the middle of a commit."""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from pathlib import Path
 
 import psycopg
@@ -13,7 +14,7 @@ from backends import free_port
 import quire
 from quire.errors import StoreError
 from quire.store import open_store, postgres_engine
-from quire.store.catalog import NewVersion, SQLCatalog
+from quire.store.catalog import NewVersion, RunRecord, SQLCatalog, now
 
 pytestmark = pytest.mark.postgres
 
@@ -152,3 +153,29 @@ def test_the_command_line_reports_an_unreachable_catalog_in_one_line(tmp_path: P
     assert result.exit_code == 1
     (line,) = result.stderr.strip().splitlines()
     assert "cannot reach the catalog" in line and "s3cret" not in line and "Traceback" not in result.output
+
+
+def _child_writes(i: int, catalog: SQLCatalog) -> None:
+    # The parent's catalog object, inherited by the fork: its pooled connections belong to
+    # the parent, so the child must open its own instead of talking on them.
+    for k in range(5):
+        catalog.create_run(RunRecord(f"child{i}-{k}", "p", None, None, None, {}, "running", now()))
+
+
+def test_forked_writers_beside_a_parent_with_open_connections(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QUIRE_STORE", postgres_url)
+    monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "blobs").as_uri())
+    catalog = open_store().catalog
+    catalog.create_run(RunRecord("parent-before", "p", None, None, None, {}, "running", now()))
+    children = [mp.get_context("fork").Process(target=_child_writes, args=(i, catalog)) for i in range(4)]
+    for child in children:
+        child.start()
+    for k in range(5):  # on the connection that was open when the children forked
+        catalog.create_run(RunRecord(f"parent-{k}", "p", None, None, None, {}, "running", now()))
+    for child in children:
+        child.join()
+    assert [c.exitcode for c in children] == [0] * 4
+    ids = [f"child{i}-{k}" for i in range(4) for k in range(5)] + [f"parent-{k}" for k in range(5)]
+    assert [catalog.run(i).id for i in ids] == ids

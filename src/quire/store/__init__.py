@@ -134,7 +134,12 @@ def postgres_engine(url: str) -> sa.Engine:
     connect: dict[str, object] = {"connect_timeout": 10}
     if "application_name" not in parsed.query:  # shows in pg_stat_activity
         connect["application_name"] = "quire"
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_recycle=1800, connect_args=connect)
+    engine = sa.create_engine(parsed, pool_pre_ping=True, pool_recycle=1800, connect_args=connect)
+    # A forked child must never talk on its parent's connections: it forgets them
+    # (without closing, which would end them for the parent too) and opens its own.
+    ref = weakref.ref(engine)
+    os.register_at_fork(after_in_child=lambda: (alive := ref()) is not None and alive.dispose(close=False))
+    return engine
 
 
 def _hide_password(url: str) -> str:
