@@ -39,3 +39,10 @@ def log_files(
         art = quire.Artifact(name, type)
         art.add_dir(src)
         return run.log_artifact(art, **kwargs)  # type: ignore[arg-type]
+
+
+def stored_bytes(store_url: str) -> int:
+    """Bytes the store's blob store holds (any kind of store; staging files excluded)."""
+    from quire.store import open_store
+
+    return sum(info.size for info in open_store(store_url).blobs.objects.list())

@@ -18,7 +18,10 @@ from quire.core.gc import collect_garbage
 from quire.errors import ConcurrentGCError
 from quire.store import open_store
 from quire.store.blobs import BlobStore, blob_key
-from quire.store.objects import LocalObjects
+
+from support import stored_bytes
+
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
 
 def log(artifact: quire.Artifact) -> quire.Artifact:
@@ -62,14 +65,14 @@ def test_gc_deletes_what_only_a_deleted_version_held(two_versions, store_url: st
     large = v0.get_entry("large.bin").digest
     v0.delete()
 
-    size_before = _blob_bytes(store_url)
+    size_before = stored_bytes(store_url)
     dry = collect_garbage(store, grace=0, dry_run=True)
     assert ("blob", blob_key(large), 2 << 20) in dry.deleted
     assert dry.freed > 2 << 20
-    assert _blob_bytes(store_url) == size_before  # a dry run deletes nothing
+    assert stored_bytes(store_url) == size_before  # a dry run deletes nothing
     report = collect_garbage(store, grace=0)
     assert (report.deleted, report.repacked) == (dry.deleted, dry.repacked)
-    assert size_before - _blob_bytes(store_url) == report.freed
+    assert size_before - stored_bytes(store_url) == report.freed
     assert report.repacked, "v0's pack is mostly garbage now: rewritten with what v1 holds"
 
     v1.verify(v1.download(tmp_path / "out"))
@@ -78,7 +81,7 @@ def test_gc_deletes_what_only_a_deleted_version_held(two_versions, store_url: st
 
 def test_a_reader_holding_an_old_pack_index_still_reads_after_a_repack(two_versions, store_url: str) -> None:
     v0, v1 = two_versions
-    stale = BlobStore(LocalObjects(Path(store_url) / "blobs"))
+    stale = BlobStore(open_store(store_url).blobs.objects)  # a pack index of its own
     digest = v1.get_entry("small/35.txt").digest
     stale.read(digest)  # loads every pack index as it is now
     v0.delete()
@@ -200,10 +203,6 @@ def test_gc_racing_a_writer_leaves_every_version_whole(tmp_path: Path, python_en
         latest.verify(latest.download(tmp_path / f"after-{name}"))
 
 
-def _blob_bytes(store_url: str) -> int:
-    return sum(p.stat().st_size for p in Path(store_url, "blobs").rglob("*") if p.is_file())
-
-
 def test_cli_gc_dry_run_lists_then_gc_deletes(two_versions, store_url: str) -> None:
     from typer.testing import CliRunner
 
@@ -214,12 +213,12 @@ def test_cli_gc_dry_run_lists_then_gc_deletes(two_versions, store_url: str) -> N
     runner = CliRunner()
     kept = runner.invoke(app, ["gc"])  # the default grace period: everything is young
     assert kept.exit_code == 0 and "Freed 0 B" in kept.stdout, kept.output
-    before = _blob_bytes(store_url)
+    before = stored_bytes(store_url)
     dry = runner.invoke(app, ["gc", "--grace", "0", "--dry-run"])
     assert dry.exit_code == 0 and "Would free 2." in dry.stdout and "objects/" in dry.stdout, dry.output
-    assert _blob_bytes(store_url) == before
+    assert stored_bytes(store_url) == before
     done = json.loads(runner.invoke(app, ["gc", "--grace", "0s", "--json"]).stdout)
-    assert done["freed_bytes"] == before - _blob_bytes(store_url) > 2 << 20
+    assert done["freed_bytes"] == before - stored_bytes(store_url) > 2 << 20
     bad = runner.invoke(app, ["gc", "--grace", "soon"])
     assert bad.exit_code == 2 and "not a duration" in bad.output
 
@@ -227,12 +226,14 @@ def test_cli_gc_dry_run_lists_then_gc_deletes(two_versions, store_url: str) -> N
 def test_gc_of_a_damaged_store_deletes_nothing(two_versions, store_url: str) -> None:
     v0, v1 = two_versions
     v0.delete()
-    for idx in Path(store_url, "blobs", "packs").glob("*.idx"):
-        idx.unlink()  # every pack index gone: no manifest can be read
+    objects = open_store(store_url).blobs.objects
+    for info in list(objects.list("packs/")):
+        if info.key.endswith(".idx"):
+            objects.delete(info.key)  # every pack index gone: no manifest can be read
     pages._cache.clear()  # as in a new process
     open_store(store_url).blobs.reload()
-    before = _blob_bytes(store_url)
+    before = stored_bytes(store_url)
     with pytest.raises(OSError, match="damaged, so gc deleted nothing"):
         collect_garbage(open_store(store_url), grace=0)
-    assert _blob_bytes(store_url) == before
+    assert stored_bytes(store_url) == before
     assert open_store(store_url).catalog.gc_epoch() >= 0  # no sweep left holding writers off

@@ -21,6 +21,8 @@ from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, Validati
 from quire.sdk import partitioned_table
 from quire.store import open_store
 
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
 UTC = dt.timezone.utc
 
 
