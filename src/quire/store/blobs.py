@@ -16,6 +16,7 @@ import struct
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -112,12 +113,10 @@ class BlobStore:
                     packs = {_pack_of(k) for k in gone}
                     self._index = {d: s for d, s in self._index.items() if s.pack not in packs}
                     self._loaded -= gone
-            for key in sorted(present):
-                if key.endswith(".idx") and key not in self._loaded and _pack_of(key) in present:
-                    try:
-                        self._index.update(_read_index(key, self.objects.get(key)))
-                    except ArtifactNotFoundError:
-                        continue  # deleted by a gc since the listing
+            new = [k for k in sorted(present) if k.endswith(".idx") and k not in self._loaded and _pack_of(k) in present]
+            for key, raw in zip(new, _get_all(self.objects, new), strict=True):
+                if raw is not None:  # None: deleted by a gc since the listing
+                    self._index.update(_read_index(key, raw))
                     self._loaded.add(key)
 
     def reload(self) -> None:
@@ -435,6 +434,23 @@ def read_small(path: Path | str) -> bytes:
         return parts[0] if len(parts) == 1 else b"".join(parts)
     finally:
         os.close(fd)
+
+
+def _get_all(objects: ObjectStore, keys: list[str]) -> Iterator[bytes | None]:
+    """The bytes of each key in order (None when it is gone), fetched in parallel: on an
+    object store each is a request, and a process's first look may need thousands."""
+
+    def get(key: str) -> bytes | None:
+        try:
+            return objects.get(key)
+        except ArtifactNotFoundError:
+            return None
+
+    if len(keys) < 2:
+        yield from map(get, keys)
+        return
+    with ThreadPoolExecutor(min(16, len(keys))) as pool:
+        yield from pool.map(get, keys)
 
 
 def _check_expected(path: Path | str, expected: str | None, digest: str) -> None:
