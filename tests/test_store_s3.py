@@ -253,3 +253,31 @@ def test_a_file_rewritten_after_hashing_is_refused_even_with_its_old_mtime(
     digest, _ = hash_file(src)
     objects.put_source(blob_key(digest), src, digest, now)  # as it is now, it is stored
     assert objects.get(blob_key(digest)) == src.read_bytes()
+
+
+def _use_after_fork(objects: CloudObjects, outcome) -> None:  # type: ignore[no-untyped-def]
+    try:
+        objects.put("from-the-child", b"x")
+        outcome.put("stored")
+    except StoreError as exc:
+        outcome.put(str(exc))
+
+
+def test_a_process_forked_after_using_the_store_is_refused_not_hung(objects: CloudObjects) -> None:
+    import multiprocessing as mp
+
+    objects.put("from-the-parent", b"x")  # the client's I/O threads start here
+    ctx = mp.get_context("fork")
+    outcome = ctx.Queue()
+    child = ctx.Process(target=_use_after_fork, args=(objects, outcome))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0, "the child hung or crashed"
+    assert "'spawn' or 'forkserver'" in outcome.get(timeout=5)
+    objects.put("again", b"y")  # the parent goes on as before
+    spawned = mp.get_context("spawn")
+    outcome = spawned.Queue()
+    child = spawned.Process(target=_use_after_fork, args=(objects, outcome))
+    child.start()
+    child.join(120)
+    assert outcome.get(timeout=5) == "stored"  # a spawned worker starts its own client

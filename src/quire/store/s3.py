@@ -268,6 +268,7 @@ class CloudObjects:
     @contextmanager
     def _errors(self, action: str, key: str) -> Iterator[None]:
         """Translate obstore's errors into Quire's, naming the bucket and what to check."""
+        _check_not_forked(self.url)
         try:
             yield
         except (ArtifactNotFoundError, StoreError):
@@ -318,6 +319,23 @@ class CloudObjects:
             tried = f" after {retries.group(1)} retries" if retries else ""
             return StoreError(f"{what}: the server answered {reason}{tried}; retry later")
         return StoreError(f"{what}: {_first_line(exc)}")
+
+
+_first_used_in: int | None = None  # the process whose requests started obstore's runtime
+
+
+def _check_not_forked(url: str) -> None:
+    """Refuse, instead of hanging, in a process forked after obstore was used: its I/O
+    runtime's threads do not survive a fork (each process must start its own)."""
+    global _first_used_in
+    if _first_used_in is None:
+        _first_used_in = os.getpid()
+    elif _first_used_in != os.getpid():
+        raise StoreError(
+            f"cannot use {url} in this process: it was forked from one that had used the object "
+            "store already, and the store's client does not survive a fork. Start workers with "
+            "multiprocessing's 'spawn' or 'forkserver' method, or use the store only in the workers"
+        )
 
 
 def _signature(st: os.stat_result) -> tuple[int, ...]:
