@@ -28,12 +28,13 @@ _buckets: dict[str, Any] = {}
 
 
 def _bucket(name: str) -> Any:
-    """The bucket's object store (one per bucket and process)."""
+    """The bucket's object store (one per bucket and endpoint)."""
     from ..store.s3 import CloudObjects  # obstore is an optional dependency
 
-    if name not in _buckets:
-        _buckets[name] = CloudObjects(f"s3://{name}")
-    return _buckets[name]
+    key = f"{name} {os.environ.get('AWS_ENDPOINT_URL_S3') or os.environ.get('AWS_ENDPOINT_URL')}"
+    if key not in _buckets:
+        _buckets[key] = CloudObjects(f"s3://{name}")
+    return _buckets[key]
 
 
 def _split(uri: str) -> tuple[str, str]:

@@ -14,6 +14,11 @@ addresses (or unique pack names), so two hosts racing on one key write the same 
 and one object results. Throttling (503 SlowDown, 429), 5xx answers and dropped
 connections are retried with exponential backoff and jitter; what still fails becomes a
 :class:`~quire.errors.StoreError` that names the bucket URL and what to check.
+
+A large file being ingested is uploaded straight from where it is (:meth:`CloudObjects.put_source`:
+no local staging copy), and the upload is abandoned if the file changed since it was
+hashed. obstore's I/O threads do not survive ``fork()``: a process forked after the store
+was used gets a clear error (use the ``spawn`` or ``forkserver`` start method).
 """
 
 from __future__ import annotations
