@@ -468,3 +468,21 @@ def test_writers_may_be_threads_of_one_run(tmp_path: Path) -> None:
         assert not errors, errors
         got = run.finish_artifact(quire.Artifact("preds", "dataset"))
     assert contents(got) == digests(expected)
+
+
+def test_finish_merges_contributions_stored_as_paged_manifests() -> None:
+    """A contribution whose manifest was saved as pages (save_manifest, as any client
+    may) merges like one saved as a single blob."""
+    from quire.core.manifest import Entry, Manifest, save_manifest
+    from quire.store import pending
+
+    store = open_store()
+    for c in range(3):
+        manifest = Manifest([Entry(f"part{c}/{i}.bin", f"{c:032x}{i:032x}", 5) for i in range(300)])
+        own = pending.NewContribution(f"writer{c}", save_manifest(store.blobs, manifest), len(manifest),
+                                      manifest.size, {"role": "writer"})
+        pending.add_contribution(store.catalog, "uncategorized", "merged", "dataset", "paged", own)
+    with quire.init(group="paged") as run:
+        version = run.finish_artifact(quire.Artifact("merged", "dataset"))
+    assert version.file_count == 900
+    assert sorted(version.manifest.entries)[:2] == ["part0/0.bin", "part0/1.bin"]

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..core.gc import commit_fenced
-from ..core.manifest import Manifest, save_manifest
+from ..core.manifest import Manifest, load_manifest, save_manifest
 from ..core.merge import merge
 from ..core.names import check_alias
 from ..errors import PendingTimeoutError, ValidationError
@@ -82,9 +82,9 @@ def finish(
     manifests: dict[str, Manifest] = {}
 
     def build(parts: list[ContributionRecord], latest: VersionRecord | None) -> NewVersion:
-        wanted = [p.manifest for p in parts if p.manifest not in manifests]
-        for digest, raw in store.blobs.read_many(wanted):
-            manifests[digest] = Manifest.from_bytes(raw)
+        for part in parts:  # either manifest format: one blob, or pages (save_manifest)
+            if part.manifest not in manifests:
+                manifests[part.manifest] = load_manifest(store.blobs, part.manifest)
         merged = merge(
             [(p.writer, manifests[p.manifest]) for p in parts],
             f"pending version {did!r} of {run.project}/{name}", shlex.quote(did),
