@@ -52,10 +52,6 @@ class Cache:
         self._touch(paths)
         return paths
 
-    def cached(self, sizes: dict[str, int]) -> bool:
-        """Whether every blob in ``sizes`` is cached already."""
-        return all(_has(self.path(d), s) for d, s in sizes.items())
-
     def _write(self, path: Path, data: bytes) -> None:
         tmp = self._temp(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)

@@ -76,19 +76,25 @@ def _fetch(entry: Entry, target: Path, allow_missing: bool) -> None:
             raise
 
 
+def files_below(root: Path) -> list[str]:
+    """The posix paths, relative to ``root``, of every file below it."""
+    return [
+        Path(dirpath, name).relative_to(root).as_posix()
+        for dirpath, _, names in os.walk(root)
+        for name in names
+    ]
+
+
 def verify(manifest: Manifest, root: Path) -> None:
     """Raise ``ValidationError`` unless ``root`` holds exactly the manifest's files."""
-    problems = []
+    problems, paths = [], set()
     for entry in manifest:
+        paths.add(entry.path)
         target = safe_target(root, entry.path)
         if not target.is_file():
             problems.append(f"missing: {entry.path}")
         elif entry.size is not None and "etag" not in entry.extra and hash_file(target)[0] != entry.digest:
             problems.append(f"changed: {entry.path}")
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            rel = Path(dirpath, name).relative_to(root).as_posix()
-            if rel not in manifest:
-                problems.append(f"extra: {rel}")
+    problems += [f"extra: {rel}" for rel in files_below(root) if rel not in paths]
     if problems:
         raise ValidationError(f"{root} does not match the version ({len(problems)} problems): " + "; ".join(problems[:20]))

@@ -490,11 +490,10 @@ class Artifact:
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
         """Make ``root`` hold exactly this version: download, then delete other files."""
         target = Path(self.download(root))
-        for dirpath, _, names in os.walk(target):
-            for name in names:
-                rel = Path(dirpath, name).relative_to(target).as_posix()
-                if rel not in self.manifest:
-                    Path(dirpath, name).unlink()
+        paths = {e.path for e in self.manifest}  # one pass, not a page lookup per file
+        for rel in _download.files_below(target):
+            if rel not in paths:
+                (target / rel).unlink()
         return str(target)
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
