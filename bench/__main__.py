@@ -44,8 +44,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="repetitions per row (median), default 3")
     p.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "quire-bench",
                    help="work space; generated inputs are kept there for reuse (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=runner.REPO_ROOT / "BENCHMARKS.md",
-                   help="Markdown report to (re)write (default: %(default)s)")
+    p.add_argument("--out", type=Path,
+                   help="Markdown report to (re)write; default BENCHMARKS.md, but only for a "
+                        "full run (every workload and tool): a partial run must not replace it")
     p.add_argument("--only", "--tools", dest="tools", default=",".join(TOOLS),
                    help="comma-separated subset of quire,wandb,dvc,anchors (default all)")
     p.add_argument("--json", type=Path, help="also dump raw timings to this file")
@@ -119,8 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         raw[name] = {label: vars(r) for label, r in results.items()}
     rmtree(ctx.scratch / "runs")
 
-    args.out.write_text(report.markdown(machine, sections))
-    print(f"wrote {args.out}")
+    out = args.out
+    if out is None and set(args.workloads) == set(WORKLOADS) and args.tools == set(TOOLS):
+        out = runner.REPO_ROOT / "BENCHMARKS.md"
+    if out is not None:
+        out.write_text(report.markdown(machine, sections))
+        print(f"wrote {out}")
     if args.json:
         args.json.write_text(json.dumps({"machine": dict(machine), "results": raw}, indent=1))
     if missed:
