@@ -29,6 +29,7 @@ The single-blob manifests of format 1 read as a root holding every entry.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -129,7 +130,7 @@ def parse_page(raw: bytes, digest: str) -> Page:
     fmt = doc.get("format")
     if fmt == LEGACY:
         rows = sorted(doc["entries"], key=lambda r: r[0])
-        return Page(digest, 0, [r[0] for r in rows], rows, Totals.of(rows), cut=False)
+        return Page(digest, 0, [r[0] for r in rows], rows, None, cut=False)  # totals: see Tree
     if fmt != FORMAT:
         raise StoreError(f"unknown manifest format {fmt!r} in blob {digest}; upgrade quire")
     rows = doc["items"]
@@ -166,10 +167,15 @@ class Tree:
     """A stored manifest, read page by page as needed."""
 
     def __init__(self, blobs: BlobStore, root: Page) -> None:
-        assert root.totals is not None, "a root page carries the totals"
+        assert root.totals is not None or not root.cut, "a root page carries the totals"
         self.blobs = blobs
         self.root = root
-        self.totals: Totals = root.totals
+
+    @functools.cached_property
+    def totals(self) -> Totals:
+        """Count, bytes and digest sum of every entry; a format-1 manifest has them summed
+        on first use (a contribution being merged never needs them)."""
+        return self.root.totals if self.root.totals is not None else Totals.of(self.root.rows)
 
     @property
     def digest(self) -> str:

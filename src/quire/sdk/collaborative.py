@@ -47,14 +47,14 @@ def upsert(run: Run, artifact: Artifact, distributed_id: str | None, aliases: li
     aliases = [check_alias(a) if a != "latest" else a for a in aliases]
     store = run.store
 
-    def add(epoch: int) -> PendingRecord:  # retried when a gc interrupts (see core.gc)
+    def add(epoch: int) -> None:  # retried when a gc interrupts (see core.gc)
         own = _contribution(store, run.id, artifact, aliases, "writer")
-        return pending.add_contribution(
+        pending.add_contribution(
             store.catalog, run.project, artifact.collection_name, artifact.type, did, own, gc_epoch=epoch
-        )[0]
+        )
 
-    record = commit_fenced(store, artifact._fence_epoch(store), add)
-    artifact._upserted = record.where
+    commit_fenced(store, artifact._fence_epoch(store), add)
+    artifact._upserted = f"pending version {did!r} of {run.project}/{artifact.collection_name}"
     return artifact
 
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import blake3
 
 from ..errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
-from .objects import ObjectInfo, ObjectStore
+from .objects import LocalObjects, ObjectInfo, ObjectStore
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
@@ -419,7 +419,7 @@ class BlobWriter:
         """Write the gathered small blobs as one pack, then its index: both durable."""
         if not self._slots:
             return
-        self.bytes_written += self.blobs._write_pack(bytes(self._buf), self._slots)
+        self.bytes_written += self.blobs._write_pack(self._buf, self._slots)
         self._buf = bytearray()
         self._slots = {}
 
@@ -446,7 +446,7 @@ def _get_all(objects: ObjectStore, keys: list[str]) -> Iterator[bytes | None]:
         except ArtifactNotFoundError:
             return None
 
-    if len(keys) < 2:
+    if len(keys) < 2 or isinstance(objects, LocalObjects):  # local files: threads only cost
         yield from map(get, keys)
         return
     with ThreadPoolExecutor(min(16, len(keys))) as pool:

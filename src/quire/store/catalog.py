@@ -140,7 +140,9 @@ class SQLCatalog(GCFence):
         """
         for attempt in range(attempts):
             try:
-                with self.writer_turn(), self.engine.connect().execution_options(quire_write=True) as conn:
+                # Connected before the turn is taken: a new connection's set-up (pragmas,
+                # reading the schema) would otherwise hold up every queued writer.
+                with self.engine.connect().execution_options(quire_write=True) as conn, self.writer_turn():
                     with conn.begin():
                         return fn(conn)
             except (sa_exc.IntegrityError, sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
@@ -328,8 +330,7 @@ class SQLCatalog(GCFence):
         for alias in aliases:
             self._point(conn, coll.id, alias, vid)
         self._add_tags(conn, vid, tags)
-        for run_id in run_ids:
-            self._edge(conn, run_id, vid, "output")
+        self._edges(conn, run_ids, vid, "output")
         return vid, created
 
     def _alias_target(self, conn: sa.Connection, coll_id: int, alias: str) -> str | None:
@@ -351,16 +352,15 @@ class SQLCatalog(GCFence):
             if tag not in have:
                 conn.execute(t.tags.insert().values(version_id=vid, tag=tag))
 
-    def _edge(self, conn: sa.Connection, run_id: str, vid: str, direction: str) -> None:
-        exists = conn.scalar(
-            sa.select(sa.func.count()).where(
-                t.lineage.c.run_id == run_id,
-                t.lineage.c.version_id == vid,
-                t.lineage.c.direction == direction,
-            )
-        )
-        if not exists:
-            conn.execute(t.lineage.insert().values(run_id=run_id, version_id=vid, direction=direction))
+    def _edges(self, conn: sa.Connection, run_ids: list[str], vid: str, direction: str) -> None:
+        """Lineage edges from each run to ``vid`` (those not there yet), in one insert."""
+        have = set(conn.scalars(sa.select(t.lineage.c.run_id).where(
+            t.lineage.c.version_id == vid, t.lineage.c.direction == direction
+        )))
+        new = [{"run_id": r, "version_id": vid, "direction": direction}
+               for r in dict.fromkeys(run_ids) if r not in have]
+        if new:
+            conn.execute(t.lineage.insert(), new)
 
     def _load(self, conn: sa.Connection, ids: list[str]) -> list[VersionRecord]:
         """Full records of the given version ids, in the given order."""
@@ -573,7 +573,7 @@ class SQLCatalog(GCFence):
                     f"version {vid} is not in the catalog at {self.url}: it was deleted, or it "
                     "belongs to another store; use a version of this run's store"
                 )
-            self._edge(conn, run_id, vid, "input")
+            self._edges(conn, [run_id], vid, "input")
 
         self._write(use)
 

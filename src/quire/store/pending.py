@@ -127,26 +127,31 @@ def check_open(catalog: SQLCatalog, project: str, name: str, type_: str, distrib
         CollectionTypeError: the collection holds another type.
         PendingVersionError: the id was committed or aborted.
     """
-    with catalog._read() as conn:
-        coll = catalog._collection(conn, project, name, None, lock=False)
-        if coll is None:
-            return
-        if coll.type != type_:
-            raise CollectionTypeError(f"{project}/{name}", coll.type, type_)
-        found = _records(conn, sa.and_(
-            t.pending.c.collection_id == coll.id, t.pending.c.distributed_id == distributed_id
+    query = (
+        sa.select(t.collections.c.type, t.pending.c.id, t.pending.c.state)
+        .join(t.projects, t.projects.c.id == t.collections.c.project_id)
+        .outerjoin(t.pending, sa.and_(
+            t.pending.c.collection_id == t.collections.c.id, t.pending.c.distributed_id == distributed_id
         ))
-    if found and found[0].state != OPEN:
-        raise _spent(found[0])
+        .where(t.projects.c.name == project, t.collections.c.name == name)
+    )
+    with catalog._read() as conn:
+        row = conn.execute(query).first()
+        if row is None:
+            return
+        if row.type != type_:
+            raise CollectionTypeError(f"{project}/{name}", row.type, type_)
+        if row.state not in (None, OPEN):
+            raise _spent(_records(conn, sa.true(), pending_id=row.id)[0])
 
 
 
 def add_contribution(
     catalog: SQLCatalog, project: str, name: str, type_: str, distributed_id: str, new: NewContribution,
     gc_epoch: int | None = None,
-) -> tuple[PendingRecord, ContributionRecord, bool]:
+) -> tuple[str, ContributionRecord, bool]:
     """Add ``new`` to the open pending version of ``project/name`` named ``distributed_id``
-    (created, with its collection, on first use); returns the pending version, the
+    (created, with its collection, on first use); returns the pending version's id, the
     contribution and whether it was added (False: the same one was there already).
 
     Raises:
@@ -154,7 +159,7 @@ def add_contribution(
         CollectionTypeError: the collection holds another type.
     """
 
-    def add(conn: sa.Connection) -> tuple[PendingRecord, ContributionRecord, bool]:
+    def add(conn: sa.Connection) -> tuple[str, ContributionRecord, bool]:
         if gc_epoch is not None:  # the writer's blobs were checked before any gc since (see core.gc)
             catalog._check_gc_fence(conn, gc_epoch)
         coll = catalog._collection(conn, project, name, type_, lock=False)
@@ -166,7 +171,7 @@ def add_contribution(
             )
         ).first()
         record = _contribution(found) if found is not None else _insert(conn, row.id, new)
-        return pending_by_id(catalog, row.id, conn), record, found is None
+        return row.id, record, found is None
 
     return catalog._write(add)
 
