@@ -242,8 +242,9 @@ def test_eight_processes_appending_at_once_lose_nothing(tmp_path: Path, python_e
 KILLED = """
 import os, time, quire
 from quire.store import blobs
-def stall(self, data, slots):  # positions the kill: after the pack, before its index
-    self.objects.put("packs/stalled.pack", data)  # the pack, but never its index
+def stall(self, spool):  # positions the kill: after the pack, before its index
+    spool.close()
+    self.objects.put_file("packs/stalled.pack", spool.path)  # the pack, but never its index
     print("uploading", flush=True)
     time.sleep(600)
 blobs.BlobStore._write_pack = stall

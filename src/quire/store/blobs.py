@@ -11,10 +11,12 @@ never points at missing bytes. Every read is verified against the digest.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -232,22 +234,23 @@ class BlobStore:
 
 
 
-    def _write_pack(self, data: bytes, slots: Mapping[str, tuple[int, int]]) -> int:
-        """Store ``data`` as a new pack holding ``slots`` (digest → offset, length), then its
-        index, both durable; returns the bytes written."""
+    def _write_pack(self, spool: _Spool) -> int:
+        """Store ``spool`` as a new pack, then its index, both durable; returns the bytes
+        written."""
         pack_id = uuid.uuid4().hex
         pack_key, idx_key = f"packs/{pack_id}.pack", f"packs/{pack_id}.idx"
-        rows = sorted(slots.items())
+        rows = sorted(spool.slots.items())
         index = _IDX_MAGIC + b"".join(_IDX_ROW.pack(bytes.fromhex(d), o, n) for d, (o, n) in rows)
         try:
-            self.objects.put(pack_key, data)
+            spool.close()
+            self.objects.put_file(pack_key, spool.path)
             self.objects.put(idx_key, index)
         except StoreError:
             raise  # already says which store and what to do
         except OSError as exc:
             raise StoreError(f"cannot write a pack to {self.url}: {exc.strerror or exc}") from exc
         self._add_to_index(idx_key, {d: PackSlot(pack_key, o, n) for d, (o, n) in rows})
-        return len(data) + len(index)
+        return spool.size + len(index)
 
     # -- for gc -------------------------------------------------------------------------
 
@@ -295,15 +298,19 @@ class BlobStore:
         gone, reads the indexes again and finds the new pack.
         """
         packs = list(packs)
-        written, buf, slots = 0, bytearray(), {}
-        for digest, data in self.read_many(sorted(set(keep))):
-            slots[digest] = (len(buf), len(data))
-            buf += data
-            if len(buf) >= PACK_TARGET:
-                written += self._write_pack(bytes(buf), slots)
-                buf, slots = bytearray(), {}
-        if slots:
-            written += self._write_pack(bytes(buf), slots)
+        written, spool = 0, None
+        try:
+            for digest, data in self.read_many(sorted(set(keep))):
+                spool = spool or _Spool(self)
+                spool.add(digest, data)
+                if spool.size >= PACK_TARGET:
+                    written += self._write_pack(spool)
+                    spool = None
+            if spool is not None:
+                written += self._write_pack(spool)
+        finally:
+            if spool is not None:
+                spool.discard()
         for pack in packs:
             self.delete(pack.info.key)
         return written
@@ -318,8 +325,7 @@ class BlobWriter:
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
         blobs.refresh()  # once: a pack another process writes meanwhile costs a duplicate, no more
-        self._buf = bytearray()
-        self._slots: dict[str, tuple[int, int]] = {}
+        self._spool: _Spool | None = None
         self.bytes_written = 0
 
     def __enter__(self) -> BlobWriter:
@@ -328,10 +334,13 @@ class BlobWriter:
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is None:
             self.flush()
+        elif self._spool is not None:
+            self._spool.discard()
+            self._spool = None
 
     def holds(self, digest: str, size: int) -> bool:
         """Whether the blob is stored or waiting in this writer."""
-        if digest in self._slots or digest in self.blobs._index:
+        if (self._spool is not None and digest in self._spool.slots) or digest in self.blobs._index:
             return True
         return size >= SMALL and self.blobs.objects.exists(blob_key(digest))
 
@@ -339,16 +348,17 @@ class BlobWriter:
         """Take one blob held in memory; returns its digest."""
         digest = digest or hash_bytes(data)
         size = len(data)
-        if digest in self._slots or digest in self.blobs._index:
+        if (self._spool is not None and digest in self._spool.slots) or digest in self.blobs._index:
             return digest
         if size >= SMALL:
             if not self.blobs.objects.exists(blob_key(digest)):
                 self.blobs.objects.put(blob_key(digest), bytes(data))
                 self.bytes_written += size
             return digest
-        self._slots[digest] = (len(self._buf), size)
-        self._buf += data
-        if len(self._buf) >= PACK_TARGET:
+        if self._spool is None:
+            self._spool = _Spool(self.blobs)
+        self._spool.add(digest, data)
+        if self._spool.size >= PACK_TARGET:
             self.flush()
         return digest
 
@@ -417,11 +427,52 @@ class BlobWriter:
 
     def flush(self) -> None:
         """Write the gathered small blobs as one pack, then its index: both durable."""
-        if not self._slots:
-            return
-        self.bytes_written += self.blobs._write_pack(self._buf, self._slots)
-        self._buf = bytearray()
-        self._slots = {}
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            try:
+                self.bytes_written += self.blobs._write_pack(spool)
+            finally:
+                spool.discard()
+
+
+class _Spool:
+    """The small blobs of one future pack, appended to a local file as they come: a
+    writer holds no pack in memory (nor copies one), and an upload reads the file."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.path = blobs.objects.temp_path()
+        self.slots: dict[str, tuple[int, int]] = {}  # digest → (offset, length)
+        self.size = 0
+        try:
+            self._file = open(self.path, "xb", buffering=0)
+        except OSError as exc:
+            raise StoreError(f"cannot write a pack to {blobs.url}: {exc.strerror or exc}") from exc
+        self._url = blobs.url
+        # A writer dropped without flush (an exception) leaves no file behind.
+        self._cleanup = weakref.finalize(self, _remove, self._file, self.path)
+
+    def add(self, digest: str, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._file.write(view):]
+        except OSError as exc:
+            raise StoreError(f"cannot write a pack to {self._url}: {exc.strerror or exc}") from exc
+        self.slots[digest] = (self.size, len(data))
+        self.size += len(data)
+
+    def close(self) -> None:
+        """Done adding; the file is the pack's bytes (``put_file`` consumes it)."""
+        self._file.close()
+
+    def discard(self) -> None:
+        """Remove the file unless it was consumed."""
+        self._cleanup()
+
+
+def _remove(file: io.RawIOBase, path: Path) -> None:
+    file.close()
+    path.unlink(missing_ok=True)
 
 
 def read_small(path: Path | str) -> bytes:
