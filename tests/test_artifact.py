@@ -221,6 +221,20 @@ def test_run_state(make_files) -> None:
     )
 
 
+def test_a_run_is_recorded_by_its_first_write_or_when_it_ends(make_files) -> None:
+    with quire.init(project="p", job_type="idle") as idle:
+        pass  # wrote nothing: recorded as it ends
+    assert quire.Api().run(f"p/{idle.id}").state == "finished"
+    with quire.init(project="p", job_type="writer", config={"k": 1}) as run:
+        art = quire.Artifact("x", "dataset")
+        art.add_file(make_files({"a": b"1"}) / "a")
+        run.log_artifact(art)  # the run's row rides with this commit
+        recorded = quire.Api().run(run.id)
+        assert (recorded.state, recorded.job_type, recorded.config) == ("running", "writer", {"k": 1})
+        assert art.logged_by().id == run.id
+    assert quire.Api().run(run.id).state == "finished"
+
+
 # -- committed versions ---------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import quire
 from quire.errors import StoreError
 from quire.store import open_store, writer_turn
 from quire.store.catalog import RunRecord, now
@@ -73,3 +74,27 @@ def test_forked_writers_beside_a_parent_with_open_connections(store_url: str) ->
     assert all(catalog.run(i).id == i for i in ids)
     with closing(sqlite3.connect(Path(store_url, "catalog.db"))) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def _child_logs(src: str) -> None:
+    with quire.init(project="p") as run:
+        art = quire.Artifact("child", "dataset")
+        art.add_file(src)
+        run.log_artifact(art)
+
+
+def test_a_forked_child_does_not_record_its_parents_run(store_url: str, tmp_path: Path) -> None:
+    src = tmp_path / "f"
+    src.write_bytes(b"x")
+    parent = quire.init(project="p")  # recorded with its first write, not yet
+    child = mp.get_context("fork").Process(target=_child_logs, args=(str(src),))
+    child.start()
+    child.join()
+    assert child.exitcode == 0
+    assert quire.Api().artifact("p/child:v0").logged_by().state == "finished"
+    art = quire.Artifact("parent", "dataset")
+    art.add_file(src)
+    parent.log_artifact(art)  # the parent's run is recorded once, by the parent, running
+    assert quire.Api().run(parent.id).state == "running"
+    parent.finish()
+    assert quire.Api().run(parent.id).state == "finished"

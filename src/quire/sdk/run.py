@@ -275,12 +275,16 @@ def _start(
     project = check_name(project or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name")
     group = group or os.environ.get("QUIRE_RUN_GROUP")
     opened = open_store(store)
+    chosen = run_id is not None
     run_id = run_id or _new_run_id()
     record = RunRecord(
         id=run_id, project=project, name=name or f"run-{run_id}", group=group, job_type=job_type,
         config=check_metadata(dict(config) if config else {}), state="running", created_at=now(),
     )
-    opened.catalog.create_run(record)
+    if chosen:  # recorded now, so that an id taken meanwhile fails here, not in a later write
+        opened.catalog.create_run(record)
+    else:  # a fresh id: recorded with the run's first write (one transaction fewer)
+        opened.catalog.defer_run(record)
     return Run(opened, record)
 
 

@@ -165,10 +165,17 @@ def _make(key: str) -> Store:
     if not db.exists():
         # The first processes to open a new store would all switch it to WAL and create
         # its tables at once, sleeping in SQLite's busy handler: one does it, the others
-        # wait for their turn and find it done.
+        # wait for their turn and find it done. It is made under another name and renamed
+        # into place whole, so that no process ever opens a catalog without its tables.
         with writer_turn(lock):
             if not db.exists():
-                SQLCatalog(sqlite_engine(db)).engine.dispose()
+                new = db.with_name("catalog.db.new")
+                for leftover in (new, new.with_name(f"{new.name}-wal"), new.with_name(f"{new.name}-shm")):
+                    leftover.unlink(missing_ok=True)  # of a creator that crashed
+                SQLCatalog(sqlite_engine(new)).engine.dispose()  # the last close removes the WAL
+                if new.with_name(f"{new.name}-wal").exists():  # its writes would stay behind
+                    raise StoreError(f"could not finish creating the catalog {db}; try again")
+                os.rename(new, db)
     catalog = SQLCatalog(sqlite_engine(db), lambda: writer_turn(lock))
     return Store(key, catalog, BlobStore(LocalObjects(root / "blobs")), local_dir=root)
 

@@ -8,9 +8,12 @@ the collection row, locked for the length of a commit (``BEGIN IMMEDIATE`` on SQ
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -119,6 +122,10 @@ class SQLCatalog(GCFence):
         self.url = engine.url.render_as_string(hide_password=True)
         self._is_sqlite = engine.dialect.name == "sqlite"
         self.writer_turn = writer_turn
+        self._unrecorded: dict[str, RunRecord] = {}  # see defer_run
+        self._unrecorded_lock = threading.Lock()
+        ref = weakref.ref(self)  # a forked child must not record its parent's runs
+        os.register_at_fork(after_in_child=lambda: (me := ref()) is not None and me._forget_unrecorded())
         self.migrate()
 
     # -- transactions -----------------------------------------------------------------
@@ -139,12 +146,16 @@ class SQLCatalog(GCFence):
         content-addressed blobs, which is idempotent).
         """
         for attempt in range(attempts):
+            runs = self._take_unrecorded()
             try:
                 # Connected before the turn is taken: a new connection's set-up (pragmas,
                 # reading the schema) would otherwise hold up every queued writer.
                 with self.engine.connect().execution_options(quire_write=True) as conn, self.writer_turn():
                     with conn.begin():
-                        return fn(conn)
+                        self._record_runs(conn, runs)
+                        result = fn(conn)
+                runs = []
+                return result
             except (sa_exc.IntegrityError, sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
                 # IntegrityError: another writer created the same row first; retry sees it.
                 # OperationalError: a lock timeout, a serialisation failure or a dropped
@@ -154,6 +165,8 @@ class SQLCatalog(GCFence):
                         raise
                     raise self._error("write", exc) from exc
                 time.sleep(min(0.05 * 2**attempt, 1.0))
+            finally:
+                self._give_back(runs)  # not committed: they go with the next write
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _error(self, action: str, exc: sa_exc.DBAPIError) -> StoreError:
@@ -169,14 +182,12 @@ class SQLCatalog(GCFence):
     def migrate(self) -> None:
         """Apply the migrations this catalog has not recorded yet."""
 
-        try:  # the common case, an up-to-date catalog, takes no write lock
-            with self._read() as conn:
-                if sa.inspect(conn).has_table("migrations") and {
-                    name for name, _ in t.MIGRATIONS
-                } <= set(conn.scalars(sa.select(t.migrations_table.c.name))):
+        try:  # the common case, an up-to-date catalog, takes no write lock (one query)
+            with self.engine.connect() as conn:
+                if {name for name, _ in t.MIGRATIONS} <= set(conn.scalars(sa.select(t.migrations_table.c.name))):
                     return
-        except StoreError:
-            pass  # unreadable as it is: let the write below say why
+        except sa_exc.DBAPIError:
+            pass  # a new catalog (no table yet), or unreadable: the write below says why
 
         def apply(conn: sa.Connection) -> None:
             if self.engine.dialect.name == "postgresql":
@@ -513,34 +524,65 @@ class SQLCatalog(GCFence):
     # -- runs and lineage -------------------------------------------------------------
 
     def create_run(self, run: RunRecord) -> None:
-        """Record a new run."""
+        """Record a new run now."""
+        self._write(lambda conn: self._record_runs(conn, [run]))
 
-        def create(conn: sa.Connection) -> None:
-            # Checked, not left to the key: _write retries integrity errors (a concurrent
-            # writer's row), which for a taken id only delays the same failure by seconds.
-            if conn.scalar(sa.select(t.runs.c.id).where(t.runs.c.id == run.id)) is not None:
-                raise ValidationError(
-                    f"a run with id {run.id!r} exists already in {self.url}; "
-                    "give another id, or none for a fresh one"
-                )
-            pid = self._project_id(conn, run.project, create=True)
-            conn.execute(
-                t.runs.insert().values(
-                    id=run.id, project_id=pid, name=run.name, group_name=run.group,
-                    job_type=run.job_type, config=run.config, state=run.state,
-                    created_at=run.created_at,
-                )
-            )
+    def defer_run(self, run: RunRecord) -> None:
+        """Record a new run with this catalog's next write (or its :meth:`finish_run`).
 
-        self._write(create)
+        A run costs no transaction of its own: collaborative writers are dozens of short
+        processes, each of which would otherwise queue three times on the catalog to
+        write one contribution. A run that never writes appears when it finishes. For
+        fresh random ids: one chosen by a user may be taken meanwhile (``create_run``).
+        """
+        with self._unrecorded_lock:
+            self._unrecorded[run.id] = run
 
     def finish_run(self, run_id: str, state: str) -> None:
         """Record how a run ended (``finished`` or ``crashed``)."""
+        stamp = now()
+        with self._unrecorded_lock:
+            run = self._unrecorded.get(run_id)
+            if run is not None:  # never written: recorded finished, in the next write
+                run.state, run.finished_at = state, stamp
         self._write(
             lambda conn: conn.execute(
-                t.runs.update().where(t.runs.c.id == run_id).values(state=state, finished_at=now())
+                t.runs.update().where(t.runs.c.id == run_id).values(state=state, finished_at=stamp)
             )
         )
+
+    def _forget_unrecorded(self) -> None:
+        self._unrecorded, self._unrecorded_lock = {}, threading.Lock()
+
+    def _take_unrecorded(self) -> list[RunRecord]:
+        with self._unrecorded_lock:
+            runs, self._unrecorded = list(self._unrecorded.values()), {}
+        return runs
+
+    def _give_back(self, runs: list[RunRecord]) -> None:
+        if runs:
+            with self._unrecorded_lock:
+                self._unrecorded.update({r.id: r for r in runs if r.id not in self._unrecorded})
+
+    def _check_new_run(self, conn: sa.Connection, run_id: str) -> None:
+        # Checked, not left to the key: _write retries integrity errors (a concurrent
+        # writer's row), which for a taken id only delays the same failure by seconds.
+        if conn.scalar(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)) is not None:
+            raise ValidationError(
+                f"a run with id {run_id!r} exists already in {self.url}; "
+                "give another id, or none for a fresh one"
+            )
+
+    def _record_runs(self, conn: sa.Connection, runs: list[RunRecord]) -> None:
+        for run in runs:
+            self._check_new_run(conn, run.id)
+            conn.execute(
+                t.runs.insert().values(
+                    id=run.id, project_id=self._project_id(conn, run.project, create=True),
+                    name=run.name, group_name=run.group, job_type=run.job_type, config=run.config,
+                    state=run.state, created_at=run.created_at, finished_at=run.finished_at,
+                )
+            )
 
     def run(self, run_id: str) -> RunRecord:
         """The run with this id."""
