@@ -155,6 +155,25 @@ def test_only_one_gc_sweeps_at_a_time(store_url: str) -> None:
     assert store.catalog.gc_epoch() == epoch
 
 
+def test_the_sweep_lease_runs_on_the_catalogs_clock(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hosts sharing a team catalog disagree about the time: one whose clock runs an hour
+    # ahead must still see a running sweep (and write nothing beside it), and a lease
+    # is over when the catalog's clock says so.
+    store = open_store(store_url)
+    epoch = store.catalog.begin_sweep(store.catalog.gc_epoch(), lease=2)
+    monkeypatch.setattr(time, "time", lambda: time.monotonic() + 1e10)  # a skewed client clock
+    try:
+        assert store.catalog.gc_epoch() == -1
+        with pytest.raises(ConcurrentGCError):
+            with store.catalog.engine.begin() as conn:
+                store.catalog._check_gc_fence(conn, epoch)
+    finally:
+        monkeypatch.undo()
+    time.sleep(2.2)
+    assert store.catalog.gc_epoch() == epoch  # the lease ran out, on the catalog's clock
+    store.catalog.end_sweep(epoch)
+
+
 WRITER = """
 import sys, os, quire
 from pathlib import Path

@@ -4,11 +4,14 @@ A gc bumps an epoch and holds a lease (``gc_state.sweep_until``) while it delete
 writer notes the epoch before it checks which blobs the store holds, and its commit
 transaction fails with ``ConcurrentGCError`` when the epoch moved or a sweep runs (the
 writer then checks again and retries). See :mod:`quire.core.gc` for the whole protocol.
+
+The lease is kept and read on the database's clock, never a client's: hosts sharing a
+team catalog disagree about the time, and one whose clock ran ahead would otherwise take
+a running sweep for an ended one and commit beside it.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -30,16 +33,14 @@ class GCFence:
     def gc_epoch(self) -> int:
         """How many gc sweeps have begun; -1 while one is deleting."""
         with self._read() as conn:
-            row = conn.execute(sa.select(t.gc_state).where(t.gc_state.c.id == 1)).one()
-        return -1 if _sweeping(row) else row.epoch
+            row = conn.execute(_state(conn)).one()
+        return -1 if row.sweeping else row.epoch
 
     def _check_gc_fence(self, conn: sa.Connection, epoch: int) -> None:
         # FOR SHARE: a gc beginning its sweep updates this row, so it waits for this
         # commit to end (and then sees the new version), or this commit waits for it.
-        row = conn.execute(
-            sa.select(t.gc_state).where(t.gc_state.c.id == 1).with_for_update(read=True)
-        ).one()
-        if row.epoch != epoch or _sweeping(row):
+        row = conn.execute(_state(conn).with_for_update(read=True)).one()
+        if row.epoch != epoch or row.sweeping:
             raise ConcurrentGCError(
                 f"a garbage collection ran in {self.url} while this version was prepared; "
                 "nothing was committed. Retry (its blobs are checked again)"
@@ -53,12 +54,12 @@ class GCFence:
         """
 
         def begin(conn: sa.Connection) -> int:
-            row = conn.execute(sa.select(t.gc_state).where(t.gc_state.c.id == 1).with_for_update()).one()
-            if row.epoch != seen_epoch or _sweeping(row):
+            row = conn.execute(_state(conn).with_for_update()).one()
+            if row.epoch != seen_epoch or row.sweeping:
                 raise StoreError(f"another gc ran in {self.url} meanwhile; run gc again")
             conn.execute(
                 t.gc_state.update().where(t.gc_state.c.id == 1)
-                .values(epoch=row.epoch + 1, sweep_until=time.time() + lease)
+                .values(epoch=row.epoch + 1, sweep_until=_now(conn) + lease)
             )
             return row.epoch + 1
 
@@ -70,8 +71,8 @@ class GCFence:
         def renew(conn: sa.Connection) -> None:
             done = conn.execute(
                 t.gc_state.update()
-                .where(t.gc_state.c.id == 1, t.gc_state.c.epoch == epoch, t.gc_state.c.sweep_until > time.time())
-                .values(sweep_until=time.time() + lease)
+                .where(t.gc_state.c.id == 1, t.gc_state.c.epoch == epoch, t.gc_state.c.sweep_until > _now(conn))
+                .values(sweep_until=_now(conn) + lease)
             )
             if done.rowcount != 1:
                 raise StoreError(f"gc lost its lease on {self.url} (it took too long); run gc again")
@@ -88,5 +89,14 @@ class GCFence:
         )
 
 
-def _sweeping(row: sa.Row) -> bool:
-    return row.sweep_until is not None and row.sweep_until > time.time()
+def _now(conn: sa.Connection) -> sa.ColumnElement[float]:
+    """The database's time, in seconds since the Unix epoch (an SQL expression)."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.extract("epoch", sa.func.clock_timestamp())
+    return (sa.func.julianday("now") - 2440587.5) * 86400.0  # SQLite: days since 4714 BC
+
+
+def _state(conn: sa.Connection) -> sa.Select[Any]:
+    """The fence's row, with ``sweeping``: whether a sweep's lease runs, by the database's clock."""
+    sweeping = sa.func.coalesce(t.gc_state.c.sweep_until > _now(conn), False)
+    return sa.select(t.gc_state, sweeping.label("sweeping")).where(t.gc_state.c.id == 1)
