@@ -26,7 +26,7 @@ from typing import NamedTuple
 import blake3
 
 from ..errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
-from .objects import LocalObjects, ObjectInfo, ObjectStore
+from .objects import LocalObjects, ObjectInfo, ObjectStore, start_writeback
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
@@ -386,11 +386,14 @@ class BlobWriter:
             return self._add_remote(Path(path), expected, put_source)
         tmp = objects.temp_path()
         h, size = new_hasher(), 0
+        durable = getattr(objects, "durable", False)  # it will be fsynced: start early
         try:
-            with open(path, "rb") as src, open(tmp, "wb") as dst:
+            with open(path, "rb") as src, open(tmp, "wb", buffering=0) as dst:
                 while chunk := src.read(CHUNK):
                     h.update(chunk)
-                    dst.write(chunk)
+                    _write_all(dst, chunk)
+                    if durable:
+                        start_writeback(dst.fileno(), size, len(chunk))
                     size += len(chunk)
             digest = h.hexdigest()
             _check_expected(path, expected, digest)
@@ -448,14 +451,15 @@ class _Spool:
         except OSError as exc:
             raise StoreError(f"cannot write a pack to {blobs.url}: {exc.strerror or exc}") from exc
         self._url = blobs.url
+        self._durable = getattr(blobs.objects, "durable", False)
         # A writer dropped without flush (an exception) leaves no file behind.
         self._cleanup = weakref.finalize(self, _remove, self._file, self.path)
 
     def add(self, digest: str, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
         try:
-            while view:
-                view = view[self._file.write(view):]
+            _write_all(self._file, data)
+            if self._durable and (self.size + len(data)) // CHUNK > self.size // CHUNK:
+                start_writeback(self._file.fileno(), self.size // CHUNK * CHUNK, CHUNK)
         except OSError as exc:
             raise StoreError(f"cannot write a pack to {self._url}: {exc.strerror or exc}") from exc
         self.slots[digest] = (self.size, len(data))
@@ -468,6 +472,14 @@ class _Spool:
     def discard(self) -> None:
         """Remove the file unless it was consumed."""
         self._cleanup()
+
+
+def _write_all(file: io.RawIOBase, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        assert written is not None, "a regular file never blocks"
+        view = view[written:]
 
 
 def _remove(file: io.RawIOBase, path: Path) -> None:
