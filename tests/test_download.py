@@ -12,6 +12,7 @@ import pytest
 
 import quire
 from quire.core import pages
+from quire.core.cache import cache_for
 from quire.core.manifest import Entry, Manifest
 from quire.errors import CorruptBlobError, StoreError, ValidationError
 from quire.store import open_store
@@ -129,6 +130,16 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Callable[[], _Counting]:
         return wrapper
 
     return install
+
+
+def test_cache_cleanup_removes_the_least_recently_used_files_first(tmp_path: Path) -> None:
+    arts = [log_files(n, {f"{n}.bin": n.encode() * 5000}, tmp_path / f"src-{n}") for n in ("a", "b", "c")]
+    for art in arts:  # cached in this order ...
+        art.download(tmp_path / f"first-{art.name}")
+    arts[0].download(tmp_path / "again")  # ... then `a` placed again: now `b` is the oldest
+    cache = cache_for(open_store().local_dir)
+    assert cache.cleanup(2 * 5000) == (1, 5000)  # room for two: the least recent goes
+    assert [cache.path(digest(n.encode() * 5000)).exists() for n in ("a", "b", "c")] == [True, False, True]
 
 
 def test_warm_download_reads_nothing_from_the_blob_store(

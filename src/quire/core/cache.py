@@ -105,17 +105,19 @@ class Cache:
         hardlink stay there: only the cache's own link goes.
         """
         found = []
+        with self._db() as conn:
+            used = dict(conn.execute("SELECT digest, at FROM used"))
         for sub in self.files.glob("*/*"):
             if sub.name.endswith(".tmp"):
                 continue
             st = sub.stat()
-            found.append((sub.parent.name + sub.name, st.st_size, sub))
+            digest = sub.parent.name + sub.name
+            # Last used: noted in the table, or (a download that hardlinked it) its ctime.
+            found.append((max(used.get(digest, 0.0), st.st_ctime), st.st_size, sub))
         total = sum(size for _, size, _ in found)
-        with self._db() as conn:
-            used = dict(conn.execute("SELECT digest, at FROM used"))
-        found.sort(key=lambda item: used.get(item[0], 0.0))
+        found.sort(key=lambda item: item[0])
         removed = freed = 0
-        for digest, size, path in found:
+        for _, size, path in found:
             if total - freed <= max_bytes:
                 break
             path.unlink(missing_ok=True)
@@ -140,7 +142,8 @@ class Cache:
             for item in absent:
                 if not self._place(mode, item):
                     raise StoreError(f"{self.path(item[0])} vanished from the cache while in use")
-        self._touch(d for d, _, _ in items)
+        if mode != "link":  # a link marks the cached file's ctime (POSIX): its use is noted already
+            self._touch(d for d, _, _ in items)
 
     def _mode(self, target: str) -> str:
         key = (self.root, os.path.dirname(target))

@@ -3,7 +3,10 @@ and check a folder against a manifest."""
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError, ValidationError
@@ -22,6 +25,32 @@ def download(
     allow_missing_references: bool = False,
 ) -> Path:
     """Place the entries (those under ``path_prefix``, or all) below ``root``."""
+    with paused_gc():
+        return _download(blobs, cache, manifest, root, path_prefix, allow_missing_references)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection in the block: a large version's entries are tens of
+    thousands of objects without cycles, and Python's collector, triggered by their
+    count, spent a quarter of a 20,000-file download scanning them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _download(
+    blobs: BlobStore,
+    cache: Cache,
+    manifest: Manifest,
+    root: Path,
+    path_prefix: str | None,
+    allow_missing_references: bool,
+) -> Path:
     entries = manifest.under(path_prefix) if path_prefix else list(manifest)
     base = os.fspath(root)
     targets = [(e, f"{base}/{check_manifest_path(e.path, root)}") for e in entries]  # refuse before writing
