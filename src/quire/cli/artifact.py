@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 import quire
+from quire.core.ingest import walk_files
 from quire.core.names import check_alias, check_name
 from quire.errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
 from quire.sdk.api import ArtifactCollection
@@ -70,7 +71,7 @@ def put(
     if not path.exists():  # checked before the run starts, so bad input writes nothing
         raise ValidationError(f"{path} does not exist: give a file or a folder to log")
     with quire.init(project=project, job_type="cli", store=settings(ctx).store) as run:
-        with working(f"storing {path}"):
+        with working(f"storing {path}", total=_bytes_below(path)):
             if path.is_dir():
                 artifact.add_dir(path, policy=policy.value)
             else:
@@ -98,10 +99,12 @@ def get(
 ) -> None:
     """Download a version's files into a folder."""
     artifact = api(ctx).artifact(name)
-    files = len(artifact.manifest.under(path_prefix)) if path_prefix else artifact.file_count
+    chosen = artifact.manifest.under(path_prefix) if path_prefix else None
+    files = len(chosen) if chosen is not None else artifact.file_count
     if path_prefix and not files:
         raise ArtifactNotFoundError(f"{artifact.qualified_name} has no files at or below {path_prefix!r}")
-    with working(f"downloading {artifact.qualified_name}"):
+    total = sum(e.size or 0 for e in chosen) if chosen is not None else artifact.size
+    with working(f"downloading {artifact.qualified_name}", total=total):
         target = artifact.download(root, path_prefix=path_prefix)
     if json_:
         emit({**describe(artifact), "root": str(Path(target).resolve()), "downloaded_files": files})
@@ -195,7 +198,7 @@ def verify(
         where = str(root)
     else:
         with tempfile.TemporaryDirectory(prefix="quire-verify-") as scratch, \
-                working(f"verifying {artifact.qualified_name}"):
+                working(f"verifying {artifact.qualified_name}", total=artifact.size):
             try:
                 artifact.verify(artifact.download(scratch, skip_cache=True))
             except CorruptBlobError as exc:  # every blob is checked as it is fetched
@@ -240,6 +243,13 @@ def diff(
     grown += sum((b.size or 0) - (a.size or 0) for a, b in changes.changed)
     typer.echo(f"{title}: {len(changes.added)} added, {len(changes.removed)} removed, "
                f"{len(changes.changed)} changed ({'+' if grown >= 0 else '-'}{human_size(abs(grown))})")
+
+
+def _bytes_below(path: Path) -> int:
+    """The bytes of a file, or of every file below a folder (what ``put`` will read)."""
+    if not path.is_dir():
+        return path.stat().st_size
+    return sum(entry.stat().st_size for _, entry in walk_files(path))
 
 
 def _size(n: int | None) -> str:

@@ -22,6 +22,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 import quire
+from quire.core import progress
 from quire.errors import QuireError
 
 #: ``--json`` as every command spells it.
@@ -151,21 +152,29 @@ VERSION_COLUMNS = ("version", "digest", "aliases", "files", "size", "created (UT
 
 
 @contextmanager
-def working(description: str) -> Iterator[None]:
-    """Show a progress bar on stderr while the block runs, when stdout is a terminal.
-
-    The API reports no per-file progress, so the bar pulses and shows the elapsed time.
-    """
+def working(description: str, total: int | None = None) -> Iterator[None]:
+    """Show a progress bar on stderr while the block runs, when stdout is a terminal:
+    bytes done of ``total`` (as the core reports them), else a pulse and the time."""
     err = Console(stderr=True)
     if not (sys.stdout.isatty() and err.is_terminal):
         yield
         return
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
-        progress.add_task(description, total=None)
-        yield
+    counts = (DownloadColumn(), TransferSpeedColumn()) if total else ()
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), *counts, TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(description, total=total or None)
+        with progress.reporting(lambda n: bar.advance(task, n)):
+            yield
 
 
 # -- sizes ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import CorruptBlobError, StoreError
 from ..store.blobs import SMALL, BlobStore, hash_file
+from . import progress
 from .statcache import StatCache
 
 _FICLONE = 0x40049409  # linux/fs.h: share extents (btrfs, XFS, bcachefs)
@@ -46,9 +47,11 @@ class Cache:
         small = [d for d in absent if sizes[d] < SMALL]
         for digest, data in blobs.read_many(small):
             self._write(paths[digest], data)
+            progress.advance(len(data))
         for digest in absent:
             if sizes[digest] >= SMALL:
                 self._fetch_large(blobs, digest, paths[digest])
+                progress.advance(sizes[digest])
         self._touch(paths)
         return paths
 
@@ -137,11 +140,14 @@ class Cache:
             return
         mode = self._mode(items[0][2])
         absent = [item for item in items if not self._place(mode, item)]
+        progress.advance(sum(size for _, size, _ in items) - sum(size for _, size, _ in absent))
         if absent:
-            self.fill(blobs, {d: s for d, s, _ in absent})
+            sizes = {d: s for d, s, _ in absent}
+            self.fill(blobs, sizes)  # reports each blob it fetches
             for item in absent:
                 if not self._place(mode, item):
                     raise StoreError(f"{self.path(item[0])} vanished from the cache while in use")
+            progress.advance(sum(size for _, size, _ in absent) - sum(sizes.values()))  # the same bytes at two paths
         if mode != "link":  # a link marks the cached file's ctime (POSIX): its use is noted already
             self._touch(d for d, _, _ in items)
 

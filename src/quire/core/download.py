@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import StoreError, ValidationError
 from ..store.blobs import BlobStore, hash_file
+from . import progress
 from .cache import Cache
 from .manifest import Entry, Manifest, check_manifest_path, safe_target
 from .references import fetch_reference
@@ -60,6 +61,7 @@ def _download(
     for entry, target in targets:
         if not entry.stored:
             _fetch(entry, Path(target), allow_missing_references)
+            progress.advance(entry.size or 0)
     return root
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import ValidationError
 from ..store.blobs import SMALL, BlobWriter, hash_file
+from . import progress
 from .manifest import Entry
 from .names import check_path
 from .statcache import StatCache
@@ -47,6 +48,7 @@ def ingest_file(
         st = os.stat(path)
         digest = stat.get(st)
     local = os.fspath(path)
+    progress.advance(st.st_size)
     if writer is None:  # immutable: hash only
         if digest is None:
             digest, _ = hash_file(local)
