@@ -48,11 +48,21 @@ def new_hasher() -> blake3.blake3:
 def hash_file(path: Path | str) -> tuple[str, int]:
     """The digest and size of the file at ``path``, read once."""
     h, size = new_hasher(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
+    for chunk in read_chunks(path):
+        h.update(chunk)
+        size += len(chunk)
     return h.hexdigest(), size
+
+
+def read_chunks(path: Path | str) -> Iterator[memoryview]:
+    """The bytes of a file in chunks of up to :data:`CHUNK`, read into one buffer that
+    each chunk reuses (valid until the next is read): a fresh 8 MiB object per chunk
+    made the kernel fault in and zero 30,000 new pages per GiB read, not 2,000."""
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            yield view[:n]
 
 
 def blob_key(digest: str) -> str:
@@ -388,8 +398,8 @@ class BlobWriter:
         h, size = new_hasher(), 0
         durable = getattr(objects, "durable", False)  # it will be fsynced: start early
         try:
-            with open(path, "rb") as src, open(tmp, "wb", buffering=0) as dst:
-                while chunk := src.read(CHUNK):
+            with open(tmp, "wb", buffering=0) as dst:
+                for chunk in read_chunks(path):
                     h.update(chunk)
                     _write_all(dst, chunk)
                     if durable:
