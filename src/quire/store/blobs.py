@@ -58,9 +58,10 @@ def read_chunks(path: Path | str) -> Iterator[memoryview]:
     """The bytes of a file in chunks of up to :data:`CHUNK`, read into one buffer that
     each chunk reuses (valid until the next is read): a fresh 8 MiB object per chunk
     made the kernel fault in and zero 30,000 new pages per GiB read, not 2,000."""
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
+        # No bigger than the file: a buffer is zeroed when made, and small files are many.
+        buf = bytearray(min(CHUNK, os.fstat(f.fileno()).st_size + 1))
+        view = memoryview(buf)
         while n := f.readinto(buf):
             yield view[:n]
 
