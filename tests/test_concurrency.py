@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 import quire
+from quire.core.statcache import StatCache
 
 from support import digest, files_of, log_files, write_tree
 
@@ -179,3 +183,25 @@ def test_kill_inside_the_commit_transaction_leaves_no_partial_version(
         run.log_artifact(artifact)
     assert artifact.version == "v1"  # the number the dead commit took was rolled back too
     assert files_of(artifact.download(tmp_path / "v1")) == {"a.txt": b"next version", "b.txt": b"more"}
+
+
+def _look_up(path: str, start) -> None:  # type: ignore[no-untyped-def]
+    start.wait()
+    StatCache(Path(path)).get(os.stat(__file__))  # opens (and so creates) the stat cache
+
+
+def test_processes_opening_a_new_stat_cache_at_once_all_work(tmp_path: Path) -> None:
+    # Only one can switch a new SQLite file to WAL; the others got "database is locked",
+    # and an eight-way patch test failed with it once in CI.
+    ctx = mp.get_context("fork")
+    for round_ in range(8):
+        path = tmp_path / str(round_) / "stat.db"
+        start = ctx.Barrier(WRITERS)
+        procs = [ctx.Process(target=_look_up, args=(str(path), start)) for _ in range(WRITERS)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        assert [p.exitcode for p in procs] == [0] * WRITERS
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -35,7 +35,14 @@ class StatCache:
         if conn is None or self._local.pid != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode = WAL")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                except sqlite3.OperationalError:
+                    # Processes opening a new stat cache at once: switching the mode takes
+                    # the database alone and does not wait (SQLite answers "locked"); one
+                    # of them switches it, and the others work in the mode they find.
+                    pass
             # A cache: a power loss may forget the last digests, never corrupt them, so
             # commits need not wait for the disk (one fsync less per process that adds).
             conn.execute("PRAGMA synchronous = NORMAL")
