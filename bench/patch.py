@@ -84,7 +84,7 @@ def main() -> int:
     os.chdir(work)
     try:
         t0 = time.perf_counter()
-        v0 = make_version(args.entries, work)
+        make_version(args.entries, work)
         print(f"set-up: logged {args.entries:,} entries in {time.perf_counter() - t0:.1f} s "
               f"(blob store {blob_bytes(store) / 1e6:.1f} MB)", flush=True)
         quire.finish()

@@ -474,8 +474,7 @@ class Artifact:
         record = self._committed_record()
         assert self._store is not None
         target = Path(root) if root is not None else self._default_root()
-        with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch, \
-                _download.paused_gc():
+        with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
             cache = Cache(Path(scratch)) if scratch else cache_for(self._store.local_dir)
             _download.download(
                 self._store.blobs, cache, self.manifest, target,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -169,11 +168,11 @@ def _make(key: str) -> Store:
         # into place whole, so that no process ever opens a catalog without its tables.
         with writer_turn(lock):
             if not db.exists():
-                new = db.with_name("catalog.db.new")
-                for leftover in (new, new.with_name(f"{new.name}-wal"), new.with_name(f"{new.name}-shm")):
+                new, wal = root / "catalog.db.new", root / "catalog.db.new-wal"
+                for leftover in (new, wal, root / "catalog.db.new-shm"):
                     leftover.unlink(missing_ok=True)  # of a creator that crashed
                 SQLCatalog(sqlite_engine(new)).engine.dispose()  # the last close removes the WAL
-                if new.with_name(f"{new.name}-wal").exists():  # its writes would stay behind
+                if wal.exists():  # its writes would stay behind
                     raise StoreError(f"could not finish creating the catalog {db}; try again")
                 os.rename(new, db)
     catalog = SQLCatalog(sqlite_engine(db), lambda: writer_turn(lock))

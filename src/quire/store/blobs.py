@@ -243,8 +243,6 @@ class BlobStore:
         with self.writer() as w:
             return w.add_bytes(data)
 
-
-
     def _write_pack(self, spool: _Spool) -> int:
         """Store ``spool`` as a new pack, then its index, both durable; returns the bytes
         written."""
@@ -326,6 +324,7 @@ class BlobStore:
             self.delete(pack.info.key)
         return written
 
+
 class BlobWriter:
     """Takes blobs one by one; small ones are gathered into packs, large ones streamed.
 
@@ -351,15 +350,17 @@ class BlobWriter:
 
     def holds(self, digest: str, size: int) -> bool:
         """Whether the blob is stored or waiting in this writer."""
-        if (self._spool is not None and digest in self._spool.slots) or digest in self.blobs._index:
-            return True
-        return size >= SMALL and self.blobs.objects.exists(blob_key(digest))
+        return self._packed(digest) or (size >= SMALL and self.blobs.objects.exists(blob_key(digest)))
+
+    def _packed(self, digest: str) -> bool:
+        """Whether the blob is in a stored pack, or in the one this writer is making."""
+        return digest in self.blobs._index or (self._spool is not None and digest in self._spool.slots)
 
     def add_bytes(self, data: bytes | bytearray | memoryview, digest: str | None = None) -> str:
         """Take one blob held in memory; returns its digest."""
         digest = digest or hash_bytes(data)
         size = len(data)
-        if (self._spool is not None and digest in self._spool.slots) or digest in self.blobs._index:
+        if self._packed(digest):
             return digest
         if size >= SMALL:
             if not self.blobs.objects.exists(blob_key(digest)):
@@ -402,9 +403,7 @@ class BlobWriter:
             with open(tmp, "wb", buffering=0) as dst:
                 for chunk in read_chunks(path):
                     h.update(chunk)
-                    _write_all(dst, chunk)
-                    if durable:
-                        start_writeback(dst.fileno(), size, len(chunk))
+                    _append(dst, chunk, size, durable)
                     size += len(chunk)
             digest = h.hexdigest()
             _check_expected(path, expected, digest)
@@ -468,9 +467,7 @@ class _Spool:
 
     def add(self, digest: str, data: bytes | bytearray | memoryview) -> None:
         try:
-            _write_all(self._file, data)
-            if self._durable and (self.size + len(data)) // CHUNK > self.size // CHUNK:
-                start_writeback(self._file.fileno(), self.size // CHUNK * CHUNK, CHUNK)
+            _append(self._file, data, self.size, self._durable)
         except OSError as exc:
             raise StoreError(f"cannot write a pack to {self._url}: {exc.strerror or exc}") from exc
         self.slots[digest] = (self.size, len(data))
@@ -485,12 +482,19 @@ class _Spool:
         self._cleanup()
 
 
-def _write_all(file: io.RawIOBase, data: bytes | bytearray | memoryview) -> None:
+def _append(file: io.RawIOBase, data: bytes | bytearray | memoryview, offset: int, durable: bool) -> None:
+    """Write all of ``data`` at ``offset``, the end of ``file``. A file that will be
+    fsynced (``durable``) has each :data:`CHUNK` it completes sent to disk at once, so
+    the fsync waits for little (see :func:`~quire.store.objects.start_writeback`)."""
     view = memoryview(data)
     while view:
         written = file.write(view)
         assert written is not None, "a regular file never blocks"
         view = view[written:]
+    end = offset + len(data)
+    if durable and end // CHUNK > offset // CHUNK:
+        start = offset // CHUNK * CHUNK
+        start_writeback(file.fileno(), start, end // CHUNK * CHUNK - start)
 
 
 def _remove(file: io.RawIOBase, path: Path) -> None:
