@@ -71,7 +71,7 @@ def put(
     if not path.exists():  # checked before the run starts, so bad input writes nothing
         raise ValidationError(f"{path} does not exist: give a file or a folder to log")
     with quire.init(project=project, job_type="cli", store=settings(ctx).store) as run:
-        with working(f"storing {path}", total=_bytes_below(path)):
+        with working(f"storing {path}", total=lambda: _bytes_below(path)):
             if path.is_dir():
                 artifact.add_dir(path, policy=policy.value)
             else:
@@ -103,8 +103,8 @@ def get(
     files = len(chosen) if chosen is not None else artifact.file_count
     if path_prefix and not files:
         raise ArtifactNotFoundError(f"{artifact.qualified_name} has no files at or below {path_prefix!r}")
-    total = sum(e.size or 0 for e in chosen) if chosen is not None else artifact.size
-    with working(f"downloading {artifact.qualified_name}", total=total):
+    with working(f"downloading {artifact.qualified_name}",
+                 total=lambda: sum(e.size or 0 for e in chosen) if chosen is not None else artifact.size):
         target = artifact.download(root, path_prefix=path_prefix)
     if json_:
         emit({**describe(artifact), "root": str(Path(target).resolve()), "downloaded_files": files})
@@ -198,7 +198,7 @@ def verify(
         where = str(root)
     else:
         with tempfile.TemporaryDirectory(prefix="quire-verify-") as scratch, \
-                working(f"verifying {artifact.qualified_name}", total=artifact.size):
+                working(f"verifying {artifact.qualified_name}", total=lambda: artifact.size):
             try:
                 artifact.verify(artifact.download(scratch, skip_cache=True))
             except CorruptBlobError as exc:  # every blob is checked as it is fetched

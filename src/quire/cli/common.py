@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
@@ -152,9 +152,10 @@ VERSION_COLUMNS = ("version", "digest", "aliases", "files", "size", "created (UT
 
 
 @contextmanager
-def working(description: str, total: int | None = None) -> Iterator[None]:
+def working(description: str, total: Callable[[], int] | None = None) -> Iterator[None]:
     """Show a progress bar on stderr while the block runs, when stdout is a terminal:
-    bytes done of ``total`` (as the core reports them), else a pulse and the time."""
+    bytes done of ``total()`` (as the core reports them), else a pulse and the time.
+    ``total`` is called only when a bar is shown (counting may walk a folder)."""
     err = Console(stderr=True)
     if not (sys.stdout.isatty() and err.is_terminal):
         yield
@@ -169,10 +170,11 @@ def working(description: str, total: int | None = None) -> Iterator[None]:
         TransferSpeedColumn,
     )
 
-    counts = (DownloadColumn(), TransferSpeedColumn()) if total else ()
+    size = total() if total is not None else None
+    counts = (DownloadColumn(), TransferSpeedColumn()) if size else ()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), *counts, TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(description, total=total or None)
+        task = bar.add_task(description, total=size or None)
         with progress.reporting(lambda n: bar.advance(task, n)):
             yield
 

@@ -54,7 +54,7 @@ def upsert(run: Run, artifact: Artifact, distributed_id: str | None, aliases: li
         )
 
     commit_fenced(store, artifact._fence_epoch(store), add)
-    artifact._upserted = f"pending version {did!r} of {run.project}/{artifact.collection_name}"
+    artifact._upserted = pending.where(run.project, artifact.collection_name, did)
     return artifact
 
 
@@ -87,7 +87,7 @@ def finish(
                 manifests[part.manifest] = load_manifest(store.blobs, part.manifest)
         merged = merge(
             [(p.writer, manifests[p.manifest]) for p in parts],
-            f"pending version {did!r} of {run.project}/{name}", shlex.quote(did),
+            pending.where(run.project, name, did), shlex.quote(did),
         )
         metadata: dict[str, Any] = {}
         for part in parts:  # sorted by key: the same inputs give the same metadata

@@ -287,8 +287,7 @@ class SQLCatalog(GCFence):
         """
 
         def commit(conn: sa.Connection) -> tuple[str, bool]:
-            if gc_epoch is not None:
-                self._check_gc_fence(conn, gc_epoch)
+            self._check_gc_fence(conn, gc_epoch)
             coll = self._collection(conn, project, name, type_, lock=True)
             assert coll is not None
             return self.commit_locked(conn, coll, build, aliases, tags, [run_id] if run_id else [])

@@ -36,7 +36,11 @@ class GCFence:
             row = conn.execute(_state(conn)).one()
         return -1 if row.sweeping else row.epoch
 
-    def _check_gc_fence(self, conn: sa.Connection, epoch: int) -> None:
+    def _check_gc_fence(self, conn: sa.Connection, epoch: int | None) -> None:
+        """In a commit's transaction: fail if a gc ran since the writer noted ``epoch``
+        (None: the writer took no note, nothing to check)."""
+        if epoch is None:
+            return
         # FOR SHARE: a gc beginning its sweep updates this row, so it waits for this
         # commit to end (and then sees the new version), or this commit waits for it.
         row = conn.execute(_state(conn).with_for_update(read=True)).one()

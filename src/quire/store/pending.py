@@ -106,7 +106,12 @@ class PendingRecord:
     @property
     def where(self) -> str:
         """``pending version 'ID' of project/name``, for messages."""
-        return f"pending version {self.distributed_id!r} of {self.project}/{self.collection}"
+        return where(self.project, self.collection, self.distributed_id)
+
+
+def where(project: str, name: str, distributed_id: str) -> str:
+    """How messages name the pending version ``distributed_id`` of ``project/name``."""
+    return f"pending version {distributed_id!r} of {project}/{name}"
 
 
 def writer_label(run_id: str | None, writer: dict[str, Any]) -> str:
@@ -160,8 +165,7 @@ def add_contribution(
     """
 
     def add(conn: sa.Connection) -> tuple[str, ContributionRecord, bool]:
-        if gc_epoch is not None:  # the writer's blobs were checked before any gc since (see core.gc)
-            catalog._check_gc_fence(conn, gc_epoch)
+        catalog._check_gc_fence(conn, gc_epoch)  # its blobs were checked before any gc since
         coll = catalog._collection(conn, project, name, type_, lock=False)
         assert coll is not None
         row = _open_row(conn, coll.id, distributed_id)
@@ -204,8 +208,7 @@ def commit(
     """
 
     def txn(conn: sa.Connection) -> tuple[str, bool, str]:
-        if gc_epoch is not None:
-            catalog._check_gc_fence(conn, gc_epoch)
+        catalog._check_gc_fence(conn, gc_epoch)
         coll = catalog._collection(conn, project, name, type_, lock=True)
         assert coll is not None
         row = _open_row(conn, coll.id, distributed_id)
