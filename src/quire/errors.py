@@ -6,7 +6,8 @@ would already catch (``KeyError`` for things not found, ``ValueError`` for bad i
 
     QuireError
     ├── ValidationError (ValueError)         bad name, path, alias, metadata, ...
-    │   └── CollectionTypeError              logging type B to a collection of type A
+    │   ├── CollectionTypeError              logging type B to a collection of type A
+    │   └── InvalidDigestError               a digest that is not 64 lowercase hex characters
     ├── ArtifactNotFoundError (KeyError)     no such collection, version, alias or entry
     ├── ArtifactFinalizedError (ValueError)    editing a logged artifact
     ├── ArtifactNotLoggedError (ValueError)  reading committed-only attributes of a draft
@@ -47,6 +48,10 @@ class CollectionTypeError(ValidationError):
             f"log it under another name or with type={existing!r}"
         )
         self.collection, self.existing, self.given = collection, existing, given
+
+
+class InvalidDigestError(ValidationError):
+    """A manifest entry, page reference or contribution holds a malformed digest."""
 
 
 class ArtifactNotFoundError(QuireError, KeyError):
