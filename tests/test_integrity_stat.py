@@ -48,9 +48,9 @@ def settle(path: Path, racy: float) -> None:
         time.sleep(racy)
 
 
-def log_file(path: Path, name: str = "data") -> quire.Artifact:
+def log_file(path: Path, name: str = "data", type: str = "dataset") -> quire.Artifact:
     with quire.init(project="p") as run:
-        art = quire.Artifact(name, "dataset")
+        art = quire.Artifact(name, type)
         art.add_file(path)
         return run.log_artifact(art)
 
@@ -191,3 +191,87 @@ def test_a_file_changed_just_now_is_not_remembered_whatever_its_mtime(tmp_path: 
     cache.put(os.stat(path), "2" * 64)
     cache.save()
     assert cache.get(os.stat(path)) is None
+
+
+# -- item 8: references in the version digest ----------------------------------------------
+
+
+def test_logging_the_bytes_after_a_reference_to_them_makes_a_version_that_holds_them(tmp_path: Path) -> None:
+    source = tmp_path / "bucket" / "model.bin"
+    source.parent.mkdir()
+    source.write_bytes(b"weights" * 100)
+    with quire.init(project="p") as run:
+        art = quire.Artifact("model", "model")
+        art.add_reference(source.as_uri())  # checksummed: its digest is that of the bytes
+        run.log_artifact(art)
+    local = tmp_path / "local" / "model.bin"
+    local.parent.mkdir()
+    local.write_bytes(b"weights" * 100)
+
+    stored = log_file(local, "model", "model")
+    assert stored.version == "v1", "a stored copy is other content than a reference"
+    assert not stored.get_entry("model.bin").ref
+    source.unlink()  # the referenced copy goes: the stored version does not care
+    assert files_of(latest("model").download(tmp_path / "out")) == {"model.bin": b"weights" * 100}
+    assert quire.Api(overrides={"project": "p"}).artifact("model:v0").get_entry("model.bin").ref == source.as_uri()
+
+
+def test_references_to_the_same_bytes_at_two_places_are_two_versions(tmp_path: Path) -> None:
+    for where in ("a", "b"):
+        (tmp_path / where).mkdir()
+        (tmp_path / where / "x.csv").write_bytes(b"1,2,3\n")
+    versions = []
+    for where in ("a", "b", "a"):
+        with quire.init(project="p") as run:
+            art = quire.Artifact("refs", "dataset")
+            art.add_reference((tmp_path / where / "x.csv").as_uri())
+            versions.append(run.log_artifact(art).version)
+    assert versions == ["v0", "v1", "v0"]  # "a" again: the version that holds it
+
+
+def _old_version_digest(pairs: dict[str, str]) -> str:
+    """The version digest as every earlier release computed it (a model of its own)."""
+    total = 0
+    for path, digest in pairs.items():
+        total += int.from_bytes(blake3.blake3(f"{path}\x00{digest}".encode()).digest(length=512), "little")
+    return blake3.blake3(b"quire.version/2\x00" + (total % (1 << 4096)).to_bytes(512, "little")).hexdigest()
+
+
+def test_digests_of_versions_without_references_are_unchanged(tmp_path: Path) -> None:
+    files = {"a.txt": b"alpha", "d/b.bin": b"\x00" * 5000, "d/c": b""}
+    src = tmp_path / "src"
+    for rel, data in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    art = log_dir(src)
+    expected = _old_version_digest({rel: blake3.blake3(data).hexdigest() for rel, data in files.items()})
+    assert art.digest == expected and latest().digest == expected  # old versions still dedup
+
+
+def test_a_patch_of_a_version_saved_before_references_counted_gets_the_right_digest(tmp_path: Path) -> None:
+    from quire.core.manifest import Entry, Manifest, load_manifest, save_manifest
+    from quire.store.blobs import BlobStore
+    from quire.store.objects import LocalObjects
+
+    blobs = BlobStore(LocalObjects(tmp_path / "blobs"))
+    d1, d2, d3 = (blake3.blake3(b).hexdigest() for b in (b"1", b"2", b"3"))
+    rows = [["a", d1, 1, None, None], ["r", d2, 1, "file:///data/r", None]]
+    # A root page as earlier releases wrote it: its sum counts the reference "r" as if
+    # it were stored (path and digest only), and nothing on the page says so.
+    old_sum = 0
+    for path, digest, *_ in rows:
+        old_sum += int.from_bytes(blake3.blake3(f"{path}\x00{digest}".encode()).digest(length=512), "little")
+    body = {"format": "quire.manifest/2", "count": 2, "size": 2,
+            "sum": (old_sum % (1 << 4096)).to_bytes(512, "little").hex(), "level": 0, "items": rows}
+    with blobs.writer() as writer:
+        root = writer.add_bytes(json.dumps(body, separators=(",", ":")).encode())
+
+    patched = load_manifest(blobs, root)
+    patched.put(Entry("b", d3, 1))
+    fresh = Manifest([Entry("a", d1, 1), Entry("r", d2, 1, ref="file:///data/r"), Entry("b", d3, 1)])
+    as_stored = Manifest([Entry("a", d1, 1), Entry("r", d2, 1), Entry("b", d3, 1)])
+    assert patched.digest == fresh.digest != as_stored.digest
+    saved = load_manifest(blobs, save_manifest(blobs, patched))
+    assert saved.digest == fresh.digest
+    saved.pop("r")  # and a later patch, taking the reference out again, is right too
+    assert saved.digest == Manifest([Entry("a", d1, 1), Entry("b", d3, 1)]).digest
