@@ -25,7 +25,7 @@ from quire.core.statcache import StatCache
 
 from support import files_of
 
-pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+both_stores = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
 SIZE = 4096  # a small file: it goes into a pack, the path most files take
 
@@ -69,6 +69,7 @@ def latest(name: str = "data") -> quire.Artifact:
 # -- item 6: the stat cache --------------------------------------------------------------
 
 
+@both_stores
 def test_a_same_size_rewrite_with_its_mtime_put_back_is_hashed_again(tmp_path: Path, racy: float) -> None:
     path = tmp_path / "weights.bin"
     path.write_bytes(b"A" * SIZE)
@@ -85,6 +86,7 @@ def test_a_same_size_rewrite_with_its_mtime_put_back_is_hashed_again(tmp_path: P
     assert files_of(latest().download(tmp_path / "out")) == {"weights.bin": b"B" * SIZE}
 
 
+@both_stores
 def test_a_file_deleted_and_recreated_on_the_same_inode_is_hashed_again(tmp_path: Path, racy: float) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -110,6 +112,7 @@ def test_a_file_deleted_and_recreated_on_the_same_inode_is_hashed_again(tmp_path
     assert files_of(latest().download(tmp_path / "out")) == {"part.bin": b"B" * SIZE}
 
 
+@both_stores
 def test_an_archive_extracted_over_a_file_is_hashed_again(tmp_path: Path, racy: float) -> None:
     # Two builds with one SOURCE_DATE_EPOCH: same names, sizes and mtimes, other bytes.
     for build, byte in (("one", b"A"), ("two", b"B")):
@@ -141,6 +144,7 @@ def test_an_archive_extracted_over_a_file_is_hashed_again(tmp_path: Path, racy: 
     assert files_of(latest().download(tmp_path / "out")) == {"model.bin": b"B" * SIZE}
 
 
+@both_stores
 def test_an_unchanged_file_is_still_known_without_a_read(tmp_path: Path, racy: float) -> None:
     path = tmp_path / "same.bin"
     path.write_bytes(b"S" * SIZE)
@@ -196,6 +200,7 @@ def test_a_file_changed_just_now_is_not_remembered_whatever_its_mtime(tmp_path: 
 # -- item 8: references in the version digest ----------------------------------------------
 
 
+@both_stores
 def test_logging_the_bytes_after_a_reference_to_them_makes_a_version_that_holds_them(tmp_path: Path) -> None:
     source = tmp_path / "bucket" / "model.bin"
     source.parent.mkdir()
@@ -216,6 +221,7 @@ def test_logging_the_bytes_after_a_reference_to_them_makes_a_version_that_holds_
     assert quire.Api(overrides={"project": "p"}).artifact("model:v0").get_entry("model.bin").ref == source.as_uri()
 
 
+@both_stores
 def test_references_to_the_same_bytes_at_two_places_are_two_versions(tmp_path: Path) -> None:
     for where in ("a", "b"):
         (tmp_path / where).mkdir()
@@ -237,6 +243,7 @@ def _old_version_digest(pairs: dict[str, str]) -> str:
     return blake3.blake3(b"quire.version/2\x00" + (total % (1 << 4096)).to_bytes(512, "little")).hexdigest()
 
 
+@both_stores
 def test_digests_of_versions_without_references_are_unchanged(tmp_path: Path) -> None:
     files = {"a.txt": b"alpha", "d/b.bin": b"\x00" * 5000, "d/c": b""}
     src = tmp_path / "src"
@@ -275,3 +282,132 @@ def test_a_patch_of_a_version_saved_before_references_counted_gets_the_right_dig
     assert saved.digest == fresh.digest
     saved.pop("r")  # and a later patch, taking the reference out again, is right too
     assert saved.digest == Manifest([Entry("a", d1, 1), Entry("b", d3, 1)]).digest
+
+
+# -- item 14: private staging --------------------------------------------------------------
+
+
+@pytest.fixture
+def system_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder like /tmp (mode 1777) that Python's ``tempfile`` uses for this test, so
+    what is planted there harms no other test."""
+    import tempfile
+
+    folder = tmp_path / "systmp"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+@pytest.fixture
+def team_store(postgres_url: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """PostgreSQL + S3, as a team sets it up."""
+    monkeypatch.setenv("QUIRE_STORE", postgres_url)
+    monkeypatch.setenv("QUIRE_BLOBS", f"s3://{s3_bucket}/blobs")
+    return postgres_url
+
+
+def _small_files(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.txt").write_bytes(b"row %d\n" % i)
+    return src
+
+
+def _no_versions(name: str = "data") -> bool:
+    try:
+        latest(name)
+    except KeyError:
+        return True
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_a_bucket_store_stages_in_a_folder_only_its_user_can_enter(
+    system_tmp: Path, team_store: str, tmp_path: Path
+) -> None:
+    assert log_dir(_small_files(tmp_path)).version == "v0"
+    staging = system_tmp / f"quire-staging-{os.getuid()}"
+    st = os.lstat(staging)
+    assert (st.st_mode & 0o777, st.st_uid) == (0o700, os.getuid())
+    assert not (system_tmp / "quire-staging").exists(), "no folder shared by every user"
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+@pytest.mark.parametrize("plant", ["symlink", "other owner", "writable by all"])
+def test_a_staging_folder_planted_for_a_bucket_store_is_refused(
+    plant: str, system_tmp: Path, team_store: str, tmp_path: Path
+) -> None:
+    from quire.errors import StoreError, UnsafeFolderError
+
+    staging = system_tmp / f"quire-staging-{os.getuid()}"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    if plant == "symlink":
+        os.symlink(victim, staging)
+    else:
+        staging.mkdir()
+        if plant == "other owner":
+            os.chown(staging, 4242, 4242)  # another user's (the tests run as root)
+        else:
+            staging.chmod(0o777)
+    with pytest.raises(UnsafeFolderError, match=str(staging)) as caught:
+        log_dir(_small_files(tmp_path))
+    assert isinstance(caught.value, StoreError) and "\n" not in str(caught.value)
+    assert list(victim.iterdir()) == [], "nothing was written through the planted link"
+    assert list(staging.iterdir()) == [], "nor into a folder others can read or write"
+    assert _no_versions()
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_gc_still_collects_a_killed_writers_staging_file_on_a_bucket_store(
+    system_tmp: Path, team_store: str, tmp_path: Path, python_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quire.core import gc
+    from quire.store import open_store
+
+    script = (
+        "import os, signal, tempfile\n"
+        f"tempfile.tempdir = {str(system_tmp)!r}\n"
+        "from quire.store import open_store\n"
+        "path = open_store(os.environ['QUIRE_STORE']).blobs.objects.temp_path()\n"
+        "path.write_bytes(b'half a pack')\n"
+        "print(path, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**python_env, **{k: v for k, v in os.environ.items() if k.startswith(("QUIRE_", "AWS_"))}}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    left = Path(proc.stdout.strip())
+    assert left.parent == system_tmp / f"quire-staging-{os.getuid()}" and left.exists()
+
+    monkeypatch.setattr(gc, "IN_FLIGHT", 0)  # as an hour later
+    report = gc.collect_garbage(open_store(team_store), grace=0)
+    assert ("temp", str(left), len(b"half a pack")) in report.deleted
+    assert not left.exists()
+
+
+def test_an_embedded_store_whose_staging_folder_is_a_symlink_is_refused(tmp_path: Path, store_url: str) -> None:
+    from quire.errors import UnsafeFolderError
+
+    log_dir(_small_files(tmp_path))  # the store exists
+    from quire.store import close_stores
+
+    close_stores()
+    staging = Path(store_url) / "blobs" / "tmp"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    staging.rmdir()
+    os.symlink(victim, staging)
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "large.bin").write_bytes(os.urandom(2 << 20))  # staged as a whole file
+    with pytest.raises(UnsafeFolderError, match="symlink"):
+        log_dir(big, "big")
+    assert list(victim.iterdir()) == []
+    assert _no_versions("big")
