@@ -286,7 +286,7 @@ def test_a_patch_killed_mid_upload_leaves_no_version_and_a_consistent_store(
     assert objects.exists("packs/stalled.pack"), "a pack without its index may be a live writer's: kept an hour"
     monkeypatch.setattr(gc, "IN_FLIGHT", 0)  # an hour later (a bucket's mtimes cannot be set back)
     kinds = [kind for kind, _, _ in gc.collect_garbage(open_store(store_url), grace=0).deleted]
-    # (and "temp": a bucket store stages in one folder per machine, where other tests'
+    # (and "temp": a bucket store stages in one folder per user, where other tests'
     # killed writers left files)
     assert [kind for kind in kinds if kind != "temp"] == ["stray"]
     assert not objects.exists("packs/stalled.pack")

@@ -16,7 +16,8 @@ would already catch (``KeyError`` for things not found, ``ValueError`` for bad i
     ├── PendingTimeoutError (TimeoutError)   finish waited for writers that did not come
     ├── CorruptBlobError                     stored bytes do not match their digest
     ├── StoreError (OSError)                 store missing, unwritable, unreachable
-    │   └── ConcurrentGCError                a gc deleted blobs while a commit was prepared
+    │   ├── ConcurrentGCError                a gc deleted blobs while a commit was prepared
+    │   └── UnsafeFolderError                a staging folder is a symlink or not private
     └── MissingExtraError (ImportError)      an optional dependency is not installed
 
 Messages say what was wrong and what to do; context is kept as attributes.
@@ -116,6 +117,15 @@ class ConcurrentGCError(StoreError):
     Writers catch it, check their blobs again (uploading what went) and retry; it reaches
     the user only when gc keeps running through every retry.
     """
+
+
+class UnsafeFolderError(StoreError):
+    """A folder Quire stages files in is a symlink, not a folder, another user's, or
+    writable by others; it is refused, never followed or written into."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class MissingExtraError(QuireError, ImportError):

@@ -1,7 +1,8 @@
 """Manifests: the map from logical path to entry that a version is.
 
-A version's digest is a hash over its ``(path, entry digest)`` pairs only, so the same
-files give the same digest whatever the name, type, metadata or order of adding. A
+A version's digest is a hash over its entries' paths, digests and, for references, URIs
+only, so the same files give the same digest whatever the name, type, metadata or order
+of adding, and a stored file differs from a reference to the same bytes. A
 manifest is stored as a tree of pages (:mod:`quire.core.pages`: sorted, cut at
 content-defined boundaries, shared between versions), and the catalog keeps the digest
 of its root page. Read back, a manifest is lazy: one entry or one folder loads only the
@@ -146,7 +147,7 @@ class Manifest:
     # -- all entries -----------------------------------------------------------------
 
     def __len__(self) -> int:
-        return self._totals().count if self._tree is not None else len(self.entries)
+        return self._totals(exact=False).count if self._tree is not None else len(self.entries)
 
     def __iter__(self) -> Iterator[Entry]:
         if self._tree is None:
@@ -186,10 +187,12 @@ class Manifest:
         manifest._changes = dict(self._changes)
         return manifest
 
-    def _totals(self) -> pages.Totals:
+    def _totals(self, exact: bool = True) -> pages.Totals:
+        """Count, bytes and digest sum; ``exact=False``: the sum may be wrong (a count or
+        size never needs an earlier release's root summed again)."""
         if self._tree is None:
             return pages.Totals.of([e._row() for e in self.entries.values()])
-        totals = self._tree.totals
+        totals = self._tree.totals if exact else self._tree.counts
         for path, entry in self._changes.items():
             old = self._tree.get(path)
             if old is not None:
@@ -200,7 +203,7 @@ class Manifest:
 
     @property
     def digest(self) -> str:
-        """The version digest: a hash over the set of ``(path, entry digest)`` pairs.
+        """The version digest: a hash over the set of entries (path, digest, reference URI).
 
         Independent of paging, order and history (see :func:`quire.core.pages.pair_term`),
         and for a stored manifest computed from its root and changes alone.
@@ -214,7 +217,7 @@ class Manifest:
         """Total bytes of the entries whose size is known."""
         if self._tree is None:
             return sum(e.size or 0 for e in self.entries.values())
-        return self._totals().size
+        return self._totals(exact=False).size
 
     def under(self, folder: str) -> list[Entry]:
         """The entries at or below ``folder`` (a path or a folder prefix), sorted by path.

@@ -22,7 +22,11 @@ version digest (see :func:`pair_term`), so a patch updates them from the entries
 replaces instead of reading the rest. A page is JSON::
 
     {"format": "quire.manifest/2", "level": 0, "items": [[path, digest, size, ref, extra], ...]}
-    {"format": ..., "count": N, "size": S, "sum": "<hex>", "level": L, "items": [...]}  (root)
+    {"format": ..., "count": N, "size": S, "sum": "<hex>", "terms": 2, "level": L, "items": [...]}  (root)
+
+``terms`` says how the sum counts references (:data:`SUM_TERMS`); roots written before
+it existed counted a reference as a stored entry, and their sum is added up again from
+the entries when they are first patched (:attr:`Tree.totals`).
 
 The single-blob manifests of format 1 read as a root holding every entry.
 """
@@ -50,6 +54,9 @@ TARGET = 128  #: average items per page
 MAX_ITEMS = 8 * TARGET  #: a page is cut here whatever the hashes say
 SUM_BYTES = 512  #: the version digest's running sum is a 4096-bit number
 _MOD = 1 << (8 * SUM_BYTES)
+#: the root's sum holds :func:`pair_term` of stored entries and references (without this
+#: mark on a root, of ``(path, digest)`` only: references counted as stored entries)
+SUM_TERMS = 2
 
 Row = list[Any]  # leaf: [path, digest, size, ref, extra]; above: [first path, page digest]
 Put = Callable[[bytes], str]  # stores a page body, returns its digest
@@ -59,21 +66,35 @@ Made = dict[str, tuple[int, list[Row]]]  # pages stored by one edit (digest → 
 # -- the version digest ------------------------------------------------------------------
 
 
-def pair_term(path: str, digest: str) -> int:
-    """One ``(path, entry digest)`` pair's share of the version digest's sum.
+def pair_term(path: str, digest: str, ref: str | None = None) -> int:
+    """One entry's share of the version digest's sum: its path, digest and reference URI.
 
     The version digest is a hash of the sum (mod 2**4096) of these terms over every entry:
-    a function of the set of pairs only (not of paging, order or history), which a patch
+    a function of the set of entries only (not of paging, order or history), which a patch
     updates by subtracting the terms it replaces and adding the new ones. 4096 bits keep
     finding two sets with equal sums (a generalized-birthday attack) out of reach (~2**128).
+
+    A stored entry's term is that of its ``(path, digest)`` pair, as it always was, so
+    versions without references keep their digests (and still dedup). A reference holds
+    no bytes in the store, so it is other content than a stored entry with its digest:
+    its term also covers its URI, in a form that no stored entry's pair can take (a
+    prefix, then JSON, which keeps the three fields apart whatever they hold).
     """
-    data = f"{path}\x00{digest}".encode("utf-8", "surrogatepass")
+    if ref is None:
+        data = f"{path}\x00{digest}".encode("utf-8", "surrogatepass")
+    else:
+        data = b"quire.ref\x00" + json.dumps([path, digest, ref]).encode()
     return int.from_bytes(blake3.blake3(data).digest(length=SUM_BYTES), "little")
+
+
+def row_term(row: Row) -> int:
+    """:func:`pair_term` of a leaf row."""
+    return pair_term(row[0], row[1], row[3])
 
 
 def sum_rows(rows: Iterator[Row] | list[Row]) -> int:
     """The sum of :func:`pair_term` over leaf rows."""
-    return sum(pair_term(r[0], r[1]) for r in rows) % _MOD
+    return sum(map(row_term, rows)) % _MOD
 
 
 def digest_from_sum(total: int) -> str:
@@ -83,17 +104,21 @@ def digest_from_sum(total: int) -> str:
 
 @dataclass(frozen=True)
 class Totals:
-    """What the root records about all entries: count, bytes, and the digest's sum."""
+    """What the root records about all entries: count, bytes, and the digest's sum.
+
+    ``terms`` is how ``sum`` was added up (:data:`SUM_TERMS`; 1: by an earlier release).
+    """
 
     count: int = 0
     size: int = 0
     sum: int = 0
+    terms: int = SUM_TERMS
 
     def plus(self, row: Row) -> Totals:
-        return Totals(self.count + 1, self.size + (row[2] or 0), (self.sum + pair_term(row[0], row[1])) % _MOD)
+        return Totals(self.count + 1, self.size + (row[2] or 0), (self.sum + row_term(row)) % _MOD, self.terms)
 
     def minus(self, row: Row) -> Totals:
-        return Totals(self.count - 1, self.size - (row[2] or 0), (self.sum - pair_term(row[0], row[1])) % _MOD)
+        return Totals(self.count - 1, self.size - (row[2] or 0), (self.sum - row_term(row)) % _MOD, self.terms)
 
     @classmethod
     def of(cls, rows: list[Row]) -> Totals:
@@ -119,7 +144,10 @@ def page_body(level: int, rows: list[Row], totals: Totals | None = None) -> byte
     """The deterministic bytes of a page (a root when ``totals`` is given)."""
     doc: dict[str, Any] = {"format": FORMAT}
     if totals is not None:
-        doc.update(count=totals.count, size=totals.size, sum=totals.sum.to_bytes(SUM_BYTES, "little").hex())
+        assert totals.terms == SUM_TERMS, "a root is written with the sum as it is counted now"
+        doc.update(
+            count=totals.count, size=totals.size, sum=totals.sum.to_bytes(SUM_BYTES, "little").hex(), terms=SUM_TERMS
+        )
     doc.update(level=level, items=rows)
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -136,7 +164,10 @@ def parse_page(raw: bytes, digest: str) -> Page:
     rows = doc["items"]
     totals = None
     if "sum" in doc:
-        totals = Totals(doc["count"], doc["size"], int.from_bytes(bytes.fromhex(doc["sum"]), "little"))
+        terms = doc.get("terms", 1)
+        if terms not in (1, SUM_TERMS):
+            raise StoreError(f"manifest root {digest} sums its entries in a newer way ({terms}); upgrade quire")
+        totals = Totals(doc["count"], doc["size"], int.from_bytes(bytes.fromhex(doc["sum"]), "little"), terms)
     return Page(digest, doc["level"], [r[0] for r in rows], rows, totals)
 
 
@@ -175,6 +206,18 @@ class Tree:
     def totals(self) -> Totals:
         """Count, bytes and digest sum of every entry; a format-1 manifest has them summed
         on first use (a contribution being merged never needs them)."""
+        totals = self.counts
+        if totals.terms != SUM_TERMS:
+            # A root of an earlier release: its sum counted references as stored entries,
+            # and nothing tells which entries are references but the entries. Summed
+            # again, reading every page once; a patch then writes a root that is right.
+            totals = Totals(totals.count, totals.size, sum_rows(iter(self)))
+        return totals
+
+    @functools.cached_property
+    def counts(self) -> Totals:
+        """Count and bytes of every entry, as recorded (the sum may be an earlier
+        release's: use :attr:`totals` for the digest)."""
         return self.root.totals if self.root.totals is not None else Totals.of(self.root.rows)
 
     @property

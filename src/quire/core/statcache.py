@@ -1,9 +1,16 @@
-"""The stat cache: digests remembered by (device, inode, size, mtime_ns).
+"""The stat cache: digests remembered by (device, inode, size, mtime_ns, ctime_ns).
 
 Re-adding a file that has not changed since it was hashed costs one ``stat`` instead of a
-read. A file modified in the same clock tick as it was hashed could keep its mtime, so
-digests of files younger than :data:`RACY_SECONDS` are not remembered (git's "racy
-clean" rule).
+read. The mtime alone does not prove that: tools set it back on purpose (``os.utime``,
+``tar -x``, ``cp -p``, ``rsync -t``, builds with ``SOURCE_DATE_EPOCH``), and a file
+deleted and made again can get the same inode number. The inode change time cannot be
+set by anyone and moves on every write, rename into place or ``utime``, so it is in the
+key too, as in git's index. A file changed in the same clock tick as it was hashed could
+keep both times, so digests of files changed less than :data:`RACY_SECONDS` ago (by
+mtime or ctime) are not remembered (git's "racy clean" rule).
+
+Rows live in the table ``stat_v2``; the table ``stat`` of older versions (keyed without
+the ctime) is left as it is and never read, so an old ``cache.db`` keeps working.
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ from pathlib import Path
 RACY_SECONDS = 2.0
 
 
-def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
-    """What identifies an unchanged file."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+Key = tuple[int, int, int, int, int]
+
+
+def stat_key(st: os.stat_result) -> Key:
+    """What identifies an unchanged file: (device, inode, size, mtime_ns, ctime_ns)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class StatCache:
@@ -28,7 +38,7 @@ class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._pending: list[tuple[int, int, int, int, str]] = []
+        self._pending: list[tuple[int, int, int, int, int, str]] = []
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -46,9 +56,10 @@ class StatCache:
             # A cache: a power loss may forget the last digests, never corrupt them, so
             # commits need not wait for the disk (one fsync less per process that adds).
             conn.execute("PRAGMA synchronous = NORMAL")
+            # One row per inode: a changed file's new digest replaces its old one.
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS stat (dev INTEGER, ino INTEGER, size INTEGER,"
-                " mtime_ns INTEGER, digest TEXT NOT NULL, PRIMARY KEY (dev, ino, size, mtime_ns))"
+                "CREATE TABLE IF NOT EXISTS stat_v2 (dev INTEGER, ino INTEGER, size INTEGER,"
+                " mtime_ns INTEGER, ctime_ns INTEGER, digest TEXT NOT NULL, PRIMARY KEY (dev, ino))"
                 " WITHOUT ROWID"
             )
             self._local.conn, self._local.pid = conn, os.getpid()
@@ -57,13 +68,14 @@ class StatCache:
     def get(self, st: os.stat_result) -> str | None:
         """The remembered digest of the file ``st`` describes, or None."""
         row = self._conn().execute(
-            "SELECT digest FROM stat WHERE dev=? AND ino=? AND size=? AND mtime_ns=?", stat_key(st)
+            "SELECT digest FROM stat_v2 WHERE dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?",
+            stat_key(st),
         ).fetchone()
         return row[0] if row else None
 
     def get_many(self, stats: list[os.stat_result]) -> list[str | None]:
         """:meth:`get` for many files at once (one indexed query per 500 files)."""
-        found: dict[tuple[int, int, int, int], str] = {}
+        found: dict[Key, str] = {}
         conn = self._conn()
         by_dev: dict[int, list[int]] = {}
         for st in stats:
@@ -71,19 +83,22 @@ class StatCache:
         for dev, inodes in by_dev.items():
             for i in range(0, len(inodes), 500):
                 batch = inodes[i : i + 500]
-                # (dev, ino) is the primary key's prefix: an index search per inode, where a
-                # row-value IN over all four columns would scan the table.
+                # (dev, ino) is the primary key: an index search per inode, where a
+                # row-value IN over all five columns would scan the table.
                 rows = conn.execute(
-                    f"SELECT ino, size, mtime_ns, digest FROM stat WHERE dev = ? AND ino IN ({','.join('?' * len(batch))})",
+                    "SELECT ino, size, mtime_ns, ctime_ns, digest FROM stat_v2"
+                    f" WHERE dev = ? AND ino IN ({','.join('?' * len(batch))})",
                     [dev, *batch],
                 )
-                for ino, size, mtime_ns, digest in rows:
-                    found[(dev, ino, size, mtime_ns)] = digest
+                for ino, size, mtime_ns, ctime_ns, digest in rows:
+                    found[(dev, ino, size, mtime_ns, ctime_ns)] = digest
         return [found.get(stat_key(st)) for st in stats]
 
     def put(self, st: os.stat_result, digest: str) -> None:
         """Remember a digest (written by :meth:`save`)."""
-        if time.time() - st.st_mtime >= RACY_SECONDS:
+        # The ctime too: a file made now with an old mtime (tar -x, cp -p) is as young as
+        # any other, and could change again within this ctime tick.
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) >= RACY_SECONDS * 1e9:
             self._pending.append((*stat_key(st), digest))
 
     def save(self) -> None:
@@ -93,5 +108,5 @@ class StatCache:
         rows, self._pending = self._pending, []
         conn = self._conn()
         conn.execute("BEGIN")
-        conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?)", rows)
+        conn.executemany("INSERT OR REPLACE INTO stat_v2 VALUES (?, ?, ?, ?, ?, ?)", rows)
         conn.execute("COMMIT")

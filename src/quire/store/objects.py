@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..errors import ArtifactNotFoundError, StoreError
+from .staging import real_folder
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,16 @@ class LocalObjects:
             raise StoreError(f"the blob directory {self.root} is not writable")
 
     def temp_path(self) -> Path:
-        """A fresh name in the store's scratch folder, on the same filesystem as the keys."""
-        return self.tmp / f"{uuid.uuid4().hex}.partial"
+        """A fresh name in the store's scratch folder, on the same filesystem as the keys.
+
+        Raises:
+            UnsafeFolderError: ``tmp/`` is a symlink (or not a folder). Every user of a
+                shared store writes there, so no owner or mode is asked for; but a symlink
+                would send the staged bytes, and the objects linked from them, elsewhere.
+                Checked on each call (one ``lstat`` per staged file or pack, not per small
+                blob), so reads of the store work whatever became of it.
+        """
+        return real_folder(self.tmp) / f"{uuid.uuid4().hex}.partial"
 
     def _path(self, key: str) -> Path:
         return self.root / key

@@ -23,6 +23,7 @@ was used gets a clear error (use the ``spawn`` or ``forkserver`` start method).
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import tempfile
@@ -37,6 +38,7 @@ from typing import Any
 from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError, ValidationError
 from .blobs import new_hasher
 from .objects import ObjectInfo
+from .staging import private_folder
 
 try:
     import obstore
@@ -81,7 +83,9 @@ class CloudObjects:
             max_retries: attempts after the first, on throttling, 5xx and lost connections.
             retry_timeout: seconds after which a failing request is no longer retried.
             timeout: seconds one request may take (a part of a multipart upload, say).
-            scratch: the local folder for :meth:`temp_path` (default: the system's temp).
+            scratch: the local folder for :meth:`temp_path` (default: ``quire-staging-<uid>``
+                in the system's temp folder); it must be this user's and not writable by
+                others (made with mode 0700), see :mod:`quire.store.staging`.
         """
         if obstore is None:
             raise MissingExtraError(f"blobs in {url.split('://')[0]}://", "s3")
@@ -104,7 +108,10 @@ class CloudObjects:
         self.endpoint: str | None = next(
             (os.environ[v] for v in _ENDPOINTS.get(self.url.split("://")[0], ()) if os.environ.get(v)), None
         )
-        self._scratch = scratch or Path(tempfile.gettempdir()) / "quire-staging"
+        # One folder per user, not one shared by all: gc finds what that user's killed
+        # writers left there, and no other user can plant or read files in it.
+        uid = os.geteuid() if hasattr(os, "geteuid") else getpass.getuser()
+        self._scratch = scratch or Path(tempfile.gettempdir()) / f"quire-staging-{uid}"
 
     def __repr__(self) -> str:
         return f"CloudObjects({self.url!r})"
@@ -112,9 +119,13 @@ class CloudObjects:
     # -- writing ----------------------------------------------------------------------
 
     def temp_path(self) -> Path:
-        """A fresh local file name to stage an upload in (``put_file`` removes it)."""
-        self._scratch.mkdir(parents=True, exist_ok=True)
-        return self._scratch / f"{uuid.uuid4().hex}.partial"
+        """A fresh local file name to stage an upload in (``put_file`` removes it).
+
+        Raises:
+            UnsafeFolderError: the staging folder is a symlink, another user's, or
+                writable by others (checked on every call: it is in a shared folder).
+        """
+        return private_folder(self._scratch) / f"{uuid.uuid4().hex}.partial"
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` unless the key exists ("already exists" is success)."""
