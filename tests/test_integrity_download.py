@@ -195,6 +195,17 @@ def test_files_already_in_the_root_at_manifest_paths_are_replaced_others_left_al
     assert files_of(root) == {**FILES, "mine.txt": b"the user's own file", "sub/notes.md": b"notes"}
 
 
+def test_a_relative_root_and_the_current_folder(
+    logged: quire.Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    logged.download(".")
+    logged.download("rel/out")
+    assert files_of(tmp_path / "here" / "rel" / "out") == FILES
+    assert {k: v for k, v in files_of(tmp_path / "here").items() if not k.startswith("rel/")} == FILES
+
+
 @pytest.mark.parametrize("rel, kind", [("sub", "file"), ("a.txt", "folder")])
 def test_something_in_the_way_is_a_clear_error_and_loses_nothing(
     logged: quire.Artifact, tmp_path: Path, rel: str, kind: str

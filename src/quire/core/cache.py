@@ -294,8 +294,8 @@ class Cache:
             with open(src, "rb") as s:
                 write_new(target, lambda fd, _: _clone_or_copy(mode, s.fileno(), fd))
             return True
-        except FileNotFoundError as exc:
-            if exc.filename == src or not os.path.exists(src):
+        except FileNotFoundError:
+            if not os.path.exists(src):
                 return False
             raise
 

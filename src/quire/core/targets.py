@@ -33,8 +33,8 @@ def make_folders(root: str, folders: Iterable[str]) -> None:
     a folder made in its place. A file on the way is an error.
     """
     os.makedirs(root, exist_ok=True)
-    done = {os.path.normpath(root)}
-    for folder in sorted({os.path.normpath(f) for f in folders}):
+    done = {os.path.abspath(root)}
+    for folder in sorted({os.path.abspath(f) for f in folders}):
         _make(folder, done)
 
 
