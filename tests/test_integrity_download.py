@@ -318,3 +318,22 @@ def test_downloads_beside_a_cleanup_loop_in_another_process(logged: quire.Artifa
         stop.touch()
         cleaner.wait()
     assert cleaner.returncode == 0
+
+
+@pytest.mark.s3
+def test_an_s3_prefix_reference_never_writes_through_a_planted_symlink(
+    s3_client, s3_bucket: str, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="data/sub/b.txt", Body=b"beta")
+    with quire.init(project="p") as run:
+        art = quire.Artifact("refs", "dataset")
+        art.add_reference(f"s3://{s3_bucket}/data", name="ds", checksum=False)
+        run.log_artifact(art)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    (root / "ds").mkdir(parents=True)
+    (root / "ds" / "sub").symlink_to(outside)
+    quire.Api().artifact("p/refs:latest").download(root)
+    assert list(outside.iterdir()) == []
+    assert files_of(root) == {"ds/sub/b.txt": b"beta"}
