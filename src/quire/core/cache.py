@@ -175,7 +175,11 @@ class Cache:
             rows.append((digest, stamp, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         with self._db() as conn:
             conn.execute("BEGIN")
-            conn.executemany("INSERT OR REPLACE INTO cached VALUES (?, ?, ?, ?, ?)", rows)
+            conn.executemany(  # an upsert changes the row in place (a REPLACE deletes and inserts: slower)
+                "INSERT INTO cached VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET"
+                " at = excluded.at, size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns",
+                rows,
+            )
             conn.execute("COMMIT")
 
     def cleanup(self, max_bytes: int) -> tuple[int, int]:
