@@ -134,6 +134,24 @@ def test_a_cache_from_before_recorded_states_is_verified_once(logged: quire.Arti
     assert files_of(logged.download(tmp_path / "second")) == FILES
 
 
+def test_an_edit_while_a_download_places_the_file_is_not_recorded_as_good(
+    logged: quire.Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write through another hardlink lands after this download checked the cached file
+    # and before it recorded its state: recording it then would vouch for the edit.
+    first = Path(logged.download(tmp_path / "first"))
+    record = Cache._record
+
+    def edit_then_record(self: Cache, *args: object) -> None:
+        _overwrite(first / "a.txt", _same_size_garbage(FILES["a.txt"]))
+        record(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Cache, "_record", edit_then_record)
+    logged.download(tmp_path / "second")
+    monkeypatch.setattr(Cache, "_record", record)
+    assert files_of(logged.download(tmp_path / "third")) == FILES
+
+
 # -- item 5: downloads write only inside the root ---------------------------------------
 
 

@@ -58,21 +58,24 @@ class Cache:
     def fill(self, blobs: BlobStore, sizes: dict[str, int]) -> dict[str, Path]:
         """Make every blob in ``sizes`` (digest → size) a verified cached file; returns their paths."""
         paths = self._paths(sizes)
-        self._ensure(blobs, sizes, paths)
-        self._record(paths)
+        _, checked = self._ensure(blobs, sizes, paths)
+        self._record(paths, checked)
         return {d: Path(p) for d, p in paths.items()}
 
     def _paths(self, digests: Iterable[str]) -> dict[str, str]:
         files = os.fspath(self.files)
         return {d: f"{files}/{digest_path(d)}" for d in digests}
 
-    def _ensure(self, blobs: BlobStore, sizes: dict[str, int], paths: dict[str, str]) -> int:
-        """Make each blob a cached file that is proven or checked right; returns the bytes fetched.
+    def _ensure(
+        self, blobs: BlobStore, sizes: dict[str, int], paths: dict[str, str]
+    ) -> tuple[int, dict[str, tuple[int, int]]]:
+        """Make each blob a cached file that is proven or checked right.
 
         A file whose state is the recorded one costs one ``stat``; any other is hashed,
-        and fetched again (verified) unless its bytes are right.
+        and fetched again (verified) unless its bytes are right. Returns the bytes
+        fetched, and the (size, mtime_ns) each file already cached was found with.
         """
-        recorded, absent, stat = self._states(sizes), [], os.stat
+        recorded, absent, checked, stat = self._states(sizes), [], {}, os.stat
         for digest, size in sizes.items():
             path = paths[digest]
             try:
@@ -81,10 +84,12 @@ class Cache:
                 absent.append(digest)
                 continue
             if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) == recorded.get(digest):
+                checked[digest] = (st.st_size, st.st_mtime_ns)
                 continue
             if st.st_size == size and _holds(path, digest, size):
                 # Unchanged bytes under a new state: a link made or removed (deleting an
                 # old download), another process's use not recorded yet, an older cache.
+                checked[digest] = (st.st_size, st.st_mtime_ns)
                 continue
             absent.append(digest)  # changed through a hardlink, or damaged: replaced below
         small = [d for d in absent if sizes[d] < SMALL]
@@ -95,7 +100,7 @@ class Cache:
             if sizes[digest] >= SMALL:
                 os.replace(self._fetch_large(blobs, digest, self.path(digest)), self.path(digest))
                 progress.advance(sizes[digest])
-        return sum(sizes[d] for d in absent)
+        return sum(sizes[d] for d in absent), checked
 
     def _fetch_temp(self, blobs: BlobStore, digest: str, size: int) -> Path:
         """A verified copy of the blob at a temporary name beside its cached path."""
@@ -160,11 +165,13 @@ class Cache:
             )
             return {d: (size, mtime_ns, ctime_ns) for d, size, mtime_ns, ctime_ns in rows}
 
-    def _record(self, paths: dict[str, str]) -> None:
+    def _record(self, paths: dict[str, str], checked: dict[str, tuple[int, int]]) -> None:
         """Note the use and the present state of each cached file, in one transaction.
 
         After the files were placed: a ``link`` changes the file's ctime, so a state
-        taken before it would read as a change next time.
+        taken before it would read as a change next time. A file whose size or mtime
+        changed since it was checked (written while this download placed it) is not
+        recorded, so its next use hashes it again.
         """
         stamp, rows, stat = time.time(), [], os.stat
         for digest, path in paths.items():
@@ -172,6 +179,8 @@ class Cache:
                 st = stat(path)
             except FileNotFoundError:
                 continue  # removed by a cleanup meanwhile
+            if checked.get(digest, (st.st_size, st.st_mtime_ns)) != (st.st_size, st.st_mtime_ns):
+                continue
             rows.append((digest, stamp, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         with self._db() as conn:
             conn.execute("BEGIN")
@@ -233,7 +242,7 @@ class Cache:
         mode = self._mode(items[0][2])
         sizes = {d: s for d, s, _ in items}
         paths = self._paths(sizes)
-        fetched = self._ensure(blobs, sizes, paths)
+        fetched, checked = self._ensure(blobs, sizes, paths)
         rest, link = items, os.link
         if mode == "link":  # the common case first, one call per file: nothing at the target yet
             rest = []
@@ -246,7 +255,7 @@ class Cache:
         if missed:
             self._place_evicted(blobs, mode, missed)
         progress.advance(sum(size for _, size, _ in items) - fetched)
-        self._record(paths)
+        self._record(paths, checked)
 
     def _place_evicted(self, blobs: BlobStore, mode: str, items: list[tuple[str, int, str]]) -> None:
         """Place files a cleanup removed from the cache after they were checked: fetched
