@@ -1,17 +1,28 @@
 """The local cache: whole files by digest, and materialization into a folder.
 
 Downloads fill the cache from the blob store (verified on the way in), then place each
-file in the target folder by reflink, else a read-only hardlink, else a copy. A download
-whose blobs are all cached reads nothing from the blob store. Use is recorded per digest
-so :meth:`Cache.cleanup` removes the least recently used files first.
+file in the target folder by reflink, else a read-only hardlink, else a copy. The cache
+holds its own copy of every blob (a copy, or a reflink where the filesystem shares
+extents): the store's file is never linked, so nothing done to a downloaded file can
+reach the store.
+
+A hardlinked download shares its inode with the cache, so a user can change a cached
+file (as root, or after ``chmod u+w``). Each cached file's inode state (size, mtime_ns,
+ctime_ns) is therefore recorded after every use, and a file whose state is not the
+recorded one is hashed again before it is used; wrong bytes are replaced by a fresh,
+verified fetch. Bytes that rot on the disk without any change of state are not seen
+here (``quire artifact verify`` checks them).
+
+The same table notes when each file was last used, so :meth:`Cache.cleanup` removes
+the least recently used files first. A file removed by a cleanup while a download uses
+it is fetched again.
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
+import json
 import os
-import shutil
 import sqlite3
 import time
 import uuid
@@ -20,11 +31,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import CorruptBlobError, StoreError
-from ..store.blobs import SMALL, BlobStore, hash_file
+from ..store.blobs import SMALL, BlobStore, hash_bytes, hash_file
+from ..store.digests import digest_path
 from . import progress
 from .statcache import StatCache
+from .targets import NO_LINK, copy_into, link_new, write_new
 
 _FICLONE = 0x40049409  # linux/fs.h: share extents (btrfs, XFS, bcachefs)
+
+State = tuple[int, int, int]  # size, mtime_ns, ctime_ns
 
 
 class Cache:
@@ -38,67 +53,142 @@ class Cache:
 
     def path(self, digest: str) -> Path:
         """Where the file with this digest is (or would be) cached."""
-        return self.files / digest[:2] / digest[2:]
+        return self.files / digest_path(digest)
 
     def fill(self, blobs: BlobStore, sizes: dict[str, int]) -> dict[str, Path]:
-        """Make every blob in ``sizes`` (digest → size) a cached file; returns their paths."""
-        paths = {d: self.path(d) for d in sizes}
-        absent = [d for d, p in paths.items() if not _has(p, sizes[d])]
+        """Make every blob in ``sizes`` (digest → size) a verified cached file; returns their paths."""
+        paths = self._paths(sizes)
+        _, checked = self._ensure(blobs, sizes, paths)
+        self._record(paths, checked)
+        return {d: Path(p) for d, p in paths.items()}
+
+    def _paths(self, digests: Iterable[str]) -> dict[str, str]:
+        files = os.fspath(self.files)
+        return {d: f"{files}/{digest_path(d)}" for d in digests}
+
+    def _ensure(
+        self, blobs: BlobStore, sizes: dict[str, int], paths: dict[str, str]
+    ) -> tuple[int, dict[str, tuple[int, int]]]:
+        """Make each blob a cached file that is proven or checked right.
+
+        A file whose state is the recorded one costs one ``stat``; any other is hashed,
+        and fetched again (verified) unless its bytes are right. Returns the bytes
+        fetched, and the (size, mtime_ns) each file already cached was found with.
+        """
+        recorded, absent, checked, stat = self._states(sizes), [], {}, os.stat
+        for digest, size in sizes.items():
+            path = paths[digest]
+            try:
+                st = stat(path)
+            except FileNotFoundError:
+                absent.append(digest)
+                continue
+            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) == recorded.get(digest):
+                checked[digest] = (st.st_size, st.st_mtime_ns)
+                continue
+            if st.st_size == size and _holds(path, digest, size):
+                # Unchanged bytes under a new state: a link made or removed (deleting an
+                # old download), another process's use not recorded yet, an older cache.
+                checked[digest] = (st.st_size, st.st_mtime_ns)
+                continue
+            absent.append(digest)  # changed through a hardlink, or damaged: replaced below
         small = [d for d in absent if sizes[d] < SMALL]
         for digest, data in blobs.read_many(small):
-            self._write(paths[digest], data)
+            os.replace(self._write_temp(self.path(digest), data), self.path(digest))
             progress.advance(len(data))
         for digest in absent:
             if sizes[digest] >= SMALL:
-                self._fetch_large(blobs, digest, paths[digest])
+                os.replace(self._fetch_large(blobs, digest, self.path(digest)), self.path(digest))
                 progress.advance(sizes[digest])
-        self._touch(paths)
-        return paths
+        return sum(sizes[d] for d in absent), checked
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _fetch_temp(self, blobs: BlobStore, digest: str, size: int) -> Path:
+        """A verified copy of the blob at a temporary name beside its cached path."""
+        path = self.path(digest)
+        if size >= SMALL:
+            return self._fetch_large(blobs, digest, path)
+        return self._write_temp(path, next(iter(blobs.read_many([digest])))[1])
+
+    def _write_temp(self, path: Path, data: bytes) -> Path:
         tmp = self._temp(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        return tmp
 
-    def _fetch_large(self, blobs: BlobStore, digest: str, path: Path) -> None:
+    def _fetch_large(self, blobs: BlobStore, digest: str, path: Path) -> Path:
         tmp = self._temp(path)
         stored = blobs.local_path(digest)
         try:
-            if stored is None or not _link(stored, tmp):
-                blobs.read_to_file(digest, tmp)
+            # A reflink of the store's file shares its extents but not its inode: a write
+            # to either copies the block. Never a hardlink: a download links the cache's
+            # file, and the store's must not be reachable from a user's folder.
+            if stored is None or not _reflink(str(stored), str(tmp)):
+                blobs.read_to_file(digest, tmp)  # verified
             elif hash_file(tmp)[0] != digest:
-                # The store's own file, linked: bytes can rot or be edited after they were
-                # written, and a fetched blob is never delivered unverified.
                 raise CorruptBlobError(digest, str(stored))
-            # Read-only, also when linked: downloads hardlink this inode, and a user writing
-            # into a downloaded file must not change the cache or the store's blob.
-            tmp.chmod(0o444)
-            os.replace(tmp, path)
-        finally:
+            tmp.chmod(0o444)  # downloads hardlink it: a reminder not to write into them
+            return tmp
+        except BaseException:
             tmp.unlink(missing_ok=True)
+            raise
 
     def _temp(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
 
-    # -- use and cleanup --------------------------------------------------------------
+    # -- recorded state and use -------------------------------------------------------
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
+        self.root.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.root / "cache.db", timeout=60, isolation_level=None)
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS used (digest TEXT PRIMARY KEY, at REAL) WITHOUT ROWID")
+            # One row per cached file: when it was last used, and its inode state then.
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS cached (digest TEXT PRIMARY KEY, at REAL NOT NULL,"
+                " size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER) WITHOUT ROWID"
+            )
             yield conn
         finally:
             conn.close()
 
-    def _touch(self, digests: Iterable[str]) -> None:
-        stamp = time.time()
+    def _states(self, digests: Iterable[str]) -> dict[str, State]:
+        """The recorded state of each cached file, in one query (an indexed search per
+        digest: a JSON array joined with the table, where batches of ``IN (?, ...)``
+        cost a statement each)."""
+        with self._db() as conn:
+            rows = conn.execute(
+                "SELECT c.digest, c.size, c.mtime_ns, c.ctime_ns FROM json_each(?) AS j"
+                " JOIN cached AS c ON c.digest = j.value",
+                (json.dumps(list(digests)),),
+            )
+            return {d: (size, mtime_ns, ctime_ns) for d, size, mtime_ns, ctime_ns in rows}
+
+    def _record(self, paths: dict[str, str], checked: dict[str, tuple[int, int]]) -> None:
+        """Note the use and the present state of each cached file, in one transaction.
+
+        After the files were placed: a ``link`` changes the file's ctime, so a state
+        taken before it would read as a change next time. A file whose size or mtime
+        changed since it was checked (written while this download placed it) is not
+        recorded, so its next use hashes it again.
+        """
+        stamp, rows, stat = time.time(), [], os.stat
+        for digest, path in paths.items():
+            try:
+                st = stat(path)
+            except FileNotFoundError:
+                continue  # removed by a cleanup meanwhile
+            if checked.get(digest, (st.st_size, st.st_mtime_ns)) != (st.st_size, st.st_mtime_ns):
+                continue
+            rows.append((digest, stamp, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         with self._db() as conn:
             conn.execute("BEGIN")
-            conn.executemany("INSERT OR REPLACE INTO used VALUES (?, ?)", ((d, stamp) for d in digests))
+            conn.executemany(  # an upsert changes the row in place (a REPLACE deletes and inserts: slower)
+                "INSERT INTO cached VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET"
+                " at = excluded.at, size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns",
+                rows,
+            )
             conn.execute("COMMIT")
 
     def cleanup(self, max_bytes: int) -> tuple[int, int]:
@@ -109,22 +199,30 @@ class Cache:
         """
         found = []
         with self._db() as conn:
-            used = dict(conn.execute("SELECT digest, at FROM used"))
+            used = {d: at for d, at in conn.execute("SELECT digest, at FROM cached")}
         for sub in self.files.glob("*/*"):
             if sub.name.endswith(".tmp"):
                 continue
-            st = sub.stat()
+            try:
+                st = sub.stat()
+            except FileNotFoundError:
+                continue  # removed by another cleanup meanwhile
             digest = sub.parent.name + sub.name
-            # Last used: noted in the table, or (a download that hardlinked it) its ctime.
-            found.append((max(used.get(digest, 0.0), st.st_ctime), st.st_size, sub))
-        total = sum(size for _, size, _ in found)
+            # A file no download recorded (an older cache's): last used when it changed.
+            found.append((used.get(digest, st.st_ctime), st.st_size, sub, digest))
+        total = sum(size for _, size, _, _ in found)
         found.sort(key=lambda item: item[0])
-        removed = freed = 0
-        for _, size, path in found:
+        removed, freed, gone = 0, 0, []
+        for _, size, path, digest in found:
             if total - freed <= max_bytes:
                 break
             path.unlink(missing_ok=True)
             removed, freed = removed + 1, freed + size
+            gone.append((digest,))
+        with self._db() as conn:
+            conn.execute("BEGIN")
+            conn.executemany("DELETE FROM cached WHERE digest = ?", gone)
+            conn.execute("COMMIT")
         return removed, freed
 
     # -- materialization --------------------------------------------------------------
@@ -132,24 +230,50 @@ class Cache:
     def place(self, blobs: BlobStore, items: list[tuple[str, int, str]]) -> None:
         """Put each ``(digest, size, target path)`` in place, fetching what is not cached.
 
-        Reflink, else hardlink, else copy; decided once per call. This is the hot path of
-        a warm download, so it costs one ``link`` per file: a cache miss shows up as the
-        link's ENOENT rather than as an extra ``stat``.
+        Reflink, else hardlink, else copy; decided once per call. The target's folder
+        must exist and be a real one (see :func:`~quire.core.targets.make_folders`);
+        whatever is at the target is replaced, never written through. This is the hot
+        path of a warm download: a cached file costs a ``stat`` before (is it unchanged?),
+        its ``link`` and a ``stat`` after (its new ctime), and the states are read and
+        written in one query each.
         """
         if not items:
             return
         mode = self._mode(items[0][2])
-        absent = [item for item in items if not self._place(mode, item)]
-        progress.advance(sum(size for _, size, _ in items) - sum(size for _, size, _ in absent))
-        if absent:
-            sizes = {d: s for d, s, _ in absent}
-            self.fill(blobs, sizes)  # reports each blob it fetches
-            for item in absent:
-                if not self._place(mode, item):
-                    raise StoreError(f"{self.path(item[0])} vanished from the cache while in use")
-            progress.advance(sum(size for _, size, _ in absent) - sum(sizes.values()))  # the same bytes at two paths
-        if mode != "link":  # a link marks the cached file's ctime (POSIX): its use is noted already
-            self._touch(d for d, _, _ in items)
+        sizes = {d: s for d, s, _ in items}
+        paths = self._paths(sizes)
+        fetched, checked = self._ensure(blobs, sizes, paths)
+        rest, link = items, os.link
+        if mode == "link":  # the common case first, one call per file: nothing at the target yet
+            rest = []
+            for item in items:
+                try:
+                    link(paths[item[0]], item[2])
+                except OSError:
+                    rest.append(item)
+        missed = [item for item in rest if not self._place(mode, paths[item[0]], item[2])]
+        if missed:
+            self._place_evicted(blobs, mode, missed)
+        progress.advance(sum(size for _, size, _ in items) - fetched)
+        self._record(paths, checked)
+
+    def _place_evicted(self, blobs: BlobStore, mode: str, items: list[tuple[str, int, str]]) -> None:
+        """Place files a cleanup removed from the cache after they were checked: fetched
+        again to a temporary name (which cleanup leaves alone), placed from it, then
+        moved into the cache; so a cleanup running beside a download never fails it."""
+        targets: dict[str, list[str]] = {}
+        for digest, _, target in items:
+            targets.setdefault(digest, []).append(target)
+        sizes = {d: s for d, s, _ in items}
+        for digest, paths in targets.items():
+            tmp = self._fetch_temp(blobs, digest, sizes[digest])
+            try:
+                for target in paths:
+                    if not self._place(mode, str(tmp), target):
+                        raise StoreError(f"{tmp} vanished while in use; is something deleting files in {self.files}?")
+                os.replace(tmp, self.path(digest))
+            finally:
+                tmp.unlink(missing_ok=True)
 
     def _mode(self, target: str) -> str:
         key = (self.root, os.path.dirname(target))
@@ -165,40 +289,59 @@ class Cache:
                     os.unlink(dst)
         return self._modes[key]
 
-    def _place(self, mode: str, item: tuple[str, int, str]) -> bool:
-        """Place one file; False when it is not cached."""
-        digest, _, target = item
-        src = f"{self.files}/{digest[:2]}/{digest[2:]}"
-        for _ in range(2):
-            try:
-                if mode == "reflink" and _reflink(src, target):
+    def _place(self, mode: str, src: str, target: str) -> bool:
+        """Place one file from ``src``; False when ``src`` is gone."""
+        try:
+            if mode == "link":
+                try:
+                    os.link(src, target)  # the common case: nothing at the target yet
                     return True
-                if mode != "copy" and _link(src, target):
-                    return True
-                shutil.copyfile(src, target)
-                return True
-            except FileNotFoundError:
+                except FileExistsError:
+                    if _same_inode(src, target):
+                        return True  # placed by an earlier download, and the cached file is checked
+                    if link_new(src, target):
+                        return True
+                except OSError as exc:
+                    if exc.errno not in NO_LINK:
+                        raise
+            with open(src, "rb") as s:
+                write_new(target, lambda fd, _: _clone_or_copy(mode, s.fileno(), fd))
+            return True
+        except FileNotFoundError:
+            if not os.path.exists(src):
                 return False
-            except FileExistsError:
-                if _same_file(src, target):
-                    return True
-                os.unlink(target)
-        raise StoreError(f"cannot replace {target}: something keeps recreating it")
+            raise
 
 
-def _has(path: Path, size: int) -> bool:
-    # A size check is the cheap guard against a cached file edited through a hardlink.
+def _holds(path: str, digest: str, size: int) -> bool:
+    """Whether the file at ``path`` holds exactly the blob (hashed again)."""
+    if size >= SMALL:
+        return hash_file(path)[0] == digest
+    # Small files are the many: one read and no buffer juggling (a third of hash_file's cost).
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return path.stat().st_size == size
+        data = os.read(fd, size + 1)
+    finally:
+        os.close(fd)
+    return len(data) == size and hash_bytes(data) == digest
+
+
+def _clone_or_copy(mode: str, src_fd: int, dst_fd: int) -> None:
+    if mode == "reflink":
+        try:
+            fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+            return
+        except OSError:
+            pass  # this pair of files cannot share extents after all: copy
+    copy_into(src_fd, dst_fd)
+
+
+def _same_inode(src: str, target: str) -> bool:
+    try:
+        a, b = os.stat(src), os.lstat(target)  # lstat: a symlink to the cached file is not it
     except FileNotFoundError:
         return False
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _link(src: str, dst: str) -> bool:
@@ -206,7 +349,7 @@ def _link(src: str, dst: str) -> bool:
         os.link(src, dst)
         return True
     except OSError as exc:
-        if exc.errno in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EACCES):
+        if exc.errno in NO_LINK:
             return False
         raise
 

@@ -15,6 +15,7 @@ from . import progress
 from .cache import Cache
 from .manifest import Entry, Manifest, check_manifest_path, safe_target
 from .references import fetch_reference
+from .targets import make_folders
 
 
 def download(
@@ -55,8 +56,7 @@ def _download(
     entries = manifest.under(path_prefix) if path_prefix else list(manifest)
     base = os.fspath(root)
     targets = [(e, f"{base}/{check_manifest_path(e.path, root)}") for e in entries]  # refuse before writing
-    for folder in sorted({os.path.dirname(t) for _, t in targets}):
-        os.makedirs(folder, exist_ok=True)
+    make_folders(base, {os.path.dirname(t) for _, t in targets})  # real folders: no symlink followed
     cache.place(blobs, [(e.digest, e.size or 0, t) for e, t in targets if e.stored])
     for entry, target in targets:
         if not entry.stored:

@@ -21,6 +21,7 @@ from .ingest import walk_files
 from .manifest import Entry
 from .names import check_path
 from .s3refs import fetch_s3, s3_entries
+from .targets import copy_into, make_folders, write_new
 
 DEFAULT_MAX_OBJECTS = 10_000_000
 _TIMEOUT = 60
@@ -98,10 +99,15 @@ def _head(uri: str) -> tuple[str | None, int | None]:
 
 
 def fetch_reference(entry: Entry, dest: Path) -> None:
-    """Copy a reference's bytes to ``dest``, refusing a source that changed since logging."""
+    """Copy a reference's bytes to ``dest``, refusing a source that changed since logging.
+
+    Written as every download writes (:mod:`quire.core.targets`): to a new file beside
+    ``dest`` renamed over it, so a symlink or hardlink at ``dest`` is replaced, never
+    written through.
+    """
     assert entry.ref is not None
     scheme = entry.ref.split("://", 1)[0].lower()
-    tmp = dest.with_name(dest.name + ".partial")
+    target = os.fspath(dest)
     try:
         if scheme == "s3":
             fetch_s3(entry, dest)
@@ -109,19 +115,34 @@ def fetch_reference(entry: Entry, dest: Path) -> None:
         if scheme == "file":
             src = Path(urllib.parse.unquote(urllib.parse.urlparse(entry.ref).path))
             if entry.size is None and src.is_dir():
-                shutil.copytree(src, dest, dirs_exist_ok=True)
+                _copy_folder(src, target)
                 return
-            shutil.copyfile(src, tmp)
-        else:
-            with _open(entry.ref) as resp, open(tmp, "wb") as out:
+            with open(src, "rb") as s:
+                write_new(target, lambda fd, tmp: (copy_into(s.fileno(), fd), _check(entry, tmp)))
+            return
+
+        def fill(fd: int, tmp: str) -> None:
+            with _open(entry.ref) as resp, open(fd, "wb", closefd=False) as out:  # type: ignore[arg-type]
                 etag = resp.headers.get("ETag")
                 shutil.copyfileobj(resp, out, 1 << 20)
             if "etag" in entry.extra and etag != entry.extra["etag"]:
                 raise StoreError(f"reference {entry.ref} changed since it was logged (ETag {etag})")
-        if entry.size is not None and "etag" not in entry.extra and hash_file(tmp)[0] != entry.digest:
-            raise StoreError(f"reference {entry.ref} changed since it was logged; its digest differs")
-        os.replace(tmp, dest)
+            _check(entry, tmp)
+
+        write_new(target, fill)
     except FileNotFoundError as exc:
         raise StoreError(f"reference {entry.ref} is gone: {exc.filename}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+
+
+def _check(entry: Entry, tmp: str) -> None:
+    if entry.size is not None and "etag" not in entry.extra and hash_file(tmp)[0] != entry.digest:
+        raise StoreError(f"reference {entry.ref} changed since it was logged; its digest differs")
+
+
+def _copy_folder(src: Path, dest: str) -> None:
+    """Copy the files below ``src`` (a reference without checksums) to below ``dest``."""
+    files = [(item.path, os.path.join(dest, rel)) for rel, item in walk_files(src)]
+    make_folders(os.path.dirname(dest), {dest, *(os.path.dirname(t) for _, t in files)})
+    for path, target in files:
+        with open(path, "rb") as s:
+            write_new(target, lambda fd, _: copy_into(s.fileno(), fd))

@@ -22,6 +22,7 @@ from ..errors import ArtifactNotFoundError, StoreError, ValidationError
 from ..store.blobs import hash_bytes
 from .manifest import Entry
 from .names import check_path
+from .targets import make_folders
 
 _HEADS = 16  # HEAD requests in flight when collecting version ids of a prefix
 _buckets: dict[str, Any] = {}
@@ -112,7 +113,7 @@ def fetch_s3(entry: Entry, dest: Path) -> None:
         folder = key.rstrip("/") + "/"
         for meta in objects.list_meta(folder):
             target = dest / check_path(meta["path"][len(folder):])
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(os.path.dirname(dest), {os.fspath(dest), os.fspath(target.parent)})  # no symlink followed
             _fetch(objects, meta["path"], target)
         return
     version, etag = entry.extra.get("versionID"), entry.extra.get("etag")

@@ -1,0 +1,153 @@
+"""Writing files into a user's folder without ever writing outside it.
+
+A download's folder may already hold anything: a symlink or a hardlink to someone else's
+file at a target path, a symlink where a folder should be, a stale temporary file. Every
+write here goes to a new name next to its target, created with ``O_CREAT | O_EXCL |
+O_NOFOLLOW`` (or made by ``link``, which never follows the new name either), and is then
+renamed over the target: what was at the target is replaced, never written through. A
+symlink where a folder belongs is replaced by a real folder, never followed. Files at
+other paths are left alone.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import uuid
+from collections.abc import Callable, Iterable
+
+from ..errors import StoreError
+
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+#: errno of a link that cannot be made here (another filesystem, a link-count limit, a
+#: filesystem without hardlinks): a copy is the answer, not an error.
+NO_LINK = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EACCES)
+
+
+def make_folders(root: str, folders: Iterable[str]) -> None:
+    """Create each of ``folders`` (paths below ``root``) as a real folder.
+
+    ``root`` itself is the caller's choice and is followed if it is a symlink; below it,
+    a symlink on the way is removed (only the link: what it points to is untouched) and
+    a folder made in its place. A file on the way is an error.
+    """
+    os.makedirs(root, exist_ok=True)
+    done = {os.path.abspath(root)}
+    for folder in sorted({os.path.abspath(f) for f in folders}):
+        _make(folder, done)
+
+
+def _make(folder: str, done: set[str]) -> None:
+    if folder in done:
+        return
+    parent = os.path.dirname(folder)
+    if parent == folder:  # reached "/" without meeting the root: the caller's path is not below it
+        raise StoreError(f"{folder} is not below the download folder; refused")
+    _make(parent, done)
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        mode = os.lstat(folder).st_mode
+        if stat.S_ISLNK(mode):
+            os.unlink(folder)
+            os.mkdir(folder)
+        elif not stat.S_ISDIR(mode):
+            raise StoreError(
+                f"cannot download into {folder}: a file of that name is in the way of a folder "
+                "the version needs; move it and download again"
+            ) from None
+    done.add(folder)
+
+
+def write_new(target: str, fill: Callable[[int, str], None]) -> None:
+    """Write ``target`` through a new temporary file beside it, then rename it in.
+
+    ``fill(fd, temp_path)`` writes the bytes (and may check them: if it raises, the
+    temporary file is removed and ``target`` is unchanged).
+    """
+    fd, tmp = _new_temp(target)
+    try:
+        try:
+            fill(fd, tmp)
+        finally:
+            os.close(fd)
+        _rename_in(tmp, target)
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def link_new(src: str, target: str) -> bool:
+    """Hardlink ``src`` at ``target``, replacing whatever is there.
+
+    False when no hardlink can be made here (:data:`NO_LINK`); ``FileNotFoundError``
+    when ``src`` is gone.
+    """
+    for _ in range(100):
+        tmp = _temp_name(target)
+        try:
+            os.link(src, tmp)
+        except FileExistsError:
+            continue  # a name that was taken: draw another
+        except OSError as exc:
+            if exc.errno in NO_LINK:
+                return False
+            raise
+        try:
+            _rename_in(tmp, target)
+        except BaseException:
+            _discard(tmp)
+            raise
+        return True
+    raise StoreError(f"cannot create a temporary file next to {target}: every name tried was taken")
+
+
+def copy_into(src_fd: int, dst_fd: int) -> None:
+    """Copy all of ``src_fd`` (from its start) into ``dst_fd``, in the kernel where it can."""
+    offset = 0
+    while True:
+        try:
+            sent = os.copy_file_range(src_fd, dst_fd, 1 << 30, offset)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            break
+        if sent == 0:
+            return
+        offset += sent
+    os.lseek(src_fd, offset, os.SEEK_SET)
+    while chunk := os.read(src_fd, 1 << 20):
+        os.write(dst_fd, chunk)
+
+
+def _temp_name(target: str) -> str:
+    head, name = os.path.split(target)
+    return os.path.join(head, f".{name}.{uuid.uuid4().hex[:12]}.quire-tmp")
+
+
+def _new_temp(target: str) -> tuple[int, str]:
+    for _ in range(100):
+        tmp = _temp_name(target)
+        try:
+            return os.open(tmp, _NEW, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise StoreError(f"cannot create a temporary file next to {target}: every name tried was taken")
+
+
+def _rename_in(tmp: str, target: str) -> None:
+    try:
+        os.replace(tmp, target)  # replaces a file or a symlink itself, never what it points to
+    except (IsADirectoryError, NotADirectoryError):
+        raise StoreError(
+            f"cannot download into {target}: a folder of that name is in the way of a file "
+            "the version holds; move it and download again"
+        ) from None
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
