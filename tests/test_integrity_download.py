@@ -56,14 +56,25 @@ def _cache() -> Cache:
     return cache_for(open_store().local_dir)
 
 
-def _overwrite(path: Path, data: bytes, keep_mtime: bool = False) -> None:
+#: How an in-place edit leaves the file's mtime: as any write does (now), as ``cp -p`` or
+#: ``rsync -t --inplace`` from another file does (that file's mtime), or as a build with
+#: ``SOURCE_DATE_EPOCH`` or an unpacked archive does (whole seconds, the old time's).
+MTIMES = ["now", "other-file", "whole-second"]
+
+
+def _overwrite(path: Path, data: bytes, mtime: str = "now") -> None:
     """Write ``data`` into the existing file (same inode), as a careless user or root would."""
     before = path.stat()
     path.chmod(0o644)  # chmod u+w: a read-only mode is no protection
     with open(path, "r+b") as f:
         f.write(data)
-    if keep_mtime:  # as `touch -r` or `cp -p` would leave it; the ctime cannot be put back
-        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    if mtime == "other-file":
+        other = path.with_name(f".other-{uuid.uuid4().hex}")
+        other.write_bytes(b"x")
+        os.utime(path, ns=(before.st_atime_ns, other.stat().st_mtime_ns))
+        other.unlink()
+    elif mtime == "whole-second":
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns // 10**9 * 10**9))
 
 
 def _same_size_garbage(data: bytes) -> bytes:
@@ -73,13 +84,13 @@ def _same_size_garbage(data: bytes) -> bytes:
 # -- item 1: the store's copy is never shared with a user's folder ------------------------
 
 
-@pytest.mark.parametrize("keep_mtime", [False, True], ids=["edited", "edited-mtime-restored"])
+@pytest.mark.parametrize("mtime", MTIMES)
 def test_editing_a_downloaded_file_changes_neither_the_store_nor_later_downloads(
-    logged: quire.Artifact, tmp_path: Path, keep_mtime: bool
+    logged: quire.Artifact, tmp_path: Path, mtime: str
 ) -> None:
     root = Path(logged.download(tmp_path / "first"))
     for rel in ("a.txt", "big.bin"):
-        _overwrite(root / rel, _same_size_garbage(FILES[rel]), keep_mtime)
+        _overwrite(root / rel, _same_size_garbage(FILES[rel]), mtime)
     blobs = open_store().blobs
     for rel in ("a.txt", "big.bin"):
         assert blobs.read(digest(FILES[rel])) == FILES[rel], rel  # the store never changes
@@ -99,13 +110,13 @@ def test_a_large_cached_file_is_not_the_stores_own_file(logged: quire.Artifact, 
 # -- item 2: the warm path verifies what it cannot prove unchanged ------------------------
 
 
-@pytest.mark.parametrize("keep_mtime", [False, True], ids=["edited", "edited-mtime-restored"])
-def test_an_edited_cached_file_is_fetched_again_for_readers_in_place(logged: quire.Artifact, keep_mtime: bool) -> None:
+@pytest.mark.parametrize("mtime", MTIMES)
+def test_an_edited_cached_file_is_fetched_again_for_readers_in_place(logged: quire.Artifact, mtime: str) -> None:
     entries = [logged.get_entry("a.txt"), logged.get_entry("big.bin")]
     store, cache = open_store(), _cache()
     first = _download.cached_files(store.blobs, cache, entries)
     for path, entry in zip(first, entries, strict=True):
-        _overwrite(path, _same_size_garbage(FILES[entry.path]), keep_mtime)
+        _overwrite(path, _same_size_garbage(FILES[entry.path]), mtime)
     again = _download.cached_files(store.blobs, cache, entries)
     assert [p.read_bytes() for p in again] == [FILES["a.txt"], FILES["big.bin"]]
 
@@ -113,7 +124,7 @@ def test_an_edited_cached_file_is_fetched_again_for_readers_in_place(logged: qui
 def test_an_edited_cached_file_with_a_corrupt_stored_blob_raises(logged: quire.Artifact, tmp_path: Path) -> None:
     big = digest(FILES["big.bin"])
     logged.download(tmp_path / "first")
-    _overwrite(_cache().path(big), _same_size_garbage(FILES["big.bin"]), keep_mtime=True)
+    _overwrite(_cache().path(big), _same_size_garbage(FILES["big.bin"]), "other-file")
     objects = open_store().blobs.objects
     data = bytearray(objects.get(blob_key(big)))
     data[1000] ^= 0xFF
@@ -124,31 +135,39 @@ def test_an_edited_cached_file_with_a_corrupt_stored_blob_raises(logged: quire.A
     assert not (tmp_path / "second" / "big.bin").exists()
 
 
-def test_a_cache_from_before_recorded_states_is_verified_once(logged: quire.Artifact, tmp_path: Path) -> None:
-    # A cached file whose state was never recorded (an older Quire's cache) is no proof.
+def test_a_cache_from_before_seals_is_verified_once(logged: quire.Artifact, tmp_path: Path) -> None:
+    # A cached file without a seal (an older Quire's cache: its mtime is when it was
+    # written) is no proof: hashed once, replaced when wrong, sealed when right.
     logged.download(tmp_path / "first")
     cache = _cache()
-    with cache._db() as conn:
-        conn.execute("DELETE FROM cached")
-    _overwrite(cache.path(digest(FILES["a.txt"])), _same_size_garbage(FILES["a.txt"]), keep_mtime=True)
+    wrong, right = cache.path(digest(FILES["a.txt"])), cache.path(digest(FILES["sub/b.txt"]))
+    _overwrite(wrong, _same_size_garbage(FILES["a.txt"]))
+    for path in (wrong, right):
+        os.utime(path, ns=(0, 1_700_000_000 * 10**9))
     assert files_of(logged.download(tmp_path / "second")) == FILES
+    sealed = right.stat().st_mtime_ns
+    assert sealed % 10**9 != 0  # sealed again (its bytes were right): the next use costs a stat
+    logged.download(tmp_path / "third")
+    assert right.stat().st_mtime_ns == sealed
 
 
-def test_an_edit_while_a_download_places_the_file_is_not_recorded_as_good(
+def test_an_edit_while_a_download_places_the_file_is_caught_by_the_next(
     logged: quire.Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A write through another hardlink lands after this download checked the cached file
-    # and before it recorded its state: recording it then would vouch for the edit.
+    # and before it linked it: this download shares the user's edit (it is the same
+    # inode), and the next one must not.
     first = Path(logged.download(tmp_path / "first"))
-    record = Cache._record
+    ensure = Cache._ensure
 
-    def edit_then_record(self: Cache, *args: object) -> None:
+    def check_then_edit(self: Cache, *args: object) -> int:
+        fetched = ensure(self, *args)  # type: ignore[arg-type]
         _overwrite(first / "a.txt", _same_size_garbage(FILES["a.txt"]))
-        record(self, *args)  # type: ignore[arg-type]
+        return fetched
 
-    monkeypatch.setattr(Cache, "_record", edit_then_record)
+    monkeypatch.setattr(Cache, "_ensure", check_then_edit)
     logged.download(tmp_path / "second")
-    monkeypatch.setattr(Cache, "_record", record)
+    monkeypatch.setattr(Cache, "_ensure", ensure)
     assert files_of(logged.download(tmp_path / "third")) == FILES
 
 
@@ -242,12 +261,12 @@ def test_something_in_the_way_is_a_clear_error_and_loses_nothing(
 
 
 def test_deleting_older_downloads_then_editing_is_still_caught(logged: quire.Artifact, tmp_path: Path) -> None:
-    # Deleting a hardlinked download changes the cached file's ctime as an edit does:
-    # the next download re-reads it, and finds right bytes right and wrong ones wrong.
+    # Deleting a hardlinked download changes the cached file's ctime (not its seal): an
+    # edit through another download afterwards is still caught, right bytes still used.
     first = Path(logged.download(tmp_path / "first"))
     second = Path(logged.download(tmp_path / "second"))
     shutil.rmtree(first)
-    _overwrite(second / "a.txt", _same_size_garbage(FILES["a.txt"]), keep_mtime=True)
+    _overwrite(second / "a.txt", _same_size_garbage(FILES["a.txt"]), "other-file")
     assert files_of(logged.download(tmp_path / "third")) == FILES
     shutil.rmtree(second)
     assert files_of(logged.download(tmp_path / "fourth")) == FILES

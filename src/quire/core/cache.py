@@ -7,21 +7,29 @@ extents): the store's file is never linked, so nothing done to a downloaded file
 reach the store.
 
 A hardlinked download shares its inode with the cache, so a user can change a cached
-file (as root, or after ``chmod u+w``). Each cached file's inode state (size, mtime_ns,
-ctime_ns) is therefore recorded after every use, and a file whose state is not the
-recorded one is hashed again before it is used; wrong bytes are replaced by a fresh,
-verified fetch. Bytes that rot on the disk without any change of state are not seen
-here (``quire artifact verify`` checks them).
+file (as root, or after ``chmod u+w``). Every cached file is therefore **sealed** when it
+enters the cache: its mtime's nanoseconds are set to a value derived from its digest
+(:func:`_seal`). Any write to the file sets its mtime to the current time and breaks the
+seal; a file found with a broken seal, or of the wrong size, is hashed again before it
+is used, and replaced by a fresh, verified fetch if its bytes are wrong. Checking a seal
+costs the one ``stat`` a download makes per file and no catalog or cache.db query, so a
+warm download stays a few syscalls per file.
 
-The same table notes when each file was last used, so :meth:`Cache.cleanup` removes
-the least recently used files first. A file removed by a cleanup while a download uses
-it is fetched again.
+What a seal cannot see: bytes edited in place whose mtime is then set back to the exact
+nanosecond (a deliberate ``os.utime``/``touch -r`` from the file itself), and bytes that
+rot on the disk without any write. The inode change time would show the first, but every
+link and unlink changes it (each download, each deleted download), so checking it means
+hashing every file again after any of those: 2-4x the time of a warm download, measured.
+``quire artifact verify`` reads and checks every byte.
+
+Use is recorded per digest so :meth:`Cache.cleanup` removes the least recently used
+files first; a hardlinked file's use is its ctime (POSIX ``link`` updates it). A file
+removed by a cleanup while a download uses it is fetched again.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import time
@@ -39,9 +47,6 @@ from .targets import NO_LINK, copy_into, link_new, write_new
 
 _FICLONE = 0x40049409  # linux/fs.h: share extents (btrfs, XFS, bcachefs)
 
-State = tuple[int, int, int]  # size, mtime_ns, ctime_ns
-
-
 class Cache:
     """A content-addressed cache of whole files below ``root``."""
 
@@ -58,24 +63,22 @@ class Cache:
     def fill(self, blobs: BlobStore, sizes: dict[str, int]) -> dict[str, Path]:
         """Make every blob in ``sizes`` (digest → size) a verified cached file; returns their paths."""
         paths = self._paths(sizes)
-        _, checked = self._ensure(blobs, sizes, paths)
-        self._record(paths, checked)
+        self._ensure(blobs, sizes, paths)
+        self._touch(paths)
         return {d: Path(p) for d, p in paths.items()}
 
     def _paths(self, digests: Iterable[str]) -> dict[str, str]:
         files = os.fspath(self.files)
         return {d: f"{files}/{digest_path(d)}" for d in digests}
 
-    def _ensure(
-        self, blobs: BlobStore, sizes: dict[str, int], paths: dict[str, str]
-    ) -> tuple[int, dict[str, tuple[int, int]]]:
-        """Make each blob a cached file that is proven or checked right.
+    def _ensure(self, blobs: BlobStore, sizes: dict[str, int], paths: dict[str, str]) -> int:
+        """Make each blob a cached file that is sealed or checked right; returns the bytes fetched.
 
-        A file whose state is the recorded one costs one ``stat``; any other is hashed,
-        and fetched again (verified) unless its bytes are right. Returns the bytes
-        fetched, and the (size, mtime_ns) each file already cached was found with.
+        A sealed file of the right size costs one ``stat``; any other is hashed, sealed
+        again if its bytes are right (an older cache's file, a ``touch``), and fetched
+        again (verified) if they are not.
         """
-        recorded, absent, checked, stat = self._states(sizes), [], {}, os.stat
+        absent, stat = [], os.stat
         for digest, size in sizes.items():
             path = paths[digest]
             try:
@@ -83,37 +86,36 @@ class Cache:
             except FileNotFoundError:
                 absent.append(digest)
                 continue
-            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) == recorded.get(digest):
-                checked[digest] = (st.st_size, st.st_mtime_ns)
+            if st.st_size == size and st.st_mtime_ns % _SECOND == _seal(digest):
                 continue
             if st.st_size == size and _holds(path, digest, size):
-                # Unchanged bytes under a new state: a link made or removed (deleting an
-                # old download), another process's use not recorded yet, an older cache.
-                checked[digest] = (st.st_size, st.st_mtime_ns)
+                _reseal(path, digest)
                 continue
             absent.append(digest)  # changed through a hardlink, or damaged: replaced below
         small = [d for d in absent if sizes[d] < SMALL]
         for digest, data in blobs.read_many(small):
-            os.replace(self._write_temp(self.path(digest), data), self.path(digest))
+            os.replace(self._write_temp(self.path(digest), data, digest), self.path(digest))
             progress.advance(len(data))
         for digest in absent:
             if sizes[digest] >= SMALL:
                 os.replace(self._fetch_large(blobs, digest, self.path(digest)), self.path(digest))
                 progress.advance(sizes[digest])
-        return sum(sizes[d] for d in absent), checked
+        return sum(sizes[d] for d in absent)
 
     def _fetch_temp(self, blobs: BlobStore, digest: str, size: int) -> Path:
         """A verified copy of the blob at a temporary name beside its cached path."""
         path = self.path(digest)
         if size >= SMALL:
             return self._fetch_large(blobs, digest, path)
-        return self._write_temp(path, next(iter(blobs.read_many([digest])))[1])
+        return self._write_temp(path, next(iter(blobs.read_many([digest])))[1], digest)
 
-    def _write_temp(self, path: Path, data: bytes) -> Path:
+    def _write_temp(self, path: Path, data: bytes, digest: str) -> Path:
         tmp = self._temp(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()  # a write after the seal would break it
+            _reseal(f.fileno(), digest)
         return tmp
 
     def _fetch_large(self, blobs: BlobStore, digest: str, path: Path) -> Path:
@@ -128,6 +130,7 @@ class Cache:
             elif hash_file(tmp)[0] != digest:
                 raise CorruptBlobError(digest, str(stored))
             tmp.chmod(0o444)  # downloads hardlink it: a reminder not to write into them
+            _reseal(str(tmp), digest)
             return tmp
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -137,58 +140,23 @@ class Cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
 
-    # -- recorded state and use -------------------------------------------------------
+    # -- use and cleanup --------------------------------------------------------------
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         self.root.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.root / "cache.db", timeout=60, isolation_level=None)
         try:
-            # One row per cached file: when it was last used, and its inode state then.
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS cached (digest TEXT PRIMARY KEY, at REAL NOT NULL,"
-                " size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER) WITHOUT ROWID"
-            )
+            conn.execute("CREATE TABLE IF NOT EXISTS used (digest TEXT PRIMARY KEY, at REAL) WITHOUT ROWID")
             yield conn
         finally:
             conn.close()
 
-    def _states(self, digests: Iterable[str]) -> dict[str, State]:
-        """The recorded state of each cached file, in one query (an indexed search per
-        digest: a JSON array joined with the table, where batches of ``IN (?, ...)``
-        cost a statement each)."""
-        with self._db() as conn:
-            rows = conn.execute(
-                "SELECT c.digest, c.size, c.mtime_ns, c.ctime_ns FROM json_each(?) AS j"
-                " JOIN cached AS c ON c.digest = j.value",
-                (json.dumps(list(digests)),),
-            )
-            return {d: (size, mtime_ns, ctime_ns) for d, size, mtime_ns, ctime_ns in rows}
-
-    def _record(self, paths: dict[str, str], checked: dict[str, tuple[int, int]]) -> None:
-        """Note the use and the present state of each cached file, in one transaction.
-
-        After the files were placed: a ``link`` changes the file's ctime, so a state
-        taken before it would read as a change next time. A file whose size or mtime
-        changed since it was checked (written while this download placed it) is not
-        recorded, so its next use hashes it again.
-        """
-        stamp, rows, stat = time.time(), [], os.stat
-        for digest, path in paths.items():
-            try:
-                st = stat(path)
-            except FileNotFoundError:
-                continue  # removed by a cleanup meanwhile
-            if checked.get(digest, (st.st_size, st.st_mtime_ns)) != (st.st_size, st.st_mtime_ns):
-                continue
-            rows.append((digest, stamp, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    def _touch(self, digests: Iterable[str]) -> None:
+        stamp = time.time()
         with self._db() as conn:
             conn.execute("BEGIN")
-            conn.executemany(  # an upsert changes the row in place (a REPLACE deletes and inserts: slower)
-                "INSERT INTO cached VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET"
-                " at = excluded.at, size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns",
-                rows,
-            )
+            conn.executemany("INSERT OR REPLACE INTO used VALUES (?, ?)", ((d, stamp) for d in digests))
             conn.execute("COMMIT")
 
     def cleanup(self, max_bytes: int) -> tuple[int, int]:
@@ -199,7 +167,7 @@ class Cache:
         """
         found = []
         with self._db() as conn:
-            used = {d: at for d, at in conn.execute("SELECT digest, at FROM cached")}
+            used = dict(conn.execute("SELECT digest, at FROM used"))
         for sub in self.files.glob("*/*"):
             if sub.name.endswith(".tmp"):
                 continue
@@ -208,21 +176,16 @@ class Cache:
             except FileNotFoundError:
                 continue  # removed by another cleanup meanwhile
             digest = sub.parent.name + sub.name
-            # A file no download recorded (an older cache's): last used when it changed.
-            found.append((used.get(digest, st.st_ctime), st.st_size, sub, digest))
-        total = sum(size for _, size, _, _ in found)
+            # Last used: noted in the table, or (a download that hardlinked it) its ctime.
+            found.append((max(used.get(digest, 0.0), st.st_ctime), st.st_size, sub))
+        total = sum(size for _, size, _ in found)
         found.sort(key=lambda item: item[0])
-        removed, freed, gone = 0, 0, []
-        for _, size, path, digest in found:
+        removed = freed = 0
+        for _, size, path in found:
             if total - freed <= max_bytes:
                 break
             path.unlink(missing_ok=True)
             removed, freed = removed + 1, freed + size
-            gone.append((digest,))
-        with self._db() as conn:
-            conn.execute("BEGIN")
-            conn.executemany("DELETE FROM cached WHERE digest = ?", gone)
-            conn.execute("COMMIT")
         return removed, freed
 
     # -- materialization --------------------------------------------------------------
@@ -233,16 +196,16 @@ class Cache:
         Reflink, else hardlink, else copy; decided once per call. The target's folder
         must exist and be a real one (see :func:`~quire.core.targets.make_folders`);
         whatever is at the target is replaced, never written through. This is the hot
-        path of a warm download: a cached file costs a ``stat`` before (is it unchanged?),
-        its ``link`` and a ``stat`` after (its new ctime), and the states are read and
-        written in one query each.
+        path of a warm download: a cached file costs a ``stat`` (is its seal intact?) and
+        its ``link``; a link marks the file's use by its ctime, other modes note it in
+        one transaction.
         """
         if not items:
             return
         mode = self._mode(items[0][2])
         sizes = {d: s for d, s, _ in items}
         paths = self._paths(sizes)
-        fetched, checked = self._ensure(blobs, sizes, paths)
+        fetched = self._ensure(blobs, sizes, paths)
         rest, link = items, os.link
         if mode == "link":  # the common case first, one call per file: nothing at the target yet
             rest = []
@@ -255,7 +218,8 @@ class Cache:
         if missed:
             self._place_evicted(blobs, mode, missed)
         progress.advance(sum(size for _, size, _ in items) - fetched)
-        self._record(paths, checked)
+        if mode != "link":  # a link marks the cached file's ctime (POSIX): its use is noted already
+            self._touch(paths)
 
     def _place_evicted(self, blobs: BlobStore, mode: str, items: list[tuple[str, int, str]]) -> None:
         """Place files a cleanup removed from the cache after they were checked: fetched
@@ -311,6 +275,24 @@ class Cache:
             if not os.path.exists(src):
                 return False
             raise
+
+
+_SECOND = 1_000_000_000
+
+
+def _seal(digest: str) -> int:
+    """The nanoseconds of a cached file's mtime: 1 … 999,999,999, from its digest.
+
+    Never 0, so a tool that writes whole seconds (``SOURCE_DATE_EPOCH``, tar, zip)
+    cannot leave a seal intact by chance; any other write gives it odds of 1 in 10**9.
+    """
+    return int(digest[:15], 16) % (_SECOND - 1) + 1
+
+
+def _reseal(file: str | int, digest: str) -> None:
+    """Set the seal of the cached file ``file`` (a path or an open descriptor)."""
+    now = time.time_ns()
+    os.utime(file, ns=(now, now // _SECOND * _SECOND + _seal(digest)))
 
 
 def _holds(path: str, digest: str, size: int) -> bool:
