@@ -136,6 +136,44 @@ def test_commit_ids_added_to_an_old_catalog(tmp_path: Path) -> None:
         assert conn.scalar(sa.select(t.versions.c.commit_id)) is not None
 
 
+# -- 13: bad run fields ----------------------------------------------------------------------
+
+BAD_RUN_FIELDS = [
+    ("name", 5, "run name must be a string"),
+    ("name", "x" * 257, "at most 256"),
+    ("name", "a\x00b", "NUL"),
+    ("group", ["g"], "run group must be a string"),
+    ("group", "g" * 257, "at most 256"),
+    ("group", "g\x00", "NUL"),
+    ("job_type", 3.5, "job_type must be a string"),
+    ("job_type", "j" * 257, "at most 256"),
+    ("id", "y" * 65, "invalid run id"),
+    ("id", "a/b", "invalid run id"),
+    ("id", 42, "invalid run id"),
+    ("project", "p" * 129, "invalid project name"),
+    ("tags", "one-string", "run tags must be a list"),
+    ("tags", ["ok", 7], "a run tag must be a string"),
+    ("tags", ["t" * 65], "at most 64"),
+    ("tags", ["a\x00"], "NUL"),
+    ("notes", b"bytes", "run notes must be a string"),
+    ("notes", "n\x00", "NUL"),
+]
+
+
+@pytest.mark.usefixtures("store_kind")
+@pytest.mark.parametrize(("field", "value", "message"), BAD_RUN_FIELDS, ids=lambda v: repr(v)[:20])
+def test_bad_run_field_is_refused_at_init(field: str, value: object, message: str, tmp_path: Path) -> None:
+    # Refused in init, before anything is written, the same on SQLite and PostgreSQL;
+    # and a bad run never becomes a deferred run that fails this process's later writes.
+    with pytest.raises(ValidationError, match=message) as caught:
+        quire.init(**{field: value})  # type: ignore[arg-type]
+    assert "\n" not in str(caught.value)
+    with quire.init(project="p", name="good") as run:
+        run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files"))
+    with open_store().catalog.engine.connect() as conn:
+        assert list(conn.scalars(sa.select(t.runs.c.name))) == ["good"]
+
+
 # -- 16: every failure is one line -----------------------------------------------------------
 
 
@@ -188,6 +226,46 @@ def test_damaged_catalog_db_is_one_line_naming_it(damage: str, tmp_path: Path, p
     _one_line_error(_cli(python_env, "--store", str(root), "artifact", "ls"), str(db), "damaged")
 
 
+@pytest.mark.usefixtures("store_kind")
+def test_deep_metadata_is_refused(tmp_path: Path) -> None:
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]  # type: ignore[assignment]
+    with pytest.raises(ValidationError, match="nests deeper than"):
+        quire.Artifact("data", "dataset", metadata=deep)
+    cyclic: dict[str, object] = {}
+    cyclic["self"] = cyclic
+    cyclic["again"] = cyclic
+    with pytest.raises(ValidationError, match="nests deeper than"):
+        quire.Artifact("data", "dataset", metadata=cyclic)
+    art = _log("data", {"a.txt": b"alpha"}, tmp_path / "files")
+    with quire.init(project="p") as run:
+        run.log_artifact(art)
+    art.metadata["deep"] = deep  # edited in place, then saved
+    with pytest.raises(ValidationError, match="nests deeper than"):
+        art.save()
+
+
+@pytest.mark.usefixtures("store_kind")
+def test_nul_in_text(tmp_path: Path) -> None:
+    # PostgreSQL cannot hold NUL in text, SQLite can: refused on both, before any write
+    # (description); kept on both where it is JSON (metadata escapes it).
+    with quire.init(project="p") as run:
+        with pytest.raises(ValidationError, match="NUL"):
+            run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files", description="a\x00b"))
+        art = run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files", metadata={"k\x00": "v\x00"}))
+    assert quire.Api().artifact("p/data:v0").metadata == {"k\x00": "v\x00"}
+    art.description = "x\x00y"
+    with pytest.raises(ValidationError, match="NUL"):
+        art.save()
+    with pytest.raises(ValidationError, match="invalid alias"):
+        art.aliases.append("a\x00")
+        art.save()
+    assert quire.Api().artifact("p/data:v0").description is None
+
+
 def test_value_the_database_refuses_is_a_validation_error(store_kind: str, tmp_path: Path) -> None:
     # Below the sdk's checks, the catalog translates the database's refusal of a value
     # (DataError) by its class: NUL in text, which PostgreSQL cannot hold.
@@ -198,3 +276,72 @@ def test_value_the_database_refuses_is_a_validation_error(store_kind: str, tmp_p
     with pytest.raises(ValidationError, match="refused a value") as caught:
         open_store().catalog.update_version(art._committed_record().id, description="a\x00b")
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.usefixtures("store_kind")
+def test_paths_no_file_system_holds_are_refused(tmp_path: Path) -> None:
+    # Refused when added (a clear rule), not found when downloaded (ENAMETOOLONG, or a
+    # RecursionError from making 3,000 nested folders).
+    (tmp_path / "f.txt").write_bytes(b"data")
+    art = quire.Artifact("data", "dataset")
+    for path in ("d/" * 3000 + "x", "y" * 256, "é" * 128, "/".join(["abcdefgh"] * 500), "a/" * 256 + "b"):
+        with pytest.raises(ValidationError, match="no file system holds it") as caught:
+            art.add_file(tmp_path / "f.txt", path)
+        assert "\n" not in str(caught.value)
+    art.add_file(tmp_path / "f.txt", "y" * 255)  # the limits themselves are fine
+    art.add_file(tmp_path / "f.txt", "/".join(["d"] * 254) + "/x")
+    with quire.init(project="p") as run:
+        run.log_artifact(art)
+    got = Path(quire.Api().artifact("p/data:v0").download(tmp_path / "out"))
+    assert (got / ("y" * 255)).read_bytes() == b"data"
+
+
+def _long_root(tmp_path: Path) -> Path:
+    return tmp_path.joinpath(*["r" * 200] * 25)  # 5,000 bytes: beyond PATH_MAX
+
+
+@pytest.mark.usefixtures("store_kind")
+def test_download_into_a_too_long_root_is_one_line(tmp_path: Path) -> None:
+    with quire.init(project="p") as run:
+        run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files"))
+    with pytest.raises(StoreError, match="too long for the file system") as caught:
+        quire.Api().artifact("p/data:v0").download(_long_root(tmp_path))
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 1000
+    _cli_in_process_fails("artifact", "get", "p/data:v0", "--root", str(_long_root(tmp_path)),
+                          needles=("too long for the file system",))
+
+
+def _cli_in_process_fails(*args: str, needles: tuple[str, ...]) -> None:
+    from typer.testing import CliRunner
+
+    from quire.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.mark.usefixtures("store_kind")
+def test_full_cache_disk_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ENOSPC while the cache is written (injected: filling a real disk is not a test):
+    # a one-line StoreError with the remedies, from Python and from the CLI.
+    import errno
+
+    from quire.core.cache import Cache
+
+    with quire.init(project="p") as run:
+        run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files"))
+
+    def full(self: Cache, blobs: object, sizes: dict[str, int]) -> object:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path(next(iter(sizes)))))
+
+    monkeypatch.setattr(Cache, "fill", full)
+    with pytest.raises(StoreError, match="no space left") as caught:
+        quire.Api().artifact("p/data:v0").download(tmp_path / "out")
+    message = str(caught.value)
+    assert "quire cache cleanup" in message and "skip_cache=True" in message and "\n" not in message
+    _cli_in_process_fails("artifact", "get", "p/data:v0", "--root", str(tmp_path / "out2"),
+                          needles=("no space left", "quire cache cleanup"))

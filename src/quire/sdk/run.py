@@ -14,9 +14,10 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, parse_address
+from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, check_run_id, check_text, parse_address
 from ..errors import ValidationError
 from ..store import Store, open_store
+from ..store import schema
 from ..store.catalog import RunRecord, VersionRecord, now
 from . import collaborative
 from .artifact import Artifact
@@ -254,13 +255,43 @@ def init(
     """Start a run (and finish the one this process had running).
 
     ``entity``, ``tags``, ``notes``, ``dir``, ``mode``, ``reinit`` and ``settings`` are
-    accepted so W&B code runs unchanged; Quire has no use for them.
+    accepted so W&B code runs unchanged; Quire has no use for them (``tags`` and
+    ``notes`` are checked as W&B checks them, so code that runs here runs there).
+
+    Raises:
+        ValidationError: a field is not a string, holds NUL or is longer than the
+            catalog keeps (checked before anything is written, the same on every store).
     """
     global _current
+    _check_tags_and_notes(tags, notes)
     if _current is not None:
         _current.finish()
     _current = _start(project, group, job_type, name, config, store, id)
     return _current
+
+
+#: W&B's limit on a run tag's length
+_MAX_RUN_TAG = 64
+
+
+def _check_tags_and_notes(tags: Iterable[str] | None, notes: str | None) -> None:
+    if notes is not None:
+        check_text(notes, "run notes")
+    if tags is None:
+        return
+    if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
+        raise ValidationError(f"run tags must be a list of strings, not {type(tags).__name__} ({tags!r:.80})")
+    for tag in tags:
+        if not check_text(tag, "a run tag", _MAX_RUN_TAG):
+            raise ValidationError("a run tag must not be empty")
+
+
+def _run_field(value: object, what: str, column: str) -> str | None:
+    """``value`` (None allowed) if the catalog's ``runs`` column can hold it as it is:
+    a run recorded later (see ``defer_run``) must not fail in another call's write."""
+    if value is None:
+        return None
+    return check_text(value, what, schema.runs.c[column].type.length)  # type: ignore[attr-defined]
 
 
 def _start(
@@ -273,7 +304,11 @@ def _start(
     run_id: str | None = None,
 ) -> Run:
     project = check_name(project or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name")
-    group = group or os.environ.get("QUIRE_RUN_GROUP")
+    group = _run_field(group or os.environ.get("QUIRE_RUN_GROUP") or None, "run group", "group_name")
+    job_type = _run_field(job_type, "run job_type", "job_type")
+    name = _run_field(name, "run name", "name")
+    if run_id is not None:
+        check_run_id(run_id)
     opened = open_store(store)
     chosen = run_id is not None
     run_id = run_id or _new_run_id()
