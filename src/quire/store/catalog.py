@@ -364,19 +364,19 @@ class SQLCatalog(GCFence):
 
         vid, created = self._write(
             commit, unknown=lambda: self.outcome_unknown(
-                commit_id, f"a version of {project}/{name}", f"quire artifact versions {project}/{name}"
+                commit_id, f"a version of {project}/{name}", f"quire artifact versions {project}/{name}",
+                "logging the same files again is safe: it makes no second version",
             ),
         )
         return self.version_by_id(vid), created
 
-    def outcome_unknown(self, commit_id: str, what: str, check: str) -> CommitOutcomeUnknownError:
-        """The error for a commit of ``what`` whose answer was lost (``check``: the
-        command that shows whether it arrived)."""
+    def outcome_unknown(self, commit_id: str, what: str, check: str, again: str) -> CommitOutcomeUnknownError:
+        """The error for a commit of ``what`` whose answer was lost: ``check`` is the
+        command that shows whether it arrived, ``again`` what repeating the call does."""
         return CommitOutcomeUnknownError(
             f"the connection to the catalog at {self.url} was lost after committing {what} "
             f"(commit id {commit_id}) and the catalog did not answer again, so whether it was "
-            f"committed is unknown; check with `{check}` once it answers (running the same "
-            "call again is safe: unchanged files make no new version)",
+            f"committed is unknown; once it answers, check with `{check}` ({again})",
             commit_id,
         )
 

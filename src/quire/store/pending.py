@@ -248,7 +248,8 @@ def commit(
 
     vid, created, pending_id = catalog._write(
         txn, unknown=lambda: catalog.outcome_unknown(
-            commit_id, where(project, name, distributed_id), f"quire artifact pending show {distributed_id}"
+            commit_id, where(project, name, distributed_id), f"quire artifact pending show {distributed_id}",
+            "finishing again commits it if it was not, or says which version it became",
         ),
     )
     return catalog.version_by_id(vid), created, pending_by_id(catalog, pending_id)
