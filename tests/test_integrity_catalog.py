@@ -138,6 +138,15 @@ def test_commit_ids_added_to_an_old_catalog(tmp_path: Path) -> None:
 
 # -- 13: bad run fields ----------------------------------------------------------------------
 
+def _nested(depth: int) -> dict[str, object]:
+    top: dict[str, object] = {}
+    node = top
+    for _ in range(depth):
+        node["a"] = {}
+        node = node["a"]  # type: ignore[assignment]
+    return top
+
+
 BAD_RUN_FIELDS = [
     ("name", 5, "run name must be a string"),
     ("name", "x" * 257, "at most 256"),
@@ -157,11 +166,12 @@ BAD_RUN_FIELDS = [
     ("tags", ["a\x00"], "NUL"),
     ("notes", b"bytes", "run notes must be a string"),
     ("notes", "n\x00", "NUL"),
+    ("config", _nested(5000), "run config nests deeper than 100"),
 ]
 
 
 @pytest.mark.usefixtures("store_kind")
-@pytest.mark.parametrize(("field", "value", "message"), BAD_RUN_FIELDS, ids=lambda v: repr(v)[:20])
+@pytest.mark.parametrize(("field", "value", "message"), BAD_RUN_FIELDS, ids=lambda v: "nested" if isinstance(v, dict) else repr(v)[:20])
 def test_bad_run_field_is_refused_at_init(field: str, value: object, message: str, tmp_path: Path) -> None:
     # Refused in init, before anything is written, the same on SQLite and PostgreSQL;
     # and a bad run never becomes a deferred run that fails this process's later writes.
@@ -228,11 +238,7 @@ def test_damaged_catalog_db_is_one_line_naming_it(damage: str, tmp_path: Path, p
 
 @pytest.mark.usefixtures("store_kind")
 def test_deep_metadata_is_refused(tmp_path: Path) -> None:
-    deep: dict[str, object] = {}
-    node = deep
-    for _ in range(5000):
-        node["a"] = {}
-        node = node["a"]  # type: ignore[assignment]
+    deep = _nested(5000)
     with pytest.raises(ValidationError, match="nests deeper than"):
         quire.Artifact("data", "dataset", metadata=deep)
     cyclic: dict[str, object] = {}

@@ -109,30 +109,31 @@ def check_path(value: object) -> str:
     return path
 
 
-def check_metadata(value: object) -> dict[str, Any]:
-    """Return a JSON-safe deep copy of ``value`` (a dict with no NaN or infinity)."""
+def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
+    """Return a JSON-safe deep copy of ``value`` (a dict with no NaN or infinity, nested
+    at most :data:`MAX_METADATA_DEPTH` deep); ``what`` names it in messages."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationError(f"metadata must be a dict, not {type(value).__name__}")
-    _check_depth(value)
+        raise ValidationError(f"{what} must be a dict, not {type(value).__name__}")
+    _check_depth(value, what)
     try:
         text = json.dumps(value, allow_nan=False, sort_keys=True, default=_reject)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"metadata is not JSON-serialisable: {exc}") from None
+        raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
     except RecursionError:  # deep inside an object that _reject turned into a list
-        raise ValidationError(f"metadata nests deeper than {MAX_METADATA_DEPTH} levels; flatten it") from None
+        raise ValidationError(f"{what} nests deeper than {MAX_METADATA_DEPTH} levels; flatten it") from None
     return json.loads(text)
 
 
-def _check_depth(value: object) -> None:
+def _check_depth(value: object, what: str) -> None:
     """Refuse dicts and lists nested deeper than :data:`MAX_METADATA_DEPTH` (or in a cycle)."""
     level, depth = [value], 0
     while level:
         depth += 1
         if depth > MAX_METADATA_DEPTH:
             raise ValidationError(
-                f"metadata nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it"
+                f"{what} nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it"
             )
         # by id: a container shared by many parents (or a cycle) counts once per level
         level = list({

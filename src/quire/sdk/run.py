@@ -314,7 +314,7 @@ def _start(
     run_id = run_id or _new_run_id()
     record = RunRecord(
         id=run_id, project=project, name=name or f"run-{run_id}", group=group, job_type=job_type,
-        config=check_metadata(dict(config) if config else {}), state="running", created_at=now(),
+        config=check_metadata(dict(config) if config else {}, "run config"), state="running", created_at=now(),
     )
     if chosen:  # recorded now, so that an id taken meanwhile fails here, not in a later write
         opened.catalog.create_run(record)
