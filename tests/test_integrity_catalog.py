@@ -173,12 +173,15 @@ BAD_RUN_FIELDS = [
 @pytest.mark.usefixtures("store_kind")
 @pytest.mark.parametrize(("field", "value", "message"), BAD_RUN_FIELDS, ids=lambda v: "nested" if isinstance(v, dict) else repr(v)[:20])
 def test_bad_run_field_is_refused_at_init(field: str, value: object, message: str, tmp_path: Path) -> None:
-    # Refused in init, before anything is written, the same on SQLite and PostgreSQL;
-    # and a bad run never becomes a deferred run that fails this process's later writes.
+    # Refused in init, before anything is written (the current run is not even ended),
+    # the same on SQLite and PostgreSQL; and a bad run never becomes a deferred run that
+    # fails this process's later writes.
+    current = quire.init(project="p", name="good")
     with pytest.raises(ValidationError, match=message) as caught:
         quire.init(**{field: value})  # type: ignore[arg-type]
     assert "\n" not in str(caught.value)
-    with quire.init(project="p", name="good") as run:
+    assert current.state == "running" and quire.sdk.run.current_run() is current
+    with current as run:
         run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files"))
     with open_store().catalog.engine.connect() as conn:
         assert list(conn.scalars(sa.select(t.runs.c.name))) == ["good"]

@@ -264,9 +264,10 @@ def init(
     """
     global _current
     _check_tags_and_notes(tags, notes)
+    record = _new_record(project, group, job_type, name, config, id)  # before the current run ends
     if _current is not None:
         _current.finish()
-    _current = _start(project, group, job_type, name, config, store, id)
+    _current = _begin(record, store, id is not None)
     return _current
 
 
@@ -303,19 +304,31 @@ def _start(
     store: str | os.PathLike[str] | None = None,
     run_id: str | None = None,
 ) -> Run:
+    return _begin(_new_record(project, group, job_type, name, config, run_id), store, run_id is not None)
+
+
+def _new_record(
+    project: str | None,
+    group: str | None,
+    job_type: str | None,
+    name: str | None,
+    config: dict[str, Any] | None,
+    run_id: str | None,
+) -> RunRecord:
+    """The record of a new run, every field checked (no I/O: nothing is written yet)."""
     project = check_name(project or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name")
     group = _run_field(group or os.environ.get("QUIRE_RUN_GROUP") or None, "run group", "group_name")
     job_type = _run_field(job_type, "run job_type", "job_type")
     name = _run_field(name, "run name", "name")
-    if run_id is not None:
-        check_run_id(run_id)
-    opened = open_store(store)
-    chosen = run_id is not None
-    run_id = run_id or _new_run_id()
-    record = RunRecord(
+    run_id = check_run_id(run_id) if run_id is not None else _new_run_id()
+    return RunRecord(
         id=run_id, project=project, name=name or f"run-{run_id}", group=group, job_type=job_type,
         config=check_metadata(dict(config) if config else {}, "run config"), state="running", created_at=now(),
     )
+
+
+def _begin(record: RunRecord, store: str | os.PathLike[str] | None, chosen: bool) -> Run:
+    opened = open_store(store)
     if chosen:  # recorded now, so that an id taken meanwhile fails here, not in a later write
         opened.catalog.create_run(record)
     else:  # a fresh id: recorded with the run's first write (one transaction fewer)
