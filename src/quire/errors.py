@@ -17,7 +17,8 @@ would already catch (``KeyError`` for things not found, ``ValueError`` for bad i
     ├── CorruptBlobError                     stored bytes do not match their digest
     ├── StoreError (OSError)                 store missing, unwritable, unreachable
     │   ├── ConcurrentGCError                a gc deleted blobs while a commit was prepared
-    │   └── UnsafeFolderError                a staging folder is a symlink or not private
+    │   ├── UnsafeFolderError                a staging folder is a symlink or not private
+    │   └── CommitOutcomeUnknownError        the catalog went away before it answered a commit
     └── MissingExtraError (ImportError)      an optional dependency is not installed
 
 Messages say what was wrong and what to do; context is kept as attributes.
@@ -126,6 +127,19 @@ class UnsafeFolderError(StoreError):
     def __init__(self, message: str, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class CommitOutcomeUnknownError(StoreError):
+    """The connection to the catalog was lost after a commit was sent, and the catalog
+    could not be asked again whether it arrived: the version may or may not exist.
+
+    The commit carried a client-made id (``commit_id``); a retry finds its own write by
+    it, so when the catalog answers again, repeating the call is safe.
+    """
+
+    def __init__(self, message: str, commit_id: str) -> None:
+        super().__init__(message)
+        self.commit_id = commit_id
 
 
 class MissingExtraError(QuireError, ImportError):

@@ -62,6 +62,26 @@ class CatalogTests:
         v1 = catalog.version("p", "c", "v1")
         assert (v1.project, v1.collection, v1.type, v1.index) == ("p", "c", "dataset", 1)
 
+    def test_a_commit_repeated_with_its_commit_id_returns_its_version(self, catalog: SQLCatalog) -> None:
+        # What a retry after a lost answer to COMMIT relies on: the commit id finds the
+        # version that commit made, however the collection moved on since.
+        first, created = catalog.commit_version("p", "c", "dataset", new("one"), commit_id="c" * 32)
+        catalog.commit_version("p", "c", "dataset", new("two"))
+        again, created_again = catalog.commit_version("p", "c", "dataset", new("three"), commit_id="c" * 32)
+        assert (again.id, again.version, created, created_again) == (first.id, "v0", True, True)
+        assert summary(catalog) == {"v0": [], "v1": ["latest"]}
+
+    def test_a_run_recorded_twice_by_retried_writes_is_one_run(self, catalog: SQLCatalog) -> None:
+        # A run written by a commit whose answer was lost comes back to be written with the
+        # next write: the same record (id and creation time) is that run, not a taken id.
+        record = run_record("r1")
+        catalog.create_run(record)
+        catalog.create_run(record)
+        with pytest.raises(ValidationError, match="exists already"):
+            catalog.create_run(run_record("r1"))  # another run with that id
+        with catalog.engine.connect() as conn:
+            assert list(conn.scalars(sa.select(schema.runs.c.id))) == ["r1"]
+
     def test_commit_records_what_build_made(self, catalog: SQLCatalog) -> None:
         seen: list[VersionRecord | None] = []
 

@@ -9,6 +9,7 @@ description and metadata can (``save()`` again). Committed versions come from
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import shutil
@@ -24,13 +25,15 @@ from ..core.diff import ManifestDiff, diff_manifests
 from ..core.gc import commit_fenced, writer_epoch
 from ..core.ingest import check_policy, ingest_dir, ingest_file
 from ..core.manifest import Entry, Manifest, load_manifest
-from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag
+from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag, check_text
 from ..core.references import reference_entries
 from ..errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
     ArtifactNotLoggedError,
     CollectionTypeError,
+    QuireError,
+    StoreError,
     ValidationError,
 )
 from ..store import Store
@@ -429,6 +432,7 @@ class Artifact:
         """Refuse, before anything is written, a draft that cannot become a version."""
         self._ensure_draft()
         self._metadata = check_metadata(self._metadata)  # it may have been edited in place
+        _check_description(self.description)
         clashes = self._manifest.folder_clashes()
         if clashes:
             raise ValidationError(
@@ -476,10 +480,15 @@ class Artifact:
         target = Path(root) if root is not None else self._default_root()
         with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
             cache = Cache(Path(scratch)) if scratch else cache_for(self._store.local_dir)
-            _download.download(
-                self._store.blobs, cache, self.manifest, target,
-                check_path(path_prefix) if path_prefix else None, allow_missing_references,
-            )
+            try:
+                _download.download(
+                    self._store.blobs, cache, self.manifest, target,
+                    check_path(path_prefix) if path_prefix else None, allow_missing_references,
+                )
+            except QuireError:
+                raise
+            except OSError as exc:  # the folder's or the cache's file system refused a write
+                raise _download_error(exc, target, cache.root) from exc
         from .run import current_run
 
         run = current_run()
@@ -541,6 +550,7 @@ class Artifact:
             return
         aliases = [check_alias(a) for a in self.aliases if a != "latest"]
         tags = [check_tag(t) for t in self.tags]
+        _check_description(self.description)
         record = self._store.catalog.update_version(  # type: ignore[union-attr]
             self._record.id, aliases=aliases, tags=tags,
             description=self.description, metadata=check_metadata(self._metadata),
@@ -593,3 +603,31 @@ def _current_store() -> Store:
 
     return current_store()
 
+
+def _check_description(description: object) -> None:
+    if description is not None:
+        check_text(description, "the description")
+
+
+def _download_error(exc: OSError, target: Path, cache: Path) -> StoreError:
+    """A one-line error for an OS error while downloading into ``target``, by its errno
+    (the class of a disk full or a name too long)."""
+    into = _shown(str(target))
+    where = f" ({_shown(str(exc.filename))})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(
+            f"no space left to download into {into}{where}; free some space: "
+            f"`quire cache cleanup SIZE` shrinks the cache in {cache}, and download(skip_cache=True) "
+            "does not keep files in it"
+        )
+    if exc.errno == errno.ENAMETOOLONG:
+        return StoreError(
+            f"cannot download into {into}: a path is too long for the file system{where}; "
+            "download into a folder with a shorter path (root=...)"
+        )
+    return StoreError(f"cannot download into {into}: {exc.strerror or exc}{where}")
+
+
+def _shown(path: str, keep: int = 120) -> str:
+    """``path`` for a message: its start and end when it is very long."""
+    return path if len(path) <= 2 * keep else f"{path[:keep]}...{path[-keep:]}"

@@ -14,9 +14,10 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, parse_address
+from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, check_run_id, check_text, parse_address
 from ..errors import ValidationError
 from ..store import Store, open_store
+from ..store import schema
 from ..store.catalog import RunRecord, VersionRecord, now
 from . import collaborative
 from .artifact import Artifact
@@ -254,13 +255,44 @@ def init(
     """Start a run (and finish the one this process had running).
 
     ``entity``, ``tags``, ``notes``, ``dir``, ``mode``, ``reinit`` and ``settings`` are
-    accepted so W&B code runs unchanged; Quire has no use for them.
+    accepted so W&B code runs unchanged; Quire has no use for them (``tags`` and
+    ``notes`` are checked as W&B checks them, so code that runs here runs there).
+
+    Raises:
+        ValidationError: a field is not a string, holds NUL or is longer than the
+            catalog keeps (checked before anything is written, the same on every store).
     """
     global _current
+    _check_tags_and_notes(tags, notes)
+    record = _new_record(project, group, job_type, name, config, id)  # before the current run ends
     if _current is not None:
         _current.finish()
-    _current = _start(project, group, job_type, name, config, store, id)
+    _current = _begin(record, store, id is not None)
     return _current
+
+
+#: W&B's limit on a run tag's length
+_MAX_RUN_TAG = 64
+
+
+def _check_tags_and_notes(tags: Iterable[str] | None, notes: str | None) -> None:
+    if notes is not None:
+        check_text(notes, "run notes")
+    if tags is None:
+        return
+    if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
+        raise ValidationError(f"run tags must be a list of strings, not {type(tags).__name__} ({tags!r:.80})")
+    for tag in tags:
+        if not check_text(tag, "a run tag", _MAX_RUN_TAG):
+            raise ValidationError("a run tag must not be empty")
+
+
+def _run_field(value: object, what: str, column: str) -> str | None:
+    """``value`` (None allowed) if the catalog's ``runs`` column can hold it as it is:
+    a run recorded later (see ``defer_run``) must not fail in another call's write."""
+    if value is None:
+        return None
+    return check_text(value, what, schema.runs.c[column].type.length)  # type: ignore[attr-defined]
 
 
 def _start(
@@ -272,15 +304,31 @@ def _start(
     store: str | os.PathLike[str] | None = None,
     run_id: str | None = None,
 ) -> Run:
+    return _begin(_new_record(project, group, job_type, name, config, run_id), store, run_id is not None)
+
+
+def _new_record(
+    project: str | None,
+    group: str | None,
+    job_type: str | None,
+    name: str | None,
+    config: dict[str, Any] | None,
+    run_id: str | None,
+) -> RunRecord:
+    """The record of a new run, every field checked (no I/O: nothing is written yet)."""
     project = check_name(project or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name")
-    group = group or os.environ.get("QUIRE_RUN_GROUP")
-    opened = open_store(store)
-    chosen = run_id is not None
-    run_id = run_id or _new_run_id()
-    record = RunRecord(
+    group = _run_field(group or os.environ.get("QUIRE_RUN_GROUP") or None, "run group", "group_name")
+    job_type = _run_field(job_type, "run job_type", "job_type")
+    name = _run_field(name, "run name", "name")
+    run_id = check_run_id(run_id) if run_id is not None else _new_run_id()
+    return RunRecord(
         id=run_id, project=project, name=name or f"run-{run_id}", group=group, job_type=job_type,
-        config=check_metadata(dict(config) if config else {}), state="running", created_at=now(),
+        config=check_metadata(dict(config) if config else {}, "run config"), state="running", created_at=now(),
     )
+
+
+def _begin(record: RunRecord, store: str | os.PathLike[str] | None, chosen: bool) -> Run:
+    opened = open_store(store)
     if chosen:  # recorded now, so that an id taken meanwhile fails here, not in a later write
         opened.catalog.create_run(record)
     else:  # a fresh id: recorded with the run's first write (one transaction fewer)

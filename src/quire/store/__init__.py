@@ -29,7 +29,7 @@ from sqlalchemy import event
 
 from ..errors import MissingExtraError, StoreError
 from .blobs import BlobStore
-from .catalog import SQLCatalog
+from .catalog import SQLCatalog, damaged_catalog
 from .objects import LocalObjects, ObjectStore
 
 DEFAULT_STORE = Path("~/.quire")
@@ -175,8 +175,19 @@ def _make(key: str) -> Store:
                 if wal.exists():  # its writes would stay behind
                     raise StoreError(f"could not finish creating the catalog {db}; try again")
                 os.rename(new, db)
+    _check_not_emptied(db)
     catalog = SQLCatalog(sqlite_engine(db), lambda: writer_turn(lock))
     return Store(key, catalog, BlobStore(LocalObjects(root / "blobs")), local_dir=root)
+
+
+def _check_not_emptied(db: Path) -> None:
+    """Refuse a ``catalog.db`` of no bytes: Quire never leaves one (it is created whole,
+    under another name), and SQLite would take it for a new, empty catalog and go on as
+    if the store held no version. (Other damage SQLite reports itself; the catalog turns
+    that into the same error, see ``SQLCatalog._error``.)"""
+    wal = db.with_name(db.name + "-wal")
+    if db.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0):
+        raise damaged_catalog(str(db), "the file is empty")
 
 
 def sqlite_engine(path: Path) -> sa.Engine:

@@ -26,6 +26,8 @@ from sqlalchemy import exc as sa_exc
 from ..errors import (
     ArtifactNotFoundError,
     CollectionTypeError,
+    CommitOutcomeUnknownError,
+    QuireError,
     StoreError,
     ValidationError,
 )
@@ -34,6 +36,21 @@ from .fence import GCFence
 
 T = TypeVar("T")
 _INDEX = re.compile(r"v(\d+)")
+#: the largest version number the catalog's ``idx`` column (a 32-bit SQL integer) holds
+_MAX_INDEX = 2**31 - 1
+
+
+def new_commit_id() -> str:
+    """A fresh client-made commit id (chosen once per commit, before any attempt)."""
+    return uuid.uuid4().hex
+
+
+def damaged_catalog(path: str, reason: str) -> StoreError:
+    """The error for an embedded catalog file that is not a whole SQLite database."""
+    return StoreError(
+        f"the catalog {path} is damaged ({reason}), so no version in that store can be read "
+        "or written; restore the file from a backup (the blobs beside it are not affected)"
+    )
 
 
 def now() -> str:
@@ -132,21 +149,50 @@ class SQLCatalog(GCFence):
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
+        """A connection for reads, its driver errors translated. Not retried (the body
+        cannot run twice): prefer :meth:`_query`."""
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        except sa_exc.DBAPIError as exc:
             raise self._error("read", exc) from exc
 
-    def _write(self, fn: Callable[[sa.Connection], T], attempts: int = 8) -> T:
+    def _query(self, fn: Callable[[sa.Connection], T], attempts: int = 4) -> T:
+        """``fn(conn)`` on a fresh connection, run again when the connection dropped or
+        a lock timed out: a read right after a commit must not fail for the one broken
+        connection the commit left behind."""
+        for attempt in range(attempts):
+            try:
+                with self.engine.connect() as conn:
+                    return fn(conn)
+            except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+                if attempt == attempts - 1 or not _retryable(exc):
+                    raise self._error("read", exc) from exc
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            except sa_exc.DBAPIError as exc:
+                raise self._error("read", exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write(
+        self,
+        fn: Callable[[sa.Connection], T],
+        attempts: int = 8,
+        unknown: Callable[[], CommitOutcomeUnknownError] | None = None,
+    ) -> T:
         """Run ``fn`` in one write transaction, retried when a concurrent one wins a race
-        or the connection drops (the transaction was then rolled back by the server).
+        or the connection drops (the transaction was then rolled back by the server, or,
+        when the answer to COMMIT was lost, perhaps committed).
 
         ``fn`` may run more than once, so it must only touch ``conn`` (and write
-        content-addressed blobs, which is idempotent).
+        content-addressed blobs, which is idempotent), and find its own write first if
+        an earlier run may have committed it: commits do, by their commit id. Such a
+        caller passes ``unknown``, the error to raise when the catalog cannot be reached
+        again after a lost answer to COMMIT (the outcome is then unknown).
         """
+        lost_answer = False  # an attempt sent COMMIT and got no answer: it may have committed
         for attempt in range(attempts):
             runs = self._take_unrecorded()
+            committing = False
             try:
                 # Connected before the turn is taken: a new connection's set-up (pragmas,
                 # reading the schema) would otherwise hold up every queued writer.
@@ -154,24 +200,40 @@ class SQLCatalog(GCFence):
                     with conn.begin():
                         self._record_runs(conn, runs)
                         result = fn(conn)
+                        committing = True  # what fails from here on is the COMMIT
                 runs = []
                 return result
             except (sa_exc.IntegrityError, sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
                 # IntegrityError: another writer created the same row first; retry sees it.
                 # OperationalError: a lock timeout, a serialisation failure or a dropped
-                # connection; same remedy.
-                if attempt == attempts - 1 or not _retryable(exc):
+                # connection; same remedy. After a lost answer to COMMIT, any connection
+                # error is worth another try: the server may be back, and only it can say.
+                if committing and not isinstance(exc, sa_exc.IntegrityError):
+                    lost_answer = True
+                retry = _retryable(exc) or (lost_answer and not isinstance(exc, sa_exc.IntegrityError))
+                if attempt == attempts - 1 or not retry:
+                    if lost_answer and unknown is not None:
+                        raise unknown() from exc
                     if isinstance(exc, sa_exc.IntegrityError):
                         raise
                     raise self._error("write", exc) from exc
                 time.sleep(min(0.05 * 2**attempt, 1.0))
+            except sa_exc.DBAPIError as exc:  # a damaged catalog, a value the database refuses
+                if lost_answer and unknown is not None:
+                    raise unknown() from exc
+                raise self._error("write", exc) from exc
             finally:
-                self._give_back(runs)  # not committed: they go with the next write
+                self._give_back(runs)  # not committed (or not known to be): they go with the next write
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _error(self, action: str, exc: sa_exc.DBAPIError) -> StoreError:
-        """A clear error naming the catalog (its password hidden), for any driver error."""
+    def _error(self, action: str, exc: sa_exc.DBAPIError) -> QuireError:
+        """A clear one-line error naming the catalog (its password hidden), for any driver
+        error; chosen by the error's class (and SQLite's result code), not its text."""
         reason = " ".join(str(exc.orig).split())  # the driver's message, on one line
+        if self._is_sqlite and _sqlite_code(exc) in _DAMAGED:
+            return damaged_catalog(str(self.engine.url.database), reason)
+        if isinstance(exc, sa_exc.DataError):  # a value the database cannot hold
+            return ValidationError(f"the catalog at {self.url} refused a value: {reason}")
         if not self._is_sqlite and "connection failed" in reason:
             return StoreError(
                 f"cannot reach the catalog at {self.url}: {reason.removeprefix('connection failed: ')}; "
@@ -233,8 +295,7 @@ class SQLCatalog(GCFence):
 
     def collection_type(self, project: str, name: str) -> str | None:
         """The type of ``project/name``, or None when there is no such collection."""
-        with self._read() as conn:
-            row = self._collection(conn, project, name, None, lock=False)
+        row = self._query(lambda conn: self._collection(conn, project, name, None, lock=False))
         return row.type if row is not None else None
 
     def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
@@ -252,16 +313,14 @@ class SQLCatalog(GCFence):
         )
         if type_ is not None:
             query = query.where(t.collections.c.type == type_)
-        with self._read() as conn:
-            return [
-                CollectionRecord(project, r.name, r.type, r.description, r.n, r.created_at)
-                for r in conn.execute(query)
-            ]
+        return self._query(lambda conn: [
+            CollectionRecord(project, r.name, r.type, r.description, r.n, r.created_at)
+            for r in conn.execute(query)
+        ])
 
     def projects(self) -> list[str]:
         """Every project name."""
-        with self._read() as conn:
-            return list(conn.scalars(sa.select(t.projects.c.name).order_by(t.projects.c.name)))
+        return self._query(lambda conn: list(conn.scalars(sa.select(t.projects.c.name).order_by(t.projects.c.name))))
 
     # -- versions ---------------------------------------------------------------------
 
@@ -275,6 +334,7 @@ class SQLCatalog(GCFence):
         tags: list[str] = (),  # type: ignore[assignment]
         run_id: str | None = None,
         gc_epoch: int | None = None,
+        commit_id: str | None = None,
     ) -> tuple[VersionRecord, bool]:
         """Commit a version of ``project/name``; returns it and whether it is new.
 
@@ -284,16 +344,45 @@ class SQLCatalog(GCFence):
         again: that one gets the aliases and the output edge.
 
         ``gc_epoch``: the writer's :meth:`gc_epoch` (a gc since: ``ConcurrentGCError``).
+        ``commit_id``: this commit's client-made id (default: a fresh one), recorded on
+        the version it makes; a retry after a lost answer returns that version.
+
+        Raises:
+            CommitOutcomeUnknownError: the connection was lost after COMMIT was sent and
+                the catalog could not be asked again.
         """
+        commit_id = commit_id or new_commit_id()
 
         def commit(conn: sa.Connection) -> tuple[str, bool]:
+            done = self._own_version(conn, commit_id)
+            if done is not None:  # an earlier attempt committed it; its answer was lost
+                return done, True
             self._check_gc_fence(conn, gc_epoch)
             coll = self._collection(conn, project, name, type_, lock=True)
             assert coll is not None
-            return self.commit_locked(conn, coll, build, aliases, tags, [run_id] if run_id else [])
+            return self.commit_locked(conn, coll, build, aliases, tags, [run_id] if run_id else [], commit_id)
 
-        vid, created = self._write(commit)
+        vid, created = self._write(
+            commit, unknown=lambda: self.outcome_unknown(
+                commit_id, f"a version of {project}/{name}", f"quire artifact versions {project}/{name}",
+                "logging the same files again is safe: it makes no second version",
+            ),
+        )
         return self.version_by_id(vid), created
+
+    def outcome_unknown(self, commit_id: str, what: str, check: str, again: str) -> CommitOutcomeUnknownError:
+        """The error for a commit of ``what`` whose answer was lost: ``check`` is the
+        command that shows whether it arrived, ``again`` what repeating the call does."""
+        return CommitOutcomeUnknownError(
+            f"the connection to the catalog at {self.url} was lost after committing {what} "
+            f"(commit id {commit_id}) and the catalog did not answer again, so whether it was "
+            f"committed is unknown; once it answers, check with `{check}` ({again})",
+            commit_id,
+        )
+
+    def _own_version(self, conn: sa.Connection, commit_id: str) -> str | None:
+        """The version the commit ``commit_id`` made, if it made one."""
+        return conn.scalar(sa.select(t.versions.c.id).where(t.versions.c.commit_id == commit_id))
 
     def commit_locked(
         self,
@@ -303,11 +392,12 @@ class SQLCatalog(GCFence):
         aliases: list[str],
         tags: list[str],
         run_ids: list[str],
+        commit_id: str | None = None,
     ) -> tuple[str, bool]:
         """The body of :meth:`commit_version`, for a caller that already holds a write
         transaction and the lock on ``coll`` (a collaborative commit marks its pending
         version committed in the same transaction). Returns the version id and whether
-        it is new."""
+        it is new (a new one records ``commit_id``)."""
         latest_id = self._alias_target(conn, coll.id, "latest")
         latest = self._load(conn, [latest_id])[0] if latest_id else None
         new = build(latest)
@@ -326,7 +416,7 @@ class SQLCatalog(GCFence):
                     manifest=new.manifest, size=new.size, file_count=new.file_count,
                     metadata=new.metadata, description=new.description,
                     parent_id=new.parent_id, run_id=run_ids[0] if run_ids else None,
-                    created_at=stamp, updated_at=stamp,
+                    created_at=stamp, updated_at=stamp, commit_id=commit_id,
                 )
             )
             conn.execute(
@@ -405,44 +495,47 @@ class SQLCatalog(GCFence):
 
     def version_by_id(self, vid: str) -> VersionRecord:
         """The version with this id."""
-        with self._read() as conn:
-            found = self._load(conn, [vid])
+        found = self._query(lambda conn: self._load(conn, [vid]))
         if not found:
             raise ArtifactNotFoundError(f"no version with id {vid!r} in {self.url}")
         return found[0]
 
     def version_exists(self, vid: str) -> bool:
         """Whether the version with this id exists."""
-        with self._read() as conn:
-            return conn.scalar(sa.select(sa.func.count()).where(t.versions.c.id == vid)) > 0
+        return self._query(lambda conn: conn.scalar(sa.select(sa.func.count()).where(t.versions.c.id == vid)) > 0)
 
     def version(self, project: str, name: str, version: str = "latest") -> VersionRecord:
         """The version of ``project/name`` named ``vN`` or by an alias."""
-        with self._read() as conn:
-            coll = self._collection(conn, project, name, None, lock=False)
-            if coll is None:
-                names = [c.name for c in self.collections(project)]
-                raise ArtifactNotFoundError(f"no artifact {project}/{name}", names)
-            m = _INDEX.fullmatch(version)
-            if m:
-                vid = conn.scalar(
-                    sa.select(t.versions.c.id).where(
-                        t.versions.c.collection_id == coll.id, t.versions.c.idx == int(m.group(1))
-                    )
+        return self._query(lambda conn: self._version(conn, project, name, version))
+
+    def _version(self, conn: sa.Connection, project: str, name: str, version: str) -> VersionRecord:
+        coll = self._collection(conn, project, name, None, lock=False)
+        if coll is None:
+            names = [c.name for c in self.collections(project)]
+            raise ArtifactNotFoundError(f"no artifact {project}/{name}", names)
+        m = _INDEX.fullmatch(version)
+        if m and (len(m.group(1)) > 10 or int(m.group(1)) > _MAX_INDEX):
+            vid = None  # no such version, and no SQL integer to look for it with
+        elif m:
+            vid = conn.scalar(
+                sa.select(t.versions.c.id).where(
+                    t.versions.c.collection_id == coll.id, t.versions.c.idx == int(m.group(1))
                 )
-            else:
-                vid = self._alias_target(conn, coll.id, version)
-            if vid is None:
-                have = [f"v{i}" for i in conn.scalars(
-                    sa.select(t.versions.c.idx).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
-                )]
-                have += sorted(conn.scalars(sa.select(t.aliases.c.alias).where(t.aliases.c.collection_id == coll.id)))
-                raise ArtifactNotFoundError(f"no version {version!r} of {project}/{name}", have)
-            return self._load(conn, [vid])[0]
+            )
+        else:
+            vid = self._alias_target(conn, coll.id, version)
+        if vid is None:
+            have = [f"v{i}" for i in conn.scalars(
+                sa.select(t.versions.c.idx).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
+            )]
+            have += sorted(conn.scalars(sa.select(t.aliases.c.alias).where(t.aliases.c.collection_id == coll.id)))
+            raise ArtifactNotFoundError(f"no version {version!r} of {project}/{name}", have)
+        return self._load(conn, [vid])[0]
 
     def versions(self, project: str, name: str) -> list[VersionRecord]:
         """Every version of a collection, oldest first."""
-        with self._read() as conn:
+
+        def read(conn: sa.Connection) -> list[VersionRecord]:
             coll = self._collection(conn, project, name, None, lock=False)
             if coll is None:
                 names = [c.name for c in self.collections(project)]
@@ -451,6 +544,8 @@ class SQLCatalog(GCFence):
                 sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
             ))
             return self._load(conn, ids)
+
+        return self._query(read)
 
     def update_version(
         self,
@@ -563,18 +658,18 @@ class SQLCatalog(GCFence):
             with self._unrecorded_lock:
                 self._unrecorded.update({r.id: r for r in runs if r.id not in self._unrecorded})
 
-    def _check_new_run(self, conn: sa.Connection, run_id: str) -> None:
-        # Checked, not left to the key: _write retries integrity errors (a concurrent
-        # writer's row), which for a taken id only delays the same failure by seconds.
-        if conn.scalar(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)) is not None:
-            raise ValidationError(
-                f"a run with id {run_id!r} exists already in {self.url}; "
-                "give another id, or none for a fresh one"
-            )
-
     def _record_runs(self, conn: sa.Connection, runs: list[RunRecord]) -> None:
         for run in runs:
-            self._check_new_run(conn, run.id)
+            # Checked, not left to the key: _write retries integrity errors (a concurrent
+            # writer's row), which for a taken id only delays the same failure by seconds.
+            made = conn.scalar(sa.select(t.runs.c.created_at).where(t.runs.c.id == run.id))
+            if made == run.created_at:  # this very run, recorded by a write whose answer was lost
+                continue
+            if made is not None:
+                raise ValidationError(
+                    f"a run with id {run.id!r} exists already in {self.url}; "
+                    "give another id, or none for a fresh one"
+                )
             conn.execute(
                 t.runs.insert().values(
                     id=run.id, project_id=self._project_id(conn, run.project, create=True),
@@ -597,12 +692,11 @@ class SQLCatalog(GCFence):
             .where(t.runs.c.id.in_(ids))
             .order_by(t.runs.c.created_at)
         )
-        with self._read() as conn:
-            return [
-                RunRecord(r.id, r.pname, r.name, r.group_name, r.job_type, r.config, r.state,
-                          r.created_at, r.finished_at)
-                for r in conn.execute(query)
-            ]
+        return self._query(lambda conn: [
+            RunRecord(r.id, r.pname, r.name, r.group_name, r.job_type, r.config, r.state,
+                      r.created_at, r.finished_at)
+            for r in conn.execute(query)
+        ])
 
     def use_version(self, run_id: str, vid: str) -> None:
         """Record that a run used a version (an input edge)."""
@@ -628,13 +722,10 @@ class SQLCatalog(GCFence):
 
     def versions_of(self, run_id: str, direction: str) -> list[VersionRecord]:
         """The versions a run used (``input``) or made (``output``)."""
-        with self._read() as conn:
-            ids = list(conn.scalars(
-                sa.select(t.lineage.c.version_id).where(
-                    t.lineage.c.run_id == run_id, t.lineage.c.direction == direction
-                )
-            ))
-            return self._load(conn, ids)
+        ids = sa.select(t.lineage.c.version_id).where(
+            t.lineage.c.run_id == run_id, t.lineage.c.direction == direction
+        )
+        return self._query(lambda conn: self._load(conn, list(conn.scalars(ids))))
 
     def manifests(self) -> set[str]:
         """The manifest digest of every version and of every contribution to an open
@@ -644,8 +735,19 @@ class SQLCatalog(GCFence):
             .join(t.pending, t.pending.c.id == t.contributions.c.pending_id)
             .where(t.pending.c.state == "open")
         )
-        with self._read() as conn:
-            return set(conn.scalars(sa.select(t.versions.c.manifest))) | set(conn.scalars(open_contributions))
+        return self._query(
+            lambda conn: set(conn.scalars(sa.select(t.versions.c.manifest))) | set(conn.scalars(open_contributions))
+        )
+
+
+#: SQLite's primary result codes for a file that is not (or no longer) a whole database
+_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def _sqlite_code(exc: sa_exc.DBAPIError) -> int | None:
+    """SQLite's primary result code of a driver error (None for other drivers)."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
 
 
 def _retryable(exc: sa_exc.DBAPIError) -> bool:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from ..errors import ArtifactNotFoundError, CollectionTypeError, PendingVersionError, ValidationError
 from . import schema as t
 from .blobs import hash_bytes
-from .catalog import NewVersion, VersionRecord, now
+from .catalog import NewVersion, VersionRecord, new_commit_id, now
 
 if TYPE_CHECKING:
     from .catalog import SQLCatalog
@@ -140,7 +140,8 @@ def check_open(catalog: SQLCatalog, project: str, name: str, type_: str, distrib
         ))
         .where(t.projects.c.name == project, t.collections.c.name == name)
     )
-    with catalog._read() as conn:
+
+    def check(conn: sa.Connection) -> None:
         row = conn.execute(query).first()
         if row is None:
             return
@@ -148,6 +149,8 @@ def check_open(catalog: SQLCatalog, project: str, name: str, type_: str, distrib
             raise CollectionTypeError(f"{project}/{name}", row.type, type_)
         if row.state not in (None, OPEN):
             raise _spent(_records(conn, sa.true(), pending_id=row.id)[0])
+
+    catalog._query(check)
 
 
 
@@ -191,6 +194,7 @@ def commit(
     aliases: list[str],
     tags: list[str],
     gc_epoch: int | None = None,
+    commit_id: str | None = None,
 ) -> tuple[VersionRecord, bool, PendingRecord]:
     """Add the finisher's own contribution, then commit what ``build`` makes of all of
     them as a version, and mark the pending version committed: one transaction.
@@ -202,16 +206,30 @@ def commit(
     fixed files. The version gets the aliases of every contribution plus ``aliases``,
     and an output edge from every contributing run (the finisher's first).
 
+    ``commit_id`` (default: a fresh one) is recorded on the pending version (and on
+    the version, when it is new): a retry after a lost answer to COMMIT finds it and
+    returns what that commit made, instead of finding the id spent.
+
     Returns:
         The version, whether it is new (False: the merged files equal a committed
         version, which is returned) and the now committed pending version.
+
+    Raises:
+        CommitOutcomeUnknownError: the connection was lost after COMMIT was sent and
+            the catalog could not be asked again.
     """
+    commit_id = commit_id or new_commit_id()
 
     def txn(conn: sa.Connection) -> tuple[str, bool, str]:
+        done = _own_commit(conn, commit_id)
+        if done is not None:  # an earlier attempt committed it; its answer was lost
+            return done
         catalog._check_gc_fence(conn, gc_epoch)
         coll = catalog._collection(conn, project, name, type_, lock=True)
         assert coll is not None
-        row = _open_row(conn, coll.id, distributed_id)
+        row = _open_row(conn, coll.id, distributed_id, commit_id)
+        if row.state == COMMITTED:  # that attempt's COMMIT landed while this one waited for the lock
+            return _own_commit(conn, commit_id)  # type: ignore[return-value]
         parts = _contributions(conn, row.id)
         if all(p.key != own.key for p in parts):
             parts.append(_insert(conn, row.id, own))
@@ -220,16 +238,32 @@ def commit(
         runs = [own.run_id, *(p.run_id for p in parts)]
         vid, created = catalog.commit_locked(
             conn, coll, lambda latest: build(parts, latest), list(dict.fromkeys(every_alias)),
-            tags, [r for r in dict.fromkeys(runs) if r],
+            tags, [r for r in dict.fromkeys(runs) if r], commit_id,
         )
         conn.execute(
             t.pending.update().where(t.pending.c.id == row.id)
-            .values(state=COMMITTED, version_id=vid, closed_at=now())
+            .values(state=COMMITTED, version_id=vid, closed_at=now(), commit_id=commit_id)
         )
         return vid, created, row.id
 
-    vid, created, pending_id = catalog._write(txn)
+    vid, created, pending_id = catalog._write(
+        txn, unknown=lambda: catalog.outcome_unknown(
+            commit_id, where(project, name, distributed_id), f"quire artifact pending show {distributed_id}",
+            "finishing again commits it if it was not, or says which version it became",
+        ),
+    )
     return catalog.version_by_id(vid), created, pending_by_id(catalog, pending_id)
+
+
+def _own_commit(conn: sa.Connection, commit_id: str) -> tuple[str, bool, str] | None:
+    """What the finish ``commit_id`` committed, if it did: the version id, whether that
+    version is new (made by this commit), the pending version's id."""
+    row = conn.execute(
+        sa.select(t.pending.c.id, t.pending.c.version_id, t.versions.c.commit_id)
+        .outerjoin(t.versions, t.versions.c.id == t.pending.c.version_id)
+        .where(t.pending.c.commit_id == commit_id)
+    ).first()
+    return None if row is None else (row.version_id, row.commit_id == commit_id, row.id)
 
 
 def abort(catalog: SQLCatalog, pending_id: str) -> PendingRecord:
@@ -258,8 +292,9 @@ def abort(catalog: SQLCatalog, pending_id: str) -> PendingRecord:
     return pending_by_id(catalog, pending_id)
 
 
-def _open_row(conn: sa.Connection, coll_id: int, distributed_id: str) -> sa.Row:
-    """The pending row of (collection, id), created when absent, locked; open, else an error."""
+def _open_row(conn: sa.Connection, coll_id: int, distributed_id: str, commit_id: str | None = None) -> sa.Row:
+    """The pending row of (collection, id), created when absent, locked; open (or
+    committed by ``commit_id``), else an error."""
     query = sa.select(t.pending).where(
         t.pending.c.collection_id == coll_id, t.pending.c.distributed_id == distributed_id
     ).with_for_update()
@@ -274,7 +309,7 @@ def _open_row(conn: sa.Connection, coll_id: int, distributed_id: str) -> sa.Row:
             )
         )
         row = conn.execute(query).one()
-    if row.state != OPEN:
+    if row.state != OPEN and not (commit_id is not None and row.commit_id == commit_id):
         raise _spent(_records(conn, sa.true(), pending_id=row.id)[0])
     return row
 
@@ -355,8 +390,7 @@ def _records(conn: sa.Connection, where: Any, pending_id: str | None = None) -> 
 def pending_by_id(catalog: SQLCatalog, pending_id: str, conn: sa.Connection | None = None) -> PendingRecord:
     """The pending version with this id."""
     if conn is None:
-        with catalog._read() as conn:
-            return pending_by_id(catalog, pending_id, conn)
+        return catalog._query(lambda conn: pending_by_id(catalog, pending_id, conn))
     found = _records(conn, sa.true(), pending_id=pending_id)
     if not found:
         raise _missing(pending_id)
@@ -375,8 +409,7 @@ def find(catalog: SQLCatalog, project: str, name: str, distributed_id: str) -> P
         t.projects.c.name == project, t.collections.c.name == name,
         t.pending.c.distributed_id == distributed_id,
     )
-    with catalog._read() as conn:
-        found = _records(conn, where)
+    found = catalog._query(lambda conn: _records(conn, where))
     return found[0] if found else None
 
 
@@ -391,21 +424,18 @@ def pending_versions(
         where = sa.and_(where, t.projects.c.name == project)
     if state is not None:
         where = sa.and_(where, t.pending.c.state == state)
-    with catalog._read() as conn:
-        return _records(conn, where)
+    return catalog._query(lambda conn: _records(conn, where))
 
 
 def resolve(catalog: SQLCatalog, ref: str, project: str | None = None) -> PendingRecord:
     """The pending version ``ref`` names: its id, or a distributed id (open ones first)
     that is unambiguous within ``project`` (or the whole store)."""
-    with catalog._read() as conn:
-        by_id = _records(conn, sa.true(), pending_id=ref)
-        if by_id:
-            return by_id[0]
-        where = t.pending.c.distributed_id == ref
-        if project is not None:
-            where = sa.and_(where, t.projects.c.name == project)
-        found = _records(conn, where)
+    where = t.pending.c.distributed_id == ref
+    if project is not None:
+        where = sa.and_(where, t.projects.c.name == project)
+    found = catalog._query(lambda conn: _records(conn, sa.true(), pending_id=ref) or _records(conn, where))
+    if found and found[0].id == ref:
+        return found[0]
     candidates = [p for p in found if p.state == OPEN] or found
     if len(candidates) == 1:
         return candidates[0]
@@ -421,5 +451,4 @@ def resolve(catalog: SQLCatalog, ref: str, project: str | None = None) -> Pendin
 
 def contributions(catalog: SQLCatalog, pending_id: str) -> list[ContributionRecord]:
     """The contributions of a pending version, sorted by key (the merge order)."""
-    with catalog._read() as conn:
-        return _contributions(conn, pending_id)
+    return catalog._query(lambda conn: _contributions(conn, pending_id))

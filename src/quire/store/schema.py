@@ -48,8 +48,12 @@ versions = sa.Table(
     sa.Column("run_id", sa.String(64)),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.String(32), nullable=False),
+    # The client-made id of the commit that made it (None before 0004): a commit whose
+    # answer was lost finds its own version by it instead of making it again.
+    sa.Column("commit_id", sa.String(32)),
     sa.UniqueConstraint("collection_id", "idx"),
     sa.Index("ix_versions_digest", "collection_id", "digest"),
+    sa.Index("ux_versions_commit_id", "commit_id", unique=True),
 )
 
 aliases = sa.Table(
@@ -99,7 +103,10 @@ pending = sa.Table(
     sa.Column("version_id", sa.String(32)),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("closed_at", sa.String(32)),
+    # the commit id of the finish that committed it (its version may be an older one)
+    sa.Column("commit_id", sa.String(32)),
     sa.UniqueConstraint("collection_id", "distributed_id"),
+    sa.Index("ux_pending_commit_id", "commit_id", unique=True),
 )
 
 contributions = sa.Table(
@@ -148,8 +155,20 @@ def _gc_state(conn: sa.Connection) -> None:
         conn.execute(gc_state.insert().values(id=1, epoch=0, sweep_until=None))
 
 
+def _commit_ids(conn: sa.Connection) -> None:
+    # A catalog made by 0001 since this column was added has it already.
+    for table in (versions, pending):
+        if "commit_id" not in {c["name"] for c in sa.inspect(conn).get_columns(table.name)}:
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN commit_id VARCHAR(32)"))
+        for index in table.indexes:
+            if index.name.endswith("_commit_id"):
+                index.create(conn, checkfirst=True)
+
+
 #: Applied in order, each once, each recorded by name in ``migrations``. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _initial),
     ("0002_gc_state", _gc_state),
+    # 0003: the gc leases (another change) go here, before this one
+    ("0004_commit_ids", _commit_ids),
 ]
