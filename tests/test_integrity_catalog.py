@@ -344,10 +344,10 @@ def test_full_cache_disk_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mon
     with quire.init(project="p") as run:
         run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files"))
 
-    def full(self: Cache, blobs: object, sizes: dict[str, int]) -> object:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path(next(iter(sizes)))))
+    def full(self: Cache, path: Path, data: bytes, digest: str) -> Path:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(Cache, "fill", full)
+    monkeypatch.setattr(Cache, "_write_temp", full)  # where a cold download writes the cache
     with pytest.raises(StoreError, match="no space left") as caught:
         quire.Api().artifact("p/data:v0").download(tmp_path / "out")
     message = str(caught.value)
