@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import StoreError, ValidationError
 from ..store.blobs import BlobStore, BlobWriter
+from ..store.digests import check_digest, is_digest
 from . import pages
 from .names import check_path
 
@@ -62,8 +63,11 @@ class Entry:
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Entry:
-        """The entry a stored manifest row describes."""
+        """The entry a stored manifest row describes; ``InvalidDigestError`` when its digest
+        is not one (a row is data read from the store, and digests become paths)."""
         path, digest, size, ref, extra = row
+        if not is_digest(digest):
+            check_digest(digest, f"the manifest entry {path!r}")
         return cls(path, digest, size, ref, extra or {})
 
 
@@ -317,8 +321,13 @@ def overlay(blobs: BlobStore, base: str, removed: Iterable[str], entries: Iterab
     return save_manifest(blobs, manifest)
 
 
-def load_manifest(blobs: BlobStore, digest: str) -> Manifest:
-    """The manifest stored under ``digest``: only its root page is read now."""
+def load_manifest(blobs: BlobStore, digest: str, where: str = "the catalog's manifest reference") -> Manifest:
+    """The manifest stored under ``digest``: only its root page is read now.
+
+    ``digest`` comes from the catalog (a version's or a contribution's row): it is
+    checked first, and ``where`` names it in the ``InvalidDigestError``.
+    """
+    check_digest(digest, where)
     return Manifest._over(pages.Tree(blobs, pages.read_page(blobs, digest)))
 
 

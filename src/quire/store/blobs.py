@@ -26,6 +26,7 @@ from typing import NamedTuple
 import blake3
 
 from ..errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
+from .digests import check_digest, digest_path
 from .objects import LocalObjects, ObjectInfo, ObjectStore, start_writeback
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
@@ -67,8 +68,8 @@ def read_chunks(path: Path | str) -> Iterator[memoryview]:
 
 
 def blob_key(digest: str) -> str:
-    """The object key of a large blob."""
-    return f"objects/{digest[:2]}/{digest[2:]}"
+    """The object key of a large blob; ``InvalidDigestError`` unless ``digest`` is one."""
+    return "objects/" + digest_path(check_digest(digest, "a blob request"))
 
 
 @dataclass(frozen=True)
