@@ -103,3 +103,84 @@ def test_a_crafted_contribution_is_refused_at_finish(store_url: str, tmp_path: P
         run.finish_artifact(quire.Artifact("preds", "dataset"))
     assert not quire.Api().artifact_exists("p/preds:latest")
 
+
+# -- one damaged pack index affects only itself ------------------------------------------
+
+
+def fresh(store_url: str) -> Store:
+    """The store as a new process sees it: nothing of the pack indexes or pages in memory."""
+    close_stores()
+    pages._cache.clear()
+    return open_store(store_url)
+
+
+def replace_object(store: Store, key: str, data: bytes) -> None:
+    """Overwrite ``key`` behind the store's back (keys are put-if-absent)."""
+    store.blobs.objects.delete(key)
+    store.blobs.objects.put(key, data)
+
+
+def index_keys(store: Store) -> set[str]:
+    return {info.key for info in store.blobs.objects.list("packs/") if info.key.endswith(".idx")}
+
+
+DAMAGE = {
+    "garbled": lambda raw: b"JUNK" + raw[4:],
+    "cut-mid-row": lambda raw: raw[:-7],
+    "cut-at-a-row": lambda raw: raw[: 4 + 56 * ((len(raw) - 4) // 56 // 2)],
+    "emptied": lambda raw: b"",
+}
+
+FILES_A = {f"a/{i}.txt": f"file {i} of a\n".encode() * 20 for i in range(6)}
+FILES_B = {f"b/{i}.txt": f"file {i} of b\n".encode() * 20 for i in range(6)}
+
+
+@pytest.fixture
+def damaged(request: pytest.FixtureRequest, store_url: str, tmp_path: Path) -> tuple[Store, str]:
+    """``a:v0`` and ``b:v0``, each in a pack of its own; then ``a``'s pack index is damaged."""
+    log_files("a", FILES_A, tmp_path / "src-a")
+    store = open_store(store_url)
+    (idx_a,) = index_keys(store)
+    log_files("b", FILES_B, tmp_path / "src-b")
+    replace_object(store, idx_a, DAMAGE[request.param](store.blobs.objects.get(idx_a)))
+    return fresh(store_url), idx_a
+
+
+@pytest.mark.parametrize("damaged", list(DAMAGE), indirect=True)
+def test_a_damaged_pack_index_makes_only_its_own_blobs_unreadable(
+    damaged: tuple[Store, str], store_url: str, tmp_path: Path
+) -> None:
+    _, idx_a = damaged
+    api = quire.Api()
+    with pytest.raises(StoreError, match=idx_a):
+        api.artifact("p/a:v0").download(tmp_path / "a", skip_cache=True)
+    got = api.artifact("p/b:v0").download(tmp_path / "b", skip_cache=True)
+    assert {p: (Path(got) / p).read_bytes() for p in FILES_B} == FILES_B
+    log_files("c", {"c.txt": b"a new version can be written"}, tmp_path / "src-c")
+    assert api.artifact("p/c:v0").file(tmp_path / "c")
+
+
+@pytest.mark.parametrize("damaged", ["garbled", "cut-at-a-row"], indirect=True)
+def test_logging_the_files_again_heals_a_version_behind_a_damaged_index(
+    damaged: tuple[Store, str], store_url: str, tmp_path: Path
+) -> None:
+    again = log_files("a", FILES_A, tmp_path / "again")
+    assert again.version == "v0"  # the same files: the same version, its blobs stored anew
+    store = fresh(store_url)
+    artifact = quire.Api().artifact("p/a:v0")
+    root = artifact.download(tmp_path / "a", skip_cache=True)
+    artifact.verify(root)
+    assert store.blobs.inventory().damaged  # the damaged index is still there, harmless
+
+
+@pytest.mark.parametrize("damaged", ["garbled", "cut-at-a-row"], indirect=True)
+def test_gc_leaves_a_pack_with_a_damaged_index_alone(damaged: tuple[Store, str], tmp_path: Path) -> None:
+    from quire.core.gc import collect_garbage
+
+    store, idx_a = damaged
+    pack_a = idx_a.removesuffix(".idx") + ".pack"
+    assert {info.key for info in store.blobs.inventory().damaged} == {idx_a, pack_a}
+    quire.Api().artifact("p/a:v0").delete()  # nothing live in it at all: still, it cannot be told
+    report = collect_garbage(store, grace=0)
+    assert not {key for _, key, _ in report.deleted} & {idx_a, pack_a}
+    assert {info.key for info in store.blobs.objects.list("packs/")} >= {idx_a, pack_a}

@@ -12,6 +12,7 @@ never points at missing bytes. Every read is verified against the digest.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import threading
@@ -19,7 +20,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +33,7 @@ from .objects import LocalObjects, ObjectInfo, ObjectStore, start_writeback
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
 CHUNK = 8 << 20
+_log = logging.getLogger("quire")
 _IDX_MAGIC = b"QPK1"
 _IDX_ROW = struct.Struct(">32sQQ")  # raw digest, offset, length
 
@@ -88,6 +90,9 @@ class Inventory:
     large: dict[str, ObjectInfo]  #: digest → the object of a large blob
     packs: dict[str, StoredPack]  #: pack key → pack
     strays: list[ObjectInfo]  #: packs without an index, indexes without a pack
+    #: packs whose index is damaged, and those indexes: what they hold cannot be told,
+    #: so whether any of it is live cannot either (gc leaves them alone)
+    damaged: list[ObjectInfo] = field(default_factory=list)
 
 
 class PackSlot(NamedTuple):
@@ -107,6 +112,9 @@ class BlobStore:
         self.url = objects.url
         self._index: dict[str, PackSlot] = {}
         self._loaded: set[str] = set()
+        #: pack indexes that could not be read (key → why): skipped, and named when a
+        #: blob is not found, since it may be in their packs
+        self._damaged: dict[str, str] = {}
         self._lock = threading.Lock()
         #: the gc epoch under which the pack index was last known good (see quire.core.gc)
         self.gc_epoch: int | None = None
@@ -120,18 +128,33 @@ class BlobStore:
         and an index that still lists them points at bytes that are not there.
         """
         with self._lock:
-            present = {info.key for info in self.objects.list("packs/")}
+            present = {info.key: info.size for info in self.objects.list("packs/")}
             if prune:
                 gone = {k for k in self._loaded if k not in present or _pack_of(k) not in present}
                 if gone:
                     packs = {_pack_of(k) for k in gone}
                     self._index = {d: s for d, s in self._index.items() if s.pack not in packs}
                     self._loaded -= gone
-            new = [k for k in sorted(present) if k.endswith(".idx") and k not in self._loaded and _pack_of(k) in present]
+                self._damaged.clear()  # looked at again: one may have been restored or removed
+            new = [
+                k for k in sorted(present)
+                if k.endswith(".idx") and k not in self._loaded and k not in self._damaged and _pack_of(k) in present
+            ]
             for key, raw in zip(new, _get_all(self.objects, new), strict=True):
-                if raw is not None:  # None: deleted by a gc since the listing
-                    self._index.update(_read_index(key, raw))
-                    self._loaded.add(key)
+                if raw is None:  # deleted by a gc since the listing
+                    continue
+                try:
+                    slots = _read_index(key, raw, present[_pack_of(key)])
+                except StoreError as exc:
+                    # One damaged index must not stop every read and write: its pack's
+                    # blobs count as missing (writers store them again), and a read of
+                    # one that is found nowhere names the index.
+                    if key not in self._damaged:
+                        _log.warning("%s; its pack's blobs are treated as missing", exc)
+                    self._damaged[key] = str(exc)
+                    continue
+                self._index.update(slots)
+                self._loaded.add(key)
 
     def reload(self) -> None:
         """Bring the pack index up to date after a gc (see :meth:`refresh`)."""
@@ -189,7 +212,18 @@ class BlobStore:
         try:
             return self.objects.get(blob_key(digest)), blob_key(digest)
         except ArtifactNotFoundError:
-            raise ArtifactNotFoundError(f"blob {digest} is missing from {self.url}") from None
+            raise self._not_found(digest) from None
+
+    def _not_found(self, digest: str) -> ArtifactNotFoundError | StoreError:
+        """The error for a blob found nowhere: missing, or maybe in a pack whose index is damaged."""
+        if not self._damaged:
+            return ArtifactNotFoundError(f"blob {digest} is missing from {self.url}")
+        names = ", ".join(f"{self.url}/{key}" for key in sorted(self._damaged))
+        return StoreError(
+            f"blob {digest} is not found in {self.url}; it may be in the pack of a damaged index "
+            f"({names}). Log its files again (they are stored anew), or restore the version with "
+            "`quire artifact verify NAME --repair --from DIR`"
+        )
 
     def read_many(self, digests: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """Verified ``(digest, bytes)`` of many blobs, reading each pack in few ranges."""
@@ -224,7 +258,7 @@ class BlobStore:
         try:
             self.objects.get_file(blob_key(digest), dest)
         except ArtifactNotFoundError:
-            raise ArtifactNotFoundError(f"blob {digest} is missing from {self.url}") from None
+            raise self._not_found(digest) from None
         if hash_file(dest)[0] != digest:
             dest.unlink(missing_ok=True)
             raise CorruptBlobError(digest, f"{self.url}/{blob_key(digest)}")
@@ -277,18 +311,21 @@ class BlobStore:
                 indexes[_pack_of(info.key)] = info
             else:
                 strays.append(info)
-        found = {}
+        found, damaged = {}, []
         for key, info in packs.items():
             idx = indexes.pop(key, None)
             try:
-                slots = _read_index(idx.key, self.objects.get(idx.key)) if idx else None
+                slots = _read_index(idx.key, self.objects.get(idx.key), info.size) if idx else None
             except ArtifactNotFoundError:
                 slots = None  # deleted while we listed: a gc's leftover, or going
+            except StoreError:  # a damaged index: what its pack holds is unknown
+                damaged += [info, idx]
+                continue
             if slots is None:
                 strays.append(info)  # a pack whose index was never written (or is gone)
             else:
                 found[key] = StoredPack(info, idx, slots)  # type: ignore[arg-type]
-        return Inventory(large, found, strays + list(indexes.values()))
+        return Inventory(large, found, strays + list(indexes.values()), damaged)
 
     def delete(self, key: str) -> None:
         """Delete one object: a large blob's key, a stray, or a pack (its index first)."""
@@ -544,14 +581,32 @@ def _pack_of(idx_key: str) -> str:
     return idx_key[: -len(".idx")] + ".pack"
 
 
-def _read_index(key: str, raw: bytes) -> dict[str, PackSlot]:
+def _read_index(key: str, raw: bytes, pack_size: int) -> dict[str, PackSlot]:
+    """The slots the index ``key`` lists; ``StoreError`` when it is damaged.
+
+    A pack is its blobs end to end (see :meth:`BlobStore._write_pack`), so the slots of
+    an intact index tile the pack's ``pack_size`` bytes exactly: that is how an index
+    cut short at a row boundary, or with a garbled offset, is told from an intact one.
+    """
+    body = raw[len(_IDX_MAGIC) :]
+    damaged = None
     if not raw.startswith(_IDX_MAGIC):
-        raise StoreError(f"pack index {key} is not a Quire pack index")
+        damaged = "it does not start like a Quire pack index"
+    elif len(body) % _IDX_ROW.size:
+        damaged = "it is cut short in the middle of a row"
+    rows = [] if damaged else list(_IDX_ROW.iter_unpack(body))
+    end = 0
+    for _, offset, length in sorted(rows, key=lambda row: (row[1], row[2])):
+        if offset != end:
+            damaged = f"its rows leave a gap or an overlap at byte {min(offset, end)} of the pack"
+            break
+        end += length
+    if damaged is None and end != pack_size:
+        damaged = f"its rows cover {end} bytes of a {pack_size}-byte pack"
+    if damaged is not None:
+        raise StoreError(f"the pack index {key} is damaged ({damaged}); the blobs of its pack cannot be read")
     pack = _pack_of(key)
-    return {
-        digest.hex(): PackSlot(pack, offset, length)
-        for digest, offset, length in _IDX_ROW.iter_unpack(raw[len(_IDX_MAGIC) :])
-    }
+    return {digest.hex(): PackSlot(pack, offset, length) for digest, offset, length in rows}
 
 
 def _coalesce(
