@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 import quire
 from quire.core import pages
-from quire.errors import InvalidDigestError, StoreError
+from quire.errors import CorruptBlobError, InvalidDigestError, StoreError
 from quire.store import Store, close_stores, open_store, schema
 from quire.store.blobs import blob_key
 
@@ -184,3 +184,101 @@ def test_gc_leaves_a_pack_with_a_damaged_index_alone(damaged: tuple[Store, str],
     report = collect_garbage(store, grace=0)
     assert not {key for _, key, _ in report.deleted} & {idx_a, pack_a}
     assert {info.key for info in store.blobs.objects.list("packs/")} >= {idx_a, pack_a}
+
+
+# -- a corrupt blob heals ----------------------------------------------------------------
+
+LARGE_BYTES = os.urandom((1 << 20) + 4321)  # above the pack threshold: an object of its own
+SMALL_BYTES = b"precious small bytes\n" * 30
+
+
+def corrupt(store: Store, data: bytes) -> str:
+    """Flip a byte of the stored copy of ``data`` (in its pack, or its own object); returns the key."""
+    objects = store.blobs.objects
+    keys = [blob_key(pages.hash_bytes(data))] if len(data) >= (1 << 20) else [
+        info.key for info in objects.list("packs/") if info.key.endswith(".pack")
+    ]
+    for key in keys:
+        raw = bytearray(objects.get(key))
+        at = raw.find(data)
+        if at >= 0:
+            raw[at + 5] ^= 0xFF
+            replace_object(store, key, bytes(raw))
+            return key
+    raise AssertionError("the bytes are not stored")
+
+
+@pytest.mark.parametrize("which", ["small", "large"])
+def test_a_corrupt_blob_heals_when_its_file_is_logged_again(which: str, store_url: str, tmp_path: Path) -> None:
+    files = {"small.txt": SMALL_BYTES, "large.bin": LARGE_BYTES, "other.txt": b"an intact neighbour"}
+    log_files("ds", files, tmp_path / "src")
+    corrupt(open_store(store_url), files[f"{which}.{'txt' if which == 'small' else 'bin'}"])
+    fresh(store_url)
+    artifact = quire.Api().artifact("p/ds:v0")
+    with pytest.raises(CorruptBlobError, match="set aside"):
+        artifact.download(tmp_path / "bad", skip_cache=True)
+    assert log_files("ds", files, tmp_path / "again").version == "v0"  # same bytes, same version
+    fresh(store_url)
+    artifact = quire.Api().artifact("p/ds:v0")
+    artifact.verify(artifact.download(tmp_path / "good", skip_cache=True))
+
+
+def test_verify_repair_restores_from_a_folder_by_path_then_by_digest(store_url: str, tmp_path: Path) -> None:
+    from test_cli import assert_one_line_error, quire_cli, runner
+
+    from quire.cli import app
+
+    files = {"data/small.txt": SMALL_BYTES, "model/large.bin": LARGE_BYTES, "other.txt": b"intact"}
+    log_files("ds", files, tmp_path / "src")
+    assert "nothing to repair" in quire_cli("artifact", "verify", "p/ds", "--repair", "--from", str(tmp_path / "src")).stdout
+    store = open_store(store_url)
+    corrupt(store, SMALL_BYTES)
+    corrupt(store, LARGE_BYTES)
+    fresh(store_url)
+    backup = tmp_path / "backup"  # the small file at its path; the large one not yet
+    (backup / "data").mkdir(parents=True)
+    (backup / "data" / "small.txt").write_bytes(SMALL_BYTES)
+    (backup / "decoy.bin").write_bytes(LARGE_BYTES[:-1] + b"x")  # the right size, other bytes
+
+    partial = runner.invoke(app, ["artifact", "verify", "p/ds", "--repair", "--from", str(backup)])
+    assert_one_line_error(partial, "1 file", "model/large.bin", "still missing")
+    assert f"restored: data/small.txt (from {backup / 'data' / 'small.txt'})" in partial.stdout
+    (backup / "elsewhere.bin").write_bytes(LARGE_BYTES)  # found by its digest, under another name
+    out = quire_cli("artifact", "verify", "p/ds", "--repair", "--from", str(backup)).stdout
+    assert f"restored: model/large.bin (from {backup / 'elsewhere.bin'})" in out
+    assert "OK" in out
+    fresh(store_url)
+    assert "OK" in quire_cli("artifact", "verify", "p/ds").stdout
+    artifact = quire.Api().artifact("p/ds:v0")
+    artifact.verify(artifact.download(tmp_path / "got", skip_cache=True))
+
+
+def test_verify_repair_needs_a_folder(store_url: str, tmp_path: Path) -> None:
+    from test_cli import runner
+
+    from quire.cli import app
+
+    log_files("ds", {"a.txt": b"a"}, tmp_path / "src")
+    assert runner.invoke(app, ["artifact", "verify", "p/ds", "--repair"]).exit_code == 2
+    assert runner.invoke(app, ["artifact", "verify", "p/ds", "--from", str(tmp_path)]).exit_code == 2
+
+
+@pytest.mark.parametrize("damaged", ["garbled"], indirect=True)
+def test_verify_repair_restores_a_version_whose_pages_are_behind_a_damaged_index(
+    damaged: tuple[Store, str], store_url: str, tmp_path: Path
+) -> None:
+    from test_cli import assert_one_line_error, quire_cli, runner
+
+    from quire.cli import app
+
+    (tmp_path / "src-a" / "stray.txt").write_text("not a file of the version")
+    assert_one_line_error(
+        runner.invoke(app, ["artifact", "verify", "p/a", "--repair", "--from", str(tmp_path / "src-a")]),
+        "not exactly the version's",
+    )
+    (tmp_path / "src-a" / "stray.txt").unlink()
+    out = quire_cli("artifact", "verify", "p/a", "--repair", "--from", str(tmp_path / "src-a")).stdout
+    assert "the manifest's pages" in out and "restored: a/0.txt" in out and "OK" in out
+    fresh(store_url)
+    got = quire.Api().artifact("p/a:v0").download(tmp_path / "a", skip_cache=True)
+    assert {p: (Path(got) / p).read_bytes() for p in FILES_A} == FILES_A

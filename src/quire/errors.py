@@ -16,7 +16,8 @@ would already catch (``KeyError`` for things not found, ``ValueError`` for bad i
     ├── PendingTimeoutError (TimeoutError)   finish waited for writers that did not come
     ├── CorruptBlobError                     stored bytes do not match their digest
     ├── StoreError (OSError)                 store missing, unwritable, unreachable
-    │   └── ConcurrentGCError                a gc deleted blobs while a commit was prepared
+    │   ├── ConcurrentGCError                a gc deleted blobs while a commit was prepared
+    │   └── DamagedIndexError                a blob not found, maybe in a pack whose index is damaged
     └── MissingExtraError (ImportError)      an optional dependency is not installed
 
 Messages say what was wrong and what to do; context is kept as attributes.
@@ -98,11 +99,20 @@ class PendingTimeoutError(QuireError, TimeoutError):
 class CorruptBlobError(QuireError):
     """Bytes read from a store or cache do not hash to their digest."""
 
-    def __init__(self, digest: str, where: str) -> None:
+    def __init__(self, digest: str, where: str, set_aside: str | None = None) -> None:
+        heal = (
+            f"the store's copy is set aside (as {set_aside}), so logging the same file again stores "
+            "it anew, and `quire artifact verify NAME --repair --from DIR` restores a version from "
+            "a folder of its files" if set_aside else
+            "run `quire artifact verify NAME`, and restore the version from a folder of its files "
+            "with `--repair --from DIR`"
+        )
         super().__init__(
             f"blob {digest} read from {where} is corrupt (its content does not match its "
-            "digest); it was not delivered. Run `quire artifact verify` and restore the store."
+            f"digest); it was not delivered: {heal}"
         )
+        #: where the corrupt bytes were moved (a key under ``quarantine/``, or a pack's mark)
+        self.set_aside = set_aside
         self.digest, self.where = digest, where
 
 
@@ -116,6 +126,12 @@ class ConcurrentGCError(StoreError):
     Writers catch it, check their blobs again (uploading what went) and retry; it reaches
     the user only when gc keeps running through every retry.
     """
+
+
+class DamagedIndexError(StoreError):
+    """A blob was found nowhere while some pack indexes could not be read: it may be in
+    their packs. The message names the damaged index files; logging the files again
+    stores them anew."""
 
 
 class MissingExtraError(QuireError, ImportError):

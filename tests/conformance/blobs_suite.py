@@ -202,6 +202,75 @@ class BlobStoreTests:
         flip_byte(objects, key, LARGE // 2)
         assert_never_delivered(BlobStore(open_objects()), digest, CorruptBlobError, tmp_path / "dest")
 
+    # -- healing ----------------------------------------------------------------------
+
+    def test_a_corrupt_large_blob_is_set_aside_and_heals(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
+    ) -> None:
+        data = os.urandom(LARGE)
+        digest = BlobStore(objects).put_bytes(data)
+        (key,) = keys(objects, "objects/")
+        flip_byte(objects, key, 7)
+        reader = BlobStore(open_objects())
+        with pytest.raises(CorruptBlobError) as caught:
+            reader.read(digest)
+        (aside,) = keys(objects, "quarantine/")  # moved, not deleted
+        assert aside.startswith(f"quarantine/{key}.") and caught.value.set_aside.endswith(aside)
+        assert keys(objects, "objects/") == []
+        assert_never_delivered(reader, digest, CorruptBlobError, tmp_path / "dest")  # still said corrupt
+        writer_side = BlobStore(open_objects())  # another process logs the same bytes
+        assert writer_side.missing({digest: LARGE}) == {digest}
+        assert writer_side.put_bytes(data) == digest
+        assert BlobStore(open_objects()).read(digest) == data
+        reader.read_to_file(digest, tmp_path / "healed")
+        assert (tmp_path / "healed").read_bytes() == data
+
+    def test_a_corrupt_packed_blob_is_marked_and_a_new_slot_wins(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore]
+    ) -> None:
+        data, neighbour = b"a small blob to corrupt", b"an intact neighbour"
+        with BlobStore(objects).writer() as writer:
+            writer.add_bytes(data)
+            writer.add_bytes(neighbour)
+        pack = next(k for k in keys(objects, "packs/") if k.endswith(".pack"))
+        flip_byte(objects, pack, objects.get(pack).index(data) + 3)
+        digest = digest_of(data)
+        reader = BlobStore(open_objects())
+        with pytest.raises(CorruptBlobError):
+            dict(reader.read_many([digest_of(neighbour), digest]))
+        assert reader.read(digest_of(neighbour)) == neighbour  # the pack's other blobs are fine
+        assert pack in keys(objects, "packs/")
+        other = BlobStore(open_objects())  # another process: skips the marked slot
+        assert other.missing({digest: len(data), digest_of(neighbour): len(neighbour)}) == {digest}
+        with pytest.raises(CorruptBlobError):
+            other.read(digest)
+        assert other.put_bytes(data) == digest  # a new slot, in a new pack
+        assert reader.read(digest) == data and other.read(digest) == data
+        assert BlobStore(open_objects()).read(digest) == data
+        assert BlobStore(open_objects()).inventory().packs[pack].slots.keys() == {digest_of(neighbour)}
+
+    def test_stored_means_stored_with_the_right_size(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
+    ) -> None:
+        data = os.urandom(LARGE)
+        digest = BlobStore(objects).put_bytes(data)
+        (key,) = keys(objects, "objects/")
+        objects.delete(key)
+        objects.put(key, data[: LARGE // 2])  # cut short behind the store's back
+        blobs = BlobStore(open_objects())
+        assert blobs.missing({digest: LARGE}) == {digest}
+        assert not blobs.has(digest, LARGE)
+        source = tmp_path / "source.bin"
+        source.write_bytes(data)
+        with blobs.writer() as writer:
+            assert not writer.holds(digest, LARGE)
+            assert writer.add_file(source, expected=digest) == (digest, LARGE)
+        assert BlobStore(open_objects()).read(digest) == data
+        assert len(keys(objects, "quarantine/")) == 1  # the short one, set aside
+        small = b"small and stored"
+        blobs.put_bytes(small)
+        assert not blobs.has(digest_of(small), len(small) + 1)  # a slot of another length
+
     # -- many writers -----------------------------------------------------------------
 
     def test_a_pack_written_by_another_instance_becomes_visible(

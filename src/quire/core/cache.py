@@ -70,8 +70,9 @@ class Cache:
                 blobs.read_to_file(digest, tmp)
             elif hash_file(tmp)[0] != digest:
                 # The store's own file, linked: bytes can rot or be edited after they were
-                # written, and a fetched blob is never delivered unverified.
-                raise CorruptBlobError(digest, str(stored))
+                # written, and a fetched blob is never delivered unverified. Set aside, it
+                # heals when the bytes are logged again.
+                raise CorruptBlobError(digest, str(stored), blobs.quarantine(digest))
             # Read-only, also when linked: downloads hardlink this inode, and a user writing
             # into a downloaded file must not change the cache or the store's blob.
             tmp.chmod(0o444)
