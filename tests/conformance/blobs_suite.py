@@ -49,6 +49,33 @@ def assert_never_delivered(blobs: BlobStore, digest: str, error: type[Exception]
     assert not dest.exists()
 
 
+class BadReads:
+    """The object store, except that the first ``times`` reads of keys ``spoil`` accepts
+    come back with one byte flipped: a fault in transit, which no stored byte shows."""
+
+    def __init__(self, objects: ObjectStore, spoil: Callable[[str], bool], times: int = 1) -> None:
+        self._objects, self._spoil, self.left = objects, spoil, times
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._objects, name)
+
+    def _spoiled(self, key: str, data: bytes) -> bytes:
+        if not (self.left and self._spoil(key) and data):
+            return data
+        self.left -= 1
+        return data[:1] + bytes([data[1] ^ 0xFF]) + data[2:]
+
+    def get(self, key: str) -> bytes:
+        return self._spoiled(key, self._objects.get(key))
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        return self._spoiled(key, self._objects.get_range(key, offset, length))
+
+    def get_file(self, key: str, dest: Path) -> None:
+        self._objects.get_file(key, dest)
+        dest.write_bytes(self._spoiled(key, dest.read_bytes()))
+
+
 class BlobStoreTests:
     """``BlobStore`` over one object-store backend."""
 
@@ -248,6 +275,32 @@ class BlobStoreTests:
         assert reader.read(digest) == data and other.read(digest) == data
         assert BlobStore(open_objects()).read(digest) == data
         assert BlobStore(open_objects()).inventory().packs[pack].slots.keys() == {digest_of(neighbour)}
+
+    def test_a_bad_read_of_a_large_blob_sets_nothing_aside(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
+    ) -> None:
+        data = os.urandom(LARGE)
+        digest = BlobStore(objects).put_bytes(data)
+        (key,) = keys(objects, "objects/")
+        spoil = lambda k: k.startswith("objects/")  # noqa: E731
+        assert BlobStore(BadReads(open_objects(), spoil)).read(digest) == data  # type: ignore[arg-type]
+        BlobStore(BadReads(open_objects(), spoil)).read_to_file(digest, tmp_path / "dest")  # type: ignore[arg-type]
+        assert (tmp_path / "dest").read_bytes() == data
+        assert keys(objects) == sorted([key])  # checked again, found intact, put back
+
+    def test_a_bad_read_of_a_packed_blob_marks_nothing(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore]
+    ) -> None:
+        data = b"a small blob read badly once"
+        with BlobStore(objects).writer() as writer:
+            digest = writer.add_bytes(data)
+        before = keys(objects)
+        reader = BlobStore(BadReads(open_objects(), lambda k: k.endswith(".pack")))  # type: ignore[arg-type]
+        assert reader.read(digest) == data
+        assert dict(BlobStore(BadReads(open_objects(), lambda k: k.endswith(".pack"))).read_many([digest])) == {  # type: ignore[arg-type]
+            digest: data
+        }
+        assert keys(objects) == before
 
     def test_stored_means_stored_with_the_right_size(
         self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
