@@ -25,7 +25,7 @@ from quire.errors import CorruptBlobError, InvalidDigestError, StoreError
 from quire.store import Store, close_stores, open_store, schema
 from quire.store.blobs import blob_key
 
-from support import log_files
+from support import log_files, write_tree
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -208,8 +208,11 @@ def corrupt(store: Store, data: bytes) -> str:
     raise AssertionError("the bytes are not stored")
 
 
+@pytest.mark.parametrize("how", ["log", "upsert"])
 @pytest.mark.parametrize("which", ["small", "large"])
-def test_a_corrupt_blob_heals_when_its_file_is_logged_again(which: str, store_url: str, tmp_path: Path) -> None:
+def test_a_corrupt_blob_heals_when_its_file_is_logged_again(
+    which: str, how: str, store_url: str, tmp_path: Path
+) -> None:
     files = {"small.txt": SMALL_BYTES, "large.bin": LARGE_BYTES, "other.txt": b"an intact neighbour"}
     log_files("ds", files, tmp_path / "src")
     corrupt(open_store(store_url), files[f"{which}.{'txt' if which == 'small' else 'bin'}"])
@@ -217,7 +220,14 @@ def test_a_corrupt_blob_heals_when_its_file_is_logged_again(which: str, store_ur
     artifact = quire.Api().artifact("p/ds:v0")
     with pytest.raises(CorruptBlobError, match="set aside"):
         artifact.download(tmp_path / "bad", skip_cache=True)
-    assert log_files("ds", files, tmp_path / "again").version == "v0"  # same bytes, same version
+    if how == "log":
+        assert log_files("ds", files, tmp_path / "again").version == "v0"  # same bytes, same version
+    else:  # a collaborative writer holding the same bytes, in another collection
+        write_tree(tmp_path / "again", files)
+        with quire.init(project="p", group="g") as run:
+            part = quire.Artifact("parts", "dataset")
+            part.add_dir(str(tmp_path / "again"))
+            run.upsert_artifact(part)
     fresh(store_url)
     artifact = quire.Api().artifact("p/ds:v0")
     artifact.verify(artifact.download(tmp_path / "good", skip_cache=True))
