@@ -131,7 +131,7 @@ DAMAGE = {
     "emptied": lambda raw: b"",
 }
 
-FILES_A = {f"a/{i}.txt": f"file {i} of a\n".encode() * 20 for i in range(6)}
+FILES_A = {f"a/{i}.txt": f"file {i} of a\n".encode() * 20 for i in range(6)} | {"b.txt": b"top", "z/y/x": b"deep"}
 FILES_B = {f"b/{i}.txt": f"file {i} of b\n".encode() * 20 for i in range(6)}
 
 
@@ -240,7 +240,8 @@ def test_verify_repair_restores_from_a_folder_by_path_then_by_digest(store_url: 
 
     files = {"data/small.txt": SMALL_BYTES, "model/large.bin": LARGE_BYTES, "other.txt": b"intact"}
     log_files("ds", files, tmp_path / "src")
-    assert "nothing to repair" in quire_cli("artifact", "verify", "p/ds", "--repair", "--from", str(tmp_path / "src")).stdout
+    intact = quire_cli("artifact", "verify", "p/ds", "--repair", "--from", str(tmp_path / "src"))
+    assert "nothing to repair" in intact.stdout
     store = open_store(store_url)
     corrupt(store, SMALL_BYTES)
     corrupt(store, LARGE_BYTES)

@@ -19,10 +19,11 @@ from ..errors import ArtifactNotFoundError, CorruptBlobError, DamagedIndexError,
 from ..store.blobs import SMALL, BlobStore, hash_bytes, hash_file
 from . import pages
 from .ingest import walk_files
-from .manifest import Entry, Manifest, check_manifest_path, load_manifest
+from .manifest import Entry, check_manifest_path, load_manifest
 
 MISSING, CORRUPT = "missing", "corrupt"
 _NOT_FOUND = (ArtifactNotFoundError, DamagedIndexError)  # a blob the store does not have
+_UNREADABLE = (CorruptBlobError, *_NOT_FOUND)
 
 
 @dataclass
@@ -113,7 +114,7 @@ def repair(blobs: BlobStore, manifest: str, source: Path) -> RepairReport:
     when they are exactly the version's (its pages are a function of its entries).
     """
     try:
-        entries = _entries(load_manifest(blobs, manifest))
+        entries = list(load_manifest(blobs, manifest))  # reads (and so verifies) every page
         pages_damaged = False
     except _UNREADABLE:
         _check_folder(source)
@@ -143,14 +144,6 @@ def repair(blobs: BlobStore, manifest: str, source: Path) -> RepairReport:
     return report
 
 
-_UNREADABLE = (CorruptBlobError, *_NOT_FOUND)
-
-
-def _entries(manifest: Manifest) -> list[Entry]:
-    """Every entry, reading every page (each page is verified as it is read)."""
-    return list(manifest)
-
-
 def _check_folder(source: Path) -> None:
     if not source.is_dir():
         raise StoreError(f"{source} is not a folder; give --from a folder holding the version's files")
@@ -163,6 +156,7 @@ def _rebuild(blobs: BlobStore, manifest: str, source: Path) -> list[Entry]:
     for rel, item in walk_files(source):
         digest, size = hash_file(item.path)
         rows.append([rel, digest, size, None, None])
+    rows.sort(key=lambda row: row[0])  # a folder's files come before its subfolders' files
     made: dict[str, bytes] = {}
 
     def keep(body: bytes) -> str:
