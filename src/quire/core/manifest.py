@@ -70,6 +70,14 @@ class Entry:
             check_digest(digest, f"the manifest entry {path!r}")
         return cls(path, digest, size, ref, extra or {})
 
+    @classmethod
+    def _of_page(cls, row: list[Any]) -> Entry:
+        """The entry of a row of a stored page: :func:`~quire.core.pages.parse_page` checked
+        every row of it already, all at once; checking each again here cost a warm
+        download of 20,000 files 10 ms (5% of it)."""
+        path, digest, size, ref, extra = row
+        return cls(path, digest, size, ref, extra or {})
+
 
 class Manifest:
     """Logical path → :class:`Entry`; the content of one version.
@@ -97,7 +105,7 @@ class Manifest:
         """Every entry, path → entry (for a stored manifest, this loads every page)."""
         if self._entries is None:
             assert self._tree is not None
-            entries = {row[0]: Entry.from_row(row) for row in self._tree}
+            entries = {row[0]: Entry._of_page(row) for row in self._tree}
             for path, entry in self._changes.items():
                 if entry is None:
                     entries.pop(path, None)
@@ -124,7 +132,7 @@ class Manifest:
         if path in self._changes:
             return self._changes[path]
         row = self._tree.get(path)
-        return Entry.from_row(row) if row is not None else None
+        return Entry._of_page(row) if row is not None else None
 
     def put(self, entry: Entry) -> None:
         """Add ``entry``, replacing any entry at its path."""
@@ -170,7 +178,7 @@ class Manifest:
                     yield entry
                 i += 1
             else:
-                yield Entry.from_row(row)
+                yield Entry._of_page(row)
         for path in changed[i:]:
             if (entry := self._changes[path]) is not None:
                 yield entry
