@@ -223,7 +223,8 @@ def verify(
                 paths = sorted(e.path for e in artifact.manifest if e.digest == exc.digest)
                 raise StoreError(
                     f"{artifact.qualified_name} is damaged in the store: {', '.join(paths)} "
-                    f"(blob {exc.digest} at {exc.where} is corrupt, now set aside); restore them "
+                    f"(blob {exc.digest} at {exc.where} is corrupt{', now set aside' if exc.set_aside else ''}); "
+                    "restore them "
                     f"with `quire artifact verify {artifact.qualified_name} --repair --from DIR`, "
                     "or log the files again"
                 ) from exc
