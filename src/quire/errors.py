@@ -18,7 +18,8 @@ would already catch (``KeyError`` for things not found, ``ValueError`` for bad i
     ├── StoreError (OSError)                 store missing, unwritable, unreachable
     │   ├── ConcurrentGCError                a gc deleted blobs while a commit was prepared
     │   ├── UnsafeFolderError                a staging folder is a symlink or not private
-    │   └── CommitOutcomeUnknownError        the catalog went away before it answered a commit
+    │   ├── CommitOutcomeUnknownError        the catalog went away before it answered a commit
+    │   └── DamagedIndexError                a blob not found, maybe in a pack whose index is damaged
     └── MissingExtraError (ImportError)      an optional dependency is not installed
 
 Messages say what was wrong and what to do; context is kept as attributes.
@@ -100,11 +101,20 @@ class PendingTimeoutError(QuireError, TimeoutError):
 class CorruptBlobError(QuireError):
     """Bytes read from a store or cache do not hash to their digest."""
 
-    def __init__(self, digest: str, where: str) -> None:
+    def __init__(self, digest: str, where: str, set_aside: str | None = None) -> None:
+        heal = (
+            f"the store's copy is set aside (as {set_aside}), so logging the same file again stores "
+            "it anew, and `quire artifact verify NAME --repair --from DIR` restores a version from "
+            "a folder of its files" if set_aside else
+            "run `quire artifact verify NAME`, and restore the version from a folder of its files "
+            "with `--repair --from DIR`"
+        )
         super().__init__(
             f"blob {digest} read from {where} is corrupt (its content does not match its "
-            "digest); it was not delivered. Run `quire artifact verify` and restore the store."
+            f"digest); it was not delivered: {heal}"
         )
+        #: where the corrupt bytes were moved (a key under ``quarantine/``, or a pack's mark)
+        self.set_aside = set_aside
         self.digest, self.where = digest, where
 
 
@@ -140,6 +150,12 @@ class CommitOutcomeUnknownError(StoreError):
     def __init__(self, message: str, commit_id: str) -> None:
         super().__init__(message)
         self.commit_id = commit_id
+
+
+class DamagedIndexError(StoreError):
+    """A blob was found nowhere while some pack indexes could not be read: it may be in
+    their packs. The message names the damaged index files; logging the files again
+    stores them anew."""
 
 
 class MissingExtraError(QuireError, ImportError):

@@ -49,6 +49,33 @@ def assert_never_delivered(blobs: BlobStore, digest: str, error: type[Exception]
     assert not dest.exists()
 
 
+class BadReads:
+    """The object store, except that the first ``times`` reads of keys ``spoil`` accepts
+    come back with one byte flipped: a fault in transit, which no stored byte shows."""
+
+    def __init__(self, objects: ObjectStore, spoil: Callable[[str], bool], times: int = 1) -> None:
+        self._objects, self._spoil, self.left = objects, spoil, times
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._objects, name)
+
+    def _spoiled(self, key: str, data: bytes) -> bytes:
+        if not (self.left and self._spoil(key) and data):
+            return data
+        self.left -= 1
+        return data[:1] + bytes([data[1] ^ 0xFF]) + data[2:]
+
+    def get(self, key: str) -> bytes:
+        return self._spoiled(key, self._objects.get(key))
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        return self._spoiled(key, self._objects.get_range(key, offset, length))
+
+    def get_file(self, key: str, dest: Path) -> None:
+        self._objects.get_file(key, dest)
+        dest.write_bytes(self._spoiled(key, dest.read_bytes()))
+
+
 class BlobStoreTests:
     """``BlobStore`` over one object-store backend."""
 
@@ -201,6 +228,100 @@ class BlobStoreTests:
         (key,) = keys(objects, "objects/")
         flip_byte(objects, key, LARGE // 2)
         assert_never_delivered(BlobStore(open_objects()), digest, CorruptBlobError, tmp_path / "dest")
+
+    # -- healing ----------------------------------------------------------------------
+
+    def test_a_corrupt_large_blob_is_set_aside_and_heals(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
+    ) -> None:
+        data = os.urandom(LARGE)
+        digest = BlobStore(objects).put_bytes(data)
+        (key,) = keys(objects, "objects/")
+        flip_byte(objects, key, 7)
+        reader = BlobStore(open_objects())
+        with pytest.raises(CorruptBlobError) as caught:
+            reader.read(digest)
+        (aside,) = keys(objects, "quarantine/")  # moved, not deleted
+        assert aside.startswith(f"quarantine/{key}.") and caught.value.set_aside.endswith(aside)
+        assert keys(objects, "objects/") == []
+        assert_never_delivered(reader, digest, CorruptBlobError, tmp_path / "dest")  # still said corrupt
+        writer_side = BlobStore(open_objects())  # another process logs the same bytes
+        assert writer_side.missing({digest: LARGE}) == {digest}
+        assert writer_side.put_bytes(data) == digest
+        assert BlobStore(open_objects()).read(digest) == data
+        reader.read_to_file(digest, tmp_path / "healed")
+        assert (tmp_path / "healed").read_bytes() == data
+
+    def test_a_corrupt_packed_blob_is_marked_and_a_new_slot_wins(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore]
+    ) -> None:
+        data, neighbour = b"a small blob to corrupt", b"an intact neighbour"
+        with BlobStore(objects).writer() as writer:
+            writer.add_bytes(data)
+            writer.add_bytes(neighbour)
+        pack = next(k for k in keys(objects, "packs/") if k.endswith(".pack"))
+        flip_byte(objects, pack, objects.get(pack).index(data) + 3)
+        digest = digest_of(data)
+        reader = BlobStore(open_objects())
+        with pytest.raises(CorruptBlobError):
+            dict(reader.read_many([digest_of(neighbour), digest]))
+        assert reader.read(digest_of(neighbour)) == neighbour  # the pack's other blobs are fine
+        assert pack in keys(objects, "packs/")
+        other = BlobStore(open_objects())  # another process: skips the marked slot
+        assert other.missing({digest: len(data), digest_of(neighbour): len(neighbour)}) == {digest}
+        with pytest.raises(CorruptBlobError):
+            other.read(digest)
+        assert other.put_bytes(data) == digest  # a new slot, in a new pack
+        assert reader.read(digest) == data and other.read(digest) == data
+        assert BlobStore(open_objects()).read(digest) == data
+        assert BlobStore(open_objects()).inventory().packs[pack].slots.keys() == {digest_of(neighbour)}
+
+    def test_a_bad_read_of_a_large_blob_sets_nothing_aside(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
+    ) -> None:
+        data = os.urandom(LARGE)
+        digest = BlobStore(objects).put_bytes(data)
+        (key,) = keys(objects, "objects/")
+        spoil = lambda k: k.startswith("objects/")  # noqa: E731
+        assert BlobStore(BadReads(open_objects(), spoil)).read(digest) == data  # type: ignore[arg-type]
+        BlobStore(BadReads(open_objects(), spoil)).read_to_file(digest, tmp_path / "dest")  # type: ignore[arg-type]
+        assert (tmp_path / "dest").read_bytes() == data
+        assert keys(objects) == sorted([key])  # checked again, found intact, put back
+
+    def test_a_bad_read_of_a_packed_blob_marks_nothing(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore]
+    ) -> None:
+        data = b"a small blob read badly once"
+        with BlobStore(objects).writer() as writer:
+            digest = writer.add_bytes(data)
+        before = keys(objects)
+        reader = BlobStore(BadReads(open_objects(), lambda k: k.endswith(".pack")))  # type: ignore[arg-type]
+        assert reader.read(digest) == data
+        again = BlobStore(BadReads(open_objects(), lambda k: k.endswith(".pack")))  # type: ignore[arg-type]
+        assert dict(again.read_many([digest])) == {digest: data}
+        assert keys(objects) == before
+
+    def test_stored_means_stored_with_the_right_size(
+        self, objects: ObjectStore, open_objects: Callable[[], ObjectStore], tmp_path: Path
+    ) -> None:
+        data = os.urandom(LARGE)
+        digest = BlobStore(objects).put_bytes(data)
+        (key,) = keys(objects, "objects/")
+        objects.delete(key)
+        objects.put(key, data[: LARGE // 2])  # cut short behind the store's back
+        blobs = BlobStore(open_objects())
+        assert blobs.missing({digest: LARGE}) == {digest}
+        assert not blobs.has(digest, LARGE)
+        source = tmp_path / "source.bin"
+        source.write_bytes(data)
+        with blobs.writer() as writer:
+            assert not writer.holds(digest, LARGE)
+            assert writer.add_file(source, expected=digest) == (digest, LARGE)
+        assert BlobStore(open_objects()).read(digest) == data
+        assert len(keys(objects, "quarantine/")) == 1  # the short one, set aside
+        small = b"small and stored"
+        blobs.put_bytes(small)
+        assert not blobs.has(digest_of(small), len(small) + 1)  # a slot of another length
 
     # -- many writers -----------------------------------------------------------------
 

@@ -124,6 +124,29 @@ class ObjectStoreTests:
         assert list(objects.list("none/")) == []
         assert all(info.mtime > 0 for info in objects.list())
 
+    def test_size(self, objects: ObjectStore) -> None:
+        objects.put("s/five", b"12345")
+        objects.put("s/empty", b"")
+        assert objects.size("s/five") == 5
+        assert objects.size("s/empty") == 0
+        assert objects.size("s/none") is None
+        assert objects.size("s") is None  # a key prefix is not an object
+
+    def test_move(self, objects: ObjectStore, open_objects: Callable[[], ObjectStore]) -> None:
+        objects.put("objects/ab/cd", b"set aside")
+        objects.move("objects/ab/cd", "quarantine/objects/ab/cd.1")
+        other = open_objects()
+        assert not other.exists("objects/ab/cd")
+        assert other.get("quarantine/objects/ab/cd.1") == b"set aside"
+        assert [info.key for info in other.list()] == ["quarantine/objects/ab/cd.1"]
+        objects.put("objects/ab/cd", b"stored anew")  # the old name is free again
+        assert other.get("objects/ab/cd") == b"stored anew"
+
+    def test_move_of_a_missing_key(self, objects: ObjectStore) -> None:
+        with pytest.raises(ArtifactNotFoundError, match="nope"):
+            objects.move("nope", "quarantine/nope")
+        assert list(objects.list()) == []
+
     def test_delete(self, objects: ObjectStore) -> None:
         objects.put("d", b"gone soon")
         objects.delete("d")

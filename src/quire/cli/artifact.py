@@ -23,6 +23,7 @@ from .common import (
     count,
     describe,
     emit,
+    fail,
     human_size,
     settings,
     table,
@@ -189,10 +190,27 @@ def verify(
     root: Annotated[Optional[Path], typer.Option(
         help="A downloaded folder to check. Without it, the version is downloaded from the "
         "store (bypassing the local cache) into a temporary folder and checked there.")] = None,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Check the store's copy and store any damaged or missing file again "
+        "from --from DIR (exit 1 if some are still missing).")] = False,
+    source: Annotated[Optional[Path], typer.Option(
+        "--from", metavar="DIR", help="With --repair: a folder holding the version's files, "
+        "found by their path below it first, else by their content.")] = None,
     json_: JsonFlag = False,
 ) -> None:
-    """Check that a folder, or the store, holds exactly a version's bytes (exit 1 if not)."""
+    """Check that a folder, or the store, holds exactly a version's bytes (exit 1 if not).
+
+    With --repair --from DIR, damaged or missing files of the store's copy are restored
+    from the files below DIR, and the store is checked again.
+    """
+    if repair != (source is not None):
+        raise typer.BadParameter("--repair and --from DIR go together", param_hint="--repair/--from")
+    if repair and root is not None:
+        raise typer.BadParameter("--root checks a folder; --repair checks and mends the store", param_hint="--root")
     artifact = api(ctx).artifact(name)
+    if source is not None:
+        _repair(artifact, source, json_)
+        return
     if root is not None:
         artifact.verify(root)
         where = str(root)
@@ -205,7 +223,9 @@ def verify(
                 paths = sorted(e.path for e in artifact.manifest if e.digest == exc.digest)
                 raise StoreError(
                     f"{artifact.qualified_name} is damaged in the store: {', '.join(paths)} "
-                    f"(blob {exc.digest} at {exc.where} is corrupt); restore it from a backup "
+                    f"(blob {exc.digest} at {exc.where} is corrupt{', now set aside' if exc.set_aside else ''}); "
+                    "restore them "
+                    f"with `quire artifact verify {artifact.qualified_name} --repair --from DIR`, "
                     "or log the files again"
                 ) from exc
         where = "the store"
@@ -213,6 +233,30 @@ def verify(
         emit({**describe(artifact), "verified": where, "ok": True})
         return
     typer.echo(f"OK: {where} holds {artifact.qualified_name} intact ({_summary(artifact)}).")
+
+
+def _repair(artifact: quire.Artifact, source: Path, json_: bool) -> None:
+    """``verify --repair --from DIR``: report what was restored; fail if anything is still missing."""
+    with working(f"checking {artifact.qualified_name} in the store"):
+        report = artifact.repair(source)
+    if json_:
+        emit({**describe(artifact), **report.to_dict()})
+    else:
+        if report.pages:
+            typer.echo(f"restored: the manifest's pages (made again from the files below {source})")
+        for path, file in sorted(report.restored.items()):
+            typer.echo(f"restored: {path} (from {file})")
+    if not report.ok:
+        shown = ", ".join(report.unrestored[:10]) + (", ..." if len(report.unrestored) > 10 else "")
+        fail(
+            f"{count(len(report.unrestored), 'file')} of {artifact.qualified_name} still missing from "
+            f"the store: {shown}; put them below {source} (at their paths) and run this again, or log "
+            "them again"
+        )
+    if not json_:
+        done = f"restored {count(len(report.restored), 'file')}" if report.restored else "nothing to repair"
+        done += " and the manifest's pages" if report.pages else ""
+        typer.echo(f"OK: the store holds {artifact.qualified_name} intact ({_summary(artifact)}); {done}.")
 
 
 @app.command()

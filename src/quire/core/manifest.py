@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import StoreError, ValidationError
 from ..store.blobs import BlobStore, BlobWriter
+from ..store.digests import check_digest, is_digest
 from . import pages
 from .names import check_path
 
@@ -63,7 +64,18 @@ class Entry:
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Entry:
-        """The entry a stored manifest row describes."""
+        """The entry a stored manifest row describes; ``InvalidDigestError`` when its digest
+        is not one (a row is data read from the store, and digests become paths)."""
+        path, digest, size, ref, extra = row
+        if not is_digest(digest):
+            check_digest(digest, f"the manifest entry {path!r}")
+        return cls(path, digest, size, ref, extra or {})
+
+    @classmethod
+    def _of_page(cls, row: list[Any]) -> Entry:
+        """The entry of a row of a stored page: :func:`~quire.core.pages.parse_page` checked
+        every row of it already, all at once; checking each again here cost a warm
+        download of 20,000 files 10 ms (5% of it)."""
         path, digest, size, ref, extra = row
         return cls(path, digest, size, ref, extra or {})
 
@@ -94,7 +106,7 @@ class Manifest:
         """Every entry, path → entry (for a stored manifest, this loads every page)."""
         if self._entries is None:
             assert self._tree is not None
-            entries = {row[0]: Entry.from_row(row) for row in self._tree}
+            entries = {row[0]: Entry._of_page(row) for row in self._tree}
             for path, entry in self._changes.items():
                 if entry is None:
                     entries.pop(path, None)
@@ -121,7 +133,7 @@ class Manifest:
         if path in self._changes:
             return self._changes[path]
         row = self._tree.get(path)
-        return Entry.from_row(row) if row is not None else None
+        return Entry._of_page(row) if row is not None else None
 
     def put(self, entry: Entry) -> None:
         """Add ``entry``, replacing any entry at its path."""
@@ -167,7 +179,7 @@ class Manifest:
                     yield entry
                 i += 1
             else:
-                yield Entry.from_row(row)
+                yield Entry._of_page(row)
         for path in changed[i:]:
             if (entry := self._changes[path]) is not None:
                 yield entry
@@ -320,8 +332,13 @@ def overlay(blobs: BlobStore, base: str, removed: Iterable[str], entries: Iterab
     return save_manifest(blobs, manifest)
 
 
-def load_manifest(blobs: BlobStore, digest: str) -> Manifest:
-    """The manifest stored under ``digest``: only its root page is read now."""
+def load_manifest(blobs: BlobStore, digest: str, where: str = "the catalog's manifest reference") -> Manifest:
+    """The manifest stored under ``digest``: only its root page is read now.
+
+    ``digest`` comes from the catalog (a version's or a contribution's row): it is
+    checked first, and ``where`` names it in the ``InvalidDigestError``.
+    """
+    check_digest(digest, where)
     return Manifest._over(pages.Tree(blobs, pages.read_page(blobs, digest)))
 
 

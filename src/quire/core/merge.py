@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import ConflictError
+from ..store.digests import check_digest, is_digest
 from .manifest import Entry, Manifest
 
 #: how many conflicting paths a message spells out (all are in ``ConflictError.conflicts``)
@@ -28,14 +29,17 @@ def merge(parts: Sequence[tuple[str, Manifest]], what: str = "the version", ref:
         ref: how the error message's abort command names the pending version.
 
     Raises:
+        InvalidDigestError: an entry's digest is not one (nothing is merged).
         ConflictError: some path holds different digests in different parts, or is a
             file in some and a folder in others; its ``conflicts`` maps each such path to
             every ``(writer, digest)`` at it (or, for a folder, of a file below it).
     """
     merged: dict[str, Entry] = {}
     clashing: set[str] = set()
-    for _, manifest in parts:
+    for writer, manifest in parts:
         for path, entry in manifest.entries.items():
+            if not is_digest(entry.digest):  # a contribution is data: its digests become paths
+                check_digest(entry.digest, f"{writer}'s contribution to {what}, at {path!r},")
             have = merged.setdefault(path, entry)
             if have.digest != entry.digest:
                 clashing.add(path)

@@ -47,6 +47,7 @@ import blake3
 
 from ..errors import StoreError
 from ..store.blobs import BlobStore, hash_bytes
+from ..store.digests import DIGEST_HEX, check_digest, is_digest
 
 FORMAT = "quire.manifest/2"
 LEGACY = "quire.manifest/1"
@@ -157,11 +158,11 @@ def parse_page(raw: bytes, digest: str) -> Page:
     doc = json.loads(raw)
     fmt = doc.get("format")
     if fmt == LEGACY:
-        rows = sorted(doc["entries"], key=lambda r: r[0])
+        rows = sorted(_checked(doc["entries"], 0, digest), key=lambda r: r[0])
         return Page(digest, 0, [r[0] for r in rows], rows, None, cut=False)  # totals: see Tree
     if fmt != FORMAT:
         raise StoreError(f"unknown manifest format {fmt!r} in blob {digest}; upgrade quire")
-    rows = doc["items"]
+    rows = _checked(doc["items"], doc["level"], digest)
     totals = None
     if "sum" in doc:
         terms = doc.get("terms", 1)
@@ -169,6 +170,45 @@ def parse_page(raw: bytes, digest: str) -> Page:
             raise StoreError(f"manifest root {digest} sums its entries in a newer way ({terms}); upgrade quire")
         totals = Totals(doc["count"], doc["size"], int.from_bytes(bytes.fromhex(doc["sum"]), "little"), terms)
     return Page(digest, doc["level"], [r[0] for r in rows], rows, totals)
+
+
+def _checked(rows: list[Row], level: int, digest: str) -> list[Row]:
+    """``rows`` of the page ``digest`` once each is a row of its level (``[path, digest,
+    size, ref, extra]`` at level 0, ``[first path, page digest]`` above) whose digest is
+    one: a page is data read from the store, and the digests in it become paths."""
+    width = 5 if level == 0 else 2
+    if _all_digests(rows, width):
+        return rows
+    for row in rows:  # find the culprit, for the message
+        if not (isinstance(row, list) and len(row) == width and isinstance(row[0], str)):
+            raise StoreError(
+                f"manifest page {digest} holds a malformed row {str(row)[:80]!r}; the store is "
+                "damaged or was written by another program, so nothing was read from it"
+            )
+        if not is_digest(row[1]):
+            what = f"the manifest entry {row[0]!r}" if level == 0 else f"the page reference {row[0]!r}"
+            check_digest(row[1], f"{what} in manifest page {digest}")
+    return rows
+
+
+_HEX = b"0123456789abcdef"
+
+
+def _all_digests(rows: list[Row], width: int) -> bool:
+    """Whether every row is a list of ``width`` items starting with a path and a digest:
+    checked in a few passes in C rather than a regex per row (pages are read on every
+    download: 2 ms for 20,000 rows here, a regex per row took 10)."""
+    try:
+        digests = [r[1] for r in rows]
+        return (
+            set(map(len, digests)) <= {DIGEST_HEX}
+            and set(map(type, rows)) <= {list}
+            and set(map(len, rows)) <= {width}
+            and set(map(type, [r[0] for r in rows])) <= {str}
+            and not "".join(digests).encode("ascii").translate(None, _HEX)  # nothing but hex left out
+        )
+    except (TypeError, IndexError, KeyError, UnicodeEncodeError):  # a row or a digest of another type
+        return False
 
 
 _cache: OrderedDict[str, Page] = OrderedDict()

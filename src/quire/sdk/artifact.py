@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core import download as _download
+from ..core import repair as _repair
 from ..core.cache import Cache, cache_for
 from ..core.diff import ManifestDiff, diff_manifests
 from ..core.gc import commit_fenced, writer_epoch
@@ -27,6 +28,7 @@ from ..core.ingest import check_policy, ingest_dir, ingest_file
 from ..core.manifest import Entry, Manifest, load_manifest
 from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag, check_text
 from ..core.references import reference_entries
+from ..core.repair import RepairReport
 from ..errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
@@ -509,6 +511,19 @@ class Artifact:
         """Raise ``ValueError`` unless ``root`` holds exactly this version's bytes."""
         self._committed_record()
         _download.verify(self.manifest, Path(root) if root is not None else self._default_root())
+
+    def repair(self, source: str | os.PathLike[str]) -> RepairReport:
+        """Check that the store holds every blob of this version intact, and store the
+        damaged or missing ones again from the files below ``source`` (found by the
+        entry's path there, else by digest). Nothing is committed.
+
+        Returns:
+            What was damaged, what was restored from which file, and which paths still
+            lack their bytes (``report.ok`` is False then).
+        """
+        record = self._committed_record()
+        assert self._store is not None
+        return _repair.repair(self._store.blobs, record.manifest, Path(source))
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
         """Download a one-file artifact; returns the file's path."""

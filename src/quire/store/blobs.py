@@ -7,11 +7,18 @@ because one object per 4 KiB file is what makes ingest slow on disks and object 
 alike. A pack is durable, then its index; a blob is visible only once its index is, and
 the catalog commits a version only after its writer has flushed, so a committed version
 never points at missing bytes. Every read is verified against the digest.
+
+A blob found corrupt is set aside so that it heals: a large one is moved under
+``quarantine/``, and a bad slot of a pack (whose other blobs are fine) is marked with an
+empty ``packs/<id>.pack.<digest>.bad`` object, which every process's index skips. Either
+way the blob then counts as missing, so the next log of those bytes stores them again.
+"Stored" means stored with the right size, never merely "a key exists".
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import threading
@@ -19,20 +26,31 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import blake3
 
-from ..errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
+from ..errors import (
+    ArtifactNotFoundError,
+    CorruptBlobError,
+    DamagedIndexError,
+    QuireError,
+    StoreError,
+    ValidationError,
+)
+from .digests import check_digest, digest_path
 from .objects import LocalObjects, ObjectInfo, ObjectStore, start_writeback
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
 CHUNK = 8 << 20
+_log = logging.getLogger("quire")
 _IDX_MAGIC = b"QPK1"
 _IDX_ROW = struct.Struct(">32sQQ")  # raw digest, offset, length
+QUARANTINE = "quarantine/"  #: where corrupt large blobs are moved (never read, never collected)
+_BAD = ".bad"  #: ``packs/<id>.pack.<digest>.bad`` marks a slot of a pack found corrupt
 
 
 def hash_bytes(data: bytes | bytearray | memoryview) -> str:
@@ -67,8 +85,8 @@ def read_chunks(path: Path | str) -> Iterator[memoryview]:
 
 
 def blob_key(digest: str) -> str:
-    """The object key of a large blob."""
-    return f"objects/{digest[:2]}/{digest[2:]}"
+    """The object key of a large blob; ``InvalidDigestError`` unless ``digest`` is one."""
+    return "objects/" + digest_path(check_digest(digest, "a blob request"))
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,9 @@ class Inventory:
     large: dict[str, ObjectInfo]  #: digest → the object of a large blob
     packs: dict[str, StoredPack]  #: pack key → pack
     strays: list[ObjectInfo]  #: packs without an index, indexes without a pack
+    #: packs whose index is damaged, and those indexes: what they hold cannot be told,
+    #: so whether any of it is live cannot either (gc leaves them alone)
+    damaged: list[ObjectInfo] = field(default_factory=list)
 
 
 class PackSlot(NamedTuple):
@@ -106,6 +127,12 @@ class BlobStore:
         self.url = objects.url
         self._index: dict[str, PackSlot] = {}
         self._loaded: set[str] = set()
+        #: pack indexes that could not be read (key → why): skipped, and named when a
+        #: blob is not found, since it may be in their packs
+        self._damaged: dict[str, str] = {}
+        self._warned: set[str] = set()
+        #: digest → the packs whose slot of it was found corrupt (marked in the store)
+        self._bad: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         #: the gc epoch under which the pack index was last known good (see quire.core.gc)
         self.gc_epoch: int | None = None
@@ -119,22 +146,52 @@ class BlobStore:
         and an index that still lists them points at bytes that are not there.
         """
         with self._lock:
-            present = {info.key for info in self.objects.list("packs/")}
+            present = {info.key: info.size for info in self.objects.list("packs/")}
             if prune:
                 gone = {k for k in self._loaded if k not in present or _pack_of(k) not in present}
                 if gone:
                     packs = {_pack_of(k) for k in gone}
                     self._index = {d: s for d, s in self._index.items() if s.pack not in packs}
                     self._loaded -= gone
-            new = [k for k in sorted(present) if k.endswith(".idx") and k not in self._loaded and _pack_of(k) in present]
+                self._damaged.clear()  # looked at again: one may have been restored or removed
+            marks = [_parse_mark(k) for k in present if k.endswith(_BAD)]
+            fresh = [(d, p) for d, p in marks if p not in self._bad.get(d, ())]
+            for digest, pack in fresh:
+                self._bad.setdefault(digest, set()).add(pack)
+            if any(self._index.get(d, PackSlot("", 0, 0)).pack == p for d, p in fresh):
+                # Marked by another process: load every index again, so that another slot
+                # of the blob, if any pack holds one, is found instead (rare: corruption).
+                self._index, self._loaded = {}, set()
+            new = [
+                k for k in sorted(present)
+                if k.endswith(".idx") and k not in self._loaded and k not in self._damaged and _pack_of(k) in present
+            ]
             for key, raw in zip(new, _get_all(self.objects, new), strict=True):
-                if raw is not None:  # None: deleted by a gc since the listing
-                    self._index.update(_read_index(key, raw))
-                    self._loaded.add(key)
+                if raw is None:  # deleted by a gc since the listing
+                    continue
+                try:
+                    slots = _read_index(key, raw, present[_pack_of(key)])
+                except StoreError as exc:
+                    # One damaged index must not stop every read and write: its pack's
+                    # blobs count as missing (writers store them again), and a read of
+                    # one that is found nowhere names the index.
+                    if key not in self._warned:  # once per process, not on every look
+                        _log.warning("%s; its pack's blobs are treated as missing", exc)
+                        self._warned.add(key)
+                    self._damaged[key] = str(exc)
+                    continue
+                self._index.update(self._good(slots))
+                self._loaded.add(key)
 
     def reload(self) -> None:
         """Bring the pack index up to date after a gc (see :meth:`refresh`)."""
         self.refresh(prune=True)
+
+    def _good(self, slots: dict[str, PackSlot]) -> dict[str, PackSlot]:
+        """``slots`` without those marked corrupt."""
+        if not self._bad:
+            return slots
+        return {d: s for d, s in slots.items() if s.pack not in self._bad.get(d, ())}
 
     def _add_to_index(self, idx_key: str, slots: Mapping[str, PackSlot]) -> None:
         with self._lock:
@@ -151,18 +208,34 @@ class BlobStore:
     # -- presence ---------------------------------------------------------------------
 
     def missing(self, sizes: Mapping[str, int]) -> set[str]:
-        """The digests among ``sizes`` (digest → size) that the store does not hold."""
-        if not self._loaded or any(d not in self._index for d, s in sizes.items() if s < SMALL):
+        """The digests among ``sizes`` (digest → size) that the store does not hold with
+        that size (a blob set aside as corrupt is not held)."""
+        index, no_slot = self._index, PackSlot("", 0, -1)  # inlined: 20,000 files, 20,000 calls
+        if not self._loaded or any(index.get(d, no_slot).length != s for d, s in sizes.items() if s < SMALL):
             self.refresh()
+            index = self._index
         return {
             d
             for d, size in sizes.items()
-            if d not in self._index and (size < SMALL or not self.objects.exists(blob_key(d)))
+            if index.get(d, no_slot).length != size and (size < SMALL or self.objects.size(blob_key(d)) != size)
         }
 
     def has(self, digest: str, size: int) -> bool:
-        """Whether the blob is stored."""
+        """Whether the blob is stored (with ``size`` bytes)."""
         return not self.missing({digest: size})
+
+    def _in_pack(self, digest: str, size: int) -> bool:
+        slot = self._index.get(digest)
+        return slot is not None and slot.length == size
+
+    def _make_room(self, digest: str, size: int) -> bool:
+        """Before storing a large blob: whether it is stored already with ``size`` bytes;
+        one of another size (cut short, say) is set aside, as keys are put-if-absent."""
+        stored = self.objects.size(blob_key(digest))
+        if stored is not None and stored != size:
+            self.quarantine(digest, verify=False)
+            return False
+        return stored is not None
 
     # -- reading ----------------------------------------------------------------------
 
@@ -177,10 +250,99 @@ class BlobStore:
             # gc rewrote the pack after we read its index (it deletes the old index
             # before the old pack, so reading the indexes again finds the new home).
             self.reload()
-            data, where = self._fetch(digest, self._slot(digest))
+            slot = self._slot(digest)
+            data, where = self._fetch(digest, slot)
         if hash_bytes(data) != digest:
-            raise CorruptBlobError(digest, f"{self.url}/{where}")
+            return self._after_corrupt(digest, slot)
         return data
+
+    def _after_corrupt(self, digest: str, slot: PackSlot | None) -> bytes:
+        """The blob read from ``slot`` (None: its large object) did not hash to ``digest``:
+        set it aside, then return the blob from another slot, or raise ``CorruptBlobError``."""
+        if slot is None:
+            aside = self.quarantine(digest)
+            if aside is None:  # the object is intact after all (a bad read), or already gone
+                data, _ = self._fetch(digest, None)
+                if hash_bytes(data) == digest:
+                    return data
+            raise CorruptBlobError(digest, f"{self.url}/{blob_key(digest)}", aside and f"{self.url}/{aside}")
+        # A pack never changes: bytes that differ twice are damaged (once: a bad read).
+        data = self.objects.get_range(slot.pack, slot.offset, slot.length)
+        if hash_bytes(data) == digest:
+            return data
+        mark = self._mark_bad(digest, slot.pack)
+        other = self._slot(digest)  # another pack may hold it too (two writers stored it)
+        if other is not None:
+            data = self.objects.get_range(other.pack, other.offset, other.length)
+            if hash_bytes(data) == digest:
+                return data
+            self._mark_bad(digest, other.pack)
+        raise CorruptBlobError(digest, f"{self.url}/{slot.pack}", f"{self.url}/{mark}")
+
+    def _mark_bad(self, digest: str, pack: str) -> str:
+        """Mark the slot of ``digest`` in ``pack`` corrupt, for every process; returns the mark."""
+        mark = f"{pack}.{digest}{_BAD}"
+        self.objects.put(mark, b"")
+        _log.info("blob %s in %s/%s is corrupt; its slot is marked %s", digest, self.url, pack, mark)
+        with self._lock:
+            self._bad.setdefault(digest, set()).add(pack)
+            if self._index.get(digest, PackSlot("", 0, 0)).pack == pack:
+                del self._index[digest]
+                self._index.update(self._other_slots(digest))
+        return mark
+
+    def _other_slots(self, digest: str) -> dict[str, PackSlot]:
+        """The good slots of ``digest`` in the packs already loaded (their indexes are read
+        again: the in-memory index keeps one slot per digest)."""
+        loaded = sorted(self._loaded)
+        for key, raw in zip(loaded, _get_all(self.objects, loaded), strict=True):
+            if raw is None:
+                continue
+            try:
+                slot = _read_index(key, raw, None).get(digest)
+            except StoreError:
+                continue
+            if slot is not None and slot.pack not in self._bad[digest]:
+                return {digest: slot}
+        return {}
+
+    def quarantine(self, digest: str, verify: bool = True) -> str | None:
+        """Move the large blob ``digest``, found corrupt, under ``quarantine/`` (kept for a
+        look, never read or collected); returns its new key, or None when it was gone
+        already or (with ``verify``) found intact.
+
+        With ``verify`` the moved bytes are hashed once more: the read that found them
+        corrupt may have been bad, or a writer in another process may have stored the
+        right bytes since; either way they go back.
+        """
+        key = blob_key(digest)
+        aside = f"{QUARANTINE}{key}.{uuid.uuid4().hex[:12]}"
+        try:
+            self.objects.move(key, aside)
+        except ArtifactNotFoundError:
+            return None  # another reader set it aside first
+        if verify and self._hash_of(aside) == digest:
+            tmp = self.objects.temp_path()
+            self.objects.get_file(aside, tmp)
+            self.objects.put_file(key, tmp)
+            self.objects.delete(aside)
+            return None
+        _log.info("blob %s in %s is corrupt; moved to %s", digest, self.url, aside)
+        return aside
+
+    def _hash_of(self, key: str) -> str | None:
+        """The digest of the bytes under ``key`` (None when it is gone)."""
+        local = self.objects.local_path(key)
+        if local is not None:
+            return hash_file(local)[0]
+        tmp = self.objects.temp_path()
+        try:
+            self.objects.get_file(key, tmp)
+            return hash_file(tmp)[0]
+        except ArtifactNotFoundError:
+            return None
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _fetch(self, digest: str, slot: PackSlot | None) -> tuple[bytes, str]:
         if slot is not None:
@@ -188,7 +350,26 @@ class BlobStore:
         try:
             return self.objects.get(blob_key(digest)), blob_key(digest)
         except ArtifactNotFoundError:
-            raise ArtifactNotFoundError(f"blob {digest} is missing from {self.url}") from None
+            raise self._not_found(digest) from None
+
+    def _not_found(self, digest: str) -> QuireError:
+        """The error for a blob found nowhere: set aside as corrupt, missing, or maybe in a
+        pack whose index is damaged."""
+        if digest in self._bad:
+            pack = sorted(self._bad[digest])[0]
+            return CorruptBlobError(digest, f"{self.url}/{pack}", f"{self.url}/{pack}.{digest}{_BAD}")
+        key = blob_key(digest)
+        aside = next(iter(self.objects.list(f"{QUARANTINE}{key}.")), None)
+        if aside is not None:
+            return CorruptBlobError(digest, f"{self.url}/{key}", f"{self.url}/{aside.key}")
+        if not self._damaged:
+            return ArtifactNotFoundError(f"blob {digest} is missing from {self.url}")
+        names = ", ".join(f"{self.url}/{key}" for key in sorted(self._damaged))
+        return DamagedIndexError(
+            f"blob {digest} is not found in {self.url}; it may be in the pack of a damaged index "
+            f"({names}). Log its files again (they are stored anew), or restore the version with "
+            "`quire artifact verify NAME --repair --from DIR`"
+        )
 
     def read_many(self, digests: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """Verified ``(digest, bytes)`` of many blobs, reading each pack in few ranges."""
@@ -211,7 +392,7 @@ class BlobStore:
                 for slot, digest in group:
                     data = chunk[slot.offset - start : slot.offset - start + slot.length]
                     if hash_bytes(data) != digest:
-                        raise CorruptBlobError(digest, f"{self.url}/{pack}")
+                        data = self._after_corrupt(digest, slot)
                     yield digest, data
 
     def read_to_file(self, digest: str, dest: Path) -> None:
@@ -220,13 +401,18 @@ class BlobStore:
         if slot is not None:
             dest.write_bytes(self.read(digest))
             return
-        try:
-            self.objects.get_file(blob_key(digest), dest)
-        except ArtifactNotFoundError:
-            raise ArtifactNotFoundError(f"blob {digest} is missing from {self.url}") from None
-        if hash_file(dest)[0] != digest:
+        for _ in range(2):  # again once when what was read is found intact in the store
+            try:
+                self.objects.get_file(blob_key(digest), dest)
+            except ArtifactNotFoundError:
+                raise self._not_found(digest) from None
+            if hash_file(dest)[0] == digest:
+                return
             dest.unlink(missing_ok=True)
-            raise CorruptBlobError(digest, f"{self.url}/{blob_key(digest)}")
+            aside = self.quarantine(digest)
+            if aside is not None:
+                raise CorruptBlobError(digest, f"{self.url}/{blob_key(digest)}", f"{self.url}/{aside}")
+        raise CorruptBlobError(digest, f"{self.url}/{blob_key(digest)}")
 
     def local_path(self, digest: str) -> Path | None:
         """The stored file of a large blob when the backend is on this machine."""
@@ -269,25 +455,36 @@ class BlobStore:
         packs: dict[str, ObjectInfo] = {}
         indexes: dict[str, ObjectInfo] = {}
         strays: list[ObjectInfo] = []
+        marks: dict[str, list[tuple[str, ObjectInfo]]] = {}  # pack → (digest, mark) of its bad slots
         for info in self.objects.list("packs/"):
             if info.key.endswith(".pack"):
                 packs[info.key] = info
             elif info.key.endswith(".idx"):
                 indexes[_pack_of(info.key)] = info
+            elif info.key.endswith(_BAD):
+                digest, pack = _parse_mark(info.key)
+                marks.setdefault(pack, []).append((digest, info))
             else:
                 strays.append(info)
-        found = {}
+        for pack in set(marks) - set(packs):
+            strays += [info for _, info in marks.pop(pack)]  # the pack went: its marks go too
+        found, damaged = {}, []
         for key, info in packs.items():
             idx = indexes.pop(key, None)
             try:
-                slots = _read_index(idx.key, self.objects.get(idx.key)) if idx else None
+                slots = _read_index(idx.key, self.objects.get(idx.key), info.size) if idx else None
             except ArtifactNotFoundError:
                 slots = None  # deleted while we listed: a gc's leftover, or going
+            except StoreError:  # a damaged index: what its pack holds is unknown
+                damaged += [info, idx]
+                continue
             if slots is None:
                 strays.append(info)  # a pack whose index was never written (or is gone)
             else:
+                for digest, _ in marks.get(key, ()):
+                    slots.pop(digest, None)  # a corrupt slot holds nothing worth keeping
                 found[key] = StoredPack(info, idx, slots)  # type: ignore[arg-type]
-        return Inventory(large, found, strays + list(indexes.values()))
+        return Inventory(large, found, strays + list(indexes.values()), damaged)
 
     def delete(self, key: str) -> None:
         """Delete one object: a large blob's key, a stray, or a pack (its index first)."""
@@ -349,21 +546,23 @@ class BlobWriter:
             self._spool = None
 
     def holds(self, digest: str, size: int) -> bool:
-        """Whether the blob is stored or waiting in this writer."""
-        return self._packed(digest) or (size >= SMALL and self.blobs.objects.exists(blob_key(digest)))
+        """Whether the blob is stored (with ``size`` bytes) or waiting in this writer."""
+        return self._packed(digest, size) or (
+            size >= SMALL and self.blobs.objects.size(blob_key(digest)) == size
+        )
 
-    def _packed(self, digest: str) -> bool:
+    def _packed(self, digest: str, size: int) -> bool:
         """Whether the blob is in a stored pack, or in the one this writer is making."""
-        return digest in self.blobs._index or (self._spool is not None and digest in self._spool.slots)
+        return self.blobs._in_pack(digest, size) or (self._spool is not None and digest in self._spool.slots)
 
     def add_bytes(self, data: bytes | bytearray | memoryview, digest: str | None = None) -> str:
         """Take one blob held in memory; returns its digest."""
         digest = digest or hash_bytes(data)
         size = len(data)
-        if self._packed(digest):
+        if self._packed(digest, size):
             return digest
         if size >= SMALL:
-            if not self.blobs.objects.exists(blob_key(digest)):
+            if not self.blobs._make_room(digest, size):
                 self.blobs.objects.put(blob_key(digest), bytes(data))
                 self.bytes_written += size
             return digest
@@ -407,6 +606,7 @@ class BlobWriter:
                     size += len(chunk)
             digest = h.hexdigest()
             _check_expected(path, expected, digest)
+            self.blobs._make_room(digest, size)  # a stored blob of another size is set aside
             objects.put_file(blob_key(digest), tmp)
         except StoreError:
             raise  # already says which store and what to do
@@ -429,7 +629,7 @@ class BlobWriter:
             before = os.stat(path)
             digest, size = hash_file(path)
             _check_expected(path, expected, digest)
-            if not self.holds(digest, size):
+            if not self._packed(digest, size) and not self.blobs._make_room(digest, size):
                 put_source(blob_key(digest), path, digest, before)
                 self.bytes_written += size
         except StoreError:
@@ -543,14 +743,38 @@ def _pack_of(idx_key: str) -> str:
     return idx_key[: -len(".idx")] + ".pack"
 
 
-def _read_index(key: str, raw: bytes) -> dict[str, PackSlot]:
+def _parse_mark(key: str) -> tuple[str, str]:
+    """``(digest, pack key)`` of a bad-slot mark ``<pack key>.<digest>.bad``."""
+    pack, _, digest = key[: -len(_BAD)].rpartition(".")
+    return digest, pack
+
+
+def _read_index(key: str, raw: bytes, pack_size: int | None) -> dict[str, PackSlot]:
+    """The slots the index ``key`` lists; ``StoreError`` when it is damaged.
+
+    A pack is its blobs end to end (see :meth:`BlobStore._write_pack`), so the slots of
+    an intact index tile the pack's ``pack_size`` bytes exactly: that is how an index
+    cut short at a row boundary, or with a garbled offset, is told from an intact one.
+    """
+    body = raw[len(_IDX_MAGIC) :]
+    damaged = None
     if not raw.startswith(_IDX_MAGIC):
-        raise StoreError(f"pack index {key} is not a Quire pack index")
+        damaged = "it does not start like a Quire pack index"
+    elif len(body) % _IDX_ROW.size:
+        damaged = "it is cut short in the middle of a row"
+    rows = [] if damaged else list(_IDX_ROW.iter_unpack(body))
+    end = 0
+    for _, offset, length in sorted(rows, key=lambda row: (row[1], row[2])):
+        if offset != end:
+            damaged = f"its rows leave a gap or an overlap at byte {min(offset, end)} of the pack"
+            break
+        end += length
+    if damaged is None and pack_size is not None and end != pack_size:
+        damaged = f"its rows cover {end} bytes of a {pack_size}-byte pack"
+    if damaged is not None:
+        raise StoreError(f"the pack index {key} is damaged ({damaged}); the blobs of its pack cannot be read")
     pack = _pack_of(key)
-    return {
-        digest.hex(): PackSlot(pack, offset, length)
-        for digest, offset, length in _IDX_ROW.iter_unpack(raw[len(_IDX_MAGIC) :])
-    }
+    return {digest.hex(): PackSlot(pack, offset, length) for digest, offset, length in rows}
 
 
 def _coalesce(

@@ -12,6 +12,7 @@ import errno
 import functools
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,6 +58,17 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
+
+    def size(self, key: str) -> int | None:
+        """The bytes stored under ``key``, or None when it is absent."""
+
+    def move(self, key: str, new_key: str) -> None:
+        """Give the object ``key`` the name ``new_key`` (a fresh name: an object there is
+        replaced) and free ``key``; ``ArtifactNotFoundError`` when ``key`` is absent.
+
+        Not atomic on every backend (an object store copies, then deletes): for setting
+        a corrupt blob aside, where a reader finding either name is fine.
+        """
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``."""
@@ -160,6 +172,28 @@ class LocalObjects:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def size(self, key: str) -> int | None:
+        try:
+            st = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None  # a folder is a key prefix
+
+    def move(self, key: str, new_key: str) -> None:
+        src, dst = self._path(key), self._path(new_key)
+        if not src.is_file():
+            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}")
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(src, dst)
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
+        except OSError as exc:
+            raise _store_error(exc, dst) from exc
+        if self.durable:  # both names must survive a power loss as they are now
+            _fsync(dst.parent)
+            _fsync(src.parent)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         base = self.root

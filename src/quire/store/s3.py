@@ -189,6 +189,12 @@ class CloudObjects:
             obstore.put(self._store, key, source, use_multipart=True, chunk_size=PART_SIZE,
                         max_concurrency=PART_CONCURRENCY)
 
+    def move(self, key: str, new_key: str) -> None:
+        """Copy ``key`` to ``new_key`` within the bucket, then delete ``key`` (no bytes
+        pass through this machine); ``ArtifactNotFoundError`` when ``key`` is absent."""
+        with self._errors("move", key):
+            obstore.rename(self._store, key, new_key)
+
     def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are fine."""
         with self._errors("delete", key):
@@ -256,6 +262,11 @@ class CloudObjects:
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored (one HEAD request)."""
         return self.head(key) is not None
+
+    def size(self, key: str) -> int | None:
+        """The bytes stored under ``key``, None when absent (one HEAD request)."""
+        meta = self.head(key)
+        return None if meta is None else int(meta["size"])
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``."""
