@@ -180,6 +180,23 @@ def test_conflict_names_paths_and_writers_and_commits_nothing() -> None:
     assert quire.Api().pending_versions() == []
 
 
+def test_a_stored_file_and_a_reference_to_the_same_bytes_conflict(tmp_path: Path) -> None:
+    # The same digest at one path, once stored and once referenced, is other content (a
+    # reference holds no bytes in the store): merging must not keep whichever came first.
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"the bytes")
+    stored = upsert({"a.txt": b"the bytes"})
+    with quire.init() as run:
+        art = quire.Artifact("preds", "dataset")
+        art.add_reference(source.as_uri(), name="a.txt")
+        run.upsert_artifact(art, distributed_id="d")
+    with pytest.raises(ConflictError, match="a.txt") as err:
+        finish()
+    assert stored.id in str(err.value) and run.id in str(err.value)
+    assert f"a reference to {source.as_uri()}" in str(err.value)
+    assert quire.Api().pending_version("d").contribution_count == 2  # nothing lost
+
+
 def test_a_file_of_one_writer_and_a_folder_of_another_conflict() -> None:
     as_file = upsert({"data": b"a file"})
     as_folder = upsert({"data/x.csv": b"a file in a folder"})

@@ -4,8 +4,9 @@ Deterministic: the result depends on the contributions, not on the order they ar
 in (callers pass them in a stable order, and that order only decides which of several
 entries with the same path and digest is kept, e.g. whose ``extra`` survives). The same
 path with the same digest from many writers is one entry; the same path with different
-digests is a conflict, reported for every such path with every writer involved. So is a
-path that some writer wrote as a file and another as a folder (``a`` beside ``a/b``).
+digests is a conflict, reported for every such path with every writer involved, and so
+is a stored file beside a reference (or two references to other URIs) at one path. So is
+a path that some writer wrote as a file and another as a folder (``a`` beside ``a/b``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def merge(parts: Sequence[tuple[str, Manifest]], what: str = "the version", ref:
             if not is_digest(entry.digest):  # a contribution is data: its digests become paths
                 check_digest(entry.digest, f"{writer}'s contribution to {what}, at {path!r},")
             have = merged.setdefault(path, entry)
-            if have.digest != entry.digest:
+            # A reference holds no bytes in the store: beside a stored file with its
+            # digest (or another reference's URI) it is other content, not the same.
+            if have.digest != entry.digest or have.ref != entry.ref:
                 clashing.add(path)
     out = Manifest()
     out.entries = merged
@@ -63,7 +66,8 @@ def _conflict(
             entry = manifest.entries.get(path)
             if entry is not None:
                 conflicts[path].append((writer, entry.digest))
-                said[path].append(f"{writer} wrote {entry.digest[:12]}")
+                wrote = f"a reference to {entry.ref}" if entry.ref is not None else entry.digest[:12]
+                said[path].append(f"{writer} wrote {wrote}")
             elif folders and (below := next(iter(manifest.under(path)), None)) is not None:
                 conflicts[path].append((writer, below.digest))
                 said[path].append(f"{writer} wrote {below.path!r}")
@@ -73,7 +77,7 @@ def _conflict(
     if folders:
         problem = f"{n} paths are both files and folders" if n > 1 else "1 path is both a file and a folder"
     else:
-        problem = f"{n} paths hold different bytes" if n > 1 else "1 path holds different bytes"
+        problem = f"{n} paths hold different content" if n > 1 else "1 path holds different content"
     return ConflictError(
         f"{problem} from different writers, so {what} was not committed: {shown}{more}. "
         "Nothing was committed and every contribution is kept. Make each path come from "
