@@ -138,15 +138,16 @@ class SQLCatalog(GCFence):
         except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             raise self._error("read", exc) from exc
 
-    def _write(self, fn: Callable[[sa.Connection], T], attempts: int = 8) -> T:
+    def _write(self, fn: Callable[[sa.Connection], T], attempts: int = 8, record_runs: bool = True) -> T:
         """Run ``fn`` in one write transaction, retried when a concurrent one wins a race
         or the connection drops (the transaction was then rolled back by the server).
 
         ``fn`` may run more than once, so it must only touch ``conn`` (and write
-        content-addressed blobs, which is idempotent).
+        content-addressed blobs, which is idempotent). Runs waiting to be recorded by
+        their first write are recorded with it, unless not ``record_runs`` (a lease).
         """
         for attempt in range(attempts):
-            runs = self._take_unrecorded()
+            runs = self._take_unrecorded() if record_runs else []
             try:
                 # Connected before the turn is taken: a new connection's set-up (pragmas,
                 # reading the schema) would otherwise hold up every queued writer.
