@@ -234,11 +234,13 @@ def test_a_gc_killed_mid_sweep_holds_writers_off_only_for_its_lease(
     garbage.add_dir(make_files({"big.bin": os.urandom(BIG)}, tmp_path / "old"))
     log(garbage)
     garbage.delete()  # something for the gc to delete
-    with start(STUCK_GC, python_env, tmp_path, QUIRE_GC_LEASE="2") as gc:
+    # Made before the gc, logged the moment it died. Immutable: it stages nothing
+    # (a lease of its own would keep the garbage from the gc), its log uploads.
+    draft = quire.Artifact("new", "dataset")
+    draft.add_dir(make_files({"a.txt": "after the gc\n"}, tmp_path / "new"), policy="immutable")
+    with start(STUCK_GC, python_env, tmp_path, QUIRE_GC_LEASE="3") as gc:
         wait_for_line(gc, "sweeping")
         gc.kill()  # kill -9, mid-sweep: its lease is never ended
-    draft = quire.Artifact("new", "dataset")
-    draft.add_dir(make_files({"a.txt": "after the gc\n"}, tmp_path / "new"))
     with caplog.at_level(logging.WARNING, logger="quire"):
         log(draft)  # waits for the lease to run out (on the catalog's clock), then commits
     assert draft.version == "v0"
