@@ -240,12 +240,13 @@ def test_eight_processes_appending_at_once_lose_nothing(tmp_path: Path, python_e
 
 
 KILLED = """
-import os, time, quire
+import os, time, uuid, quire
 from quire.store import blobs
 def stall(self, spool):  # positions the kill: after the pack, before its index
     spool.close()
-    self.objects.put_file("packs/stalled.pack", spool.path)  # the pack, but never its index
-    print("uploading", flush=True)
+    key = f"packs/{uuid.uuid4().hex}.pack"  # named as writers name packs
+    self.objects.put_file(key, spool.path)  # the pack, but never its index
+    print("uploading", key, flush=True)
     time.sleep(600)
 blobs.BlobStore._write_pack = stall
 with quire.init(project="p") as run:
@@ -263,8 +264,11 @@ def test_a_patch_killed_mid_upload_leaves_no_version_and_a_consistent_store(
 ) -> None:
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
-    proc = subprocess.Popen([sys.executable, str(script)], env=python_env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "uploading"
+    # A short writer lease: the killed writer's protects its blobs only that long.
+    proc = subprocess.Popen([sys.executable, str(script)], env={**python_env, "QUIRE_WRITER_LEASE": "1"},
+                            stdout=subprocess.PIPE, text=True)
+    said, stalled = proc.stdout.readline().split()
+    assert said == "uploading"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     proc.stdout.close()
@@ -280,16 +284,18 @@ def test_a_patch_killed_mid_upload_leaves_no_version_and_a_consistent_store(
 
     from quire.core import gc
 
+    while open_store(store_url).catalog.live_leases()[1]:  # the dead writer's runs out
+        time.sleep(0.1)
     objects = open_store(store_url).blobs.objects
     report = gc.collect_garbage(open_store(store_url), grace=0)
     assert [kind for kind, _, _ in report.deleted] == ["blob"]  # the large blob nothing references
-    assert objects.exists("packs/stalled.pack"), "a pack without its index may be a live writer's: kept an hour"
+    assert objects.exists(stalled), "a pack without its index may be a live writer's: kept an hour"
     monkeypatch.setattr(gc, "IN_FLIGHT", 0)  # an hour later (a bucket's mtimes cannot be set back)
     kinds = [kind for kind, _, _ in gc.collect_garbage(open_store(store_url), grace=0).deleted]
     # (and "temp": a bucket store stages in one folder per user, where other tests'
     # killed writers left files)
     assert [kind for kind in kinds if kind != "temp"] == ["stray"]
-    assert not objects.exists("packs/stalled.pack")
+    assert not objects.exists(stalled)
     draft.verify(draft.download(tmp_path / "out2"))
 
 

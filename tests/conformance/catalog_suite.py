@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -316,6 +317,34 @@ class CatalogTests:
         with pytest.raises(StoreError, match="lost its lease"):
             gc.renew_sweep(swept, lease=60)  # ended: nothing to renew
 
+    def test_a_sweep_names_its_holder(self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]) -> None:
+        assert catalog.sweep() is None
+        swept = open_catalog().begin_sweep(catalog.gc_epoch(), lease=60, holder="quire gc (pid 1 on h)")
+        sweep = catalog.sweep()
+        assert sweep is not None and sweep.holder == "quire gc (pid 1 on h)" and 0 < sweep.left <= 60
+        catalog.end_sweep(swept)
+        assert catalog.sweep() is None
+
+    def test_writer_leases_run_out_on_the_catalogs_clock(
+        self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]
+    ) -> None:
+        other = open_catalog()
+        assert catalog.live_leases()[1] == []
+        mine = catalog.open_lease("writer a", lease=60)
+        theirs = other.open_lease("writer b", lease=0.5)
+        now, live = catalog.live_leases()
+        assert [lease.holder for lease in live] == ["writer a", "writer b"]  # oldest first
+        assert all(lease.started <= now < lease.expires for lease in live)
+        assert catalog.renew_lease(mine, lease=60)
+        while theirs in {lease.id for lease in catalog.live_leases()[1]}:
+            time.sleep(0.05)  # renewed by no one, it runs out
+        assert not other.renew_lease(theirs, lease=60)  # its holder must take a new one
+        catalog.drop_lease(mine)
+        assert catalog.live_leases()[1] == []
+
+    def test_a_catalog_has_an_identity(self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]) -> None:
+        assert len(catalog.catalog_id) == 32 and open_catalog().catalog_id == catalog.catalog_id
+
     def test_gc_keeps_the_manifests_of_versions_and_contributions(self, catalog: SQLCatalog) -> None:
         v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
         with catalog.engine.begin() as conn:
@@ -339,6 +368,24 @@ class CatalogTests:
         with reopened.engine.connect() as conn:
             names = list(conn.scalars(sa.select(schema.migrations_table.c.name)))
         assert names == [name for name, _ in schema.MIGRATIONS]
+        assert summary(reopened) == {"v0": ["latest"]}
+
+    def test_a_catalog_of_0002_gets_leases_and_an_identity(
+        self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]
+    ) -> None:
+        catalog.commit_version("p", "c", "dataset", new("a"))
+        with catalog.engine.begin() as conn:  # back to what 0002 left
+            conn.execute(sa.text("DROP TABLE leases"))
+            conn.execute(sa.text("DROP TABLE identity"))
+            conn.execute(sa.text("ALTER TABLE gc_state DROP COLUMN holder"))
+            conn.execute(schema.migrations_table.delete().where(
+                schema.migrations_table.c.name == "0003_leases_and_identity"))
+        reopened = open_catalog()
+        assert len(reopened.catalog_id) == 32
+        reopened.drop_lease(reopened.open_lease("writer", lease=60))
+        swept = reopened.begin_sweep(reopened.gc_epoch(), lease=60, holder="gc")
+        assert reopened.sweep().holder == "gc"  # type: ignore[union-attr]
+        reopened.end_sweep(swept)
         assert summary(reopened) == {"v0": ["latest"]}
 
     # -- concurrency ------------------------------------------------------------------

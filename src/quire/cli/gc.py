@@ -31,16 +31,21 @@ def gc(
         "are younger.")] = "1h",  # type: ignore[assignment]
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Delete nothing: list what would go, and how many bytes.")] = False,
+    lease: Annotated[float | None, typer.Option(
+        metavar="DURATION", parser=parse_duration,
+        help="How long the sweep holds writers' commits off between renewals (default 30s, or "
+        "QUIRE_GC_LEASE): a gc that dies holds them off this long.")] = None,
     json_: JsonFlag = False,
 ) -> None:
     """Delete the blobs and manifest pages that no version and no pending contribution references.
 
     Packs that hold mostly garbage are rewritten with only their live blobs. Nothing
-    younger than --grace is touched, and commits made meanwhile are kept: gc is safe
-    while others write.
+    younger than --grace, or written since a live writer began staging, is touched, and
+    commits made meanwhile are kept: gc is safe while others write. Objects that are not
+    Quire's are never deleted.
     """
     store = api(ctx).store
-    report = collect_garbage(store, grace=grace, dry_run=dry_run)
+    report = collect_garbage(store, grace=grace, dry_run=dry_run, lease=lease)
     if json_:
         emit(report.to_dict())
         return

@@ -15,31 +15,55 @@ deleting anything, gc bumps an epoch and holds a lease; a writer notes the epoch
 fails with ``ConcurrentGCError`` if the epoch moved or a sweep is running. The writer then
 waits for the sweep, checks its blobs again (uploading what went) and retries. gc reads
 the versions once more after bumping the epoch, so a commit that got in first is kept.
+
+The sweep's lease is short (:func:`~quire.core.lease.gc_lease`, seconds) and renewed by
+a heartbeat thread while gc works, so a gc that died mid-sweep holds writers off for a
+few seconds, not minutes; gc deletes nothing once it cannot be sure its lease still
+runs. A writer that waits for a sweep says whose and for how long (a ``quire`` log line).
+
+Writers hold leases too (:mod:`quire.core.lease`): nothing written after the start of
+the oldest live writer lease is garbage, whatever the grace period. Leases are on the
+catalog's clock and objects' times on the object store's, so gc measures the one against
+the other (it writes a probe object between two readings of the catalog's clock) and
+keeps a margin of the measurement's uncertainty.
+
+gc touches only what it can account for: large blobs under their digest's key, packs and
+indexes under the names writers give them, and writers' staging files. Anything else
+in the store (a file a user dropped into ``objects/``, say) is never deleted.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from ..errors import ArtifactNotFoundError, ConcurrentGCError, StoreError
+from ..errors import ArtifactNotFoundError, ConcurrentGCError, StoreError, ValidationError
 from ..store import Store
-from ..store.blobs import Inventory, StoredPack
+from ..store.blobs import Inventory, StoredPack, blob_key
 from ..store.catalog import VersionRecord
+from ..store.digests import is_digest
+from ..store.fence import Lease
 from ..store.objects import ObjectInfo
+from . import lease as leases
+from .lease import Heartbeat, gc_lease, holder_name, log
 from .pages import walk
 
 GRACE = 3600.0  #: seconds; nothing younger is deleted
 REPACK_BELOW = 0.5  #: a pack whose live share of bytes is below this is rewritten
-LEASE = 600.0  #: seconds a sweep holds writers' commits off, renewed as it goes
+WAIT = 600.0  #: seconds a writer waits for a (live) sweep to end before it gives up
 #: seconds a staging file or a pack without its index is left, whatever the grace period:
 #: a live writer may be between writing the pack and its index, or filling the file
 IN_FLIGHT = 3600.0
 COMMIT_ATTEMPTS = 8  #: commits gc may interrupt before a writer gives up
 T = TypeVar("T")
+#: the names writers give packs and their indexes, and staging files (uuid4().hex)
+_PACK_NAME = re.compile(r"packs/[0-9a-f]{32}\.(?:pack|idx)")
+_TEMP_NAME = re.compile(r"[0-9a-f]{32}\.partial")
 
 
 @dataclass
@@ -68,20 +92,34 @@ class GCReport:
         }
 
 
-def writer_epoch(store: Store, wait: bool = False, timeout: float = LEASE) -> int:
+def writer_epoch(store: Store, wait: bool = False, timeout: float = WAIT) -> int:
     """The gc epoch to commit under; note it *before* checking which blobs the store holds.
 
     -1 while a sweep runs (a commit under it always retries). With ``wait``, wait for a
-    running sweep to end first. When a gc has run since this process last looked, its
-    view of the packs is dropped, so what it checks next is what the store holds now.
+    running sweep to end (or its lease to run out: its gc died) first, saying so in a
+    warning. When a gc has run since this process last looked, its view of the packs is
+    dropped, so what it checks next is what the store holds now.
     """
     deadline = time.monotonic() + timeout
     epoch = store.catalog.gc_epoch()
+    waited_for = None
     while wait and epoch < 0:
+        sweep = store.catalog.sweep()
+        if sweep is not None and sweep.holder != waited_for:
+            waited_for = sweep.holder
+            log.warning(
+                "waiting for %s, which sweeps %s: its lease runs out in %.1f s on the catalog's clock "
+                "unless it renews it (a gc that died is noticed then)", sweep.holder, store.url, sweep.left,
+            )
         if time.monotonic() > deadline:
-            raise ConcurrentGCError(f"a gc in {store.url} kept running for {timeout:.0f} s; retry later")
-        time.sleep(0.1)
+            raise ConcurrentGCError(
+                f"{waited_for or 'a gc'} kept sweeping {store.url} for "
+                f"{timeout:.0f} s; retry when it is done"
+            )
+        time.sleep(0.05)
         epoch = store.catalog.gc_epoch()
+    if waited_for is not None:
+        log.warning("%s is done with %s (or died); going on", waited_for, store.url)
     if store.blobs.gc_epoch != epoch:
         store.blobs.reload()
         store.blobs.gc_epoch = epoch
@@ -92,20 +130,36 @@ def commit_fenced(store: Store, epoch: int, commit: Callable[[int], T], base: Ve
     """``commit(epoch)``; when a gc interrupts it (``ConcurrentGCError``), wait for the gc
     and commit again under the new epoch. ``commit`` checks what the store holds (and
     uploads what is missing) before committing. ``base``: a version whose pages the new
-    one shares; once a gc has run, it must still exist (else its pages may be gone)."""
-    for attempt in range(COMMIT_ATTEMPTS):
-        try:
-            return commit(epoch)
-        except ConcurrentGCError:
-            if attempt == COMMIT_ATTEMPTS - 1:
-                raise
-            epoch = writer_epoch(store, wait=True)
-            if base is not None and not store.catalog.version_exists(base.id):
-                raise ArtifactNotFoundError(
-                    f"{base.collection}:{base.version}, which this draft was made from, was deleted and "
-                    "gc may have removed its files; make the draft again from a version that exists"
-                ) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+    one shares; once a gc has run, it must still exist (else its pages may be gone), so
+    ``epoch`` must then be the one noted before the base's manifest was read.
+
+    Holds this process's writer lease meanwhile: what ``commit`` stages is not garbage.
+    """
+    held = leases.hold(store)
+    try:
+        if base is not None and store.catalog.gc_epoch() != epoch:
+            _check_base(store, base)  # before the commit reads or writes pages that may be gone
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                return commit(epoch)
+            except ConcurrentGCError:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                epoch = writer_epoch(store, wait=True)
+                if base is not None:
+                    _check_base(store, base)
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        held.release()
+
+
+def _check_base(store: Store, base: VersionRecord) -> None:
+    """A gc ran since a draft read its base's manifest: the base must still exist."""
+    if not store.catalog.version_exists(base.id):
+        raise ArtifactNotFoundError(
+            f"{base.collection}:{base.version}, which this draft was made from, was deleted and "
+            "gc may have removed its files; make the draft again from a version that exists"
+        )
 
 
 class _Live:
@@ -130,59 +184,132 @@ class _Live:
             self.roots.add(root)
 
 
-def collect_garbage(
-    store: Store, grace: float = GRACE, dry_run: bool = False, repack_below: float = REPACK_BELOW
-) -> GCReport:
-    """Delete what no version or contribution references and is older than ``grace`` s.
+@dataclass(frozen=True)
+class _Cutoffs:
+    """Objects last written before these times may go (seconds since the Unix epoch)."""
 
-    With ``dry_run`` nothing is deleted: the report says what would be.
+    store: float  #: for the store's objects, on the object store's clock
+    local: float  #: for staging files, on this machine's clock
+
+
+def collect_garbage(
+    store: Store, grace: float = GRACE, dry_run: bool = False, repack_below: float = REPACK_BELOW,
+    lease: float | None = None,
+) -> GCReport:
+    """Delete what no version or contribution references and is older than ``grace`` s
+    (and than the oldest live writer lease).
+
+    With ``dry_run`` nothing is deleted: the report says what would be. ``lease``: the
+    seconds the sweep's lease runs between renewals (default :func:`~quire.core.lease.gc_lease`).
     """
     if grace < 0:
-        raise ValueError(f"grace must be 0 or more seconds, not {grace}")
+        raise ValidationError(f"grace must be 0 or more seconds, not {grace}")
+    lease = gc_lease() if lease is None else lease
+    if not lease > 0:
+        raise ValidationError(f"the gc lease must be above 0 seconds, not {lease}; e.g. 30s")
     seen = store.catalog.gc_epoch()
     if seen < 0:
         raise ConcurrentGCError(f"another gc is running in {store.url}; wait for it to finish")
-    cutoff = time.time() - grace
+    cutoffs = _cutoffs(store, grace)  # before the listing: a writer's blobs come after its lease
     inventory = store.blobs.inventory()
     live = _Live(store)
     live.add(store.catalog.manifests())
     if dry_run:
-        return _plan(store, inventory, live, cutoff, repack_below, dry_run=True)[0]
-    epoch = store.catalog.begin_sweep(seen, LEASE)
+        return _plan(store, inventory, live, cutoffs, repack_below, dry_run=True)[0]
+    granted = time.monotonic()
+    epoch = store.catalog.begin_sweep(seen, lease, holder_name("quire gc"))
+    beat = Heartbeat(lambda: _renew(store, epoch, lease), lease, granted, "quire-gc-lease")
+
+    def check() -> None:  # before each deletion: a writer may commit once the lease ran out
+        if not beat.valid():
+            raise StoreError(
+                f"gc lost its lease on {store.url} (the catalog did not answer its renewals in time) "
+                "and stopped deleting; run gc again"
+            )
+
     try:
         live.add(store.catalog.manifests())  # versions committed while we looked
-        report, repack, keep = _plan(store, inventory, live, cutoff, repack_below, dry_run=False)
-        renewed = time.monotonic()
+        report, repack, keep = _plan(store, inventory, live, cutoffs, repack_below, dry_run=False)
         for _, key, _ in report.deleted:
-            if time.monotonic() - renewed > LEASE / 4:
-                store.catalog.renew_sweep(epoch, LEASE)
-                renewed = time.monotonic()
+            check()
             _delete(store, key)
         if repack:
-            store.catalog.renew_sweep(epoch, LEASE)
-            report.rewritten_bytes = store.blobs.repack(repack, keep)
+            check()
+            report.rewritten_bytes = store.blobs.repack(repack, keep, before_delete=check)
         return report
     finally:
+        beat.stop()
         store.catalog.end_sweep(epoch)
 
 
-def _plan(store: Store, inventory: Inventory, live: _Live, cutoff: float, repack_below: float,
-          dry_run: bool) -> tuple[GCReport, list[StoredPack], set[str]]:
-    """The report of what goes, the packs to rewrite and the blobs to copy out of them."""
-    report = GCReport(dry_run, live=len(live.digests))
+def _renew(store: Store, epoch: int, lease: float) -> bool:
+    store.catalog.renew_sweep(epoch, lease)
+    return True
 
-    def old(info: ObjectInfo, in_flight: bool = False) -> bool:
-        if info.mtime < (min(cutoff, time.time() - IN_FLIGHT) if in_flight else cutoff):
+
+def _cutoffs(store: Store, grace: float) -> _Cutoffs:
+    """The grace period's cutoffs, moved back to the start of the oldest live writer
+    lease (less the uncertainty of comparing the catalog's clock with the others)."""
+    now = time.time()
+    grace_cutoff = _Cutoffs(now - grace, now - grace)
+    leases.settle()  # this process's released leases protect nothing
+    _, live = store.catalog.live_leases()
+    if not live:
+        return grace_cutoff
+    oldest: Lease = live[0]
+    store_offset, local_offset, error = _clock_offsets(store)
+    log.info("gc keeps what was written since the writer lease of %s began", oldest.holder)
+    return _Cutoffs(
+        min(grace_cutoff.store, oldest.started + store_offset - error),
+        min(grace_cutoff.local, oldest.started + local_offset - error),
+    )
+
+
+def _clock_offsets(store: Store) -> tuple[float, float, float]:
+    """How far the object store's clock and this machine's are ahead of the catalog's,
+    and how far off both may be: a probe object is written between two readings of the
+    catalog's clock and its time read back."""
+    objects = store.blobs.objects
+    key = f"gc-clock-{uuid.uuid4().hex}"  # beside objects/ and packs/, which gc lists
+    before = store.catalog.clock()
+    local = time.time()
+    objects.put(key, b"")
+    after = store.catalog.clock()
+    try:
+        path = objects.local_path(key)
+        mtime = os.stat(path).st_mtime if path is not None else next(iter(objects.list(key))).mtime
+    finally:
+        objects.delete(key)
+    middle = (before + after) / 2
+    # Object stores keep whole seconds (S3's Last-Modified); filesystems' clocks tick coarsely.
+    resolution = 1.0 if mtime == int(mtime) else 0.05
+    return mtime - middle, local - middle, (after - before) / 2 + resolution
+
+
+def _plan(store: Store, inventory: Inventory, live: _Live, cutoffs: _Cutoffs, repack_below: float,
+          dry_run: bool) -> tuple[GCReport, list[StoredPack], set[str]]:
+    """The report of what goes, the packs to rewrite and the blobs to copy out of them.
+
+    Keys that are not Quire's (not a digest's key, not a pack's name) are left alone:
+    gc deletes only what it can account for."""
+    report = GCReport(dry_run, live=len(live.digests))
+    in_flight = time.time() - IN_FLIGHT
+
+    def old(info: ObjectInfo, cutoff: float = cutoffs.store) -> bool:
+        if info.mtime < cutoff:
             return True
         report.young += 1
         return False
 
     for digest, info in sorted(inventory.large.items()):
-        if digest not in live.digests and old(info):
+        if is_digest(digest) and info.key == blob_key(digest) and digest not in live.digests and old(info):
             report.deleted.append(("blob", info.key, info.size))
     kept: set[str] = set()  # small blobs in packs that stay
     rewrite: list[StoredPack] = []
     for key, pack in sorted(inventory.packs.items()):
+        if not (_PACK_NAME.fullmatch(key) and _PACK_NAME.fullmatch(pack.index.key)):
+            kept.update(pack.slots)
+            continue
         held = [s.length for d, s in pack.slots.items() if d in live.digests]
         if len(held) == len(pack.slots) or not old(pack.info):
             kept.update(pack.slots)
@@ -194,10 +321,10 @@ def _plan(store: Store, inventory: Inventory, live: _Live, cutoff: float, repack
         else:
             kept.update(pack.slots)
     for info in inventory.strays:
-        if old(info, in_flight=True):
+        if _PACK_NAME.fullmatch(info.key) and old(info, min(cutoffs.store, in_flight)):
             report.deleted.append(("stray", info.key, info.size))
     for info in _temp_files(store):
-        if old(info, in_flight=True):
+        if old(info, min(cutoffs.local, in_flight)):
             report.deleted.append(("temp", info.key, info.size))
     keep = {d for pack in rewrite for d in pack.slots if d in live.digests} - kept
     if dry_run:
@@ -210,7 +337,7 @@ def _temp_files(store: Store) -> list[ObjectInfo]:
     folder = store.blobs.objects.temp_path().parent
     found = []
     for entry in os.scandir(folder):
-        if entry.name.endswith(".partial"):
+        if _TEMP_NAME.fullmatch(entry.name):
             try:
                 st = entry.stat()
             except FileNotFoundError:

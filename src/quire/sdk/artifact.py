@@ -14,6 +14,7 @@ import itertools
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..core import repair as _repair
 from ..core.cache import Cache, cache_for
 from ..core.diff import ManifestDiff, diff_manifests
 from ..core.gc import commit_fenced, writer_epoch
+from ..core.lease import Hold, hold
 from ..core.ingest import check_policy, ingest_dir, ingest_file
 from ..core.manifest import Entry, Manifest, load_manifest
 from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag, check_text
@@ -84,9 +86,10 @@ class Artifact:
         self._store: Store | None = None
         self._writer: BlobWriter | None = None
         self._gc_epoch = -1  # noted before this draft first checks what its store holds
+        self._lease: Hold | None = None  # held while it stages blobs (see quire.core.lease)
         self.aliases: list[str] = []
         self.tags: list[str] = []
-        self._tmp_dirs: list[str] = []
+        self._tmp_dirs: list[str] = []  # the files of new_file and add, kept until the commit
 
     # -- construction from the catalog ------------------------------------------------
 
@@ -96,7 +99,7 @@ class Artifact:
         art._name, art._type = record.collection, record.type
         art.incremental = False
         art._removed, art._parent, art._writer, art._tmp_dirs = set(), None, None, []
-        art._gc_epoch = -1
+        art._gc_epoch, art._lease = -1, None
         art._manifest = None  # type: ignore[assignment]  # loaded on first use
         art._bind(record, store)
         return art
@@ -246,7 +249,10 @@ class Artifact:
         """The store a mutable draft writes into now: its parent's, else the current run's."""
         if self._writer is None:
             self._store = self._store or _current_store()
-            self._gc_epoch = writer_epoch(self._store)
+            self._lease = hold(self._store)  # before anything is staged: gc keeps what comes after
+            epoch = writer_epoch(self._store)
+            if self._parent is None:  # a patch keeps the epoch noted before its base was read
+                self._gc_epoch = epoch
             self._writer = self._store.blobs.writer()
         assert self._store is not None
         return self._store, self._writer
@@ -333,12 +339,24 @@ class Artifact:
             raise ValidationError(f"new_file: mode {mode!r} must create a file ('x' or 'w', with 'b' for bytes)")
         folder = tempfile.mkdtemp(prefix="quire-new-file-")
         path = Path(folder, Path(logical).name)
-        try:
+        with self._own_folder(folder):
             with open(path, mode, encoding=encoding) as f:
                 yield f
             self.add_file(path, logical, policy="mutable")
-        finally:
+
+    @contextmanager
+    def _own_folder(self, folder: str) -> Iterator[None]:
+        """Keep ``folder`` (files this draft made) until the commit, or remove it now if
+        the block fails. The file is the bytes' only copy outside the store: should its
+        staged blob be lost before the commit (a gc after this process's lease ran out),
+        the commit stores it again from there."""
+        try:
+            yield
+        except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self._tmp_dirs.append(folder)
+        weakref.finalize(self, shutil.rmtree, folder, True)  # a draft dropped unlogged
 
     def add_reference(
         self,
@@ -359,12 +377,11 @@ class Artifact:
         kind = media.kind_of(obj)
         logical = check_path(name if name.endswith(kind.suffix) else name + kind.suffix)
         folder = tempfile.mkdtemp(prefix="quire-add-")
-        try:
+        with self._own_folder(folder):
             path = Path(folder, "obj" + kind.suffix)
             obj._write(path)
-            return self.add_file(path, logical, policy="mutable", overwrite=overwrite)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            entry = self.add_file(path, logical, policy="mutable", overwrite=overwrite)
+        return entry
 
     def __setitem__(self, name: str, obj: Any) -> None:
         self.add(obj, name)
@@ -427,8 +444,10 @@ class Artifact:
 
     def _fence_epoch(self, store: Store) -> int:
         """The gc epoch to commit under: noted before the draft first checked what
-        ``store`` holds (see :mod:`quire.core.gc`)."""
-        return self._gc_epoch if self._writer is not None and self._store is store else writer_epoch(store)
+        ``store`` holds, or (a patch) before its base's manifest was read, so that a gc
+        since then makes the commit check that its base still exists (see :mod:`quire.core.gc`)."""
+        noted = self._store is store and (self._writer is not None or self._parent is not None)
+        return self._gc_epoch if noted else writer_epoch(store)
 
     def _check_draft(self) -> None:
         """Refuse, before anything is written, a draft that cannot become a version."""
@@ -455,6 +474,21 @@ class Artifact:
         self._writer = None
         self._manifest = None  # type: ignore[assignment]  # reload: the commit may differ
         self._bind(record, store)
+        self._staged()
+
+    def _mark_upserted(self, where: str) -> None:
+        """This draft is now a contribution to the pending version ``where`` (final)."""
+        self._upserted = where
+        self._staged()
+
+    def _staged(self) -> None:
+        """What this draft staged is referenced now: drop its lease and its own files."""
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+        for folder in self._tmp_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._tmp_dirs.clear()
 
     def _upload(self, store: Store) -> BlobWriter:
         """Give a writer every stored entry's bytes the store lacks (see :func:`upload`)."""
@@ -588,6 +622,9 @@ class Artifact:
         Logging costs what changed: the other files need not even exist locally."""
         record = self._committed_record()
         draft = Artifact(self._name, self._type, self.description, dict(self._metadata))
+        # Before the base's manifest is read: a gc from now on makes the commit check that
+        # the base still exists (else its pages and blobs may be gone).
+        draft._gc_epoch = writer_epoch(self._store)  # type: ignore[arg-type]
         # From the stored root, not self.manifest: that may have been loaded whole.
         draft._manifest = load_manifest(self._store.blobs, record.manifest)  # type: ignore[union-attr]
         draft._parent = record

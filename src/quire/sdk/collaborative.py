@@ -54,7 +54,7 @@ def upsert(run: Run, artifact: Artifact, distributed_id: str | None, aliases: li
         )
 
     commit_fenced(store, artifact._fence_epoch(store), add)
-    artifact._upserted = pending.where(run.project, artifact.collection_name, did)
+    artifact._mark_upserted(pending.where(run.project, artifact.collection_name, did))
     return artifact
 
 

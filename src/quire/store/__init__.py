@@ -6,14 +6,19 @@
 - ``postgresql://…`` → a PostgreSQL catalog, blobs from ``QUIRE_BLOBS`` (``s3://``,
   ``gs://``, ``az://`` or a shared ``file://`` folder); the local cache then goes to
   ``$QUIRE_CACHE_DIR``, else ``~/.cache/quire``.
+
+A blob store belongs to one catalog: it records the catalog's id (object
+:data:`OWNER_KEY`) on first use, and opening it with another catalog is refused, so
+that a second catalog's gc can never delete the first one's bytes as garbage.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +32,7 @@ import sqlalchemy as sa
 import sqlalchemy.dialects.sqlite  # noqa: F401  # imported with quire, not by each process's first open
 from sqlalchemy import event
 
-from ..errors import MissingExtraError, StoreError
+from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError
 from .blobs import BlobStore
 from .catalog import SQLCatalog, damaged_catalog
 from .objects import LocalObjects, ObjectStore
@@ -35,6 +40,7 @@ from .objects import LocalObjects, ObjectStore
 DEFAULT_STORE = Path("~/.quire")
 POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 CLOUD_SCHEMES = ("s3://", "gs://", "az://")
+OWNER_KEY = "catalog-id"  #: the object naming the catalog a blob store belongs to
 
 
 @dataclass
@@ -80,8 +86,19 @@ def open_store(location: str | os.PathLike[str] | None = None) -> Store:
         return _open[key]
 
 
+_closing: list[Callable[[], None]] = []
+
+
+def on_close(fn: Callable[[], None]) -> None:
+    """Have :func:`close_stores` call ``fn()`` first, while the connections are open
+    (:mod:`quire.core.lease` drops this process's writer leases there)."""
+    _closing.append(fn)
+
+
 def close_stores() -> None:
     """Close the connections of every store this process opened (they reopen on use)."""
+    for fn in _closing:
+        fn()
     with _open_lock:
         for store in _open.values():
             store.catalog.engine.dispose()
@@ -97,7 +114,9 @@ def _remote(url: str, blobs: str) -> Store:
         )
     objects = open_objects(blobs)  # first: a wrong bucket URL fails before any connection
     catalog = SQLCatalog(postgres_engine(url))
-    return Store(_hide_password(url), catalog, BlobStore(objects), location=url)
+    store = Store(_hide_password(url), catalog, BlobStore(objects), location=url)
+    _checked(store, f"QUIRE_BLOBS={blobs}")
+    return store
 
 
 def open_objects(url: str) -> ObjectStore:
@@ -177,7 +196,50 @@ def _make(key: str) -> Store:
                 os.rename(new, db)
     _check_not_emptied(db)
     catalog = SQLCatalog(sqlite_engine(db), lambda: writer_turn(lock))
-    return Store(key, catalog, BlobStore(LocalObjects(root / "blobs")), local_dir=root)
+    store = Store(key, catalog, BlobStore(LocalObjects(root / "blobs")), local_dir=root)
+    _checked(store, f"{root / 'blobs'}")
+    return store
+
+
+def _checked(store: Store, where: str) -> None:
+    try:
+        check_owner(store, where)
+    except BaseException:
+        store.catalog.engine.dispose()  # the store is not kept: nothing else would close it
+        raise
+
+
+def check_owner(store: Store, where: str) -> None:
+    """Make sure the blobs ``where`` belong to the store's catalog: record its id there
+    on first use (put-if-absent, so of two catalogs racing, one wins), refuse another's.
+
+    One small read when the store is opened; ``StoreError`` says whose blobs they are.
+    """
+    objects, mine = store.blobs.objects, store.catalog.catalog_id
+    try:
+        raw = objects.get(OWNER_KEY)
+    except ArtifactNotFoundError:
+        objects.put(OWNER_KEY, json.dumps({"catalog_id": mine, "catalog": store.catalog.url}).encode())
+        raw = objects.get(OWNER_KEY)  # another catalog's, if it got there first
+    try:
+        owner = json.loads(raw)
+        theirs, named = str(owner["catalog_id"]), str(owner.get("catalog", "another catalog"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise StoreError(
+            f"the blob store {where} has a damaged {OWNER_KEY} object (it names the catalog the "
+            "blobs belong to); restore it from a backup, or check that this is a Quire blob store"
+        ) from None
+    if theirs != mine:
+        if store.local_dir is not None:
+            raise StoreError(
+                f"{store.local_dir / 'catalog.db'} is not the catalog its blobs belong to (its id "
+                f"is {mine}, theirs {theirs}): catalog.db was lost or replaced. Restore it "
+                "from a backup, or move blobs/ away to start an empty store"
+            )
+        raise StoreError(
+            f"the blobs at {where} belong to another catalog ({named}, id {theirs}), not to "
+            f"{store.url} (id {mine}); give each catalog its own QUIRE_BLOBS"
+        )
 
 
 def _check_not_emptied(db: Path) -> None:

@@ -495,8 +495,11 @@ class BlobStore:
                 self._index = {d: s for d, s in self._index.items() if s.pack != key}
         self.objects.delete(key)
 
-    def repack(self, packs: Iterable[StoredPack], keep: Iterable[str]) -> int:
-        """Copy the blobs ``keep`` out of ``packs`` into new packs, then delete ``packs``.
+    def repack(
+        self, packs: Iterable[StoredPack], keep: Iterable[str], before_delete: Callable[[], None] = lambda: None
+    ) -> int:
+        """Copy the blobs ``keep`` out of ``packs`` into new packs, then delete ``packs``
+        (calling ``before_delete()`` before each: gc checks it still holds its lease).
 
         Returns the bytes written. The new packs are durable before any old one goes, and
         an old pack's index goes before the pack, so a reader never finds a blob in
@@ -518,6 +521,7 @@ class BlobStore:
             if spool is not None:
                 spool.discard()
         for pack in packs:
+            before_delete()
             self.delete(pack.info.key)
         return written
 

@@ -178,6 +178,7 @@ class SQLCatalog(GCFence):
         fn: Callable[[sa.Connection], T],
         attempts: int = 8,
         unknown: Callable[[], CommitOutcomeUnknownError] | None = None,
+        record_runs: bool = True,
     ) -> T:
         """Run ``fn`` in one write transaction, retried when a concurrent one wins a race
         or the connection drops (the transaction was then rolled back by the server, or,
@@ -187,11 +188,13 @@ class SQLCatalog(GCFence):
         content-addressed blobs, which is idempotent), and find its own write first if
         an earlier run may have committed it: commits do, by their commit id. Such a
         caller passes ``unknown``, the error to raise when the catalog cannot be reached
-        again after a lost answer to COMMIT (the outcome is then unknown).
+        again after a lost answer to COMMIT (the outcome is then unknown). Runs waiting
+        to be recorded by their first write are recorded with it, unless not
+        ``record_runs`` (a lease).
         """
         lost_answer = False  # an attempt sent COMMIT and got no answer: it may have committed
         for attempt in range(attempts):
-            runs = self._take_unrecorded()
+            runs = self._take_unrecorded() if record_runs else []
             committing = False
             try:
                 # Connected before the turn is taken: a new connection's set-up (pragmas,

@@ -3,7 +3,9 @@ named, recorded migrations."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -135,6 +137,30 @@ gc_state = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("epoch", sa.BigInteger, nullable=False),
     sa.Column("sweep_until", sa.Float),
+    sa.Column("holder", sa.String(256)),  # who sweeps (host and pid), for writers that wait
+)
+
+# Writers' leases: a process staging blobs that no version references yet holds one,
+# renewed while it lives; gc deletes nothing written after the start of the oldest live
+# lease (times in seconds since the Unix epoch, on the database's clock).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("holder", sa.String(256), nullable=False),
+    sa.Column("started", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+)
+
+# One row: the catalog's identity, a random id made with it. The blob store records the
+# id of the catalog that owns it on first use, so a second catalog pointed at the same
+# blobs (or a catalog.db lost and made anew beside its blobs) is refused.
+identity = sa.Table(
+    "identity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("catalog_id", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
 )
 
 migrations_table = sa.Table(
@@ -165,10 +191,21 @@ def _commit_ids(conn: sa.Connection) -> None:
                 index.create(conn, checkfirst=True)
 
 
+def _leases_and_identity(conn: sa.Connection) -> None:
+    # A new catalog has these already (0001 creates every table of today's schema).
+    if "holder" not in {c["name"] for c in sa.inspect(conn).get_columns("gc_state")}:
+        conn.execute(sa.text("ALTER TABLE gc_state ADD COLUMN holder VARCHAR(256)"))
+    leases.create(conn, checkfirst=True)
+    identity.create(conn, checkfirst=True)
+    if conn.scalar(sa.select(sa.func.count()).select_from(identity)) == 0:
+        created = datetime.now(UTC).isoformat(timespec="microseconds")
+        conn.execute(identity.insert().values(id=1, catalog_id=uuid.uuid4().hex, created_at=created))
+
+
 #: Applied in order, each once, each recorded by name in ``migrations``. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _initial),
     ("0002_gc_state", _gc_state),
-    # 0003: the gc leases (another change) go here, before this one
+    ("0003_leases_and_identity", _leases_and_identity),
     ("0004_commit_ids", _commit_ids),
 ]
