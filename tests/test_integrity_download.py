@@ -374,3 +374,40 @@ def test_an_s3_prefix_reference_never_writes_through_a_planted_symlink(
     quire.Api().artifact("p/refs:latest").download(root)
     assert list(outside.iterdir()) == []
     assert files_of(root) == {"ds/sub/b.txt": b"beta"}
+
+
+# -- manifest pages through the cache -------------------------------------------------------
+
+
+def _forget_pages() -> None:
+    """As a new process would start: no decoded page in memory, no pack index loaded."""
+    from quire.core import pages
+
+    pages._cache.clear()
+    quire.store.close_stores()
+
+
+def test_a_warm_download_reads_its_pages_from_the_cache_not_the_store(
+    logged: quire.Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forget_pages()  # the pages the log decoded stay in this process's memory, not the cache
+    quire.Api().artifact("p/data:v0").download(tmp_path / "first")
+    _forget_pages()
+
+    def no_index(self: object, *args: object, **kwargs: object) -> None:
+        raise AssertionError("a warm download loaded the store's pack indexes")
+
+    monkeypatch.setattr(quire.store.blobs.BlobStore, "refresh", no_index)
+    assert files_of(quire.Api().artifact("p/data:v0").download(tmp_path / "second")) == FILES
+
+
+def test_a_damaged_cached_page_is_read_from_the_store_again(logged: quire.Artifact, tmp_path: Path) -> None:
+    _forget_pages()
+    quire.Api().artifact("p/data:v0").download(tmp_path / "first")
+    root = open_store().catalog.version("p", "data", "v0").manifest
+    page = _cache().path(root)
+    assert page.is_file()  # the download cached its manifest's root page
+    page.chmod(0o644)
+    page.write_bytes(b'{"format": "quire.manifest/2", "level": 0, "items": []}')  # a page, but not this one
+    _forget_pages()
+    assert files_of(quire.Api().artifact("p/data:v0").download(tmp_path / "second")) == FILES

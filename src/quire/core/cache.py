@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import CorruptBlobError, StoreError
-from ..store.blobs import SMALL, BlobStore, hash_bytes, hash_file
+from ..store.blobs import SMALL, BlobStore, hash_bytes, hash_file, read_small
 from ..store.digests import digest_path
 from . import progress
 from .statcache import StatCache
@@ -66,6 +66,10 @@ class Cache:
         self._ensure(blobs, sizes, paths)
         self._touch(paths)
         return {d: Path(p) for d, p in paths.items()}
+
+    def pages(self, blobs: BlobStore) -> CachedPages:
+        """Manifest pages read through this cache (see :class:`CachedPages`)."""
+        return CachedPages(self, blobs)
 
     def _paths(self, digests: Iterable[str]) -> dict[str, str]:
         files = os.fspath(self.files)
@@ -278,6 +282,35 @@ class Cache:
             if not os.path.exists(src):
                 return False
             raise
+
+
+class CachedPages:
+    """Manifest pages from the local cache, else from the store (and then cached).
+
+    A warm download then reads nothing from the blob store: not even the pack indexes,
+    which finding a page in the store would load (all of them, 40 ms of a 20,000-file
+    download). A page is small, so it is hashed on every read from the cache instead of
+    trusted by its seal; a wrong one is read from the store again.
+    """
+
+    def __init__(self, cache: Cache, blobs: BlobStore) -> None:
+        self.cache, self.blobs = cache, blobs
+
+    def read(self, digest: str) -> bytes:
+        """The verified bytes of the page ``digest``."""
+        path = self.cache.path(digest)
+        try:
+            data = read_small(path)
+        except OSError:  # not cached (or not readable): the store has it
+            data = None
+        if data is not None and hash_bytes(data) == digest:
+            return data
+        data = self.blobs.read(digest)
+        try:
+            os.replace(self.cache._write_temp(path, data, digest), path)
+        except OSError:
+            pass  # a cache that cannot take it (full, read-only): the page was read anyway
+        return data
 
 
 _SECOND = 1_000_000_000

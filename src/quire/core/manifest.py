@@ -332,7 +332,7 @@ def overlay(blobs: BlobStore, base: str, removed: Iterable[str], entries: Iterab
     return save_manifest(blobs, manifest)
 
 
-def load_manifest(blobs: BlobStore, digest: str, where: str = "the catalog's manifest reference") -> Manifest:
+def load_manifest(blobs: pages.PageSource, digest: str, where: str = "the catalog's manifest reference") -> Manifest:
     """The manifest stored under ``digest``: only its root page is read now.
 
     ``digest`` comes from the catalog (a version's or a contribution's row): it is

@@ -41,13 +41,22 @@ from bisect import bisect_right
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import blake3
 
 from ..errors import StoreError
 from ..store.blobs import BlobStore, hash_bytes
 from ..store.digests import DIGEST_HEX, check_digest, is_digest
+
+class PageSource(Protocol):
+    """Where pages are read from: a :class:`BlobStore`, or the local cache in front of one
+    (:meth:`quire.core.cache.Cache.pages`). ``read`` returns verified bytes."""
+
+    def read(self, digest: str) -> bytes:
+        """The bytes of the page (a blob) ``digest``."""
+        ...
+
 
 FORMAT = "quire.manifest/2"
 LEGACY = "quire.manifest/1"
@@ -216,7 +225,7 @@ _cache_lock = threading.Lock()
 CACHED_PAGES = 1024  # ~50 MiB at most; pages are content-addressed, so any store may share them
 
 
-def read_page(blobs: BlobStore, digest: str) -> Page:
+def read_page(blobs: PageSource, digest: str) -> Page:
     """The page stored under ``digest`` (decoded pages are kept in a small LRU)."""
     with _cache_lock:
         page = _cache.get(digest)
@@ -237,7 +246,7 @@ def read_page(blobs: BlobStore, digest: str) -> Page:
 class Tree:
     """A stored manifest, read page by page as needed."""
 
-    def __init__(self, blobs: BlobStore, root: Page) -> None:
+    def __init__(self, blobs: PageSource, root: Page) -> None:
         assert root.totals is not None or not root.cut, "a root page carries the totals"
         self.blobs = blobs
         self.root = root

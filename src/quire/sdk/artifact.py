@@ -514,6 +514,8 @@ class Artifact:
         record = self._committed_record()
         assert self._store is not None
         target = Path(root) if root is not None else self._default_root()
+        if self._manifest is None and not skip_cache:  # its pages through the cache too
+            self._manifest = load_manifest(cache_for(self._store.local_dir).pages(self._store.blobs), record.manifest)
         with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
             cache = Cache(Path(scratch)) if scratch else cache_for(self._store.local_dir)
             try:
