@@ -8,6 +8,19 @@ from pathlib import Path
 import blake3
 
 import quire
+from quire.store.blobs import SMALL
+
+
+#: a version's files as the download tests log them: small ones in a folder tree, and one
+#: above the pack threshold (a blob of its own)
+LARGE = SMALL + 4321
+DOWNLOAD_FILES = {"a.txt": b"alpha", "sub/b.txt": b"beta", "sub/deep/c.bin": b"\x00" * 300, "big.bin": b"L" * LARGE}
+
+
+def log_download_files(tmp_path: Path) -> quire.Artifact:
+    """:data:`DOWNLOAD_FILES` logged as p/data:v0 (from ``tmp_path/src``)."""
+    log_files("data", DOWNLOAD_FILES, tmp_path / "src")
+    return quire.Api().artifact("p/data:v0")
 
 
 def digest(data: bytes) -> str:

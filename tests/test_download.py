@@ -16,22 +16,20 @@ from quire.core.cache import cache_for
 from quire.core.manifest import Entry, Manifest
 from quire.errors import CorruptBlobError, StoreError, ValidationError
 from quire.store import open_store
-from quire.store.blobs import SMALL, blob_key
+from quire.store.blobs import blob_key
 from quire.store.catalog import NewVersion
 
-from support import digest, files_of, log_files
+from support import DOWNLOAD_FILES, digest, files_of, log_download_files, log_files
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
-LARGE = SMALL + 4321
-FILES = {"a.txt": b"alpha", "sub/b.txt": b"beta", "sub/deep/c.bin": b"\x00" * 300, "big.bin": b"L" * LARGE}
+FILES = DOWNLOAD_FILES
 
 
 @pytest.fixture
 def logged(tmp_path: Path) -> quire.Artifact:
     """FILES logged as p/data:v0."""
-    log_files("data", FILES, tmp_path / "src")
-    return quire.Api().artifact("p/data:v0")
+    return log_download_files(tmp_path)
 
 
 def test_default_root_is_artifacts_name_version(logged: quire.Artifact) -> None:

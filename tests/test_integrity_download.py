@@ -23,21 +23,19 @@ from quire.core import download as _download
 from quire.core.cache import Cache, cache_for
 from quire.errors import CorruptBlobError, StoreError
 from quire.store import open_store
-from quire.store.blobs import SMALL, blob_key
+from quire.store.blobs import blob_key
 
-from support import digest, files_of, log_files
+from support import DOWNLOAD_FILES, digest, files_of, log_download_files
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
-LARGE = SMALL + 4321
-FILES = {"a.txt": b"alpha", "sub/b.txt": b"beta", "sub/deep/c.bin": b"\x00" * 300, "big.bin": b"L" * LARGE}
+FILES = DOWNLOAD_FILES
 
 
 @pytest.fixture
 def logged(tmp_path: Path) -> quire.Artifact:
     """FILES logged as p/data:v0."""
-    log_files("data", FILES, tmp_path / "src")
-    return quire.Api().artifact("p/data:v0")
+    return log_download_files(tmp_path)
 
 
 @pytest.fixture
