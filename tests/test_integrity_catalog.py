@@ -17,7 +17,6 @@ import quire.sdk.run
 from quire.errors import (
     CommitOutcomeUnknownError,
     PendingVersionError,
-    QuireError,
     StoreError,
     ValidationError,
 )

@@ -10,7 +10,6 @@ already points at those digests, it only lacked their bytes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
