@@ -181,7 +181,7 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 def open_postgres_catalog(postgres_url: str) -> Iterator[Callable[[], object]]:
     """Handles on one empty PostgreSQL catalog (each with its own connection pool)."""
     from quire.store import postgres_engine
-    from quire.store.catalog import SQLCatalog
+    from quire.store.sql import SQLCatalog
 
     opened: list[SQLCatalog] = []
 

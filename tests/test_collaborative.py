@@ -32,7 +32,7 @@ from quire.errors import (
 )
 from quire.core.manifest import load_manifest
 from quire.store import open_store
-from quire.store.blobs import hash_bytes
+from quire.hashing import hash_bytes
 from quire.store.pending import contributions as stored_contributions
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -356,9 +356,9 @@ def test_a_writer_killed_mid_upload_leaves_no_half_contribution(
     upsert({"after.txt": b"after"}, did="kill")
 
     store = open_store()
-    for part in stored_contributions(store.catalog, quire.Api().pending_version("kill").id):
-        manifest = load_manifest(store.blobs, part.manifest)
-        assert len(manifest) == part.file_count  # a contribution is whole or absent
+    for contribution in stored_contributions(store.catalog, quire.Api().pending_version("kill").id):
+        manifest = load_manifest(store.blobs, contribution.root)
+        assert len(manifest) == contribution.file_count  # a contribution is whole or absent
         for entry in manifest:
             store.blobs.read(entry.digest)  # verified: every byte is there
     got = finish({"finisher.txt": b"f"}, did="kill")
@@ -397,14 +397,14 @@ def test_an_abandoned_pending_version_is_listed_and_abortable() -> None:
     assert found.contribution_count == 1 and found.file_count == 1
     assert [c.run_id for c in found.contributions()] == [writer.id]
     store = open_store()
-    kept = store.catalog.manifests()
-    assert {c.manifest for c in found.contributions()} <= kept  # gc keeps open contributions
+    kept = store.catalog.roots()
+    assert {c.root for c in found.contributions()} <= kept  # gc keeps open contributions
 
     quire.Api().pending_version(found.id).abort()
     assert quire.Api().pending_versions() == []
     [aborted] = quire.Api().pending_versions(state="aborted")
     assert aborted.closed_at is not None
-    assert not {c.manifest for c in aborted.contributions()} & store.catalog.manifests()  # collectable
+    assert not {c.root for c in aborted.contributions()} & store.catalog.roots()  # collectable
     with pytest.raises(PendingVersionError, match="was aborted"):
         upsert({"b.txt": b"b"}, did="lost")
     with pytest.raises(PendingVersionError, match="was aborted"):

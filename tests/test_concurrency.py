@@ -143,7 +143,7 @@ DIE_INSIDE_THE_COMMIT = """
 import sys, time
 from pathlib import Path
 import quire
-from quire.store.catalog import SQLCatalog
+from quire.store.sql import SQLCatalog
 
 marker = Path(sys.argv[2])
 point = SQLCatalog._point

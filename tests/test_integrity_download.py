@@ -402,7 +402,7 @@ def test_a_warm_download_reads_its_pages_from_the_cache_not_the_store(
 def test_a_damaged_cached_page_is_read_from_the_store_again(logged: quire.Artifact, tmp_path: Path) -> None:
     _forget_pages()
     quire.Api().artifact("p/data:v0").download(tmp_path / "first")
-    root = open_store().catalog.version("p", "data", "v0").manifest
+    root = open_store().catalog.version("p", "data", "v0").root
     page = _cache().path(root)
     assert page.is_file()  # the download cached its manifest's root page
     page.chmod(0o644)

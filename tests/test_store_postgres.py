@@ -14,13 +14,14 @@ from backends import free_port
 import quire
 from quire.errors import StoreError
 from quire.store import open_store, postgres_engine
-from quire.store.catalog import NewVersion, RunRecord, SQLCatalog, now
+from quire.store.catalog import NewVersion, RunRecord, now
+from quire.store.sql import SQLCatalog
 
 pytestmark = pytest.mark.postgres
 
 
 def _version(digest: str = "d" * 64) -> NewVersion:
-    return NewVersion(digest=digest, manifest="m" * 64, size=1, file_count=1)
+    return NewVersion(digest=digest, root="m" * 64, size=1, file_count=1)
 
 
 def test_a_postgres_store_needs_quire_blobs(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

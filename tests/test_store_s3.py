@@ -18,7 +18,7 @@ import quire
 from quire.errors import MissingExtraError, StoreError, ValidationError
 from quire.store import open_store, postgres_engine
 from quire.store.blobs import BlobStore, blob_key
-from quire.store.catalog import SQLCatalog
+from quire.store.sql import SQLCatalog
 from quire.store.s3 import MULTIPART_MIN, CloudObjects
 
 pytestmark = pytest.mark.s3
@@ -245,7 +245,7 @@ def test_a_file_rewritten_after_hashing_is_refused_even_with_its_old_mtime(
     import time
 
     import quire.store.s3
-    from quire.store.blobs import hash_file
+    from quire.hashing import hash_file
 
     monkeypatch.setattr(quire.store.s3, "RACY_NS", 20_000_000)  # not racy after 20 ms (default 2 s)
     src = tmp_path / "weights.bin"

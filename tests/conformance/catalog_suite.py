@@ -23,7 +23,8 @@ from quire.errors import (
     ValidationError,
 )
 from quire.store import schema
-from quire.store.catalog import NewVersion, RunRecord, SQLCatalog, VersionRecord, now
+from quire.store.catalog import NewVersion, RunRecord, VersionRecord, now
+from quire.store.sql import SQLCatalog
 
 
 def new(content: str, **fields: object) -> Callable[[VersionRecord | None], NewVersion]:
@@ -31,7 +32,7 @@ def new(content: str, **fields: object) -> Callable[[VersionRecord | None], NewV
     digest = hashlib.sha256(content.encode()).hexdigest()
 
     def build(latest: VersionRecord | None) -> NewVersion:
-        return NewVersion(digest=digest, manifest="m" + digest[1:], size=len(content), file_count=1, **fields)  # type: ignore[arg-type]
+        return NewVersion(digest=digest, root="m" + digest[1:], size=len(content), file_count=1, **fields)  # type: ignore[arg-type]
 
     return build
 
@@ -94,7 +95,7 @@ class CatalogTests:
         record, created = catalog.commit_version("p", "c", "model", build, run_id=None)
         assert created
         assert seen[0] is not None and seen[0].id == first.id  # build sees the latest version
-        assert (record.digest, record.manifest, record.size, record.file_count) == ("d" * 64, "e" * 64, 123, 4)
+        assert (record.digest, record.root, record.size, record.file_count) == ("d" * 64, "e" * 64, 123, 4)
         assert (record.metadata, record.description, record.parent_id) == ({"k": [1, 2]}, "words", "parent-id")
         assert record.created_at and record.updated_at
         assert catalog.version_by_id(record.id).metadata == {"k": [1, 2]}
@@ -290,7 +291,7 @@ class CatalogTests:
         assert catalog.versions_of("user", "output") == []
         with pytest.raises(ArtifactNotFoundError, match="deleted"):  # at once, not after retries
             catalog.use_version("user", "f" * 32)
-        assert catalog.manifests() == {v0.manifest}
+        assert catalog.roots() == {v0.root}
 
     # -- the gc fence -----------------------------------------------------------------
 
@@ -354,7 +355,7 @@ class CatalogTests:
             conn.execute(schema.contributions.insert().values(
                 id="contrib", pending_id="pend", key="k", run_id=None, manifest="contribution-manifest",
                 file_count=1, size=1, info={}, created_at=now()))
-        assert catalog.manifests() == {v0.manifest, "contribution-manifest"}
+        assert catalog.roots() == {v0.root, "contribution-manifest"}
         assert catalog.version_exists(v0.id) and not catalog.version_exists("gone")
 
     # -- migrations -------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from quire.store import sqlite_engine
-from quire.store.catalog import SQLCatalog
+from quire.store.sql import SQLCatalog
 from quire.store.objects import LocalObjects, ObjectStore
 
 

@@ -39,7 +39,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import CorruptBlobError, StoreError
-from ..store.blobs import SMALL, BlobStore, hash_bytes, hash_file, read_small
+from ..hashing import hash_bytes, hash_file
+from ..store.blobs import SMALL, BlobStore, read_small
 from ..store.digests import digest_path
 from . import progress
 from .statcache import StatCache

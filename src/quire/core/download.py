@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError, ValidationError
-from ..store.blobs import BlobStore, hash_file
+from ..hashing import hash_file
+from ..store.blobs import BlobStore
 from . import progress
 from .cache import Cache
 from .manifest import Entry, Manifest, check_manifest_path, safe_target

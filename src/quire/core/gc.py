@@ -213,7 +213,7 @@ def collect_garbage(
     cutoffs = _cutoffs(store, grace)  # before the listing: a writer's blobs come after its lease
     inventory = store.blobs.inventory()
     live = _Live(store)
-    live.add(store.catalog.manifests())
+    live.add(store.catalog.roots())
     if dry_run:
         return _plan(store, inventory, live, cutoffs, repack_below, dry_run=True)[0]
     granted = time.monotonic()
@@ -228,7 +228,7 @@ def collect_garbage(
             )
 
     try:
-        live.add(store.catalog.manifests())  # versions committed while we looked
+        live.add(store.catalog.roots())  # versions committed while we looked
         report, repack, keep = _plan(store, inventory, live, cutoffs, repack_below, dry_run=False)
         for _, key, _ in report.deleted:
             check()

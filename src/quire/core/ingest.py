@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import ValidationError
-from ..store.blobs import SMALL, BlobWriter, hash_file
+from ..hashing import hash_file
+from ..store.blobs import SMALL, BlobWriter
 from . import progress
 from .manifest import Entry
 from .names import check_path

@@ -46,7 +46,8 @@ from typing import Any, Protocol
 import blake3
 
 from ..errors import StoreError
-from ..store.blobs import BlobStore, hash_bytes
+from ..hashing import hash_bytes
+from ..store.blobs import BlobStore
 from ..store.digests import DIGEST_HEX, check_digest, is_digest
 
 class PageSource(Protocol):

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import StoreError, ValidationError
-from ..store.blobs import hash_bytes, hash_file, new_hasher
+from ..hashing import hash_bytes, hash_file, new_hasher
 from .ingest import walk_files
 from .manifest import Entry
 from .names import check_path

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ArtifactNotFoundError, CorruptBlobError, DamagedIndexError, StoreError
-from ..store.blobs import SMALL, BlobStore, hash_bytes, hash_file
+from ..hashing import hash_bytes, hash_file
+from ..store.blobs import SMALL, BlobStore
 from . import pages
 from .ingest import walk_files
 from .manifest import Entry, check_manifest_path, load_manifest

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArtifactNotFoundError, StoreError, ValidationError
-from ..store.blobs import hash_bytes
+from ..hashing import hash_bytes
 from .manifest import Entry
 from .names import check_path
 from .targets import make_folders

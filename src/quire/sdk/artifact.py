@@ -194,7 +194,7 @@ class Artifact:
         """The manifest: ``manifest.entries`` maps path → entry."""
         if self._manifest is None:
             assert self._record is not None and self._store is not None
-            self._manifest = load_manifest(self._store.blobs, self._record.manifest)
+            self._manifest = load_manifest(self._store.blobs, self._record.root)
         return self._manifest
 
     @property
@@ -515,7 +515,7 @@ class Artifact:
         assert self._store is not None
         target = Path(root) if root is not None else self._default_root()
         if self._manifest is None and not skip_cache:  # its pages through the cache too
-            self._manifest = load_manifest(cache_for(self._store.local_dir).pages(self._store.blobs), record.manifest)
+            self._manifest = load_manifest(cache_for(self._store.local_dir).pages(self._store.blobs), record.root)
         with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
             cache = Cache(Path(scratch)) if scratch else cache_for(self._store.local_dir)
             try:
@@ -559,7 +559,7 @@ class Artifact:
         """
         record = self._committed_record()
         assert self._store is not None
-        return _repair.repair(self._store.blobs, record.manifest, Path(source))
+        return _repair.repair(self._store.blobs, record.root, Path(source))
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
         """Download a one-file artifact; returns the file's path."""
@@ -628,7 +628,7 @@ class Artifact:
         # the base still exists (else its pages and blobs may be gone).
         draft._gc_epoch = writer_epoch(self._store)  # type: ignore[arg-type]
         # From the stored root, not self.manifest: that may have been loaded whole.
-        draft._manifest = load_manifest(self._store.blobs, record.manifest)  # type: ignore[union-attr]
+        draft._manifest = load_manifest(self._store.blobs, record.root)  # type: ignore[union-attr]
         draft._parent = record
         draft._store = self._store
         return draft

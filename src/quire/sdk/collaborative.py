@@ -83,10 +83,10 @@ def finish(
 
     def build(parts: list[ContributionRecord], latest: VersionRecord | None) -> NewVersion:
         for part in parts:  # either manifest format: one blob, or pages (save_manifest)
-            if part.manifest not in manifests:
-                manifests[part.manifest] = load_manifest(store.blobs, part.manifest)
+            if part.root not in manifests:
+                manifests[part.root] = load_manifest(store.blobs, part.root)
         merged = merge(
-            [(p.writer, manifests[p.manifest]) for p in parts],
+            [(p.writer, manifests[p.root]) for p in parts],
             pending.where(run.project, name, did), shlex.quote(did),
         )
         metadata: dict[str, Any] = {}
@@ -94,14 +94,14 @@ def finish(
             metadata.update(part.info.get("metadata") or {})
         metadata.update(artifact.metadata)  # the finisher has the last word
         return NewVersion(
-            digest=merged.digest, manifest=save_manifest(store.blobs, merged), size=merged.size,
+            digest=merged.digest, root=save_manifest(store.blobs, merged), size=merged.size,
             file_count=len(merged), metadata=metadata, description=artifact.description,
             parent_id=artifact._parent.id if artifact._parent else None,
         )
 
     def commit(epoch: int) -> VersionRecord:  # retried when a gc interrupts (see core.gc)
         own = _contribution(store, run.id, artifact, [], "finisher")
-        manifests[own.manifest] = artifact.manifest
+        manifests[own.root] = artifact.manifest
         return pending.commit(
             store.catalog, run.project, name, artifact.type, did, own, build, aliases, tags=[], gc_epoch=epoch
         )[0]
@@ -254,7 +254,7 @@ class Contribution:
         role: ``writer`` (an upsert) or ``finisher``.
         details: the writer's environment ids (rank, Slurm, Ray, torchrun), host and pid.
         file_count, size: its entries and their bytes.
-        manifest: the digest of its manifest blob.
+        root: the root digest of its manifest.
     """
 
     def __init__(self, record: ContributionRecord) -> None:
@@ -263,13 +263,13 @@ class Contribution:
         self.details: dict[str, Any] = dict(record.info.get("writer") or {})
         self.aliases: list[str] = list(record.info.get("aliases") or [])
         self.file_count, self.size = record.file_count, record.size
-        self.manifest, self.created_at = record.manifest, record.created_at
+        self.root, self.created_at = record.root, record.created_at
 
     def __repr__(self) -> str:
         return f"<Contribution {self.writer}: {self.file_count} files>"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` prints)."""
-        keys = ("writer", "run_id", "role", "details", "aliases", "file_count", "size", "manifest",
+        keys = ("writer", "run_id", "role", "details", "aliases", "file_count", "size", "root",
                 "created_at")
         return {k: getattr(self, k) for k in keys}

@@ -60,12 +60,12 @@ def commit_draft(
     def build(latest: VersionRecord | None) -> NewVersion:
         digest, parent_id = saved, parent.id if parent else None
         if artifact.incremental and latest is not None:
-            digest = overlay(store.blobs, latest.manifest, artifact._removed, artifact._manifest)
+            digest = overlay(store.blobs, latest.root, artifact._removed, artifact._manifest)
             parent_id = latest.id
         digest = digest or save_manifest(store.blobs, artifact._manifest)
         manifest = load_manifest(store.blobs, digest)  # its root page holds the totals
         return NewVersion(
-            digest=manifest.digest, manifest=digest, size=manifest.size, file_count=len(manifest),
+            digest=manifest.digest, root=digest, size=manifest.size, file_count=len(manifest),
             metadata=artifact.metadata, description=artifact.description, parent_id=parent_id,
         )
 

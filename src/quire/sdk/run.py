@@ -17,8 +17,7 @@ from typing import Any
 from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, check_run_id, check_text, parse_address
 from ..errors import ValidationError
 from ..store import Store, open_store
-from ..store import schema
-from ..store.catalog import RunRecord, VersionRecord, now
+from ..store.catalog import RUN_TEXT_LIMIT, RunRecord, VersionRecord, now
 from . import collaborative
 from .artifact import Artifact
 
@@ -292,7 +291,7 @@ def _run_field(value: object, what: str, column: str) -> str | None:
     a run recorded later (see ``defer_run``) must not fail in another call's write."""
     if value is None:
         return None
-    return check_text(value, what, schema.runs.c[column].type.length)  # type: ignore[attr-defined]
+    return check_text(value, what, RUN_TEXT_LIMIT)
 
 
 def _start(

@@ -34,7 +34,7 @@ from sqlalchemy import event
 
 from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError
 from .blobs import BlobStore
-from .catalog import SQLCatalog, damaged_catalog
+from .sql import SQLCatalog, damaged_catalog
 from .objects import LocalObjects, ObjectStore
 
 DEFAULT_STORE = Path("~/.quire")

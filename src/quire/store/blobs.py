@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import blake3
-
 from ..errors import (
     ArtifactNotFoundError,
     CorruptBlobError,
@@ -40,48 +38,17 @@ from ..errors import (
     StoreError,
     ValidationError,
 )
+from ..hashing import CHUNK, hash_bytes, hash_file, new_hasher, read_chunks
 from .digests import check_digest, digest_path
 from .objects import LocalObjects, ObjectInfo, ObjectStore, start_writeback
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
-CHUNK = 8 << 20
 _log = logging.getLogger("quire")
 _IDX_MAGIC = b"QPK1"
 _IDX_ROW = struct.Struct(">32sQQ")  # raw digest, offset, length
 QUARANTINE = "quarantine/"  #: where corrupt large blobs are moved (never read, never collected)
 _BAD = ".bad"  #: ``packs/<id>.pack.<digest>.bad`` marks a slot of a pack found corrupt
-
-
-def hash_bytes(data: bytes | bytearray | memoryview) -> str:
-    """The digest of ``data``."""
-    return blake3.blake3(data).hexdigest()
-
-
-def new_hasher() -> blake3.blake3:
-    """A streaming hasher; large chunks are hashed on every core."""
-    return blake3.blake3(max_threads=blake3.blake3.AUTO)
-
-
-def hash_file(path: Path | str) -> tuple[str, int]:
-    """The digest and size of the file at ``path``, read once."""
-    h, size = new_hasher(), 0
-    for chunk in read_chunks(path):
-        h.update(chunk)
-        size += len(chunk)
-    return h.hexdigest(), size
-
-
-def read_chunks(path: Path | str) -> Iterator[memoryview]:
-    """The bytes of a file in chunks of up to :data:`CHUNK`, read into one buffer that
-    each chunk reuses (valid until the next is read): a fresh 8 MiB object per chunk
-    made the kernel fault in and zero 30,000 new pages per GiB read, not 2,000."""
-    with open(path, "rb", buffering=0) as f:
-        # No bigger than the file: a buffer is zeroed when made, and small files are many.
-        buf = bytearray(min(CHUNK, os.fstat(f.fileno()).st_size + 1))
-        view = memoryview(buf)
-        while n := f.readinto(buf):
-            yield view[:n]
 
 
 def blob_key(digest: str) -> str:

@@ -1,43 +1,45 @@
-"""The catalog: projects, collections, versions, aliases, tags, runs and lineage, in SQL.
+"""The catalog protocol: what Quire asks of any catalog, as plain records in and out.
 
-One implementation over SQLAlchemy Core serves SQLite (embedded) and PostgreSQL (team).
-Every visible change is one transaction; version numbers and aliases are protected by
-the collection row, locked for the length of a commit (``BEGIN IMMEDIATE`` on SQLite,
-``SELECT … FOR UPDATE`` on PostgreSQL), never by client-side checks.
+A catalog holds the names and history of a store: projects, collections, versions,
+aliases, tags, runs and lineage, pending versions and their contributions, the gc fence
+and writers' leases. It never sees bytes: a version points at its manifest by the
+digest of the manifest's root page (its **root**), and whatever reads or writes blobs
+happens outside the catalog, before a commit.
+
+Nothing but records crosses this protocol: no connection, no callback, no SQL type.
+So a commit is **compare-and-swap**: the caller builds the new version as data from what
+it read (the collection's latest version, the contributions of a pending version) and
+says what it expects still to hold; the catalog checks that in its transaction and
+raises :class:`~quire.errors.MovedOnError` when another commit got in first, writing
+nothing. The caller (``quire.core.commit``) rebuilds and tries again. Every commit
+carries a client-made commit id, so a retry after a lost answer finds its own write.
+
+Implementations: :class:`quire.store.sql.SQLCatalog` (SQLite, PostgreSQL); the shipped
+conformance suite ``quire.testing.CatalogTests`` says what any other must do.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import threading
-import time
 import uuid
-import weakref
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, runtime_checkable
 
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
+from ..hashing import hash_bytes
 
-from ..errors import (
-    ArtifactNotFoundError,
-    CollectionTypeError,
-    CommitOutcomeUnknownError,
-    QuireError,
-    StoreError,
-    ValidationError,
-)
-from . import schema as t
-from .fence import GCFence
+#: ``expect_latest`` of a commit that does not depend on the collection's latest
+#: version (a simple or collaborative commit): it never moves on. Not a version id
+#: (those are 32 hex digits), so it cannot be mistaken for one.
+ANY_LATEST = "*"
 
-T = TypeVar("T")
-_INDEX = re.compile(r"v(\d+)")
-#: the largest version number the catalog's ``idx`` column (a 32-bit SQL integer) holds
-_MAX_INDEX = 2**31 - 1
+Direction = Literal["input", "output"]
+PendingState = Literal["open", "committed", "aborted"]
+OPEN: PendingState = "open"
+COMMITTED: PendingState = "committed"
+ABORTED: PendingState = "aborted"
+PENDING_STATES: tuple[PendingState, ...] = (OPEN, COMMITTED, ABORTED)
+#: the most characters a run's name, group or job type may have (every catalog holds them)
+RUN_TEXT_LIMIT = 256
 
 
 def new_commit_id() -> str:
@@ -45,25 +47,20 @@ def new_commit_id() -> str:
     return uuid.uuid4().hex
 
 
-def damaged_catalog(path: str, reason: str) -> StoreError:
-    """The error for an embedded catalog file that is not a whole SQLite database."""
-    return StoreError(
-        f"the catalog {path} is damaged ({reason}), so no version in that store can be read "
-        "or written; restore the file from a backup (the blobs beside it are not affected)"
-    )
-
-
 def now() -> str:
     """The current UTC time as ISO 8601, the catalog's one time format."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+# -- records ------------------------------------------------------------------------------
+
+
 @dataclass
 class NewVersion:
-    """What a commit needs to know about the version it makes."""
+    """A version as its writer built it, before it has a number."""
 
-    digest: str
-    manifest: str
+    digest: str  #: the version digest (over paths and entry digests)
+    root: str  #: the digest of its manifest's root page
     size: int
     file_count: int
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -81,7 +78,7 @@ class VersionRecord:
     type: str
     index: int
     digest: str
-    manifest: str
+    root: str
     size: int
     file_count: int
     metadata: dict[str, Any]
@@ -116,7 +113,7 @@ class RunRecord:
 
 @dataclass
 class CollectionRecord:
-    """A collection and its size."""
+    """A collection and how many versions it holds."""
 
     project: str
     name: str
@@ -126,430 +123,233 @@ class CollectionRecord:
     created_at: str
 
 
-class SQLCatalog(GCFence):
-    """The catalog on any SQLAlchemy engine (SQLite or PostgreSQL)."""
+@dataclass
+class VersionCommit:
+    """A request to commit a version of ``project/collection``.
 
-    def __init__(
-        self, engine: sa.Engine, writer_turn: Callable[[], AbstractContextManager[object]] = nullcontext
-    ) -> None:
-        """``writer_turn()`` is held around every write transaction (the embedded store
-        queues its writers on a file lock; see :func:`quire.store.writer_turn`); it may
-        be replaced later (as the attribute ``writer_turn``)."""
-        self.engine = engine
-        self.url = engine.url.render_as_string(hide_password=True)
-        self._is_sqlite = engine.dialect.name == "sqlite"
-        self.writer_turn = writer_turn
-        self._unrecorded: dict[str, RunRecord] = {}  # see defer_run
-        self._unrecorded_lock = threading.Lock()
-        ref = weakref.ref(self)  # a forked child must not record its parent's runs
-        os.register_at_fork(after_in_child=lambda: (me := ref()) is not None and me._forget_unrecorded())
-        self.migrate()
+    Attributes:
+        expect_latest: the id of the latest version the new one was built on, None if
+            it was built on an empty collection, :data:`ANY_LATEST` if it does not
+            depend on the latest (then it never moves on).
+        run_ids: runs that get an output edge; the first is the version's run.
+        commit_id: the client-made id of this commit, the same on every attempt.
+        gc_epoch: the epoch the writer noted before it checked which blobs the store
+            holds (``quire.core.fence``); a gc since is ``ConcurrentGCError``.
+    """
 
-    # -- transactions -----------------------------------------------------------------
+    project: str
+    collection: str
+    type: str
+    version: NewVersion
+    commit_id: str
+    gc_epoch: int
+    expect_latest: str | None = ANY_LATEST
+    aliases: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
 
-    @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
-        """A connection for reads, its driver errors translated. Not retried (the body
-        cannot run twice): prefer :meth:`_query`."""
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except sa_exc.DBAPIError as exc:
-            raise self._error("read", exc) from exc
 
-    def _query(self, fn: Callable[[sa.Connection], T], attempts: int = 4) -> T:
-        """``fn(conn)`` on a fresh connection, run again when the connection dropped or
-        a lock timed out: a read right after a commit must not fail for the one broken
-        connection the commit left behind."""
-        for attempt in range(attempts):
-            try:
-                with self.engine.connect() as conn:
-                    return fn(conn)
-            except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-                if attempt == attempts - 1 or not _retryable(exc):
-                    raise self._error("read", exc) from exc
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            except sa_exc.DBAPIError as exc:
-                raise self._error("read", exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+@dataclass
+class Committed:
+    """What a commit made: the version, and whether it is new (False: a version of the
+    collection with the same digest existed, and got the aliases and edges instead)."""
 
-    def _write(
-        self,
-        fn: Callable[[sa.Connection], T],
-        attempts: int = 8,
-        unknown: Callable[[], CommitOutcomeUnknownError] | None = None,
-        record_runs: bool = True,
-    ) -> T:
-        """Run ``fn`` in one write transaction, retried when a concurrent one wins a race
-        or the connection drops (the transaction was then rolled back by the server, or,
-        when the answer to COMMIT was lost, perhaps committed).
+    version: VersionRecord
+    created: bool
 
-        ``fn`` may run more than once, so it must only touch ``conn`` (and write
-        content-addressed blobs, which is idempotent), and find its own write first if
-        an earlier run may have committed it: commits do, by their commit id. Such a
-        caller passes ``unknown``, the error to raise when the catalog cannot be reached
-        again after a lost answer to COMMIT (the outcome is then unknown). Runs waiting
-        to be recorded by their first write are recorded with it, unless not
-        ``record_runs`` (a lease).
-        """
-        lost_answer = False  # an attempt sent COMMIT and got no answer: it may have committed
-        for attempt in range(attempts):
-            runs = self._take_unrecorded() if record_runs else []
-            committing = False
-            try:
-                # Connected before the turn is taken: a new connection's set-up (pragmas,
-                # reading the schema) would otherwise hold up every queued writer.
-                with self.engine.connect().execution_options(quire_write=True) as conn, self.writer_turn():
-                    with conn.begin():
-                        self._record_runs(conn, runs)
-                        result = fn(conn)
-                        committing = True  # what fails from here on is the COMMIT
-                runs = []
-                return result
-            except (sa_exc.IntegrityError, sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-                # IntegrityError: another writer created the same row first; retry sees it.
-                # OperationalError: a lock timeout, a serialisation failure or a dropped
-                # connection; same remedy. After a lost answer to COMMIT, any connection
-                # error is worth another try: the server may be back, and only it can say.
-                if committing and not isinstance(exc, sa_exc.IntegrityError):
-                    lost_answer = True
-                retry = _retryable(exc) or (lost_answer and not isinstance(exc, sa_exc.IntegrityError))
-                if attempt == attempts - 1 or not retry:
-                    if lost_answer and unknown is not None:
-                        raise unknown() from exc
-                    if isinstance(exc, sa_exc.IntegrityError):
-                        raise
-                    raise self._error("write", exc) from exc
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            except sa_exc.DBAPIError as exc:  # a damaged catalog, a value the database refuses
-                if lost_answer and unknown is not None:
-                    raise unknown() from exc
-                raise self._error("write", exc) from exc
-            finally:
-                self._give_back(runs)  # not committed (or not known to be): they go with the next write
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _error(self, action: str, exc: sa_exc.DBAPIError) -> QuireError:
-        """A clear one-line error naming the catalog (its password hidden), for any driver
-        error; chosen by the error's class (and SQLite's result code), not its text."""
-        reason = " ".join(str(exc.orig).split())  # the driver's message, on one line
-        if self._is_sqlite and _sqlite_code(exc) in _DAMAGED:
-            return damaged_catalog(str(self.engine.url.database), reason)
-        if isinstance(exc, sa_exc.DataError):  # a value the database cannot hold
-            return ValidationError(f"the catalog at {self.url} refused a value: {reason}")
-        if not self._is_sqlite and "connection failed" in reason:
-            return StoreError(
-                f"cannot reach the catalog at {self.url}: {reason.removeprefix('connection failed: ')}; "
-                "check QUIRE_STORE and that the PostgreSQL server is running"
-            )
-        return StoreError(f"cannot {action} the catalog at {self.url}: {reason}")
+@dataclass
+class NewContribution:
+    """What a writer adds to a pending version.
 
-    def migrate(self) -> None:
-        """Apply the migrations this catalog has not recorded yet."""
+    Attributes:
+        run_id: the writer's run.
+        root: the root digest of the writer's manifest (stored before the add).
+        file_count: how many entries it holds.
+        size: their total bytes.
+        info: who wrote it (``writer``: rank, host, Slurm/Ray/torchrun ids), the
+            ``aliases`` it asked for, its ``metadata`` and its ``role``.
+    """
 
-        try:  # the common case, an up-to-date catalog, takes no write lock (one query)
-            with self.engine.connect() as conn:
-                if {name for name, _ in t.MIGRATIONS} <= set(conn.scalars(sa.select(t.migrations_table.c.name))):
-                    return
-        except sa_exc.DBAPIError:
-            pass  # a new catalog (no table yet), or unreadable: the write below says why
+    run_id: str | None
+    root: str
+    file_count: int
+    size: int
+    info: dict[str, Any] = field(default_factory=dict)
 
-        def apply(conn: sa.Connection) -> None:
-            if self.engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727172)")  # one migrator
-            t.migrations_table.create(conn, checkfirst=True)
-            done = set(conn.scalars(sa.select(t.migrations_table.c.name)))
-            for name, step in t.MIGRATIONS:
-                if name not in done:
-                    step(conn)
-                    conn.execute(t.migrations_table.insert().values(name=name, applied_at=now()))
+    @property
+    def key(self) -> str:
+        """Same writer, same entries, same key: what makes a retried upsert a no-op."""
+        return hash_bytes(f"{self.run_id or ''}\x00{self.root}".encode())
 
-        self._write(apply)
 
-    # -- projects and collections -----------------------------------------------------
+@dataclass
+class ContributionRecord:
+    """A contribution as the catalog knows it."""
 
-    def _project_id(self, conn: sa.Connection, project: str, create: bool) -> int | None:
-        pid = conn.scalar(sa.select(t.projects.c.id).where(t.projects.c.name == project))
-        if pid is None and create:
-            pid = conn.execute(
-                t.projects.insert().values(name=project, created_at=now())
-            ).inserted_primary_key[0]
-        return pid
+    id: str
+    key: str
+    run_id: str | None
+    root: str
+    file_count: int
+    size: int
+    info: dict[str, Any]
+    created_at: str
 
-    def _collection(
-        self, conn: sa.Connection, project: str, name: str, type_: str | None, lock: bool
-    ) -> sa.Row | None:
-        """The collection row (created when ``type_`` is given), locked when asked."""
-        pid = self._project_id(conn, project, create=type_ is not None)
-        if pid is None:
-            return None
-        query = sa.select(t.collections).where(
-            t.collections.c.project_id == pid, t.collections.c.name == name
-        )
-        row = conn.execute(query.with_for_update() if lock else query).first()
-        if row is None and type_ is not None:
-            conn.execute(
-                t.collections.insert().values(project_id=pid, name=name, type=type_, created_at=now())
-            )
-            row = conn.execute(query.with_for_update() if lock else query).first()
-        if row is not None and type_ is not None and row.type != type_:
-            raise CollectionTypeError(f"{project}/{name}", row.type, type_)
-        return row
+    @property
+    def writer(self) -> str:
+        """Who wrote it, for messages: ``run abc123 (rank 3, host n07, pid 4242)``."""
+        return writer_label(self.run_id, self.info.get("writer") or {})
 
-    def collection_type(self, project: str, name: str) -> str | None:
-        """The type of ``project/name``, or None when there is no such collection."""
-        row = self._query(lambda conn: self._collection(conn, project, name, None, lock=False))
-        return row.type if row is not None else None
 
-    def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
-        """The collections of a project, optionally of one type, by name."""
-        count = (
-            sa.select(sa.func.count())
-            .where(t.versions.c.collection_id == t.collections.c.id)
-            .scalar_subquery()
-        )
-        query = (
-            sa.select(t.collections, count.label("n"))
-            .join(t.projects, t.projects.c.id == t.collections.c.project_id)
-            .where(t.projects.c.name == project)
-            .order_by(t.collections.c.name)
-        )
-        if type_ is not None:
-            query = query.where(t.collections.c.type == type_)
-        return self._query(lambda conn: [
-            CollectionRecord(project, r.name, r.type, r.description, r.n, r.created_at)
-            for r in conn.execute(query)
-        ])
+@dataclass
+class PendingRecord:
+    """A pending version as the catalog knows it."""
 
-    def projects(self) -> list[str]:
-        """Every project name."""
-        return self._query(lambda conn: list(conn.scalars(sa.select(t.projects.c.name).order_by(t.projects.c.name))))
+    id: str
+    project: str
+    collection: str
+    type: str
+    distributed_id: str
+    state: PendingState
+    version_id: str | None
+    version_index: int | None
+    created_at: str
+    closed_at: str | None
+    contribution_count: int
+    file_count: int
 
-    # -- versions ---------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        """``pending version 'ID' of project/name``, for messages."""
+        return pending_where(self.project, self.collection, self.distributed_id)
 
-    def commit_version(
-        self,
-        project: str,
-        name: str,
-        type_: str,
-        build: Callable[[VersionRecord | None], NewVersion],
-        aliases: list[str] = (),  # type: ignore[assignment]
-        tags: list[str] = (),  # type: ignore[assignment]
-        run_id: str | None = None,
-        gc_epoch: int | None = None,
-        commit_id: str | None = None,
-    ) -> tuple[VersionRecord, bool]:
-        """Commit a version of ``project/name``; returns it and whether it is new.
 
-        ``build`` receives the collection's latest version inside the transaction (after
-        the collection is locked), so a version made from it loses no concurrent update.
-        A version whose digest equals a committed one of the collection is not made
-        again: that one gets the aliases and the output edge.
+def pending_where(project: str, name: str, distributed_id: str) -> str:
+    """How messages name the pending version ``distributed_id`` of ``project/name``."""
+    return f"pending version {distributed_id!r} of {project}/{name}"
 
-        ``gc_epoch``: the writer's :meth:`gc_epoch` (a gc since: ``ConcurrentGCError``).
-        ``commit_id``: this commit's client-made id (default: a fresh one), recorded on
-        the version it makes; a retry after a lost answer returns that version.
+
+#: the writer details shown in a writer's label, in this order (see ``writer_label``)
+_LABEL_KEYS = (
+    ("rank", "rank"), ("slurm_procid", "slurm task"), ("ray_task_id", "ray task"),
+    ("host", "host"), ("pid", "pid"),
+)
+
+
+def writer_label(run_id: str | None, writer: dict[str, Any]) -> str:
+    """A short description of a writer from its run id and environment details."""
+    details = [f"{label} {writer[key]}" for key, label in _LABEL_KEYS if writer.get(key) not in (None, "")]
+    text = f"run {run_id}" if run_id else "no run"
+    return f"{text} ({', '.join(details)})" if details else text
+
+
+@dataclass
+class Added:
+    """What adding a contribution did: the pending version's id, the contribution, and
+    whether it is new (False: the same one was there already)."""
+
+    pending_id: str
+    contribution: ContributionRecord
+    added: bool
+
+
+@dataclass
+class FinishCommit:
+    """A request to commit a pending version: the finisher's own contribution joins the
+    ``merged`` ones and ``version`` (built from all of them) is committed.
+
+    Attributes:
+        merged: the keys of the contributions ``version`` was merged from, the
+            finisher's own excluded; if the pending version holds any other, the
+            catalog raises ``MovedOnError`` (a writer upserted meanwhile).
+        aliases: every alias the version gets (the contributions' and the finisher's).
+        run_ids: runs that get an output edge, the finisher's first.
+    """
+
+    project: str
+    collection: str
+    type: str
+    distributed_id: str
+    own: NewContribution
+    merged: list[str]
+    version: NewVersion
+    commit_id: str
+    gc_epoch: int
+    aliases: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Finished:
+    """What a finish made: the version, whether it is new, the now committed pending version."""
+
+    version: VersionRecord
+    created: bool
+    pending: PendingRecord
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A running gc sweep, as a writer waiting for it sees it."""
+
+    holder: str  #: who sweeps (host and pid)
+    left: float  #: seconds until its lease runs out, unless it renews it
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A writer's live lease (times on the catalog's clock, seconds since the Unix epoch)."""
+
+    id: str
+    holder: str
+    started: float
+    expires: float
+
+
+# -- the protocol -------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Catalog(Protocol):
+    """What the sdk and core ask of a catalog. Every method is one transaction (or one
+    read); every failure is a :class:`~quire.errors.QuireError`."""
+
+    url: str  #: where it is, fit to show (no password)
+
+    @property
+    def catalog_id(self) -> str:
+        """The random id the catalog was made with (what its blob store records)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (the catalog reopens them on next use)."""
+        ...
+
+    # projects and collections
+    def projects(self) -> list[str]: ...
+    def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]: ...
+    def collection_type(self, project: str, name: str) -> str | None: ...
+
+    # versions
+    def commit(self, request: VersionCommit) -> Committed:
+        """Commit ``request.version`` as the collection's next version (created with its
+        project and collection on first use), unless its digest equals a version of the
+        collection: that one gets the aliases, tags and edges. ``latest`` moves to it.
 
         Raises:
-            CommitOutcomeUnknownError: the connection was lost after COMMIT was sent and
-                the catalog could not be asked again.
+            MovedOnError: ``expect_latest`` is not the latest version any more.
+            ConcurrentGCError: a gc began since ``gc_epoch``.
+            CollectionTypeError: the collection holds another type.
+            CommitOutcomeUnknownError: the answer was lost and the catalog did not answer again.
         """
-        commit_id = commit_id or new_commit_id()
+        ...
 
-        def commit(conn: sa.Connection) -> tuple[str, bool]:
-            done = self._own_version(conn, commit_id)
-            if done is not None:  # an earlier attempt committed it; its answer was lost
-                return done, True
-            self._check_gc_fence(conn, gc_epoch)
-            coll = self._collection(conn, project, name, type_, lock=True)
-            assert coll is not None
-            return self.commit_locked(conn, coll, build, aliases, tags, [run_id] if run_id else [], commit_id)
-
-        vid, created = self._write(
-            commit, unknown=lambda: self.outcome_unknown(
-                commit_id, f"a version of {project}/{name}", f"quire artifact versions {project}/{name}",
-                "logging the same files again is safe: it makes no second version",
-            ),
-        )
-        return self.version_by_id(vid), created
-
-    def outcome_unknown(self, commit_id: str, what: str, check: str, again: str) -> CommitOutcomeUnknownError:
-        """The error for a commit of ``what`` whose answer was lost: ``check`` is the
-        command that shows whether it arrived, ``again`` what repeating the call does."""
-        return CommitOutcomeUnknownError(
-            f"the connection to the catalog at {self.url} was lost after committing {what} "
-            f"(commit id {commit_id}) and the catalog did not answer again, so whether it was "
-            f"committed is unknown; once it answers, check with `{check}` ({again})",
-            commit_id,
-        )
-
-    def _own_version(self, conn: sa.Connection, commit_id: str) -> str | None:
-        """The version the commit ``commit_id`` made, if it made one."""
-        return conn.scalar(sa.select(t.versions.c.id).where(t.versions.c.commit_id == commit_id))
-
-    def commit_locked(
-        self,
-        conn: sa.Connection,
-        coll: sa.Row,
-        build: Callable[[VersionRecord | None], NewVersion],
-        aliases: list[str],
-        tags: list[str],
-        run_ids: list[str],
-        commit_id: str | None = None,
-    ) -> tuple[str, bool]:
-        """The body of :meth:`commit_version`, for a caller that already holds a write
-        transaction and the lock on ``coll`` (a collaborative commit marks its pending
-        version committed in the same transaction). Returns the version id and whether
-        it is new (a new one records ``commit_id``)."""
-        latest_id = self._alias_target(conn, coll.id, "latest")
-        latest = self._load(conn, [latest_id])[0] if latest_id else None
-        new = build(latest)
-        same = conn.scalar(
-            sa.select(t.versions.c.id).where(
-                t.versions.c.collection_id == coll.id, t.versions.c.digest == new.digest
-            ).limit(1)
-        )
-        created = same is None
-        if created:
-            vid = uuid.uuid4().hex
-            stamp = now()
-            conn.execute(
-                t.versions.insert().values(
-                    id=vid, collection_id=coll.id, idx=coll.next_index, digest=new.digest,
-                    manifest=new.manifest, size=new.size, file_count=new.file_count,
-                    metadata=new.metadata, description=new.description,
-                    parent_id=new.parent_id, run_id=run_ids[0] if run_ids else None,
-                    created_at=stamp, updated_at=stamp, commit_id=commit_id,
-                )
-            )
-            conn.execute(
-                t.collections.update()
-                .where(t.collections.c.id == coll.id)
-                .values(next_index=coll.next_index + 1)
-            )
-            self._point(conn, coll.id, "latest", vid)
-        else:
-            vid = same
-        for alias in aliases:
-            self._point(conn, coll.id, alias, vid)
-        self._add_tags(conn, vid, tags)
-        self._edges(conn, run_ids, vid, "output")
-        return vid, created
-
-    def _alias_target(self, conn: sa.Connection, coll_id: int, alias: str) -> str | None:
-        return conn.scalar(
-            sa.select(t.aliases.c.version_id).where(
-                t.aliases.c.collection_id == coll_id, t.aliases.c.alias == alias
-            )
-        )
-
-    def _point(self, conn: sa.Connection, coll_id: int, alias: str, vid: str) -> None:
-        conn.execute(
-            t.aliases.delete().where(t.aliases.c.collection_id == coll_id, t.aliases.c.alias == alias)
-        )
-        conn.execute(t.aliases.insert().values(collection_id=coll_id, alias=alias, version_id=vid))
-
-    def _add_tags(self, conn: sa.Connection, vid: str, new_tags: list[str]) -> None:
-        have = set(conn.scalars(sa.select(t.tags.c.tag).where(t.tags.c.version_id == vid)))
-        for tag in dict.fromkeys(new_tags):
-            if tag not in have:
-                conn.execute(t.tags.insert().values(version_id=vid, tag=tag))
-
-    def _edges(self, conn: sa.Connection, run_ids: list[str], vid: str, direction: str) -> None:
-        """Lineage edges from each run to ``vid`` (those not there yet), in one insert."""
-        have = set(conn.scalars(sa.select(t.lineage.c.run_id).where(
-            t.lineage.c.version_id == vid, t.lineage.c.direction == direction
-        )))
-        new = [{"run_id": r, "version_id": vid, "direction": direction}
-               for r in dict.fromkeys(run_ids) if r not in have]
-        if new:
-            conn.execute(t.lineage.insert(), new)
-
-    def _load(self, conn: sa.Connection, ids: list[str]) -> list[VersionRecord]:
-        """Full records of the given version ids, in the given order."""
-        if not ids:
-            return []
-        query = (
-            sa.select(t.versions, t.collections.c.name.label("cname"), t.collections.c.type,
-                      t.projects.c.name.label("pname"))
-            .join(t.collections, t.collections.c.id == t.versions.c.collection_id)
-            .join(t.projects, t.projects.c.id == t.collections.c.project_id)
-            .where(t.versions.c.id.in_(ids))
-        )
-        found = {}
-        for r in conn.execute(query):
-            found[r.id] = VersionRecord(
-                id=r.id, project=r.pname, collection=r.cname, type=r.type, index=r.idx,
-                digest=r.digest, manifest=r.manifest, size=r.size, file_count=r.file_count,
-                metadata=r.metadata, description=r.description, parent_id=r.parent_id,
-                run_id=r.run_id, created_at=r.created_at, updated_at=r.updated_at,
-            )
-        for vid, alias in conn.execute(
-            sa.select(t.aliases.c.version_id, t.aliases.c.alias)
-            .where(t.aliases.c.version_id.in_(ids))
-            .order_by(t.aliases.c.alias)
-        ):
-            found[vid].aliases.append(alias)
-        for vid, tag in conn.execute(
-            sa.select(t.tags.c.version_id, t.tags.c.tag).where(t.tags.c.version_id.in_(ids)).order_by(t.tags.c.tag)
-        ):
-            found[vid].tags.append(tag)
-        return [found[i] for i in ids if i in found]
-
-    def version_by_id(self, vid: str) -> VersionRecord:
-        """The version with this id."""
-        found = self._query(lambda conn: self._load(conn, [vid]))
-        if not found:
-            raise ArtifactNotFoundError(f"no version with id {vid!r} in {self.url}")
-        return found[0]
-
-    def version_exists(self, vid: str) -> bool:
-        """Whether the version with this id exists."""
-        return self._query(lambda conn: conn.scalar(sa.select(sa.func.count()).where(t.versions.c.id == vid)) > 0)
-
-    def version(self, project: str, name: str, version: str = "latest") -> VersionRecord:
-        """The version of ``project/name`` named ``vN`` or by an alias."""
-        return self._query(lambda conn: self._version(conn, project, name, version))
-
-    def _version(self, conn: sa.Connection, project: str, name: str, version: str) -> VersionRecord:
-        coll = self._collection(conn, project, name, None, lock=False)
-        if coll is None:
-            names = [c.name for c in self.collections(project)]
-            raise ArtifactNotFoundError(f"no artifact {project}/{name}", names)
-        m = _INDEX.fullmatch(version)
-        if m and (len(m.group(1)) > 10 or int(m.group(1)) > _MAX_INDEX):
-            vid = None  # no such version, and no SQL integer to look for it with
-        elif m:
-            vid = conn.scalar(
-                sa.select(t.versions.c.id).where(
-                    t.versions.c.collection_id == coll.id, t.versions.c.idx == int(m.group(1))
-                )
-            )
-        else:
-            vid = self._alias_target(conn, coll.id, version)
-        if vid is None:
-            have = [f"v{i}" for i in conn.scalars(
-                sa.select(t.versions.c.idx).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
-            )]
-            have += sorted(conn.scalars(sa.select(t.aliases.c.alias).where(t.aliases.c.collection_id == coll.id)))
-            raise ArtifactNotFoundError(f"no version {version!r} of {project}/{name}", have)
-        return self._load(conn, [vid])[0]
-
-    def versions(self, project: str, name: str) -> list[VersionRecord]:
-        """Every version of a collection, oldest first."""
-
-        def read(conn: sa.Connection) -> list[VersionRecord]:
-            coll = self._collection(conn, project, name, None, lock=False)
-            if coll is None:
-                names = [c.name for c in self.collections(project)]
-                raise ArtifactNotFoundError(f"no artifact {project}/{name}", names)
-            ids = list(conn.scalars(
-                sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
-            ))
-            return self._load(conn, ids)
-
-        return self._query(read)
-
+    def version(self, project: str, name: str, version: str = "latest") -> VersionRecord: ...
+    def version_by_id(self, vid: str) -> VersionRecord: ...
+    def version_exists(self, vid: str) -> bool: ...
+    def versions(self, project: str, name: str) -> list[VersionRecord]: ...
     def update_version(
         self,
         vid: str,
@@ -558,204 +358,57 @@ class SQLCatalog(GCFence):
         tags: list[str] | None = None,
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> VersionRecord:
-        """Replace the aliases, tags, description or metadata given (``None``: unchanged).
+    ) -> VersionRecord: ...
+    def delete_version(self, vid: str, delete_aliases: bool = False) -> None: ...
+    def roots(self) -> set[str]:
+        """The root of every version and of every contribution to an open pending
+        version: what gc must keep."""
+        ...
 
-        ``latest`` is managed by the catalog: it is kept where it is, whatever ``aliases`` says.
-        """
-
-        def update(conn: sa.Connection) -> None:
-            coll_id = conn.scalar(sa.select(t.versions.c.collection_id).where(t.versions.c.id == vid))
-            if coll_id is None:
-                raise ArtifactNotFoundError(f"version {vid} was deleted")
-            conn.execute(  # lock the collection: aliases move under it
-                sa.select(t.collections.c.id).where(t.collections.c.id == coll_id).with_for_update()
-            )
-            if aliases is not None:
-                conn.execute(
-                    t.aliases.delete().where(t.aliases.c.version_id == vid, t.aliases.c.alias != "latest")
-                )
-                for alias in dict.fromkeys(aliases):
-                    if alias != "latest":
-                        self._point(conn, coll_id, alias, vid)
-            if tags is not None:
-                conn.execute(t.tags.delete().where(t.tags.c.version_id == vid))
-                self._add_tags(conn, vid, tags)
-            values: dict[str, Any] = {"updated_at": now()}
-            if description is not None:
-                values["description"] = description
-            if metadata is not None:
-                values["metadata"] = metadata
-            conn.execute(t.versions.update().where(t.versions.c.id == vid).values(**values))
-
-        self._write(update)
-        return self.version_by_id(vid)
-
-    def delete_version(self, vid: str, delete_aliases: bool = False) -> None:
-        """Delete a version; ``latest`` moves back to the newest one left."""
-
-        def delete(conn: sa.Connection) -> None:
-            rec = self._load(conn, [vid])
-            if not rec:
-                raise ArtifactNotFoundError(f"version {vid} does not exist")
-            held = [a for a in rec[0].aliases if a != "latest"]
-            if held and not delete_aliases:
-                raise ValidationError(
-                    f"{rec[0].project}/{rec[0].collection}:{rec[0].version} has aliases "
-                    f"{held}; pass delete_aliases=True to delete it with them"
-                )
-            coll_id = conn.scalar(sa.select(t.versions.c.collection_id).where(t.versions.c.id == vid))
-            conn.execute(sa.select(t.collections.c.id).where(t.collections.c.id == coll_id).with_for_update())
-            for table in (t.aliases, t.tags, t.lineage):
-                conn.execute(table.delete().where(table.c.version_id == vid))
-            conn.execute(t.versions.delete().where(t.versions.c.id == vid))
-            newest = conn.scalar(
-                sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll_id)
-                .order_by(t.versions.c.idx.desc()).limit(1)
-            )
-            if newest is not None and "latest" in rec[0].aliases:
-                self._point(conn, coll_id, "latest", newest)
-
-        self._write(delete)
-
-    # -- runs and lineage -------------------------------------------------------------
-
-    def create_run(self, run: RunRecord) -> None:
-        """Record a new run now."""
-        self._write(lambda conn: self._record_runs(conn, [run]))
-
+    # runs and lineage
+    def create_run(self, run: RunRecord) -> None: ...
     def defer_run(self, run: RunRecord) -> None:
-        """Record a new run with this catalog's next write (or its :meth:`finish_run`).
+        """Record a new run with this handle's next write (or its ``finish_run``)."""
+        ...
 
-        A run costs no transaction of its own: collaborative writers are dozens of short
-        processes, each of which would otherwise queue three times on the catalog to
-        write one contribution. A run that never writes appears when it finishes. For
-        fresh random ids: one chosen by a user may be taken meanwhile (``create_run``).
-        """
-        with self._unrecorded_lock:
-            self._unrecorded[run.id] = run
+    def finish_run(self, run_id: str, state: str) -> None: ...
+    def run(self, run_id: str) -> RunRecord: ...
+    def use_version(self, run_id: str, vid: str) -> None: ...
+    def runs_of(self, vid: str, direction: Direction) -> list[RunRecord]: ...
+    def versions_of(self, run_id: str, direction: Direction) -> list[VersionRecord]: ...
 
-    def finish_run(self, run_id: str, state: str) -> None:
-        """Record how a run ended (``finished`` or ``crashed``)."""
-        stamp = now()
-        with self._unrecorded_lock:
-            run = self._unrecorded.get(run_id)
-            if run is not None:  # never written: recorded finished, in the next write
-                run.state, run.finished_at = state, stamp
-        self._write(
-            lambda conn: conn.execute(
-                t.runs.update().where(t.runs.c.id == run_id).values(state=state, finished_at=stamp)
-            )
-        )
+    # pending versions and contributions
+    def check_pending(self, project: str, name: str, type_: str, distributed_id: str) -> None:
+        """Fail early, before a writer uploads, when an upsert or finish would be refused
+        (``CollectionTypeError``, ``PendingVersionError``)."""
+        ...
 
-    def _forget_unrecorded(self) -> None:
-        self._unrecorded, self._unrecorded_lock = {}, threading.Lock()
+    def add_contribution(
+        self, project: str, name: str, type_: str, distributed_id: str, new: NewContribution, gc_epoch: int
+    ) -> Added: ...
+    def finish(self, request: FinishCommit) -> Finished:
+        """Add the finisher's contribution, commit the version and mark the pending
+        version committed, in one transaction. ``MovedOnError`` if it holds contributions
+        other than ``merged``; a retry with the same commit id returns what it made."""
+        ...
 
-    def _take_unrecorded(self) -> list[RunRecord]:
-        with self._unrecorded_lock:
-            runs, self._unrecorded = list(self._unrecorded.values()), {}
-        return runs
+    def abort_pending(self, pending_id: str) -> PendingRecord: ...
+    def pending(self, pending_id: str) -> PendingRecord: ...
+    def find_pending(self, project: str, name: str, distributed_id: str) -> PendingRecord | None: ...
+    def pending_versions(self, project: str | None = None, state: PendingState | None = OPEN) -> list[PendingRecord]: ...
+    def resolve_pending(self, ref: str, project: str | None = None) -> PendingRecord: ...
+    def contributions(self, pending_id: str) -> list[ContributionRecord]:
+        """Sorted by key: the order they are merged in."""
+        ...
 
-    def _give_back(self, runs: list[RunRecord]) -> None:
-        if runs:
-            with self._unrecorded_lock:
-                self._unrecorded.update({r.id: r for r in runs if r.id not in self._unrecorded})
-
-    def _record_runs(self, conn: sa.Connection, runs: list[RunRecord]) -> None:
-        for run in runs:
-            # Checked, not left to the key: _write retries integrity errors (a concurrent
-            # writer's row), which for a taken id only delays the same failure by seconds.
-            made = conn.scalar(sa.select(t.runs.c.created_at).where(t.runs.c.id == run.id))
-            if made == run.created_at:  # this very run, recorded by a write whose answer was lost
-                continue
-            if made is not None:
-                raise ValidationError(
-                    f"a run with id {run.id!r} exists already in {self.url}; "
-                    "give another id, or none for a fresh one"
-                )
-            conn.execute(
-                t.runs.insert().values(
-                    id=run.id, project_id=self._project_id(conn, run.project, create=True),
-                    name=run.name, group_name=run.group, job_type=run.job_type, config=run.config,
-                    state=run.state, created_at=run.created_at, finished_at=run.finished_at,
-                )
-            )
-
-    def run(self, run_id: str) -> RunRecord:
-        """The run with this id."""
-        runs = self._runs(sa.select(t.runs.c.id).where(t.runs.c.id == run_id))
-        if not runs:
-            raise ArtifactNotFoundError(f"no run {run_id!r} in {self.url}")
-        return runs[0]
-
-    def _runs(self, ids: sa.Select) -> list[RunRecord]:
-        query = (
-            sa.select(t.runs, t.projects.c.name.label("pname"))
-            .join(t.projects, t.projects.c.id == t.runs.c.project_id)
-            .where(t.runs.c.id.in_(ids))
-            .order_by(t.runs.c.created_at)
-        )
-        return self._query(lambda conn: [
-            RunRecord(r.id, r.pname, r.name, r.group_name, r.job_type, r.config, r.state,
-                      r.created_at, r.finished_at)
-            for r in conn.execute(query)
-        ])
-
-    def use_version(self, run_id: str, vid: str) -> None:
-        """Record that a run used a version (an input edge)."""
-
-        def use(conn: sa.Connection) -> None:
-            # Checked, not left to the foreign key: _write would retry that for seconds.
-            if conn.scalar(sa.select(t.versions.c.id).where(t.versions.c.id == vid)) is None:
-                raise ArtifactNotFoundError(
-                    f"version {vid} is not in the catalog at {self.url}: it was deleted, or it "
-                    "belongs to another store; use a version of this run's store"
-                )
-            self._edges(conn, [run_id], vid, "input")
-
-        self._write(use)
-
-    def runs_of(self, vid: str, direction: str) -> list[RunRecord]:
-        """The runs that used (``input``) or made (``output``) a version."""
-        return self._runs(
-            sa.select(t.lineage.c.run_id).where(
-                t.lineage.c.version_id == vid, t.lineage.c.direction == direction
-            )
-        )
-
-    def versions_of(self, run_id: str, direction: str) -> list[VersionRecord]:
-        """The versions a run used (``input``) or made (``output``)."""
-        ids = sa.select(t.lineage.c.version_id).where(
-            t.lineage.c.run_id == run_id, t.lineage.c.direction == direction
-        )
-        return self._query(lambda conn: self._load(conn, list(conn.scalars(ids))))
-
-    def manifests(self) -> set[str]:
-        """The manifest digest of every version and of every contribution to an open
-        pending version (what gc must keep)."""
-        open_contributions = (
-            sa.select(t.contributions.c.manifest)
-            .join(t.pending, t.pending.c.id == t.contributions.c.pending_id)
-            .where(t.pending.c.state == "open")
-        )
-        return self._query(
-            lambda conn: set(conn.scalars(sa.select(t.versions.c.manifest))) | set(conn.scalars(open_contributions))
-        )
-
-
-#: SQLite's primary result codes for a file that is not (or no longer) a whole database
-_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
-
-
-def _sqlite_code(exc: sa_exc.DBAPIError) -> int | None:
-    """SQLite's primary result code of a driver error (None for other drivers)."""
-    code = getattr(exc.orig, "sqlite_errorcode", None)
-    return code & 0xFF if isinstance(code, int) else None
-
-
-def _retryable(exc: sa_exc.DBAPIError) -> bool:
-    if isinstance(exc, sa_exc.IntegrityError) or exc.connection_invalidated:
-        return True
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    text = str(exc.orig).lower()
-    return code in {"40001", "40P01", "55P03"} or "locked" in text or "busy" in text
+    # the gc fence and leases (times on the catalog's clock)
+    def gc_epoch(self) -> int: ...
+    def sweep(self) -> Sweep | None: ...
+    def begin_sweep(self, seen_epoch: int, lease: float, holder: str = "") -> int: ...
+    def renew_sweep(self, epoch: int, lease: float) -> None: ...
+    def end_sweep(self, epoch: int) -> None: ...
+    def open_lease(self, holder: str, lease: float) -> str: ...
+    def renew_lease(self, lid: str, lease: float) -> bool: ...
+    def drop_lease(self, lid: str) -> None: ...
+    def live_leases(self) -> tuple[float, list[Lease]]: ...
+    def clock(self) -> float: ...

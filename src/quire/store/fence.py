@@ -20,31 +20,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..errors import ConcurrentGCError, StoreError
 from . import schema as t
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A running gc sweep, as a writer waiting for it sees it."""
-
-    holder: str  #: who sweeps (host and pid)
-    left: float  #: seconds until its lease runs out, unless it renews it
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A writer's live lease (times on the catalog's clock, seconds since the Unix epoch)."""
-
-    id: str
-    holder: str
-    started: float
-    expires: float
+from .catalog import Lease, Sweep
 
 
 class GCFence:

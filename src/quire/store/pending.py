@@ -19,106 +19,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from ..errors import ArtifactNotFoundError, CollectionTypeError, PendingVersionError, ValidationError
 from . import schema as t
-from .blobs import hash_bytes
-from .catalog import NewVersion, VersionRecord, new_commit_id, now
+from .catalog import (
+    ContributionRecord,
+    NewContribution,
+    NewVersion,
+    PendingRecord,
+    VersionRecord,
+    new_commit_id,
+    now,
+    pending_where,
+)
 
 if TYPE_CHECKING:
-    from .catalog import SQLCatalog
+    from .sql import SQLCatalog
 
 OPEN, COMMITTED, ABORTED = "open", "committed", "aborted"
 STATES = (OPEN, COMMITTED, ABORTED)
-
-#: the writer details shown in a writer's label, in this order (see ``writer_label``)
-_LABEL_KEYS = (
-    ("rank", "rank"), ("slurm_procid", "slurm task"), ("ray_task_id", "ray task"),
-    ("host", "host"), ("pid", "pid"),
-)
-
-
-@dataclass
-class NewContribution:
-    """What a writer adds to a pending version.
-
-    Attributes:
-        run_id: the writer's run.
-        manifest: the digest of the writer's manifest blob (stored before the add).
-        file_count: how many entries it holds.
-        size: their total bytes.
-        info: who wrote it (``writer``: rank, host, Slurm/Ray/torchrun ids), the
-            ``aliases`` it asked for, its ``metadata`` and its ``role``.
-    """
-
-    run_id: str | None
-    manifest: str
-    file_count: int
-    size: int
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        """Same writer, same entries, same key: what makes a retried upsert a no-op."""
-        return hash_bytes(f"{self.run_id or ''}\x00{self.manifest}".encode())
-
-
-@dataclass
-class ContributionRecord:
-    """A contribution as the catalog knows it."""
-
-    id: str
-    key: str
-    run_id: str | None
-    manifest: str
-    file_count: int
-    size: int
-    info: dict[str, Any]
-    created_at: str
-
-    @property
-    def writer(self) -> str:
-        """Who wrote it, for messages: ``run abc123 (rank 3, host n07, pid 4242)``."""
-        return writer_label(self.run_id, self.info.get("writer") or {})
-
-
-@dataclass
-class PendingRecord:
-    """A pending version as the catalog knows it."""
-
-    id: str
-    project: str
-    collection: str
-    type: str
-    distributed_id: str
-    state: str
-    version_id: str | None
-    version_index: int | None
-    created_at: str
-    closed_at: str | None
-    contribution_count: int
-    file_count: int
-
-    @property
-    def where(self) -> str:
-        """``pending version 'ID' of project/name``, for messages."""
-        return where(self.project, self.collection, self.distributed_id)
-
-
-def where(project: str, name: str, distributed_id: str) -> str:
-    """How messages name the pending version ``distributed_id`` of ``project/name``."""
-    return f"pending version {distributed_id!r} of {project}/{name}"
-
-
-def writer_label(run_id: str | None, writer: dict[str, Any]) -> str:
-    """A short description of a writer from its run id and environment details."""
-    details = [f"{label} {writer[key]}" for key, label in _LABEL_KEYS if writer.get(key) not in (None, "")]
-    text = f"run {run_id}" if run_id else "no run"
-    return f"{text} ({', '.join(details)})" if details else text
+where = pending_where
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -329,13 +252,13 @@ def _spent(record: PendingRecord) -> PendingVersionError:
 
 def _insert(conn: sa.Connection, pending_id: str, new: NewContribution) -> ContributionRecord:
     record = ContributionRecord(
-        id=uuid.uuid4().hex, key=new.key, run_id=new.run_id, manifest=new.manifest,
+        id=uuid.uuid4().hex, key=new.key, run_id=new.run_id, root=new.root,
         file_count=new.file_count, size=new.size, info=new.info, created_at=now(),
     )
     conn.execute(
         t.contributions.insert().values(
             id=record.id, pending_id=pending_id, key=record.key, run_id=record.run_id,
-            manifest=record.manifest, file_count=record.file_count, size=record.size,
+            manifest=record.root, file_count=record.file_count, size=record.size,
             info=record.info, created_at=record.created_at,
         )
     )

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError, ValidationError
-from .blobs import new_hasher
+from ..hashing import new_hasher
 from .objects import ObjectInfo
 from .staging import private_folder
 

@@ -1,0 +1,5 @@
+"""The catalog in SQL: :class:`SQLCatalog` over SQLAlchemy Core, for SQLite and PostgreSQL."""
+
+from .catalog import SQLCatalog, damaged_catalog
+
+__all__ = ["SQLCatalog", "damaged_catalog"]

@@ -1,0 +1,5 @@
+"""ObjectStoreTests (to be filled)."""
+
+
+class ObjectStoreTests:
+    """Placeholder."""
