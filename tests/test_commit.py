@@ -192,3 +192,63 @@ def test_a_commit_overtaken_every_time_gives_up_with_a_clear_error(
     versions = quire.Api().artifact_versions("dataset", "p/ds")
     assert [v.version for v in versions] == ["v0", "v1", "v2", "v3"]  # the competitors' only
     assert all(r.run_id is None for r in store.catalog.versions("p", "ds")[1:])
+
+
+class Guarded:
+    """An object store that records every call made while this thread holds a catalog
+    write transaction (the catalog's writer turn, wrapped below)."""
+
+    def __init__(self, real: Any, busy: threading.local) -> None:
+        self.real, self.busy = real, busy
+        self.calls: list[str] = []
+        self.inside: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.real, name)
+        if not callable(attr):
+            return attr
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            if getattr(self.busy, "held", False):
+                self.inside.append(name)
+            return attr(*args, **kwargs)
+
+        return guarded
+
+
+def test_no_blob_io_happens_inside_a_catalog_transaction(tmp_path: Path) -> None:
+    with quire.init(project="p") as run:
+        run.log_artifact(_log("ds", {"base.txt": b"base"}, tmp_path / "v0"))
+    store = open_store()
+    busy = threading.local()
+    real_turn = store.catalog.writer_turn
+
+    @contextmanager
+    def turn() -> Iterator[None]:
+        with real_turn():
+            busy.held = True
+            try:
+                yield
+            finally:
+                busy.held = False
+
+    guard = Guarded(store.blobs.objects, busy)
+    store.catalog.writer_turn = turn  # type: ignore[misc]
+    store.blobs.objects = guard  # type: ignore[assignment]
+    try:
+        with quire.init(project="p") as run:  # a simple commit, a patch, an upsert, a finish
+            run.log_artifact(_log("ds", {"whole.txt": b"whole"}, tmp_path / "whole"))
+            run.log_artifact(_log("ds", {"more.txt": b"more"}, tmp_path / "more", incremental=True))
+        with quire.init(project="p", group="g") as run:
+            run.upsert_artifact(_log("shared", {"a.txt": b"alpha"}, tmp_path / "a"))
+        with quire.init(project="p", group="g") as run:
+            run.finish_artifact(_log("shared", {"f.txt": b"fin"}, tmp_path / "f"))
+    finally:
+        store.catalog.writer_turn = real_turn  # type: ignore[misc]
+        store.blobs.objects = guard.real
+    assert {"put", "get"} & set(guard.calls)  # the guard saw the blob I/O ...
+    assert guard.inside == []  # ... and none of it inside a transaction
+    assert files_of(quire.Api().artifact("p/ds:latest").download(tmp_path / "out")) == {
+        "whole.txt": b"whole", "more.txt": b"more",  # the patch onto the whole version
+    }
