@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import digest, files_of
 
 import quire
 from quire.core import commit as core_commit
@@ -28,7 +29,6 @@ from quire.store.catalog import (
     VersionCommit,
     new_commit_id,
 )
-from support import digest, files_of
 
 pytestmark = pytest.mark.usefixtures("store_kind")
 
@@ -184,9 +184,8 @@ def test_a_commit_overtaken_every_time_gives_up_with_a_clear_error(
             ))
 
         catalog.before_commit = competing
-        with quire.init(project="p") as run:
-            with pytest.raises(MovedOnError, match="gave up after 3 attempts") as caught:
-                run.log_artifact(_log("ds", {"mine.txt": b"mine"}, tmp_path / "mine", incremental=True))
+        with quire.init(project="p") as run, pytest.raises(MovedOnError, match="gave up after 3 attempts") as caught:
+            run.log_artifact(_log("ds", {"mine.txt": b"mine"}, tmp_path / "mine", incremental=True))
     assert "\n" not in str(caught.value) and "nothing of this one was committed" in str(caught.value)
     assert len(catalog.commits) == 3
     versions = quire.Api().artifact_versions("dataset", "p/ds")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import PYTHON
+from faultproxy import PG_COMMIT, TCPFaultProxy
 
 import quire
 import quire.sdk.run
@@ -23,9 +25,6 @@ from quire.errors import (
 from quire.store import close_stores, open_store
 from quire.store.catalog import RUN_TEXT_LIMIT, RunRecord, now
 from quire.store.sql import schema as t
-
-from conftest import PYTHON
-from faultproxy import PG_COMMIT, TCPFaultProxy
 
 # -- 12: a commit whose answer was lost ----------------------------------------------------
 

@@ -32,8 +32,7 @@ from quire.store.catalog import (
     new_commit_id,
     now,
 )
-from quire.store.sql import SQLCatalog
-from quire.store.sql import schema
+from quire.store.sql import SQLCatalog, schema
 
 
 def new(content: str, **fields: object) -> Callable[[VersionRecord | None], NewVersion]:
