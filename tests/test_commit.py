@@ -251,3 +251,51 @@ def test_no_blob_io_happens_inside_a_catalog_transaction(tmp_path: Path) -> None
     assert files_of(quire.Api().artifact("p/ds:latest").download(tmp_path / "out")) == {
         "whole.txt": b"whole", "more.txt": b"more",  # the patch onto the whole version
     }
+
+
+# -- the catalog's side of compare-and-swap ---------------------------------------------------
+
+
+def _version(content: str) -> NewVersion:
+    return NewVersion(digest(content.encode()), digest(b"root " + content.encode()), 1, 1)
+
+
+def test_a_commit_on_a_stale_latest_writes_nothing() -> None:
+    catalog = open_store().catalog
+
+    def commit(content: str, expect: str | None) -> Committed:
+        return catalog.commit(VersionCommit(
+            "p", "c", "dataset", _version(content), new_commit_id(), catalog.gc_epoch(), expect_latest=expect,
+        ))
+
+    v0 = commit("a", ANY_LATEST).version
+    with pytest.raises(MovedOnError, match="another commit got in first") as caught:
+        commit("b", None)  # built on an empty collection: v0 got in
+    assert isinstance(caught.value, quire.StoreError) and "\n" not in str(caught.value)
+    v1 = commit("b", v0.id).version
+    with pytest.raises(MovedOnError):
+        commit("c", v0.id)
+    assert [(v.version, v.aliases) for v in catalog.versions("p", "c")] == [("v0", []), ("v1", ["latest"])]
+    assert catalog.version("p", "c").id == v1.id
+
+
+def test_a_finish_on_stale_contributions_writes_nothing() -> None:
+    catalog = open_store().catalog
+    theirs = NewContribution("writer", digest(b"theirs"), 1, 1, {"aliases": ["best"]})
+    added = catalog.add_contribution("p", "c", "dataset", "g", theirs, catalog.gc_epoch())
+    own = NewContribution("finisher", digest(b"own"), 1, 1)
+
+    def finish(merged: list[str]) -> Finished:
+        return catalog.finish(FinishCommit(
+            "p", "c", "dataset", "g", own, merged, _version("merged"), new_commit_id(), catalog.gc_epoch(),
+            aliases=["best"], run_ids=["finisher", "writer"],
+        ))
+
+    for stale in ([], [added.contribution.key, digest(b"never came")]):
+        with pytest.raises(MovedOnError, match="a writer upserted meanwhile"):
+            finish(stale)
+        pending = catalog.pending(added.pending_id)  # still open, the finisher's own not kept
+        assert (pending.state, pending.contribution_count) == ("open", 1)
+    done = finish([added.contribution.key])
+    assert (done.pending.state, done.pending.contribution_count, done.version.version) == ("committed", 2, "v0")
+    assert done.version.aliases == ["best", "latest"] and done.version.run_id == "finisher"
