@@ -164,3 +164,10 @@ class MissingExtraError(QuireError, ImportError):
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} needs an optional dependency: pip install 'quire[{extra}]'")
         self.extra = extra
+
+
+class MovedOnError(StoreError):
+    """A compare-and-swap commit lost the race: the collection's latest version (or a
+    pending version's contributions) is no longer what the new version was built on.
+    Nothing was written; ``quire.core.commit`` builds it again from what is there now
+    and retries, so a user sees this only when that kept failing."""

@@ -22,9 +22,17 @@ from quire.errors import (
     StoreError,
     ValidationError,
 )
-from quire.store import schema
-from quire.store.catalog import NewVersion, RunRecord, VersionRecord, now
-from quire.store.sql import SQLCatalog
+from quire.store.catalog import (
+    ANY_LATEST,
+    Epoch,
+    NewVersion,
+    RunRecord,
+    VersionCommit,
+    VersionRecord,
+    new_commit_id,
+    now,
+)
+from quire.store.sql import SQLCatalog, schema
 
 
 def new(content: str, **fields: object) -> Callable[[VersionRecord | None], NewVersion]:
@@ -35,6 +43,33 @@ def new(content: str, **fields: object) -> Callable[[VersionRecord | None], NewV
         return NewVersion(digest=digest, root="m" + digest[1:], size=len(content), file_count=1, **fields)  # type: ignore[arg-type]
 
     return build
+
+
+def commit_version(
+    catalog: SQLCatalog,
+    project: str,
+    name: str,
+    type_: str,
+    build: Callable[[VersionRecord | None], NewVersion],
+    aliases: list[str] | None = None,
+    tags: list[str] | None = None,
+    run_id: str | None = None,
+    gc_epoch: Epoch | None = None,
+    commit_id: str | None = None,
+) -> tuple[VersionRecord, bool]:
+    """Build a version from the collection's latest and commit it (``catalog.commit``,
+    expecting nothing of the latest); returns the version and whether it is new."""
+    try:
+        latest: VersionRecord | None = catalog.version(project, name)
+    except ArtifactNotFoundError:
+        latest = None
+    done = catalog.commit(VersionCommit(
+        project, name, type_, build(latest), commit_id or new_commit_id(),
+        gc_epoch if gc_epoch is not None else catalog.gc_epoch(),
+        expect_latest=ANY_LATEST, aliases=aliases or [], tags=tags or [],
+        run_ids=[run_id] if run_id else [],
+    ))
+    return done.version, done.created
 
 
 def run_record(run_id: str, project: str = "p") -> RunRecord:
@@ -56,7 +91,7 @@ class CatalogTests:
     # -- committing -------------------------------------------------------------------
 
     def test_versions_are_numbered_from_v0(self, catalog: SQLCatalog) -> None:
-        made = [catalog.commit_version("p", "c", "dataset", new(f"content {i}"))[0] for i in range(3)]
+        made = [commit_version(catalog, "p", "c", "dataset", new(f"content {i}"))[0] for i in range(3)]
         assert [v.version for v in made] == ["v0", "v1", "v2"]
         assert len({v.id for v in made}) == 3
         assert summary(catalog) == {"v0": [], "v1": [], "v2": ["latest"]}
@@ -67,9 +102,9 @@ class CatalogTests:
     def test_a_commit_repeated_with_its_commit_id_returns_its_version(self, catalog: SQLCatalog) -> None:
         # What a retry after a lost answer to COMMIT relies on: the commit id finds the
         # version that commit made, however the collection moved on since.
-        first, created = catalog.commit_version("p", "c", "dataset", new("one"), commit_id="c" * 32)
-        catalog.commit_version("p", "c", "dataset", new("two"))
-        again, created_again = catalog.commit_version("p", "c", "dataset", new("three"), commit_id="c" * 32)
+        first, created = commit_version(catalog, "p", "c", "dataset", new("one"), commit_id="c" * 32)
+        commit_version(catalog, "p", "c", "dataset", new("two"))
+        again, created_again = commit_version(catalog, "p", "c", "dataset", new("three"), commit_id="c" * 32)
         assert (again.id, again.version, created, created_again) == (first.id, "v0", True, True)
         assert summary(catalog) == {"v0": [], "v1": ["latest"]}
 
@@ -91,8 +126,8 @@ class CatalogTests:
             seen.append(latest)
             return NewVersion("d" * 64, "e" * 64, 123, 4, {"k": [1, 2]}, "words", "parent-id")
 
-        first, created = catalog.commit_version("p", "c", "model", new("first"), aliases=["a"], tags=["t1"])
-        record, created = catalog.commit_version("p", "c", "model", build, run_id=None)
+        first, created = commit_version(catalog, "p", "c", "model", new("first"), aliases=["a"], tags=["t1"])
+        record, created = commit_version(catalog, "p", "c", "model", build, run_id=None)
         assert created
         assert seen[0] is not None and seen[0].id == first.id  # build sees the latest version
         assert (record.digest, record.root, record.size, record.file_count) == ("d" * 64, "e" * 64, 123, 4)
@@ -101,21 +136,21 @@ class CatalogTests:
         assert catalog.version_by_id(record.id).metadata == {"k": [1, 2]}
 
     def test_aliases_and_tags_at_commit(self, catalog: SQLCatalog) -> None:
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), aliases=["best", "prod"], tags=["x", "y", "x"])
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"), aliases=["best", "prod"], tags=["x", "y", "x"])
         assert v0.aliases == ["best", "latest", "prod"]
         assert v0.tags == ["x", "y"]
 
     def test_latest_and_aliases_move_to_the_new_version(self, catalog: SQLCatalog) -> None:
-        catalog.commit_version("p", "c", "dataset", new("a"), aliases=["best", "keep"])
-        catalog.commit_version("p", "c", "dataset", new("b"), aliases=["best"])
+        commit_version(catalog, "p", "c", "dataset", new("a"), aliases=["best", "keep"])
+        commit_version(catalog, "p", "c", "dataset", new("b"), aliases=["best"])
         assert summary(catalog) == {"v0": ["keep"], "v1": ["best", "latest"]}
         assert catalog.version("p", "c", "best").version == "v1"
         assert catalog.version("p", "c", "keep").version == "v0"
 
     def test_same_digest_returns_the_existing_version(self, catalog: SQLCatalog) -> None:
-        v0, created0 = catalog.commit_version("p", "c", "dataset", new("same"))
-        catalog.commit_version("p", "c", "dataset", new("other"))
-        again, created = catalog.commit_version("p", "c", "dataset", new("same"), aliases=["best"], tags=["t"])
+        v0, created0 = commit_version(catalog, "p", "c", "dataset", new("same"))
+        commit_version(catalog, "p", "c", "dataset", new("other"))
+        again, created = commit_version(catalog, "p", "c", "dataset", new("same"), aliases=["best"], tags=["t"])
         assert created0 and not created
         assert again.id == v0.id and again.version == "v0"
         assert again.aliases == ["best"] and again.tags == ["t"]  # aliases and tags still applied
@@ -123,20 +158,20 @@ class CatalogTests:
         assert catalog.version("p", "c", "best").id == v0.id
 
     def test_dedup_is_per_collection(self, catalog: SQLCatalog) -> None:
-        catalog.commit_version("p", "c", "dataset", new("same"))
-        other, created = catalog.commit_version("p", "d", "dataset", new("same"))
+        commit_version(catalog, "p", "c", "dataset", new("same"))
+        other, created = commit_version(catalog, "p", "d", "dataset", new("same"))
         assert created and other.version == "v0"
-        elsewhere, created = catalog.commit_version("q", "c", "dataset", new("same"))
+        elsewhere, created = commit_version(catalog, "q", "c", "dataset", new("same"))
         assert created and elsewhere.project == "q"
 
     def test_collection_type_is_fixed(self, catalog: SQLCatalog) -> None:
-        catalog.commit_version("p", "c", "dataset", new("a"))
+        commit_version(catalog, "p", "c", "dataset", new("a"))
         with pytest.raises(CollectionTypeError, match="dataset") as caught:
-            catalog.commit_version("p", "c", "model", new("b"))
+            commit_version(catalog, "p", "c", "model", new("b"))
         assert (caught.value.existing, caught.value.given) == ("dataset", "model")
         assert isinstance(caught.value, ValueError)
         assert summary(catalog) == {"v0": ["latest"]}
-        catalog.commit_version("p", "c2", "model", new("b"))  # another name is fine
+        commit_version(catalog, "p", "c2", "model", new("b"))  # another name is fine
         assert catalog.collection_type("p", "c") == "dataset"
         assert catalog.collection_type("p", "nothing") is None
         assert catalog.collection_type("nowhere", "c") is None
@@ -146,15 +181,15 @@ class CatalogTests:
             raise RuntimeError("the caller failed inside the transaction")
 
         with pytest.raises(RuntimeError):
-            catalog.commit_version("p", "fresh", "dataset", build, aliases=["x"])
+            commit_version(catalog, "p", "fresh", "dataset", build, aliases=["x"])
         assert catalog.projects() == []
-        assert catalog.commit_version("p", "fresh", "dataset", new("a"))[0].version == "v0"
+        assert commit_version(catalog, "p", "fresh", "dataset", new("a"))[0].version == "v0"
 
     # -- reading ----------------------------------------------------------------------
 
     def test_not_found_errors_list_what_exists(self, catalog: SQLCatalog) -> None:
-        catalog.commit_version("p", "c", "dataset", new("a"), aliases=["best"])
-        catalog.commit_version("p", "other", "dataset", new("b"))
+        commit_version(catalog, "p", "c", "dataset", new("a"), aliases=["best"])
+        commit_version(catalog, "p", "other", "dataset", new("b"))
         with pytest.raises(ArtifactNotFoundError, match="missing") as caught:
             catalog.version("p", "missing")
         assert caught.value.available == ["c", "other"]
@@ -178,10 +213,10 @@ class CatalogTests:
         assert catalog.collections("ghost") == []
 
     def test_collections_and_projects(self, catalog: SQLCatalog) -> None:
-        catalog.commit_version("p", "b", "model", new("1"))
-        catalog.commit_version("p", "a", "dataset", new("2"))
-        catalog.commit_version("p", "a", "dataset", new("3"))
-        catalog.commit_version("q", "z", "dataset", new("4"))
+        commit_version(catalog, "p", "b", "model", new("1"))
+        commit_version(catalog, "p", "a", "dataset", new("2"))
+        commit_version(catalog, "p", "a", "dataset", new("3"))
+        commit_version(catalog, "q", "z", "dataset", new("4"))
         assert [(c.name, c.type, c.version_count) for c in catalog.collections("p")] == [
             ("a", "dataset", 2), ("b", "model", 1),
         ]
@@ -191,8 +226,8 @@ class CatalogTests:
     # -- editing ----------------------------------------------------------------------
 
     def test_update_version(self, catalog: SQLCatalog) -> None:
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), aliases=["old"], tags=["t"])
-        v1, _ = catalog.commit_version("p", "c", "dataset", new("b"), aliases=["best"])
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"), aliases=["old"], tags=["t"])
+        v1, _ = commit_version(catalog, "p", "c", "dataset", new("b"), aliases=["best"])
         updated = catalog.update_version(
             v0.id, aliases=["best", "new"], tags=["u", "v"], description="edited", metadata={"acc": 0.9}
         )
@@ -205,14 +240,14 @@ class CatalogTests:
         assert (same.aliases, same.tags, same.metadata) == (["best", "new"], ["u", "v"], {"acc": 0.9})
 
     def test_update_keeps_latest_where_it_is(self, catalog: SQLCatalog) -> None:
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
-        v1, _ = catalog.commit_version("p", "c", "dataset", new("b"))
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"))
+        v1, _ = commit_version(catalog, "p", "c", "dataset", new("b"))
         catalog.update_version(v1.id, aliases=[])
         catalog.update_version(v0.id, aliases=["latest"])
         assert summary(catalog) == {"v0": [], "v1": ["latest"]}
 
     def test_update_of_a_deleted_version(self, catalog: SQLCatalog) -> None:
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"))
         catalog.delete_version(v0.id)
         with pytest.raises(ArtifactNotFoundError):
             catalog.update_version(v0.id, description="x")
@@ -220,28 +255,28 @@ class CatalogTests:
     # -- deleting ---------------------------------------------------------------------
 
     def test_delete_moves_latest_back_and_never_reuses_numbers(self, catalog: SQLCatalog) -> None:
-        ids = [catalog.commit_version("p", "c", "dataset", new(str(i)))[0].id for i in range(3)]
+        ids = [commit_version(catalog, "p", "c", "dataset", new(str(i)))[0].id for i in range(3)]
         catalog.delete_version(ids[2])
         assert summary(catalog) == {"v0": [], "v1": ["latest"]}
         catalog.delete_version(ids[0])
         assert summary(catalog) == {"v1": ["latest"]}
-        v3, created = catalog.commit_version("p", "c", "dataset", new("3"))
+        v3, created = commit_version(catalog, "p", "c", "dataset", new("3"))
         assert created and v3.version == "v3"
         with pytest.raises(ArtifactNotFoundError):
             catalog.version("p", "c", "v2")
 
     def test_deleting_every_version(self, catalog: SQLCatalog) -> None:
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"))
         catalog.delete_version(v0.id)
         assert summary(catalog) == {}
         with pytest.raises(ArtifactNotFoundError, match="latest"):
             catalog.version("p", "c")
-        again, created = catalog.commit_version("p", "c", "dataset", new("a"))  # no dedup against the deleted
+        again, created = commit_version(catalog, "p", "c", "dataset", new("a"))  # no dedup against the deleted
         assert created and again.version == "v1" and again.aliases == ["latest"]
 
     def test_aliases_guard_delete(self, catalog: SQLCatalog) -> None:
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), aliases=["prod"])
-        v1, _ = catalog.commit_version("p", "c", "dataset", new("b"))
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"), aliases=["prod"])
+        v1, _ = commit_version(catalog, "p", "c", "dataset", new("b"))
         with pytest.raises(ValidationError, match="prod"):
             catalog.delete_version(v0.id)
         assert summary(catalog) == {"v0": ["prod"], "v1": ["latest"]}
@@ -254,7 +289,7 @@ class CatalogTests:
 
     def test_delete_removes_tags_and_lineage(self, catalog: SQLCatalog) -> None:
         catalog.create_run(run_record("r1"))
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), tags=["t"], run_id="r1")
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"), tags=["t"], run_id="r1")
         catalog.use_version("r1", v0.id)
         catalog.delete_version(v0.id)
         assert catalog.versions_of("r1", "output") == []
@@ -280,8 +315,8 @@ class CatalogTests:
     def test_lineage_edges(self, catalog: SQLCatalog) -> None:
         for run_id in ("maker", "user", "relogger"):
             catalog.create_run(run_record(run_id))
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"), run_id="maker")
-        catalog.commit_version("p", "c", "dataset", new("a"), run_id="relogger")  # dedup: still an output edge
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"), run_id="maker")
+        commit_version(catalog, "p", "c", "dataset", new("a"), run_id="relogger")  # dedup: still an output edge
         catalog.use_version("user", v0.id)
         catalog.use_version("user", v0.id)  # recorded once
         assert sorted(r.id for r in catalog.runs_of(v0.id, "output")) == ["maker", "relogger"]
@@ -299,21 +334,21 @@ class CatalogTests:
         self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]
     ) -> None:
         epoch = catalog.gc_epoch()
-        catalog.commit_version("p", "c", "dataset", new("a"), gc_epoch=epoch)
+        commit_version(catalog, "p", "c", "dataset", new("a"), gc_epoch=epoch)
         gc = open_catalog()  # a gc in another process
         swept = gc.begin_sweep(epoch, lease=60)
-        assert catalog.gc_epoch() == -1  # sweeping
+        assert catalog.gc_epoch().sweeping
         with pytest.raises(ConcurrentGCError):
-            catalog.commit_version("p", "c", "dataset", new("b"), gc_epoch=epoch)
+            commit_version(catalog, "p", "c", "dataset", new("b"), gc_epoch=epoch)
         with pytest.raises(StoreError, match="another gc"):
             catalog.begin_sweep(epoch, lease=60)
         gc.renew_sweep(swept, lease=60)
         gc.end_sweep(swept)
-        assert catalog.gc_epoch() == swept == epoch + 1
+        assert catalog.gc_epoch() == Epoch(swept) == Epoch(epoch.number + 1)
         with pytest.raises(ConcurrentGCError):  # the sweep is over, but it may have deleted
-            catalog.commit_version("p", "c", "dataset", new("b"), gc_epoch=epoch)
+            commit_version(catalog, "p", "c", "dataset", new("b"), gc_epoch=epoch)
         assert summary(catalog) == {"v0": ["latest"]}
-        catalog.commit_version("p", "c", "dataset", new("b"), gc_epoch=swept)
+        commit_version(catalog, "p", "c", "dataset", new("b"), gc_epoch=Epoch(swept))
         assert summary(catalog) == {"v0": [], "v1": ["latest"]}
         with pytest.raises(StoreError, match="lost its lease"):
             gc.renew_sweep(swept, lease=60)  # ended: nothing to renew
@@ -347,13 +382,13 @@ class CatalogTests:
         assert len(catalog.catalog_id) == 32 and open_catalog().catalog_id == catalog.catalog_id
 
     def test_gc_keeps_the_manifests_of_versions_and_contributions(self, catalog: SQLCatalog) -> None:
-        v0, _ = catalog.commit_version("p", "c", "dataset", new("a"))
+        v0, _ = commit_version(catalog, "p", "c", "dataset", new("a"))
         with catalog.engine.begin() as conn:
             coll = conn.scalar(sa.select(schema.collections.c.id))
-            conn.execute(schema.pending.insert().values(
+            conn.execute(schema.pending_versions.insert().values(
                 id="pend", collection_id=coll, distributed_id="g", state="open", created_at=now()))
             conn.execute(schema.contributions.insert().values(
-                id="contrib", pending_id="pend", key="k", run_id=None, manifest="contribution-manifest",
+                id="contrib", pending_id="pend", key="k", run_id=None, root="contribution-manifest",
                 file_count=1, size=1, info={}, created_at=now()))
         assert catalog.roots() == {v0.root, "contribution-manifest"}
         assert catalog.version_exists(v0.id) and not catalog.version_exists("gone")
@@ -363,7 +398,7 @@ class CatalogTests:
     def test_migrations_are_recorded_once(
         self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]
     ) -> None:
-        catalog.commit_version("p", "c", "dataset", new("a"))
+        commit_version(catalog, "p", "c", "dataset", new("a"))
         reopened = open_catalog()
         reopened.migrate()
         with reopened.engine.connect() as conn:
@@ -374,7 +409,7 @@ class CatalogTests:
     def test_a_catalog_of_0002_gets_leases_and_an_identity(
         self, catalog: SQLCatalog, open_catalog: Callable[[], SQLCatalog]
     ) -> None:
-        catalog.commit_version("p", "c", "dataset", new("a"))
+        commit_version(catalog, "p", "c", "dataset", new("a"))
         with catalog.engine.begin() as conn:  # back to what 0002 left
             conn.execute(sa.text("DROP TABLE leases"))
             conn.execute(sa.text("DROP TABLE identity"))
@@ -402,7 +437,7 @@ class CatalogTests:
             try:
                 catalog = open_catalog()
                 for i in range(3):
-                    record, _ = catalog.commit_version("p", "c", "dataset", new(f"{worker}-{i}"))
+                    record, _ = commit_version(catalog, "p", "c", "dataset", new(f"{worker}-{i}"))
                     results.append(record.version)
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
