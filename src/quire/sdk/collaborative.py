@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..core.draft import Draft
 from ..core.gc import commit_fenced
 from ..core.manifest import Manifest, load_manifest, save_manifest
 from ..core.merge import merge
@@ -26,7 +27,8 @@ from ..errors import PendingTimeoutError, ValidationError
 from ..store import Store, pending
 from ..store.catalog import NewVersion, VersionRecord
 from ..store.pending import ContributionRecord, NewContribution, PendingRecord
-from .artifact import Artifact
+from .commit import stage
+from .staging import Staging
 
 if TYPE_CHECKING:
     from .run import Run
@@ -40,35 +42,35 @@ WRITER_ENV = {
 }
 
 
-def upsert(run: Run, artifact: Artifact, distributed_id: str | None, aliases: list[str]) -> Artifact:
+def upsert(run: Run, draft: Draft, staging: Staging, distributed_id: str | None, aliases: list[str]) -> str:
     """Add the draft's entries to the pending version as one contribution (see
-    :meth:`Run.upsert_artifact`)."""
-    did = _target(run, artifact, distributed_id, "upsert_artifact")
+    :meth:`Run.upsert_artifact`); returns where they went (the draft is final then)."""
+    did = _target(run, draft, distributed_id, "upsert_artifact")
     aliases = [check_alias(a) if a != "latest" else a for a in aliases]
     store = run.store
 
     def add(epoch: int) -> None:  # retried when a gc interrupts (see core.gc)
-        own = _contribution(store, run.id, artifact, aliases, "writer")
+        own = _contribution(store, run.id, draft, staging, aliases, "writer")
         pending.add_contribution(
-            store.catalog, run.project, artifact.collection_name, artifact.type, did, own, gc_epoch=epoch
+            store.catalog, run.project, draft.collection, draft.type, did, own, gc_epoch=epoch
         )
 
-    commit_fenced(store, artifact._fence_epoch(store), add)
-    artifact._mark_upserted(pending.where(run.project, artifact.collection_name, did))
-    return artifact
+    commit_fenced(store, staging.fence_epoch(store), add)
+    return pending.where(run.project, draft.collection, did)
 
 
 def finish(
     run: Run,
-    artifact: Artifact,
+    draft: Draft,
+    staging: Staging,
     distributed_id: str | None,
     aliases: list[str],
     expected_writers: int | None,
     timeout: float | None,
-) -> Artifact:
+) -> VersionRecord:
     """Add the draft's entries, merge every contribution and commit (see
-    :meth:`Run.finish_artifact`)."""
-    did = _target(run, artifact, distributed_id, "finish_artifact")
+    :meth:`Run.finish_artifact`); returns the version."""
+    did = _target(run, draft, distributed_id, "finish_artifact")
     aliases = [check_alias(a) if a != "latest" else a for a in aliases]
     if expected_writers is not None and (
         not isinstance(expected_writers, int) or isinstance(expected_writers, bool) or expected_writers < 0
@@ -76,7 +78,7 @@ def finish(
         raise ValidationError(f"expected_writers must be a whole number ≥ 0, not {expected_writers!r}")
     if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
         raise ValidationError(f"timeout must be a number of seconds ≥ 0, not {timeout!r}")
-    store, name = run.store, artifact.collection_name
+    store, name = run.store, draft.collection
     if expected_writers:
         wait_for_writers(store, run.project, name, did, expected_writers, timeout)
     manifests: dict[str, Manifest] = {}
@@ -92,23 +94,21 @@ def finish(
         metadata: dict[str, Any] = {}
         for part in parts:  # sorted by key: the same inputs give the same metadata
             metadata.update(part.info.get("metadata") or {})
-        metadata.update(artifact.metadata)  # the finisher has the last word
+        metadata.update(draft.metadata)  # the finisher has the last word
         return NewVersion(
             digest=merged.digest, root=save_manifest(store.blobs, merged), size=merged.size,
-            file_count=len(merged), metadata=metadata, description=artifact.description,
-            parent_id=artifact._parent.id if artifact._parent else None,
+            file_count=len(merged), metadata=metadata, description=draft.description,
+            parent_id=draft.parent.id if draft.parent else None,
         )
 
     def commit(epoch: int) -> VersionRecord:  # retried when a gc interrupts (see core.gc)
-        own = _contribution(store, run.id, artifact, [], "finisher")
-        manifests[own.root] = artifact.manifest
+        own = _contribution(store, run.id, draft, staging, [], "finisher")
+        manifests[own.root] = draft.manifest
         return pending.commit(
-            store.catalog, run.project, name, artifact.type, did, own, build, aliases, tags=[], gc_epoch=epoch
+            store.catalog, run.project, name, draft.type, did, own, build, aliases, tags=[], gc_epoch=epoch
         )[0]
 
-    record = commit_fenced(store, artifact._fence_epoch(store), commit)
-    artifact._finalize(record, store)
-    return artifact
+    return commit_fenced(store, staging.fence_epoch(store), commit)
 
 
 def wait_for_writers(
@@ -163,15 +163,13 @@ def _ray_ids() -> dict[str, str]:
     return {k: v for k, v in ids.items() if v}
 
 
-def _target(run: Run, artifact: Artifact, distributed_id: str | None, verb: str) -> str:
-    """Check everything about the request before anything is written; returns the id."""
+def _target(run: Run, draft: Draft, distributed_id: str | None, verb: str) -> str:
+    """Check everything about the request before anything is written (the draft itself
+    is checked by the caller); returns the id."""
     run._check_active()
-    if not isinstance(artifact, Artifact):
-        raise ValidationError(f"{verb} takes an Artifact, not {type(artifact).__name__}")
-    artifact._check_draft()
-    if artifact.incremental:
+    if draft.incremental:
         raise ValidationError(
-            f"{verb}: {artifact.collection_name!r} is incremental (patch mode); collaborative "
+            f"{verb}: {draft.collection!r} is incremental (patch mode); collaborative "
             "writers each give part of a new version: make the Artifact without incremental=True"
         )
     did = distributed_id if distributed_id is not None else run.group
@@ -184,18 +182,18 @@ def _target(run: Run, artifact: Artifact, distributed_id: str | None, verb: str)
         raise ValidationError(
             f"invalid distributed id {did!r}: use 1 to 256 printable characters"
         )
-    pending.check_open(run.store.catalog, run.project, artifact.collection_name, artifact.type, did)
+    pending.check_open(run.store.catalog, run.project, draft.collection, draft.type, did)
     return did
 
 
 def _contribution(
-    store: Store, run_id: str, artifact: Artifact, aliases: Iterable[str], role: str
+    store: Store, run_id: str, draft: Draft, staging: Staging, aliases: Iterable[str], role: str
 ) -> NewContribution:
     """Upload the draft's bytes and manifest (durable before any catalog write)."""
-    digest = artifact._stage(store)
-    manifest = artifact.manifest
+    digest = stage(draft, staging, store)
+    manifest = draft.manifest
     info = {
-        "role": role, "writer": writer_info(), "aliases": list(aliases), "metadata": artifact.metadata,
+        "role": role, "writer": writer_info(), "aliases": list(aliases), "metadata": draft.metadata,
     }
     return NewContribution(run_id, digest, len(manifest), manifest.size, info)
 
