@@ -108,11 +108,6 @@ class Artifact:
         return self._version.record if self._version else None
 
     @property
-    def _store(self) -> Store | None:
-        """The store it is in (a draft: the one it stages into, once known)."""
-        return self._version.store if self._version else self._staging.store
-
-    @property
     def incremental(self) -> bool:
         """Whether this draft is overlaid on the collection's latest version (patch mode)."""
         return self._draft is not None and self._draft.incremental
