@@ -96,7 +96,9 @@ class Api:
 
     artifacts = artifact_versions
 
-    def artifact_collections(self, project_name: str | None = None, type_name: str | None = None) -> list[ArtifactCollection]:
+    def artifact_collections(
+        self, project_name: str | None = None, type_name: str | None = None
+    ) -> list[ArtifactCollection]:
         """The collections of a project (optionally of one type)."""
         project = check_name(project_name or self.project, "project name")
         return [

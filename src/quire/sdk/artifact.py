@@ -278,7 +278,8 @@ class Artifact:
 
     def _put(self, entries: list[Entry], overwrite: bool) -> None:
         """Add entries atomically: all of them, or (on a conflict) none."""
-        manifest, removed = self._drafted().manifest, self._drafted().removed
+        draft = self._drafted()
+        manifest, removed = draft.manifest, draft.removed
         clashes = [
             e.path for e in entries
             if not overwrite and (have := manifest.get(e.path)) is not None and have.digest != e.digest
