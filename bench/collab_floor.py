@@ -35,6 +35,7 @@ import blake3  # noqa: E402
 
 import quire  # noqa: E402
 from bench.workloads_collab import C1_DATA  # noqa: E402
+from quire.core.commit import stage_contribution as stage_draft  # noqa: E402
 from quire.store import _open, open_store  # noqa: E402
 
 
@@ -48,9 +49,9 @@ def upsert(folder: Path, out: Path) -> None:
 def stage(folder: Path, out: Path) -> None:
     store = open_store()
     art = quire.Artifact("c1", "dataset")
-    art._store = store
+    art._staging.store = store
     art.add_dir(folder, name=folder.name)
-    art._stage(store)
+    stage_draft(art._check_draft(), art._staging, store)
 
 
 def raw_bytes(folder: Path, out: Path) -> None:

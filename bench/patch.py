@@ -46,7 +46,7 @@ def make_version(n: int, work: Path) -> quire.Artifact:
     quire.log_artifact(pool)
     kinds = [pool.get_entry(f"blob{i:04d}.txt") for i in range(1000)]
     big = quire.Artifact("big", "dataset")
-    big._manifest = Manifest(  # noqa: SLF001 (a benchmark shortcut: no million files on disk)
+    big._check_draft().manifest = Manifest(  # noqa: SLF001 (a benchmark shortcut: no million files on disk)
         Entry(f"d{i // 1000:04d}/f{i:07d}.bin", kinds[i % 1000].digest, kinds[i % 1000].size)
         for i in range(n)
     )

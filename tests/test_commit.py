@@ -138,9 +138,7 @@ def test_two_patch_threads_at_once_both_get_in(tmp_path: Path) -> None:
 
 
 def _draft(art: quire.Artifact) -> Any:
-    from quire.sdk.commit import draft_of
-
-    return draft_of(art)
+    return art._check_draft()
 
 
 def test_a_contribution_upserted_during_a_finish_is_merged_in(tmp_path: Path) -> None:

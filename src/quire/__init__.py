@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from .core.progress import reporting
 from .errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
@@ -26,6 +27,7 @@ from .errors import (
 from .sdk.api import Api
 from .sdk.artifact import Artifact
 from .sdk.run import Run, finish, init
+from .sdk.run import current_run as _current_run
 
 if TYPE_CHECKING:
     from . import data_types
@@ -52,30 +54,25 @@ __all__ = [
     "finish",
     "init",
     "log_artifact",
+    "reporting",
     "use_artifact",
 ]
 
 
 def log_artifact(artifact: Artifact | str, **kwargs: Any) -> Artifact:
     """Log through the current run (started with :func:`init` when there is none)."""
-    from .sdk.run import current_run
-
-    return (current_run() or init()).log_artifact(artifact, **kwargs)
+    return (_current_run() or init()).log_artifact(artifact, **kwargs)
 
 
 def use_artifact(artifact_or_name: Artifact | str, **kwargs: Any) -> Artifact:
     """Use through the current run (started with :func:`init` when there is none)."""
-    from .sdk.run import current_run
-
-    return (current_run() or init()).use_artifact(artifact_or_name, **kwargs)
+    return (_current_run() or init()).use_artifact(artifact_or_name, **kwargs)
 
 
 def __getattr__(name: str) -> Any:
     # ``quire.run`` is the current run, as ``wandb.run`` is; it changes, so it is computed.
     if name == "run":
-        from .sdk.run import current_run
-
-        return current_run()
+        return _current_run()
     # Tables need pyarrow: imported when first asked for, so `import quire` stays light.
     if name in ("Table", "PartitionedTable", "data_types"):
         data_types = importlib.import_module(".data_types", __name__)

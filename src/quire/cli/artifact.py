@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 import quire
-from quire.core.ingest import walk_files
-from quire.core.names import check_alias, check_name
 from quire.errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
-from quire.sdk.api import ArtifactCollection
+from quire.sdk.names import check_alias, check_name
 
 from . import pending
 from .common import (
@@ -30,6 +29,9 @@ from .common import (
     version_rows,
     working,
 )
+
+if TYPE_CHECKING:
+    from quire.sdk.api import ArtifactCollection
 
 app = typer.Typer(help="Log, download, list, alias, diff and verify artifact versions.", no_args_is_help=True)
 app.add_typer(pending.app, name="pending")
@@ -293,7 +295,11 @@ def _bytes_below(path: Path) -> int:
     """The bytes of a file, or of every file below a folder (what ``put`` will read)."""
     if not path.is_dir():
         return path.stat().st_size
-    return sum(entry.stat().st_size for _, entry in walk_files(path))
+    # As put walks: symlinks to files are followed, symlinks to folders are not.
+    return sum(
+        os.stat(file).st_size for folder, _, names in os.walk(path)
+        for name in names if os.path.isfile(file := os.path.join(folder, name))
+    )
 
 
 def _size(n: int | None) -> str:

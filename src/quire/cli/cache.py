@@ -6,8 +6,6 @@ from typing import Annotated
 
 import typer
 
-from quire.core.cache import cache_for
-
 from .common import JsonFlag, api, emit, human_size, parse_size
 
 app = typer.Typer(help="Manage the local cache of downloaded files.", no_args_is_help=True)
@@ -24,7 +22,7 @@ def cleanup(
 
     Downloaded folders keep their files: only the cache's own copies go.
     """
-    cache = cache_for(api(ctx).store.local_dir)
+    cache = api(ctx).cache
     removed, freed = cache.cleanup(max_bytes)
     if json_:
         emit({"cache": str(cache.root), "removed_files": removed, "freed_bytes": freed, "max_bytes": max_bytes})

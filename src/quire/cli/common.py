@@ -22,7 +22,6 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 import quire
-from quire.core import progress
 from quire.errors import QuireError
 
 #: ``--json`` as every command spells it.
@@ -175,7 +174,7 @@ def working(description: str, total: Callable[[], int] | None = None) -> Iterato
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), *counts, TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(description, total=size or None)
-        with progress.reporting(lambda n: bar.advance(task, n)):
+        with quire.reporting(lambda n: bar.advance(task, n)):
             yield
 
 

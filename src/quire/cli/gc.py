@@ -1,4 +1,4 @@
-"""``quire gc``: delete what no version references (see :mod:`quire.core.gc`)."""
+"""``quire gc``: delete what no version references (see ``quire.Api.gc``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import re
 from typing import Annotated
 
 import typer
-
-from quire.core.gc import collect_garbage
 
 from .common import JsonFlag, api, count, emit, human_size, table
 
@@ -44,8 +42,9 @@ def gc(
     commits made meanwhile are kept: gc is safe while others write. Objects that are not
     Quire's are never deleted.
     """
-    store = api(ctx).store
-    report = collect_garbage(store, grace=grace, dry_run=dry_run, lease=lease)
+    quire_api = api(ctx)
+    store = quire_api.store
+    report = quire_api.gc(grace=grace, dry_run=dry_run, lease=lease)
     if json_:
         emit(report.to_dict())
         return

@@ -8,14 +8,16 @@ abort one that will never be finished.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from quire.core.names import check_name
-from quire.sdk.collaborative import PendingVersion
+from quire.sdk.names import check_name
 
 from .common import JsonFlag, api, count, emit, human_size, table
+
+if TYPE_CHECKING:
+    from quire.sdk.collaborative import PendingVersion
 
 app = typer.Typer(
     help="List, inspect and abort pending versions (collaborative mode).", no_args_is_help=True

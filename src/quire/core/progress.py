@@ -3,6 +3,8 @@
 The core reports bytes as it finishes with them: a file ingested (hashed, and stored when
 the policy is mutable), a blob fetched into the cache, a file placed by a download. One
 listener per process, set around an operation; with none set, a report costs a lookup.
+The listener is held by a :class:`Progress` object, the process's :data:`PROGRESS`;
+:func:`reporting` and :func:`advance` are its methods.
 """
 
 from __future__ import annotations
@@ -10,22 +12,33 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-_listener: Callable[[int], None] | None = None
+Listener = Callable[[int], None]
 
 
-@contextmanager
-def reporting(listener: Callable[[int], None]) -> Iterator[None]:
-    """Call ``listener(bytes)`` as work is done in the block (from any thread)."""
-    global _listener
-    previous, _listener = _listener, listener
-    try:
-        yield
-    finally:
-        _listener = previous
+class Progress:
+    """Where the progress of this process's long operations goes: one listener at a time."""
+
+    def __init__(self) -> None:
+        self._listener: Listener | None = None
+
+    @contextmanager
+    def reporting(self, listener: Listener) -> Iterator[None]:
+        """Call ``listener(bytes)`` as work is done in the block (from any thread); the
+        listener set before comes back when the block ends."""
+        previous, self._listener = self._listener, listener
+        try:
+            yield
+        finally:
+            self._listener = previous
+
+    def advance(self, nbytes: int) -> None:
+        """Report ``nbytes`` more bytes done."""
+        listener = self._listener  # read once: another thread may end the block meanwhile
+        if listener is not None and nbytes:
+            listener(nbytes)
 
 
-def advance(nbytes: int) -> None:
-    """Report ``nbytes`` more bytes done."""
-    listener = _listener
-    if listener is not None and nbytes:
-        listener(nbytes)
+#: the progress of this process
+PROGRESS = Progress()
+reporting = PROGRESS.reporting
+advance = PROGRESS.advance

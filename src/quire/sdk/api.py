@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ..core.cache import cache_for
+from ..core.gc import GRACE, GCReport, collect_garbage
 from ..core.names import DEFAULT_PROJECT, check_name, parse_address
 from ..errors import ArtifactNotFoundError
 from ..store import Store, open_store
-from .artifact import Artifact
+from .artifact import Artifact, PublicRun
 from .collaborative import PendingVersion
-from .run import PublicRun, resolve
+from .run import resolve
 
 
 @dataclass
@@ -33,6 +36,28 @@ class ArtifactCollection:
     def aliases(self) -> list[str]:
         """Every alias in use in the collection."""
         return sorted({a for v in self.versions() for a in v.aliases})
+
+
+class LocalCache:
+    """The local cache of downloaded files that a store's downloads go through
+    (``$QUIRE_CACHE_DIR``, else the store's own folder, else ``~/.cache/quire``).
+
+    Attributes:
+        root: the cache's folder.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._cache = cache_for(store.local_dir)
+        self.root: Path = self._cache.root
+
+    def cleanup(self, max_bytes: int) -> tuple[int, int]:
+        """Remove the least recently used cached files until at most ``max_bytes`` stay
+        (downloaded folders keep their files: only the cache's copies go).
+
+        Returns:
+            How many files were removed, and how many bytes they held.
+        """
+        return self._cache.cleanup(max_bytes)
 
 
 class Api:
@@ -71,7 +96,9 @@ class Api:
 
     artifacts = artifact_versions
 
-    def artifact_collections(self, project_name: str | None = None, type_name: str | None = None) -> list[ArtifactCollection]:
+    def artifact_collections(
+        self, project_name: str | None = None, type_name: str | None = None
+    ) -> list[ArtifactCollection]:
         """The collections of a project (optionally of one type)."""
         project = check_name(project_name or self.project, "project name")
         return [
@@ -108,3 +135,31 @@ class Api:
     def run(self, path: str) -> PublicRun:
         """A run, by ``[project/]id``."""
         return PublicRun(self.store.catalog.run(path.rsplit("/", 1)[-1]), self.store)
+
+    @property
+    def cache(self) -> LocalCache:
+        """The local cache this store's downloads go through."""
+        return LocalCache(self.store)
+
+    def gc(self, grace: float = GRACE, dry_run: bool = False, lease: float | None = None) -> GCReport:
+        """Delete the blobs and manifest pages that no version and no pending contribution
+        references; packs holding mostly garbage are rewritten with their live blobs.
+
+        Safe while others write: nothing younger than ``grace``, or written since a live
+        writer began staging, is touched, and commits made meanwhile are kept. Objects
+        that are not Quire's are never deleted.
+
+        Args:
+            grace: seconds; keep everything younger (uploads in progress are younger).
+            dry_run: delete nothing; the report says what would go.
+            lease: seconds the sweep holds writers' commits off between renewals
+                (default 30, or ``$QUIRE_GC_LEASE``): a gc that dies holds them off this long.
+
+        Returns:
+            What was deleted and rewritten (``report.freed``: bytes; ``report.to_dict()``).
+
+        Raises:
+            ValidationError: ``grace`` is negative or ``lease`` not above 0.
+            ConcurrentGCError: another gc is running on the store.
+        """
+        return collect_garbage(self.store, grace=grace, dry_run=dry_run, lease=lease)

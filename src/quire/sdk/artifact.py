@@ -9,25 +9,21 @@ description and metadata can (``save()`` again). Committed versions come from
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
-import shutil
 import tempfile
-import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core import download as _download
-from ..core import repair as _repair
 from ..core.cache import Cache, cache_for
 from ..core.diff import ManifestDiff, diff_manifests
-from ..core.fence import NOTHING_NOTED, Note, Noted, writer_epoch
-from ..core.lease import Hold, hold
+from ..core.draft import Draft
+from ..core.commit import commit_draft
 from ..core.ingest import check_policy, ingest_dir, ingest_file
-from ..core.manifest import Entry, Manifest, load_manifest
+from ..core.manifest import Entry, Manifest
 from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag, check_text
 from ..core.references import reference_entries
 from ..core.repair import RepairReport
@@ -36,22 +32,25 @@ from ..errors import (
     ArtifactNotFoundError,
     ArtifactNotLoggedError,
     CollectionTypeError,
-    QuireError,
-    StoreError,
     ValidationError,
 )
 from ..store import Store
-from ..store.blobs import BlobWriter
-from ..store.catalog import VersionRecord
-from . import media
-from .commit import commit_draft, upload
+from ..store.catalog import RunRecord, VersionRecord
+from . import collaborative, media
+from .context import CONTEXT
+from .staging import Staging
+from .version import Version
 
 if TYPE_CHECKING:
-    from .run import PublicRun
+    from .run import Run
 
 
 class Artifact:
     """A versioned set of files: a draft until logged, then a committed version.
+
+    A facade over the draft's content (a :class:`~quire.core.draft.Draft`) and its
+    :class:`~quire.sdk.staging.Staging` while it is a draft, and over a
+    :class:`~quire.sdk.version.Version` once it is committed.
 
     Args:
         name: 1–128 of ``A-Z a-z 0-9 _ . -``; the collection the version joins.
@@ -74,42 +73,63 @@ class Artifact:
         incremental: bool = False,
         use_as: str | None = None,
     ) -> None:
-        self._name = check_name(name)
-        self._type = check_name(type, "artifact type")
-        self.description = description
-        self._metadata = check_metadata(metadata)
-        self.incremental = incremental
-        self._manifest = Manifest()
-        self._removed: set[str] = set()
-        self._parent: VersionRecord | None = None
-        self._record: VersionRecord | None = None
-        self._store: Store | None = None
-        self._writer: BlobWriter | None = None
-        self._gc_epoch: Note = NOTHING_NOTED  # noted before this draft first checks what its store holds
-        self._lease: Hold | None = None  # held while it stages blobs (see quire.core.lease)
+        draft = Draft(
+            check_name(name), check_name(type, "artifact type"), incremental=incremental,
+            metadata=check_metadata(metadata), description=description,
+        )
+        self._open(draft, Staging())
+
+    def _open(self, draft: Draft, staging: Staging) -> None:
+        self._draft: Draft | None = draft
+        self._staging = staging
+        self._version: Version | None = None
+        self._name, self._type = draft.collection, draft.type
         self.aliases: list[str] = []
         self.tags: list[str] = []
-        self._tmp_dirs: list[str] = []  # the files of new_file and add, kept until the commit
 
     # -- construction from the catalog ------------------------------------------------
 
     @classmethod
     def _committed(cls, record: VersionRecord, store: Store) -> Artifact:
         art = cls.__new__(cls)
+        art._draft, art._staging = None, Staging(store)
         art._name, art._type = record.collection, record.type
-        art.incremental = False
-        art._removed, art._parent, art._writer, art._tmp_dirs = set(), None, None, []
-        art._gc_epoch, art._lease = NOTHING_NOTED, None
-        art._manifest = None  # type: ignore[assignment]  # loaded on first use
-        art._bind(record, store)
+        art._bind(Version(record, store))
         return art
 
-    def _bind(self, record: VersionRecord, store: Store) -> None:
-        self._record, self._store = record, store
-        self.description = record.description
-        self._metadata = dict(record.metadata)
-        self.aliases = list(record.aliases)
-        self.tags = list(record.tags)
+    def _bind(self, version: Version) -> None:
+        self._version = version
+        self.aliases = list(version.record.aliases)
+        self.tags = list(version.record.tags)
+
+    @property
+    def _record(self) -> VersionRecord | None:
+        return self._version.record if self._version else None
+
+    @property
+    def incremental(self) -> bool:
+        """Whether this draft is overlaid on the collection's latest version (patch mode)."""
+        return self._draft is not None and self._draft.incremental
+
+    @incremental.setter
+    def incremental(self, value: bool) -> None:
+        if self._draft is not None:  # a committed version's files are fixed: nothing to overlay
+            self._draft.incremental = value
+
+    @property
+    def description(self) -> str | None:
+        """Free text. Set it, then ``save()`` a committed version."""
+        return self._content().description
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._content().description = value
+
+    def _content(self) -> Draft | Version:
+        """What holds the editable fields: the draft, else the committed version."""
+        content = self._draft if self._draft is not None else self._version
+        assert content is not None
+        return content
 
     # -- identity ---------------------------------------------------------------------
 
@@ -192,10 +212,10 @@ class Artifact:
     @property
     def manifest(self) -> Manifest:
         """The manifest: ``manifest.entries`` maps path → entry."""
-        if self._manifest is None:
-            assert self._record is not None and self._store is not None
-            self._manifest = load_manifest(self._store.blobs, self._record.root)
-        return self._manifest
+        if self._version is not None:
+            return self._version.manifest
+        assert self._draft is not None
+        return self._draft.manifest
 
     @property
     def digest(self) -> str:
@@ -215,11 +235,11 @@ class Artifact:
     @property
     def metadata(self) -> dict[str, Any]:
         """User metadata (JSON). Replace it or edit it, then ``save()`` a committed version."""
-        return self._metadata
+        return self._content().metadata
 
     @metadata.setter
     def metadata(self, value: dict[str, Any]) -> None:
-        self._metadata = check_metadata(value)
+        self._content().metadata = check_metadata(value)
 
     def get_entry(self, name: str) -> Entry:
         """The entry at path ``name`` (of a large version, only its pages are read)."""
@@ -245,27 +265,23 @@ class Artifact:
                 "call new_draft() to make a new version from it"
             )
 
-    def _staging(self) -> tuple[Store, BlobWriter]:
-        """The store a mutable draft writes into now: its parent's, else the current run's."""
-        if self._writer is None:
-            self._store = self._store or _current_store()
-            self._lease = hold(self._store)  # before anything is staged: gc keeps what comes after
-            epoch = writer_epoch(self._store)
-            if self._parent is None:  # a patch keeps the epoch noted before its base was read
-                self._gc_epoch = Noted(self._store, epoch)
-            self._writer = self._store.blobs.writer()
-        assert self._store is not None
-        return self._store, self._writer
+    def _drafted(self) -> Draft:
+        """The draft's content, if it may still change."""
+        self._ensure_draft()
+        assert self._draft is not None
+        return self._draft
 
     def _cache(self) -> Cache:
-        store = self._store or _current_store()
+        store = self._staging.store or CONTEXT.store()
         return cache_for(store.local_dir)
 
     def _put(self, entries: list[Entry], overwrite: bool) -> None:
         """Add entries atomically: all of them, or (on a conflict) none."""
+        draft = self._drafted()
+        manifest, removed = draft.manifest, draft.removed
         clashes = [
             e.path for e in entries
-            if not overwrite and (have := self._manifest.get(e.path)) is not None and have.digest != e.digest
+            if not overwrite and (have := manifest.get(e.path)) is not None and have.digest != e.digest
         ]
         if clashes:
             raise ValidationError(
@@ -273,8 +289,8 @@ class Artifact:
                 f"(e.g. {clashes[0]!r}); pass overwrite=True (add_dir: merge=True) to replace"
             )
         for entry in entries:
-            self._manifest.put(entry)
-            self._removed.discard(entry.path)
+            manifest.put(entry)
+            removed.discard(entry.path)
 
     def add_file(
         self,
@@ -296,8 +312,8 @@ class Artifact:
         logical = check_path(name if name is not None else path.name)
         mutable = policy == "mutable" and not skip_cache
         # A path already held, without overwrite: hash only, so a refused file stores nothing.
-        held = not overwrite and not is_tmp and logical in self._manifest
-        writer = self._staging()[1] if mutable and not held else None
+        held = not overwrite and not is_tmp and logical in self.manifest
+        writer = self._staging.open(CONTEXT.store) if mutable and not held else None
         cache = self._cache()
         entry = ingest_file(path, logical, writer, cache.stat)
         cache.stat.save()
@@ -325,7 +341,7 @@ class Artifact:
             raise ValidationError(f"add_dir: {root} is not a folder (use add_file for files)")
         prefix = check_path(name) if name else None
         mutable = policy == "mutable" and not skip_cache
-        writer = self._staging()[1] if mutable else None
+        writer = self._staging.open(CONTEXT.store) if mutable else None
         self._put(ingest_dir(root, prefix, writer, self._cache().stat), overwrite=merge)
 
     @contextmanager
@@ -333,30 +349,16 @@ class Artifact:
         """Open a new file that is added at path ``name`` when the block ends."""
         self._ensure_draft()
         logical = check_path(name)
-        if logical in self._manifest:
+        if logical in self.manifest:
             raise ValidationError(f"new_file: {logical!r} is already in {self._name!r}")
         if "x" not in mode and "w" not in mode:
             raise ValidationError(f"new_file: mode {mode!r} must create a file ('x' or 'w', with 'b' for bytes)")
         folder = tempfile.mkdtemp(prefix="quire-new-file-")
         path = Path(folder, Path(logical).name)
-        with self._own_folder(folder):
+        with self._staging.own_folder(folder):
             with open(path, mode, encoding=encoding) as f:
                 yield f
             self.add_file(path, logical, policy="mutable")
-
-    @contextmanager
-    def _own_folder(self, folder: str) -> Iterator[None]:
-        """Keep ``folder`` (files this draft made) until the commit, or remove it now if
-        the block fails. The file is the bytes' only copy outside the store: should its
-        staged blob be lost before the commit (a gc after this process's lease ran out),
-        the commit stores it again from there."""
-        try:
-            yield
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        self._tmp_dirs.append(folder)
-        weakref.finalize(self, shutil.rmtree, folder, True)  # a draft dropped unlogged
 
     def add_reference(
         self,
@@ -377,7 +379,7 @@ class Artifact:
         kind = media.kind_of(obj)
         logical = check_path(name if name.endswith(kind.suffix) else name + kind.suffix)
         folder = tempfile.mkdtemp(prefix="quire-add-")
-        with self._own_folder(folder):
+        with self._staging.own_folder(folder):
             path = Path(folder, "obj" + kind.suffix)
             obj._write(path)
             entry = self.add_file(path, logical, policy="mutable", overwrite=overwrite)
@@ -401,16 +403,16 @@ class Artifact:
     def remove(self, item: str | Entry) -> None:
         """Remove a path, or every path below a folder (in an incremental draft, also from
         the latest version it is committed onto)."""
-        self._ensure_draft()
+        draft = self._drafted()
         path = check_path(item.path if isinstance(item, Entry) else item)
-        found = [e.path for e in self._manifest.under(path)]
-        if not found and not self.incremental:
-            near = [e.path for e in itertools.islice(self._manifest, 21)]
+        found = [e.path for e in draft.manifest.under(path)]
+        if not found and not draft.incremental:
+            near = [e.path for e in itertools.islice(draft.manifest, 21)]
             raise ArtifactNotFoundError(f"cannot remove {path!r}: {self.name!r} has no such path or folder", near)
         for p in found:
-            self._manifest.pop(p)
-        if self.incremental:
-            self._removed.add(path)
+            draft.manifest.pop(p)
+        if draft.incremental:
+            draft.removed.add(path)
 
     # -- committing -------------------------------------------------------------------
 
@@ -423,71 +425,72 @@ class Artifact:
         tags: list[str],
     ) -> bool:
         """Upload what the store lacks, then commit; returns whether a new version was made."""
-        self._check_draft()
+        draft = self._check_draft()
         aliases = [check_alias(a) if a != "latest" else a for a in aliases]
         tags = [check_tag(t) for t in tags]
         # The commit checks the type again, race-free; this check only spares the uploads.
-        existing = store.catalog.collection_type(project, self._name)
-        if existing is not None and existing != self._type:
-            raise CollectionTypeError(f"{project}/{self._name}", existing, self._type)
-        if self._parent is not None and self._store is not None and self._store.url != store.url:
+        existing = store.catalog.collection_type(project, draft.collection)
+        if existing is not None and existing != draft.type:
+            raise CollectionTypeError(f"{project}/{draft.collection}", existing, draft.type)
+        staged_in = self._staging.store
+        if draft.parent is not None and staged_in is not None and staged_in.url != store.url:
             raise ValidationError(
-                f"this draft was made from {self._parent.collection}:{self._parent.version} in "
-                f"{self._store.url}; log it to that store, not to {store.url}"
+                f"this draft was made from {draft.parent.collection}:{draft.parent.version} in "
+                f"{staged_in.url}; log it to that store, not to {store.url}"
             )
-        done = commit_draft(self, store, project, run_id, aliases, tags)
+        done = commit_draft(store, draft, self._staging, project, aliases, tags, [run_id] if run_id else [])
         self._finalize(done.version, store)
         return done.created
 
-    def _check_draft(self) -> None:
+    def _upsert(self, run: Run, distributed_id: str | None, aliases: list[str]) -> None:
+        """Add this draft's entries to a pending version as one contribution; it is final then."""
+        draft = self._check_draft()
+        self._upserted = collaborative.upsert(run, draft, self._staging, distributed_id, aliases)
+        self._staging.done()
+
+    def _finish(
+        self,
+        run: Run,
+        distributed_id: str | None,
+        aliases: list[str],
+        expected_writers: int | None,
+        timeout: float | None,
+    ) -> None:
+        """Merge every contribution and this draft's entries, and commit them as this version."""
+        draft = self._check_draft()
+        record = collaborative.finish(
+            run, draft, self._staging, distributed_id, aliases, expected_writers, timeout
+        )
+        self._finalize(record, run.store)
+
+    def _check_draft(self) -> Draft:
         """Refuse, before anything is written, a draft that cannot become a version."""
-        self._ensure_draft()
-        self._metadata = check_metadata(self._metadata)  # it may have been edited in place
-        _check_description(self.description)
-        clashes = self._manifest.folder_clashes()
+        draft = self._drafted()
+        draft.metadata = check_metadata(draft.metadata)  # it may have been edited in place
+        _check_description(draft.description)
+        clashes = draft.manifest.folder_clashes()
         if clashes:
             raise ValidationError(
                 f"{', '.join(map(repr, clashes[:5]))} in {self._name!r} would be both a file and "
                 "a folder (a path beside paths below it); remove or rename one of them"
             )
-
-    def _stage(self, store: Store) -> str:
-        """Upload what the store lacks and the manifest, durably; returns its digest."""
-        writer = self._upload(store)
-        # One blob (format 1), in the same pack as the files: a contribution is read whole.
-        digest = writer.add_bytes(self._manifest.to_bytes())
-        writer.flush()
-        return digest
+        return draft
 
     def _finalize(self, record: VersionRecord, store: Store) -> None:
         """Turn this draft into the committed version ``record``."""
-        self._writer = None
-        self._manifest = None  # type: ignore[assignment]  # reload: the commit may differ
-        self._bind(record, store)
-        self._staged()
-
-    def _mark_upserted(self, where: str) -> None:
-        """This draft is now a contribution to the pending version ``where`` (final)."""
-        self._upserted = where
-        self._staged()
-
-    def _staged(self) -> None:
-        """What this draft staged is referenced now: drop its lease and its own files."""
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
-        for folder in self._tmp_dirs:
-            shutil.rmtree(folder, ignore_errors=True)
-        self._tmp_dirs.clear()
-
-    def _upload(self, store: Store) -> BlobWriter:
-        """Give a writer every stored entry's bytes the store lacks (see :func:`upload`)."""
-        return upload(self, store)
+        self._draft = None
+        self._bind(Version(record, store))  # its manifest reloaded: the commit may differ
+        self._staging.done()
 
     # -- reading ----------------------------------------------------------------------
 
     def _default_root(self) -> Path:
         return Path("artifacts") / f"{self._name}:{self.version}"
+
+    def _committed_version(self) -> Version:
+        self._committed_record()
+        assert self._version is not None
+        return self._version
 
     def download(
         self,
@@ -501,27 +504,14 @@ class Artifact:
         ``skip_cache=True`` takes every blob from the store rather than the local cache,
         and leaves the cache as it was.
         """
-        record = self._committed_record()
-        assert self._store is not None
+        version = self._committed_version()
         target = Path(root) if root is not None else self._default_root()
-        if self._manifest is None and not skip_cache:  # its pages through the cache too
-            self._manifest = load_manifest(cache_for(self._store.local_dir).pages(self._store.blobs), record.root)
-        with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
-            cache = Cache(Path(scratch)) if scratch else cache_for(self._store.local_dir)
-            try:
-                _download.download(
-                    self._store.blobs, cache, self.manifest, target,
-                    check_path(path_prefix) if path_prefix else None, allow_missing_references,
-                )
-            except QuireError:
-                raise
-            except OSError as exc:  # the folder's or the cache's file system refused a write
-                raise _download_error(exc, target, cache.root) from exc
-        from .run import current_run
-
-        run = current_run()
-        if run is not None and run.store is self._store:
-            self._store.catalog.use_version(run.id, record.id)
+        version.download(
+            target, check_path(path_prefix) if path_prefix else None, allow_missing_references, bool(skip_cache)
+        )
+        run = CONTEXT.run
+        if run is not None and run.store is version.store:
+            version.store.catalog.use_version(run.id, version.record.id)
         return str(target)
 
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
@@ -535,8 +525,7 @@ class Artifact:
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
         """Raise ``ValueError`` unless ``root`` holds exactly this version's bytes."""
-        self._committed_record()
-        _download.verify(self.manifest, Path(root) if root is not None else self._default_root())
+        self._committed_version().verify(Path(root) if root is not None else self._default_root())
 
     def repair(self, source: str | os.PathLike[str]) -> RepairReport:
         """Check that the store holds every blob of this version intact, and store the
@@ -547,9 +536,7 @@ class Artifact:
             What was damaged, what was restored from which file, and which paths still
             lack their bytes (``report.ok`` is False then).
         """
-        record = self._committed_record()
-        assert self._store is not None
-        return _repair.repair(self._store.blobs, record.root, Path(source))
+        return self._committed_version().repair(Path(source))
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
         """Download a one-file artifact; returns the file's path."""
@@ -566,37 +553,28 @@ class Artifact:
 
     def logged_by(self) -> PublicRun | None:
         """The run that committed this version."""
-        from .run import PublicRun
-
-        record = self._committed_record()
-        runs = self._store.catalog.runs_of(record.id, "output")  # type: ignore[union-attr]
-        first = min(runs, key=lambda r: r.created_at, default=None)
-        return PublicRun(first, self._store) if first else None  # type: ignore[arg-type]
+        version = self._committed_version()
+        first = min(version.runs("output"), key=lambda r: r.created_at, default=None)
+        return PublicRun(first, version.store) if first else None
 
     def used_by(self) -> list[PublicRun]:
         """The runs that used this version."""
-        from .run import PublicRun
-
-        record = self._committed_record()
-        return [PublicRun(r, self._store) for r in self._store.catalog.runs_of(record.id, "input")]  # type: ignore[union-attr, arg-type]
+        version = self._committed_version()
+        return [PublicRun(r, version.store) for r in version.runs("input")]
 
     # -- editing a committed version --------------------------------------------------
 
     def save(self, project: str | None = None, settings: Any = None) -> None:
         """Commit a draft (in an implicit run), or persist edits of a committed version."""
-        if self._record is None:
-            from .run import log_in_implicit_run
-
-            log_in_implicit_run(self, project)
+        if self._version is None:
+            staged_in = self._staging.store
+            CONTEXT.log(self, project, staged_in.location if staged_in else None)
             return
         aliases = [check_alias(a) for a in self.aliases if a != "latest"]
         tags = [check_tag(t) for t in self.tags]
         _check_description(self.description)
-        record = self._store.catalog.update_version(  # type: ignore[union-attr]
-            self._record.id, aliases=aliases, tags=tags,
-            description=self.description, metadata=check_metadata(self._metadata),
-        )
-        self._bind(record, self._store)  # type: ignore[arg-type]
+        self._version.save(aliases, tags)
+        self._bind(self._version)
 
     def wait(self, timeout: float | None = None) -> Artifact:
         """Return self: logging is synchronous, so a logged artifact is already committed."""
@@ -605,34 +583,31 @@ class Artifact:
 
     def delete(self, delete_aliases: bool = False) -> None:
         """Delete this version (its aliases too with ``delete_aliases=True``)."""
-        record = self._committed_record()
-        self._store.catalog.delete_version(record.id, delete_aliases)  # type: ignore[union-attr]
+        version = self._committed_version()
+        version.store.catalog.delete_version(version.record.id, delete_aliases)
 
     def new_draft(self) -> Artifact:
         """A draft holding this version's files, to edit (``add_*``, ``overwrite=True``,
         ``remove``) and log as the next version, whose :attr:`parent` this is (patch mode).
         Logging costs what changed: the other files need not even exist locally."""
-        record = self._committed_record()
-        draft = Artifact(self._name, self._type, self.description, dict(self._metadata))
-        # Before the base's manifest is read: a gc from now on makes the commit check that
-        # the base still exists (else its pages and blobs may be gone).
-        draft._gc_epoch = Noted(self._store, writer_epoch(self._store))  # type: ignore[arg-type]
-        # From the stored root, not self.manifest: that may have been loaded whole.
-        draft._manifest = load_manifest(self._store.blobs, record.root)  # type: ignore[union-attr]
-        draft._parent = record
-        draft._store = self._store
-        return draft
+        version = self._committed_version()
+        draft, epoch = version.new_draft()
+        draft.metadata = check_metadata(draft.metadata)
+        art = Artifact.__new__(Artifact)
+        art._open(draft, Staging(version.store, epoch))
+        return art
 
     @property
     def parent(self) -> Artifact | None:
         """The version this one was made from (``new_draft``, incremental), else None."""
-        store = self._store
-        if self._record is None:
-            return Artifact._committed(self._parent, store) if self._parent and store else None
-        if self._record.parent_id is None or store is None:
+        if self._version is None:
+            store, base = self._staging.store, self._draft.parent if self._draft else None
+            return Artifact._committed(base, store) if base and store else None
+        record, store = self._version.record, self._version.store
+        if record.parent_id is None:
             return None
         try:
-            return Artifact._committed(store.catalog.version_by_id(self._record.parent_id), store)
+            return Artifact._committed(store.catalog.version_by_id(record.parent_id), store)
         except ArtifactNotFoundError:
             return None
 
@@ -642,36 +617,37 @@ class Artifact:
         return diff_manifests(self.manifest, other.manifest)
 
 
-def _current_store() -> Store:
-    from .run import current_store
+class PublicRun:
+    """A recorded run, as read back (``artifact.logged_by()``, ``Api().run()``).
 
-    return current_store()
+    Defined beside ``Artifact``: each returns the other (lineage), and one module keeps
+    the sdk's imports free of a circle.
+    """
+
+    def __init__(self, record: RunRecord, store: Store) -> None:
+        self._record, self._store = record, store
+
+    id = property(lambda self: self._record.id)
+    name = property(lambda self: self._record.name)
+    project = property(lambda self: self._record.project)
+    group = property(lambda self: self._record.group)
+    job_type = property(lambda self: self._record.job_type)
+    config = property(lambda self: dict(self._record.config))
+    state = property(lambda self: self._record.state)
+    created_at = property(lambda self: self._record.created_at)
+
+    def logged_artifacts(self) -> list[Artifact]:
+        """The versions this run made."""
+        return [Artifact._committed(v, self._store) for v in self._store.catalog.versions_of(self.id, "output")]
+
+    def used_artifacts(self) -> list[Artifact]:
+        """The versions this run used."""
+        return [Artifact._committed(v, self._store) for v in self._store.catalog.versions_of(self.id, "input")]
+
+    def __repr__(self) -> str:
+        return f"<Run {self.project}/{self.id} ({self.state})>"
 
 
 def _check_description(description: object) -> None:
     if description is not None:
         check_text(description, "the description")
-
-
-def _download_error(exc: OSError, target: Path, cache: Path) -> StoreError:
-    """A one-line error for an OS error while downloading into ``target``, by its errno
-    (the class of a disk full or a name too long)."""
-    into = _shown(str(target))
-    where = f" ({_shown(str(exc.filename))})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StoreError(
-            f"no space left to download into {into}{where}; free some space: "
-            f"`quire cache cleanup SIZE` shrinks the cache in {cache}, and download(skip_cache=True) "
-            "does not keep files in it"
-        )
-    if exc.errno == errno.ENAMETOOLONG:
-        return StoreError(
-            f"cannot download into {into}: a path is too long for the file system{where}; "
-            "download into a folder with a shorter path (root=...)"
-        )
-    return StoreError(f"cannot download into {into}: {exc.strerror or exc}{where}")
-
-
-def _shown(path: str, keep: int = 120) -> str:
-    """``path`` for a message: its start and end when it is very long."""
-    return path if len(path) <= 2 * keep else f"{path[:keep]}...{path[-keep:]}"

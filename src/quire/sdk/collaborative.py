@@ -22,9 +22,9 @@ from ..core import commit as core
 from ..core.names import check_alias
 from ..errors import PendingTimeoutError, ValidationError
 from ..store import Store
-from ..store.catalog import OPEN, ContributionRecord, PendingRecord, pending_where
-from .artifact import Artifact
-from .commit import draft_of, staged_of
+from ..core.commit import Staged
+from ..core.draft import Draft
+from ..store.catalog import OPEN, ContributionRecord, PendingRecord, VersionRecord, pending_where
 
 if TYPE_CHECKING:
     from .run import Run
@@ -38,30 +38,27 @@ WRITER_ENV = {
 }
 
 
-def upsert(run: Run, artifact: Artifact, distributed_id: str | None, aliases: list[str]) -> Artifact:
+def upsert(run: Run, draft: Draft, staging: Staged, distributed_id: str | None, aliases: list[str]) -> str:
     """Add the draft's entries to the pending version as one contribution (see
-    :meth:`Run.upsert_artifact`)."""
-    did = _target(run, artifact, distributed_id, "upsert_artifact")
+    :meth:`Run.upsert_artifact`); returns where they went (the draft is final then)."""
+    did = _target(run, draft, distributed_id, "upsert_artifact")
     aliases = [check_alias(a) if a != "latest" else a for a in aliases]
-    core.add_contribution(
-        run.store, draft_of(artifact), staged_of(artifact), run.project, did, run.id,
-        _info(artifact, aliases, "writer"),
-    )
-    artifact._mark_upserted(pending_where(run.project, artifact.collection_name, did))
-    return artifact
+    core.add_contribution(run.store, draft, staging, run.project, did, run.id, _info(draft, aliases, "writer"))
+    return pending_where(run.project, draft.collection, did)
 
 
 def finish(
     run: Run,
-    artifact: Artifact,
+    draft: Draft,
+    staging: Staged,
     distributed_id: str | None,
     aliases: list[str],
     expected_writers: int | None,
     timeout: float | None,
-) -> Artifact:
+) -> VersionRecord:
     """Add the draft's entries, merge every contribution and commit (see
-    :meth:`Run.finish_artifact`)."""
-    did = _target(run, artifact, distributed_id, "finish_artifact")
+    :meth:`Run.finish_artifact`); returns the version."""
+    did = _target(run, draft, distributed_id, "finish_artifact")
     aliases = [check_alias(a) if a != "latest" else a for a in aliases]
     if expected_writers is not None and (
         not isinstance(expected_writers, int) or isinstance(expected_writers, bool) or expected_writers < 0
@@ -69,15 +66,11 @@ def finish(
         raise ValidationError(f"expected_writers must be a whole number ≥ 0, not {expected_writers!r}")
     if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
         raise ValidationError(f"timeout must be a number of seconds ≥ 0, not {timeout!r}")
-    store, name = run.store, artifact.collection_name
+    store, name = run.store, draft.collection
     if expected_writers:
         wait_for_writers(store, run.project, name, did, expected_writers, timeout)
-    done = core.finish(
-        store, draft_of(artifact), staged_of(artifact), run.project, did, run.id,
-        _info(artifact, [], "finisher"), aliases,
-    )
-    artifact._finalize(done.version, store)
-    return artifact
+    done = core.finish(store, draft, staging, run.project, did, run.id, _info(draft, [], "finisher"), aliases)
+    return done.version
 
 
 def wait_for_writers(
@@ -132,15 +125,13 @@ def _ray_ids() -> dict[str, str]:
     return {k: v for k, v in ids.items() if v}
 
 
-def _target(run: Run, artifact: Artifact, distributed_id: str | None, verb: str) -> str:
-    """Check everything about the request before anything is written; returns the id."""
+def _target(run: Run, draft: Draft, distributed_id: str | None, verb: str) -> str:
+    """Check everything about the request before anything is written (the draft itself
+    is checked by the caller); returns the id."""
     run._check_active()
-    if not isinstance(artifact, Artifact):
-        raise ValidationError(f"{verb} takes an Artifact, not {type(artifact).__name__}")
-    artifact._check_draft()
-    if artifact.incremental:
+    if draft.incremental:
         raise ValidationError(
-            f"{verb}: {artifact.collection_name!r} is incremental (patch mode); collaborative "
+            f"{verb}: {draft.collection!r} is incremental (patch mode); collaborative "
             "writers each give part of a new version: make the Artifact without incremental=True"
         )
     did = distributed_id if distributed_id is not None else run.group
@@ -153,14 +144,14 @@ def _target(run: Run, artifact: Artifact, distributed_id: str | None, verb: str)
         raise ValidationError(
             f"invalid distributed id {did!r}: use 1 to 256 printable characters"
         )
-    run.store.catalog.check_pending(run.project, artifact.collection_name, artifact.type, did)
+    run.store.catalog.check_pending(run.project, draft.collection, draft.type, did)
     return did
 
 
-def _info(artifact: Artifact, aliases: Iterable[str], role: str) -> dict[str, Any]:
+def _info(draft: Draft, aliases: Iterable[str], role: str) -> dict[str, Any]:
     """What a contribution records beside its entries: who wrote it, its aliases, its
     metadata and its role (``writer`` or ``finisher``)."""
-    return {"role": role, "writer": writer_info(), "aliases": list(aliases), "metadata": artifact.metadata}
+    return {"role": role, "writer": writer_info(), "aliases": list(aliases), "metadata": draft.metadata}
 
 
 class PendingVersion:

@@ -77,10 +77,8 @@ def local_files(artifact: Artifact, paths: list[str], named: bool = False) -> li
     With ``named``, links to them that carry the paths' own names (see
     :func:`~quire.core.download.named_files`).
     """
-    record = artifact._committed_record()
-    store = artifact._store
-    assert store is not None
+    version = artifact._committed_version()
     entries = [artifact.get_entry(p) for p in paths]
-    cache = cache_for(store.local_dir)
-    files = cached_files(store.blobs, cache, entries)
-    return named_files(cache, record.id, entries, files) if named else files
+    cache = cache_for(version.store.local_dir)
+    files = cached_files(version.store.blobs, cache, entries)
+    return named_files(cache, version.record.id, entries, files) if named else files

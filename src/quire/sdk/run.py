@@ -18,11 +18,12 @@ from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, check_run_
 from ..errors import ValidationError
 from ..store import Store, open_store
 from ..store.catalog import RUN_TEXT_LIMIT, RunRecord, VersionRecord, now
-from . import collaborative
-from .artifact import Artifact
+from .artifact import Artifact, PublicRun
+from .context import CONTEXT
+
+__all__ = ["PublicRun", "Run", "current_run", "current_store", "finish", "init", "resolve"]
 
 _ALPHABET = string.ascii_lowercase + string.digits
-_current: Run | None = None
 
 
 def _new_run_id() -> str:
@@ -60,14 +61,12 @@ class Run:
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """End the run: ``finished``, or ``crashed`` with a non-zero ``exit_code``."""
-        global _current
         if self._finished:
             return
         self._finished = True
         self._record.state = "crashed" if exit_code else "finished"
         self.store.catalog.finish_run(self.id, self._record.state)
-        if _current is self:
-            _current = None
+        CONTEXT.leave(self)
 
     def _check_active(self) -> None:
         if self._finished:
@@ -117,7 +116,8 @@ class Run:
         """
         self._check_active()
         artifact = _as_artifact(artifact_or_path, name, type)
-        return collaborative.upsert(self, artifact, distributed_id, _listify(aliases, "aliases"))
+        artifact._upsert(self, distributed_id, _listify(aliases, "aliases"))
+        return artifact
 
     def finish_artifact(
         self,
@@ -147,9 +147,8 @@ class Run:
         """
         self._check_active()
         artifact = _as_artifact(artifact_or_path, name, type)
-        return collaborative.finish(
-            self, artifact, distributed_id, _listify(aliases, "aliases"), expected_writers, timeout
-        )
+        artifact._finish(self, distributed_id, _listify(aliases, "aliases"), expected_writers, timeout)
+        return artifact
 
     def use_artifact(
         self,
@@ -207,33 +206,6 @@ def resolve(store: Store, address: str, project: str | None, type: str | None = 
     return record
 
 
-class PublicRun:
-    """A recorded run, as read back (``artifact.logged_by()``, ``Api().run()``)."""
-
-    def __init__(self, record: RunRecord, store: Store) -> None:
-        self._record, self._store = record, store
-
-    id = property(lambda self: self._record.id)
-    name = property(lambda self: self._record.name)
-    project = property(lambda self: self._record.project)
-    group = property(lambda self: self._record.group)
-    job_type = property(lambda self: self._record.job_type)
-    config = property(lambda self: dict(self._record.config))
-    state = property(lambda self: self._record.state)
-    created_at = property(lambda self: self._record.created_at)
-
-    def logged_artifacts(self) -> list[Artifact]:
-        """The versions this run made."""
-        return [Artifact._committed(v, self._store) for v in self._store.catalog.versions_of(self.id, "output")]
-
-    def used_artifacts(self) -> list[Artifact]:
-        """The versions this run used."""
-        return [Artifact._committed(v, self._store) for v in self._store.catalog.versions_of(self.id, "input")]
-
-    def __repr__(self) -> str:
-        return f"<Run {self.project}/{self.id} ({self.state})>"
-
-
 def init(
     project: str | None = None,
     group: str | None = None,
@@ -261,13 +233,13 @@ def init(
         ValidationError: a field is not a string, holds NUL or is longer than the
             catalog keeps (checked before anything is written, the same on every store).
     """
-    global _current
     _check_tags_and_notes(tags, notes)
     record = _new_record(project, group, job_type, name, config, id)  # before the current run ends
-    if _current is not None:
-        _current.finish()
-    _current = _begin(record, store, id is not None)
-    return _current
+    if CONTEXT.run is not None:
+        CONTEXT.run.finish()
+    run = _begin(record, store, id is not None)
+    CONTEXT.enter(run)
+    return run
 
 
 #: W&B's limit on a run tag's length
@@ -337,30 +309,31 @@ def _begin(record: RunRecord, store: str | os.PathLike[str] | None, chosen: bool
 
 def finish(exit_code: int | None = None) -> None:
     """Finish the current run, if any."""
-    if _current is not None:
-        _current.finish(exit_code)
+    if CONTEXT.run is not None:
+        CONTEXT.run.finish(exit_code)
 
 
 def current_run() -> Run | None:
     """The run this process has open, if any."""
-    return _current
+    run = CONTEXT.run
+    assert run is None or isinstance(run, Run)  # only init() makes a run current
+    return run
 
 
 def current_store() -> Store:
     """The current run's store, else the one ``QUIRE_STORE`` (or the default) names."""
-    return _current.store if _current is not None else open_store()
+    return CONTEXT.store()
 
 
-def log_in_implicit_run(artifact: Artifact, project: str | None) -> None:
-    """``artifact.save()`` of a draft: log it in the current run, or in a run of its own."""
-    if _current is not None and project in (None, _current.project):
-        _current.log_artifact(artifact)
-        return
-    with _start(project, job_type="auto", store=artifact._store.location if artifact._store else None) as run:
+def _log_in_own_run(artifact: Artifact, project: str | None, location: str | None) -> None:
+    """Log a draft in a run of its own (``artifact.save()`` when no run fits)."""
+    with _start(project, job_type="auto", store=location) as run:
         run.log_artifact(artifact)
+
+
+CONTEXT.on_implicit(_log_in_own_run)
 
 
 @atexit.register
 def _finish_at_exit() -> None:
-    if _current is not None:
-        _current.finish()
+    finish()

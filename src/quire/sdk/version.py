@@ -1,0 +1,122 @@
+"""``Version``: a committed version as the sdk reads it, its record plus its store.
+
+The manifest is loaded on first use (of a large version, only the pages asked for are
+read). Reading verbs (download, verify, repair) and edits of what a committed version
+may still change (aliases, tags, description, metadata) live here; the
+W&B-compatible :class:`~quire.sdk.artifact.Artifact` is a facade over it.
+"""
+
+from __future__ import annotations
+
+import errno
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from ..core import download as _download
+from ..core import repair as _repair
+from ..core.cache import Cache, cache_for
+from ..core.draft import Draft
+from ..core.fence import Noted, writer_epoch
+from ..core.manifest import Manifest, load_manifest
+from ..core.names import check_metadata
+from ..core.repair import RepairReport
+from ..errors import QuireError, StoreError
+from ..store import Store
+from ..store.catalog import RunRecord, VersionRecord
+
+
+class Version:
+    """A committed version.
+
+    Attributes:
+        record: what the catalog holds of it.
+        store: the store it is in.
+        description, metadata: its editable fields, as edited (``save`` persists them).
+    """
+
+    def __init__(self, record: VersionRecord, store: Store) -> None:
+        self.store = store
+        self._manifest: Manifest | None = None
+        self.record = record
+        self.description = record.description
+        self.metadata: dict[str, Any] = dict(record.metadata)
+
+    @property
+    def manifest(self) -> Manifest:
+        """Its manifest, loaded on first use."""
+        if self._manifest is None:
+            self._manifest = load_manifest(self.store.blobs, self.record.root)
+        return self._manifest
+
+    def download(self, target: Path, prefix: str | None, allow_missing_references: bool, skip_cache: bool) -> None:
+        """Place the files (those at or below ``prefix``) in ``target``; ``skip_cache``
+        takes every blob from the store and leaves the local cache as it was."""
+        if self._manifest is None and not skip_cache:  # its pages through the cache too
+            self._manifest = load_manifest(cache_for(self.store.local_dir).pages(self.store.blobs), self.record.root)
+        with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
+            cache = Cache(Path(scratch)) if scratch else cache_for(self.store.local_dir)
+            try:
+                _download.download(self.store.blobs, cache, self.manifest, target, prefix, allow_missing_references)
+            except QuireError:
+                raise
+            except OSError as exc:  # the folder's or the cache's file system refused a write
+                raise _download_error(exc, target, cache.root) from exc
+
+    def verify(self, root: Path) -> None:
+        """Raise ``ValueError`` unless ``root`` holds exactly this version's bytes."""
+        _download.verify(self.manifest, root)
+
+    def repair(self, source: Path) -> RepairReport:
+        """Check the store's copy, storing damaged or missing blobs again from ``source``."""
+        return _repair.repair(self.store.blobs, self.record.root, source)
+
+    def runs(self, direction: str) -> list[RunRecord]:
+        """The runs that made (``output``) or used (``input``) it."""
+        return self.store.catalog.runs_of(self.record.id, direction)
+
+    def save(self, aliases: list[str], tags: list[str]) -> None:
+        """Persist the aliases, tags, description and metadata (all checked already)."""
+        self.record = self.store.catalog.update_version(
+            self.record.id, aliases=aliases, tags=tags,
+            description=self.description, metadata=check_metadata(self.metadata),
+        )
+        self.description, self.metadata = self.record.description, dict(self.record.metadata)
+
+    def new_draft(self) -> tuple[Draft, Noted]:
+        """A draft holding this version's files, and the gc epoch its commit is fenced with."""
+        # Before the base's manifest is read: a gc from now on makes the commit check that
+        # the base still exists (else its pages and blobs may be gone).
+        epoch = Noted(self.store, writer_epoch(self.store))
+        draft = Draft(
+            self.record.collection, self.record.type,
+            # From the stored root, not self.manifest: that may have been loaded whole.
+            manifest=load_manifest(self.store.blobs, self.record.root),
+            parent=self.record, metadata=dict(self.metadata), description=self.description,
+        )
+        return draft, epoch
+
+
+def _download_error(exc: OSError, target: Path, cache: Path) -> StoreError:
+    """A one-line error for an OS error while downloading into ``target``, by its errno
+    (the class of a disk full or a name too long)."""
+    into = _shown(str(target))
+    where = f" ({_shown(str(exc.filename))})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(
+            f"no space left to download into {into}{where}; free some space: "
+            f"`quire cache cleanup SIZE` shrinks the cache in {cache}, and download(skip_cache=True) "
+            "does not keep files in it"
+        )
+    if exc.errno == errno.ENAMETOOLONG:
+        return StoreError(
+            f"cannot download into {into}: a path is too long for the file system{where}; "
+            "download into a folder with a shorter path (root=...)"
+        )
+    return StoreError(f"cannot download into {into}: {exc.strerror or exc}{where}")
+
+
+def _shown(path: str, keep: int = 120) -> str:
+    """``path`` for a message: its start and end when it is very long."""
+    return path if len(path) <= 2 * keep else f"{path[:keep]}...{path[-keep:]}"
