@@ -1,5 +1,11 @@
 """Shared fixtures: every test gets its own store and working folder, and no QUIRE_* or
-cloud variables leak in from the environment."""
+cloud variables leak in from the environment.
+
+Also the selections (docs/testing.md): a plain ``pytest`` runs the fast default (no test
+marked ``slow`` or ``services``); ``pytest --all`` (CI, the README's command) runs every
+test; an explicit ``-m EXPRESSION`` chooses by itself. Hypothesis runs derandomized under
+``CI`` (profile ``ci``), and every test gets a hang guard measured on this machine.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+import hypothesis
 import pytest
 from backends import (  # noqa: F401 - fixtures for the team backends (PostgreSQL, S3)
     moto_server,
@@ -22,6 +29,61 @@ from backends import (  # noqa: F401 - fixtures for the team backends (PostgreSQ
 
 import quire.sdk.run
 import quire.store
+from support import patience
+
+#: markers whose tests need a service (a server, a cluster): each also gets ``services``
+SERVICE_MARKERS = ("postgres", "s3", "ray")
+#: fixtures that start or reach a service: a test using one is a service test, marked or not
+SERVICE_FIXTURES = {"postgres_server": "postgres", "moto_server": "s3"}
+#: what the default selection leaves out
+LEFT_OUT = ("slow", "services")
+#: a test's hang guard, in fresh processes' worth of work (support.patience)
+HANG_GUARD = 100
+
+# CI runs the same examples every time (a failure there is reproducible from its log);
+# a developer's run explores new ones, and prints how to reproduce a failure.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("dev", print_blob=True)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all", action="store_true", dest="quire_all",
+        help="run every test: also those marked slow or services (CI does)",
+    )
+
+
+def _default_selection(config: pytest.Config) -> bool:
+    return not config.getoption("quire_all") and not config.getoption("markexpr")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _default_selection(config):
+        return "quire: the fast default selection (not slow, not services); --all runs every test"
+    return "quire: " + ("every test (--all)" if config.getoption("quire_all") else "the tests -m selects")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark service tests ``services`` (and by their service), give each test a hang guard,
+    and leave the slow and service tests out of the default selection."""
+    for item in items:
+        for fixture, marker in SERVICE_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+        if any(item.get_closest_marker(m) for m in SERVICE_MARKERS):
+            item.add_marker("services")
+    if _default_selection(config):
+        left_out = [item for item in items if any(item.get_closest_marker(m) for m in LEFT_OUT)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not any(item.get_closest_marker(m) for m in LEFT_OUT)]
+    if items and config.getoption("timeout", None) is None:
+        # Measured once (one fresh interpreter), so the guard stretches with the machine.
+        guard = pytest.mark.timeout(patience(HANG_GUARD))
+        for item in items:
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(guard)
 
 _LEAKY = ("QUIRE_", "AWS_", "WANDB_", "GOOGLE_", "AZURE_")
 

@@ -19,6 +19,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from support import patience
+
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
 
 
@@ -83,7 +85,7 @@ class FaultProxy:
                     if self.command != "HEAD":
                         self.wfile.write(payload)
                     return
-                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=patience(2))
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                     headers["Content-Length"] = str(len(body))

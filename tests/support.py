@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import blake3
@@ -59,3 +63,41 @@ def stored_bytes(store_url: str) -> int:
     from quire.store import open_store
 
     return sum(info.size for info in open_store(store_url).blobs.objects.list())
+
+
+# -- waits that hold under load ------------------------------------------------------------
+#
+# A test that waits for other processes must give up some time, or a hang never ends; but a
+# fixed wall (``timeout=300``) either fails on a loaded machine or hides a hang for minutes
+# on an idle one. So waits are counted in a unit measured here, once per session: what one
+# fresh interpreter takes to start and import Quire, on this machine, under its load.
+
+#: how many times its expected cost a wait allows before the work counts as hung
+MARGIN = 20
+
+
+def _load_per_core() -> float:
+    """Runnable processes per core over the last minute, plus one (1.0 on an idle machine)."""
+    return 1.0 + os.getloadavg()[0] / (os.cpu_count() or 1)
+
+
+@functools.cache
+def _measured() -> tuple[float, float]:
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import quire.store.sql, quire.sdk.run"], env=env, check=True)
+    return time.perf_counter() - started, _load_per_core()
+
+
+def process_start() -> float:
+    """Seconds a fresh interpreter took to start and import Quire (measured at first use)."""
+    return _measured()[0]
+
+
+def patience(processes: float = 1.0) -> float:
+    """A bound, in seconds, for waiting on work that costs about ``processes`` fresh Quire
+    processes (a CLI call is 1, sixteen writers are 16): :data:`MARGIN` times that cost as
+    measured, stretched again if the machine got busier since (never less than 10 s)."""
+    unit, load = _measured()
+    return max(10.0, MARGIN * processes * unit * max(1.0, _load_per_core() / load))

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import quire
 from quire.cli import app
 from quire.cli.common import parse_size
+from support import patience
 
 runner = CliRunner()
 BIG = (1 << 20) + 17  # above the pack threshold: stored as an object of its own
@@ -339,7 +340,7 @@ def test_the_console_script_runs_the_demo(tmp_path: Path, python_env: dict[str, 
     assert found, "the `quire` console script is not installed: pip install -e ."
     store = tmp_path / "demo-store"
     result = subprocess.run([found, "demo", "--store", str(store)], env=python_env, capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=patience(1))
     assert result.returncode == 0, result.stderr
     assert "demo-dataset:v1" in result.stdout
     assert (store / "catalog.db").is_file()

@@ -18,7 +18,7 @@ import pytest
 import quire
 from quire.core.statcache import StatCache
 
-from support import digest, files_of, log_files, write_tree
+from support import digest, files_of, log_files, patience, write_tree
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -41,8 +41,8 @@ print(artifact.version)
 """
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + patience(WRITERS)
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -65,7 +65,7 @@ def test_many_processes_log_to_one_collection_at_once(tmp_path: Path, python_env
     go.touch()
     reported = {}
     for who, child in enumerate(children):
-        out, err = child.communicate(timeout=300)
+        out, err = child.communicate(timeout=patience(WRITERS))
         assert child.returncode == 0, err
         reported[who] = out.strip()
 

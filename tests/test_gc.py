@@ -19,7 +19,7 @@ from quire.errors import ConcurrentGCError
 from quire.store import open_store
 from quire.store.blobs import BlobStore, blob_key
 
-from support import stored_bytes
+from support import patience, stored_bytes
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -105,7 +105,7 @@ def test_pending_contributions_keep_their_blobs(make_files, store_url: str, tmp_
 def gc_elsewhere(python_env: dict[str, str]) -> dict:
     """``quire gc --grace 0`` in another process (whose deletions this one does not see)."""
     done = subprocess.run([sys.executable, "-m", "quire.cli", "gc", "--grace", "0", "--json"], env=python_env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=patience(1))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -24,6 +24,7 @@ from quire.store import close_stores, open_store
 from quire.store import schema as t
 
 from conftest import PYTHON
+from support import patience
 from faultproxy import PG_COMMIT, TCPFaultProxy
 
 # -- 12: a commit whose answer was lost ----------------------------------------------------
@@ -191,7 +192,7 @@ def test_bad_run_field_is_refused_at_init(field: str, value: object, message: st
 
 def _cli(python_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "quire.cli", *args], capture_output=True, text=True, env=python_env, timeout=300
+        [PYTHON, "-m", "quire.cli", *args], capture_output=True, text=True, env=python_env, timeout=patience(1)
     )
 
 
