@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from support import patience
 
 # Read before the autouse fixture clears QUIRE_* from the environment.

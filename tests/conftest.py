@@ -15,6 +15,9 @@ from pathlib import Path
 
 import hypothesis
 import pytest
+
+import quire.sdk.run
+import quire.store
 from backends import (  # noqa: F401 - fixtures for the team backends (PostgreSQL, S3)
     moto_server,
     open_postgres_catalog,
@@ -26,9 +29,6 @@ from backends import (  # noqa: F401 - fixtures for the team backends (PostgreSQ
     s3_env,
     store_kind,
 )
-
-import quire.sdk.run
-import quire.store
 from support import patience
 
 #: markers whose tests need a service (a server, a cluster): each also gets ``services``

@@ -14,7 +14,6 @@ import blake3
 import quire
 from quire.store.blobs import SMALL
 
-
 #: a version's files as the download tests log them: small ones in a folder tree, and one
 #: above the pack threshold (a blob of its own)
 LARGE = SMALL + 4321

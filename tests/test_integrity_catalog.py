@@ -24,8 +24,8 @@ from quire.store import close_stores, open_store
 from quire.store import schema as t
 
 from conftest import PYTHON
-from support import patience
 from faultproxy import PG_COMMIT, TCPFaultProxy
+from support import patience
 
 # -- 12: a commit whose answer was lost ----------------------------------------------------
 
