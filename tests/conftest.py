@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import hypothesis
@@ -65,8 +66,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark service tests ``services`` (and by their service), give each test a hang guard,
-    and leave the slow and service tests out of the default selection."""
+    """Mark service tests ``services`` (and by their service), and leave the slow and
+    service tests out of the default selection."""
     for item in items:
         for fixture, marker in SERVICE_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
@@ -78,12 +79,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if left_out:
             config.hook.pytest_deselected(items=left_out)
             items[:] = [item for item in items if not any(item.get_closest_marker(m) for m in LEFT_OUT)]
-    if items and config.getoption("timeout", None) is None:
-        # Measured once (one fresh interpreter), so the guard stretches with the machine.
-        guard = pytest.mark.timeout(patience(HANG_GUARD))
-        for item in items:
-            if item.get_closest_marker("timeout") is None:
-                item.add_marker(guard)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Give the test its hang guard just before pytest-timeout reads it: ``patience`` as
+    the machine's load is now, so the guard outlasts every wait the test asks for."""
+    if item.config.getoption("timeout", None) is None and item.get_closest_marker("timeout") is None:
+        item.add_marker(pytest.mark.timeout(patience(HANG_GUARD)))
+    yield
 
 _LEAKY = ("QUIRE_", "AWS_", "WANDB_", "GOOGLE_", "AZURE_")
 

@@ -318,6 +318,7 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
 # -- demo -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_makes_versions_and_names_them(store_url: str) -> None:
     out = quire_cli("demo").stdout
     assert store_url in out
@@ -334,6 +335,7 @@ def test_demo_makes_versions_and_names_them(store_url: str) -> None:
     assert "demo-predictions:v0 (6 files) (the same files as before: no new version)" in again
 
 
+@pytest.mark.slow
 def test_the_console_script_runs_the_demo(tmp_path: Path, python_env: dict[str, str]) -> None:
     script = Path(sys.executable).parent / "quire"
     found = str(script) if script.exists() else shutil.which("quire")

@@ -83,6 +83,7 @@ def digests(files: dict[str, bytes]) -> dict[str, str]:
 # -- the seed ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_seed_snippets_as_three_processes(python_env: dict[str, str], tmp_path: Path) -> None:
     work = tmp_path / "work"
     for i in (1, 2, 3):
@@ -321,6 +322,7 @@ VICTIM = """
 """
 
 
+@pytest.mark.slow
 def test_a_writer_killed_mid_upload_leaves_no_half_contribution(
     python_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -368,6 +370,7 @@ def test_a_writer_killed_mid_upload_leaves_no_half_contribution(
     got.download(tmp_path / "out")  # every byte of the version can be read back
 
 
+@pytest.mark.slow
 def test_a_finisher_racing_inflight_upserts(python_env: dict[str, str], tmp_path: Path) -> None:
     rounds, writers = 3, 10
     spec = {"work": str(tmp_path / "race"), "writers": writers, "files": 6, "shared": 2, "round": 0,

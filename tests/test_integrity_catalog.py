@@ -204,6 +204,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> No
         assert needle in lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_kind")
 def test_huge_version_number(tmp_path: Path, python_env: dict[str, str]) -> None:
     # v<30 digits> is beyond any SQL integer: no such version, not an overflow.
@@ -216,6 +217,7 @@ def test_huge_version_number(tmp_path: Path, python_env: dict[str, str]) -> None
     _one_line_error(_cli(python_env, "artifact", "get", f"p/data:v{huge}"), f"no version 'v{huge}'")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_damaged_catalog_db_is_one_line_naming_it(damage: str, tmp_path: Path, python_env: dict[str, str]) -> None:
     # garbage bytes, a truncated file, a file emptied: a StoreError naming the file (one

@@ -147,6 +147,7 @@ def test_a_small_patch_of_a_large_artifact_stores_about_the_change(tmp_path: Pat
     assert 256 << 10 <= grown < (256 << 10) + (32 << 10), grown
 
 
+@pytest.mark.slow
 def test_a_one_entry_patch_writes_metadata_that_does_not_grow_with_the_version(store_url: str) -> None:
     """A 1-entry patch writes a few pages (one per level of the tree), not the manifest:
     the 1,000,000-entry figure is in bench/patch.py."""
@@ -167,6 +168,7 @@ def test_a_one_entry_patch_writes_metadata_that_does_not_grow_with_the_version(s
     assert written[100_000] < 100_000 and written[5_000] < 50_000, written
 
 
+@pytest.mark.slow
 def test_reading_one_entry_or_folder_of_a_large_version_reads_few_pages(store_url: str, monkeypatch) -> None:
     from quire.core import pages
     from quire.core.manifest import Entry, Manifest, load_manifest, save_manifest

@@ -218,6 +218,7 @@ def test_reading_a_table_fetches_only_its_file() -> None:
     assert not Path("artifacts").exists()  # nothing materialized in the working folder
 
 
+@pytest.mark.slow
 def test_tables_load_on_first_use(python_env: dict[str, str]) -> None:
     log((quire.Table(columns=["a"], data=[[5]]), "t"))
     code = (
