@@ -50,7 +50,9 @@ hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--all", action="store_true", dest="quire_all",
+        "--all",
+        action="store_true",
+        dest="quire_all",
         help="run every test: also those marked slow or services (CI does)",
     )
 
@@ -88,6 +90,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if item.config.getoption("timeout", None) is None and item.get_closest_marker("timeout") is None:
         item.add_marker(pytest.mark.timeout(patience(HANG_GUARD)))
     yield
+
 
 _LEAKY = ("QUIRE_", "AWS_", "WANDB_", "GOOGLE_", "AZURE_")
 

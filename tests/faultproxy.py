@@ -200,8 +200,15 @@ class TCPFaultProxy:
         self.port = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def drop(self, pattern: bytes, *, answered: bool = False, after: bytes | None = None,
-             times: int | None = 1, then_refuse: bool = False) -> TCPRule:
+    def drop(
+        self,
+        pattern: bytes,
+        *,
+        answered: bool = False,
+        after: bytes | None = None,
+        times: int | None = 1,
+        then_refuse: bool = False,
+    ) -> TCPRule:
         """Drop the connection on the client message holding ``pattern`` (see :class:`TCPRule`)."""
         rule = TCPRule(pattern, answered, after, times, then_refuse)
         with self._lock:

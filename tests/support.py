@@ -46,8 +46,13 @@ def write_tree(root: Path, files: dict[str, bytes]) -> Path:
 
 
 def log_files(
-    name: str, files: dict[str, bytes], src: Path, project: str = "p", type: str = "dataset",
-    store: Path | None = None, **kwargs: object,
+    name: str,
+    files: dict[str, bytes],
+    src: Path,
+    project: str = "p",
+    type: str = "dataset",
+    store: Path | None = None,
+    **kwargs: object,
 ) -> quire.Artifact:
     """Log ``files`` (written below the fresh folder ``src``) as a version of ``name``, in a run of its own."""
     write_tree(src, files)

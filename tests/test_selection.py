@@ -15,8 +15,11 @@ def _marked(item: pytest.Item, *names: str) -> bool:
 
 def test_every_service_test_is_marked_services(request: pytest.FixtureRequest) -> None:
     items = request.session.items
-    needing = [item for item in items if _marked(item, *SERVICE_MARKERS)
-               or set(SERVICE_FIXTURES) & set(getattr(item, "fixturenames", ()))]
+    needing = [
+        item
+        for item in items
+        if _marked(item, *SERVICE_MARKERS) or set(SERVICE_FIXTURES) & set(getattr(item, "fixturenames", ()))
+    ]
     assert all(_marked(item, "services") for item in needing)
 
 
