@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import HANG_GUARD, LEFT_OUT, SERVICE_FIXTURES, SERVICE_MARKERS
+from conftest import HANG_GUARD, SERVICE_FIXTURES
 from support import patience, process_start
 
 
@@ -18,7 +18,7 @@ def test_every_service_test_is_marked_services(request: pytest.FixtureRequest) -
     needing = [
         item
         for item in items
-        if _marked(item, *SERVICE_MARKERS) or set(SERVICE_FIXTURES) & set(getattr(item, "fixturenames", ()))
+        if _marked(item, "postgres", "s3", "ray") or set(SERVICE_FIXTURES) & set(getattr(item, "fixturenames", ()))
     ]
     assert all(_marked(item, "services") for item in needing)
 
@@ -27,7 +27,7 @@ def test_the_default_selection_leaves_out_slow_and_service_tests(request: pytest
     config = request.config
     if config.getoption("quire_all") or config.getoption("markexpr"):
         pytest.skip("runs in the default selection only")
-    assert not [item.nodeid for item in request.session.items if _marked(item, *LEFT_OUT)]
+    assert not [item.nodeid for item in request.session.items if _marked(item, "slow", "services")]
 
 
 def test_this_test_has_a_hang_guard_measured_on_this_machine(request: pytest.FixtureRequest) -> None:
