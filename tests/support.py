@@ -76,8 +76,9 @@ def stored_bytes(store_url: str) -> int:
 # on an idle one. So waits are counted in a unit measured here, once per session: what one
 # fresh interpreter takes to start and import Quire, on this machine, under its load.
 
-#: how many times its expected cost a wait allows before the work counts as hung
-MARGIN = 20
+#: how many times its expected cost a wait allows before the work counts as hung (measured
+#: under a load of 30 on 2 cores, the slowest waits took 4-10x less than their bound)
+MARGIN = 10
 
 
 def _load_per_core() -> float:

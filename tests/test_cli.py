@@ -342,7 +342,7 @@ def test_the_console_script_runs_the_demo(tmp_path: Path, python_env: dict[str, 
     assert found, "the `quire` console script is not installed: pip install -e ."
     store = tmp_path / "demo-store"
     result = subprocess.run([found, "demo", "--store", str(store)], env=python_env, capture_output=True,
-                            text=True, timeout=patience(1))
+                            text=True, timeout=patience(5))
     assert result.returncode == 0, result.stderr
     assert "demo-dataset:v1" in result.stdout
     assert (store / "catalog.db").is_file()

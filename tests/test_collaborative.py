@@ -129,7 +129,7 @@ def test_64_writer_processes_give_exactly_the_union(python_env: dict[str, str], 
     spec = {"work": str(tmp_path / "writers"), "writers": writers, "files": n_files, "shared": shared,
             "round": 0, "rounds": rounds, "did": "round", "name": "preds"}
     proc = subprocess.run([PYTHON, PROCS, "writers", json.dumps(spec)], env=python_env,
-                          capture_output=True, text=True, timeout=patience(writers * rounds))
+                          capture_output=True, text=True, timeout=patience(writers))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for round_ in range(rounds):
         expected: dict[str, bytes] = {"finisher.txt": f"round {round_}".encode()}
