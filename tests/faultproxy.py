@@ -11,6 +11,7 @@ without mocking its client:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import socket
@@ -179,10 +180,8 @@ class _Link:
 
     def close(self) -> None:
         for sock in (self.client, self.upstream):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
 
