@@ -3,7 +3,7 @@ cloud variables leak in from the environment.
 
 Also the selections (docs/testing.md): a plain ``pytest`` runs the fast default (no test
 marked ``slow`` or ``services``); ``pytest --all`` (CI, the README's command) runs every
-test; an explicit ``-m EXPRESSION`` chooses by itself. Hypothesis runs derandomized under
+test; an explicit ``-m EXPRESSION`` chooses by itself, and so does naming test files. Hypothesis runs derandomized under
 ``CI`` (profile ``ci``), and every test gets a hang guard measured on this machine.
 """
 
@@ -58,7 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _default_selection(config: pytest.Config) -> bool:
-    return not config.getoption("quire_all") and not config.getoption("markexpr")
+    """Whether the default selection applies: not under ``--all`` or ``-m``, and not when
+    the command names test files or tests (``pytest tests/test_store_s3.py`` runs them all)."""
+    if config.getoption("quire_all") or config.getoption("markexpr"):
+        return False
+    named = [config.invocation_params.dir / arg.split("::")[0] for arg in config.args]
+    return not any(path.is_file() for path in named)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

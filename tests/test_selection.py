@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import HANG_GUARD, SERVICE_FIXTURES
+from conftest import HANG_GUARD, SERVICE_FIXTURES, _default_selection
 from support import patience, process_start
 
 
@@ -24,8 +24,7 @@ def test_every_service_test_is_marked_services(request: pytest.FixtureRequest) -
 
 
 def test_the_default_selection_leaves_out_slow_and_service_tests(request: pytest.FixtureRequest) -> None:
-    config = request.config
-    if config.getoption("quire_all") or config.getoption("markexpr"):
+    if not _default_selection(request.config):
         pytest.skip("runs in the default selection only")
     assert not [item.nodeid for item in request.session.items if _marked(item, "slow", "services")]
 
