@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from support import patience
+
 # Read before the autouse fixture clears QUIRE_* from the environment.
 POSTGRES_URL = os.environ.get("QUIRE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_SERVICES = os.environ.get("QUIRE_TEST_REQUIRE_SERVICES", "") == "1"
@@ -62,7 +64,7 @@ class MotoServer:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + patience(5)  # moto imports boto and flask: a few processes' worth
         while True:
             try:
                 urllib.request.urlopen(self.url + "/moto-api/", timeout=2).close()

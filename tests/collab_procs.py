@@ -23,6 +23,7 @@ from pathlib import Path
 
 import quire
 from quire.errors import PendingVersionError
+from support import patience
 
 REFUSED = 3  # exit status of a writer whose upsert came after the commit
 
@@ -50,7 +51,7 @@ def _writer(work: Path, spec: dict, writer: int, start) -> None:  # type: ignore
     os.environ["RANK"] = str(writer)  # as torchrun would set it
     with quire.init(group=spec["did"], job_type="writer") as run:
         art = _prepare(work, spec, writer)
-        start.wait()
+        start.wait(spec["barrier"])
         try:
             run.upsert_artifact(art)
         except PendingVersionError as exc:
@@ -63,7 +64,7 @@ def _finisher(spec: dict, start) -> None:  # type: ignore[no-untyped-def]
         art = quire.Artifact(spec["name"], "dataset")
         with art.new_file("finisher.txt") as f:
             f.write(f"finished round {spec['round']}\n")
-        start.wait()
+        start.wait(spec["barrier"])
         random.seed(spec["round"])
         # Let a random part of the upserts land first: the rest race the commit.
         time.sleep(random.uniform(0.0, spec.get("finish_delay", 0.3)))
@@ -84,6 +85,8 @@ def _round(mode: str, spec: dict) -> int:
     work = Path(spec["work"])
     n = spec["writers"]
     start = ctx.Barrier(n + (mode == "race"))
+    # A writer that dies before the barrier must break it, not hang the others for good.
+    spec = {**spec, "barrier": patience(n / 4)}  # the writers only write their files first
     procs = [ctx.Process(target=_writer, args=(work, spec, i, start)) for i in range(n)]
     if mode == "race":
         procs.append(ctx.Process(target=_finisher, args=(spec, start)))

@@ -1,13 +1,24 @@
 """Shared fixtures: every test gets its own store and working folder, and no QUIRE_* or
-cloud variables leak in from the environment."""
+cloud variables leak in from the environment.
+
+Also the selections (docs/testing.md): a plain ``pytest`` runs the fast default (no test
+marked ``slow`` or ``services``); ``pytest --all`` (CI, the README's command) runs every
+test; an explicit ``-m EXPRESSION`` chooses by itself, and so does naming test files. Hypothesis runs derandomized under
+``CI`` (profile ``ci``), and every test gets a hang guard measured on this machine.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
+
+import quire.sdk.run
+import quire.store
 from backends import (  # noqa: F401 - fixtures for the team backends (PostgreSQL, S3)
     moto_server,
     open_postgres_catalog,
@@ -19,9 +30,72 @@ from backends import (  # noqa: F401 - fixtures for the team backends (PostgreSQ
     s3_env,
     store_kind,
 )
+from support import patience
 
-import quire.sdk.run
-import quire.store
+#: markers whose tests need a service (a server, a cluster): each also gets ``services``
+SERVICE_MARKERS = ("postgres", "s3", "ray")
+#: fixtures that start or reach a service: a test using one is a service test, marked or not
+SERVICE_FIXTURES = {"postgres_server": "postgres", "moto_server": "s3"}
+#: what the default selection leaves out
+LEFT_OUT = ("slow", "services")
+#: a test's hang guard, in fresh processes' worth of work (support.patience)
+HANG_GUARD = 100
+
+# CI runs the same examples every time (a failure there is reproducible from its log);
+# a developer's run explores new ones, and prints how to reproduce a failure.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("dev", print_blob=True)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all",
+        action="store_true",
+        dest="quire_all",
+        help="run every test: also those marked slow or services (CI does)",
+    )
+
+
+def _default_selection(config: pytest.Config) -> bool:
+    """Whether the default selection applies: not under ``--all`` or ``-m``, and not when
+    the command names test files or tests (``pytest tests/test_store_s3.py`` runs them all)."""
+    if config.getoption("quire_all") or config.getoption("markexpr"):
+        return False
+    named = [config.invocation_params.dir / arg.split("::")[0] for arg in config.args]
+    return not any(path.is_file() for path in named)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _default_selection(config):
+        return "quire: the fast default selection (not slow, not services); --all runs every test"
+    return "quire: " + ("every test (--all)" if config.getoption("quire_all") else "the tests -m selects")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark service tests ``services`` (and by their service), and leave the slow and
+    service tests out of the default selection."""
+    for item in items:
+        for fixture, marker in SERVICE_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+        if any(item.get_closest_marker(m) for m in SERVICE_MARKERS):
+            item.add_marker("services")
+    if _default_selection(config):
+        left_out = [item for item in items if any(item.get_closest_marker(m) for m in LEFT_OUT)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not any(item.get_closest_marker(m) for m in LEFT_OUT)]
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Give the test its hang guard just before pytest-timeout reads it: ``patience`` as
+    the machine's load is now, so the guard outlasts every wait the test asks for."""
+    if item.config.getoption("timeout", None) is None and item.get_closest_marker("timeout") is None:
+        item.add_marker(pytest.mark.timeout(patience(HANG_GUARD)))
+    yield
+
 
 _LEAKY = ("QUIRE_", "AWS_", "WANDB_", "GOOGLE_", "AZURE_")
 

@@ -11,6 +11,7 @@ without mocking its client:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import socket
@@ -18,6 +19,8 @@ import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from support import patience
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
 
@@ -83,7 +86,7 @@ class FaultProxy:
                     if self.command != "HEAD":
                         self.wfile.write(payload)
                     return
-                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=patience(2))
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                     headers["Content-Length"] = str(len(body))
@@ -177,10 +180,8 @@ class _Link:
 
     def close(self) -> None:
         for sock in (self.client, self.upstream):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
 
@@ -198,8 +199,15 @@ class TCPFaultProxy:
         self.port = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def drop(self, pattern: bytes, *, answered: bool = False, after: bytes | None = None,
-             times: int | None = 1, then_refuse: bool = False) -> TCPRule:
+    def drop(
+        self,
+        pattern: bytes,
+        *,
+        answered: bool = False,
+        after: bytes | None = None,
+        times: int | None = 1,
+        then_refuse: bool = False,
+    ) -> TCPRule:
         """Drop the connection on the client message holding ``pattern`` (see :class:`TCPRule`)."""
         rule = TCPRule(pattern, answered, after, times, then_refuse)
         with self._lock:

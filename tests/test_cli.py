@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import quire
 from quire.cli import app
 from quire.cli.common import parse_size
+from support import patience
 
 runner = CliRunner()
 BIG = (1 << 20) + 17  # above the pack threshold: stored as an object of its own
@@ -317,6 +318,7 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
 # -- demo -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_makes_versions_and_names_them(store_url: str) -> None:
     out = quire_cli("demo").stdout
     assert store_url in out
@@ -333,13 +335,14 @@ def test_demo_makes_versions_and_names_them(store_url: str) -> None:
     assert "demo-predictions:v0 (6 files) (the same files as before: no new version)" in again
 
 
+@pytest.mark.slow
 def test_the_console_script_runs_the_demo(tmp_path: Path, python_env: dict[str, str]) -> None:
     script = Path(sys.executable).parent / "quire"
     found = str(script) if script.exists() else shutil.which("quire")
     assert found, "the `quire` console script is not installed: pip install -e ."
     store = tmp_path / "demo-store"
     result = subprocess.run([found, "demo", "--store", str(store)], env=python_env, capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=patience(5))
     assert result.returncode == 0, result.stderr
     assert "demo-dataset:v1" in result.stdout
     assert (store / "catalog.db").is_file()

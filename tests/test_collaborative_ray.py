@@ -15,6 +15,7 @@ import pytest
 
 import quire
 from conftest import PYTHON
+from support import patience
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -59,7 +60,7 @@ SEED_RAY_EXAMPLE = """
 
 def test_seed_ray_example_with_plain_files(python_env: dict[str, str]) -> None:
     proc = subprocess.run([PYTHON, "-c", textwrap.dedent(SEED_RAY_EXAMPLE)], env=python_env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=patience(30))
     assert proc.returncode == 0, proc.stderr[-3000:]
     group = proc.stdout.split()[-1]
 

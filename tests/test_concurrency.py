@@ -18,7 +18,7 @@ import pytest
 import quire
 from quire.core.statcache import StatCache
 
-from support import digest, files_of, log_files, write_tree
+from support import digest, files_of, log_files, patience, write_tree
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -41,8 +41,8 @@ print(artifact.version)
 """
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + patience(WRITERS)
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -65,7 +65,7 @@ def test_many_processes_log_to_one_collection_at_once(tmp_path: Path, python_env
     go.touch()
     reported = {}
     for who, child in enumerate(children):
-        out, err = child.communicate(timeout=300)
+        out, err = child.communicate(timeout=patience(WRITERS))
         assert child.returncode == 0, err
         reported[who] = out.strip()
 
@@ -99,6 +99,7 @@ def _assert_only_v0(v0_files: dict[str, bytes], tmp_path: Path) -> None:
     assert files_of(quire.Api().artifact("p/data:latest").download(tmp_path / "after-kill")) == v0_files
 
 
+@pytest.mark.slow
 def test_kill_while_writing_a_large_artifact_leaves_no_partial_version(
     tmp_path: Path, store_url: str, python_env: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
@@ -190,6 +191,7 @@ def _look_up(path: str, start) -> None:  # type: ignore[no-untyped-def]
     StatCache(Path(path)).get(os.stat(__file__))  # opens (and so creates) the stat cache
 
 
+@pytest.mark.slow
 def test_processes_opening_a_new_stat_cache_at_once_all_work(tmp_path: Path) -> None:
     # Only one can switch a new SQLite file to WAL; the others got "database is locked",
     # and an eight-way patch test failed with it once in CI.

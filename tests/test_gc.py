@@ -21,6 +21,8 @@ from quire.store import open_store
 from quire.store.blobs import BlobStore, blob_key
 from quire.store.catalog import Epoch, NewContribution
 
+from support import patience, stored_bytes
+
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
 
@@ -105,7 +107,7 @@ def test_pending_contributions_keep_their_blobs(make_files, store_url: str, tmp_
 def gc_elsewhere(python_env: dict[str, str]) -> dict:
     """``quire gc --grace 0`` in another process (whose deletions this one does not see)."""
     done = subprocess.run([sys.executable, "-m", "quire.cli", "gc", "--grace", "0", "--json"], env=python_env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=patience(1))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -126,6 +128,7 @@ def garbage_and_a_draft_of_it(make_files, name: str) -> quire.Artifact:
     return draft
 
 
+@pytest.mark.slow
 def test_a_writer_that_deduped_against_garbage_uploads_it_again(make_files, python_env, tmp_path: Path) -> None:
     """The race gc must not lose: gc deletes the blobs a draft deduped against before
     the draft commits."""
@@ -136,6 +139,7 @@ def test_a_writer_that_deduped_against_garbage_uploads_it_again(make_files, pyth
     draft.verify(draft.download(tmp_path / "out", skip_cache=True))
 
 
+@pytest.mark.slow
 def test_an_upsert_that_deduped_against_garbage_uploads_it_again(make_files, python_env, tmp_path: Path) -> None:
     draft = garbage_and_a_draft_of_it(make_files, "shared")
     assert gc_elsewhere(python_env)["deleted"]
@@ -158,6 +162,7 @@ def test_only_one_gc_sweeps_at_a_time(store_url: str) -> None:
     assert store.catalog.gc_epoch() == Epoch(epoch)
 
 
+@pytest.mark.slow
 def test_the_sweep_lease_runs_on_the_catalogs_clock(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Hosts sharing a team catalog disagree about the time: one whose clock runs an hour
     # ahead must still see a running sweep (and write nothing beside it), and a lease

@@ -26,6 +26,10 @@ from quire.store import close_stores, open_store
 from quire.store.catalog import RUN_TEXT_LIMIT, RunRecord, now
 from quire.store.sql import schema as t
 
+from conftest import PYTHON
+from faultproxy import PG_COMMIT, TCPFaultProxy
+from support import patience
+
 # -- 12: a commit whose answer was lost ----------------------------------------------------
 
 
@@ -246,7 +250,7 @@ def test_bad_run_field_is_refused_at_init(field: str, value: object, message: st
 
 def _cli(python_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "quire.cli", *args], capture_output=True, text=True, env=python_env, timeout=300
+        [PYTHON, "-m", "quire.cli", *args], capture_output=True, text=True, env=python_env, timeout=patience(1)
     )
 
 
@@ -258,6 +262,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> No
         assert needle in lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_kind")
 def test_huge_version_number(tmp_path: Path, python_env: dict[str, str]) -> None:
     # v<30 digits> is beyond any SQL integer: no such version, not an overflow.
@@ -270,6 +275,7 @@ def test_huge_version_number(tmp_path: Path, python_env: dict[str, str]) -> None
     _one_line_error(_cli(python_env, "artifact", "get", f"p/data:v{huge}"), f"no version 'v{huge}'")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_damaged_catalog_db_is_one_line_naming_it(damage: str, tmp_path: Path, python_env: dict[str, str]) -> None:
     # garbage bytes, a truncated file, a file emptied: a StoreError naming the file (one

@@ -108,6 +108,7 @@ def test_a_writer_in_another_process_keeps_its_staged_blobs(
     assert files_of(out) == {"big.bin": bytes(range(256)) * 8192}
 
 
+@pytest.mark.slow
 def test_a_dead_writers_lease_runs_out(
     store_kind: str, store_url: str, python_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -226,6 +227,7 @@ collect_garbage(store, grace=0)
 """
 
 
+@pytest.mark.slow
 def test_a_gc_killed_mid_sweep_holds_writers_off_only_for_its_lease(
     store_kind: str, store_url: str, python_env: dict[str, str], make_files, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -249,6 +251,7 @@ def test_a_gc_killed_mid_sweep_holds_writers_off_only_for_its_lease(
     assert files_of(draft.download(tmp_path / "out")) == {"a.txt": b"after the gc\n"}
 
 
+@pytest.mark.slow
 def test_a_live_gc_renews_its_short_lease(store_kind: str, store_url: str, make_files, tmp_path: Path) -> None:
     for n in range(6):  # six versions, then garbage: six large blobs to delete
         art = quire.Artifact(f"ds{n}", "dataset")

@@ -475,6 +475,7 @@ def run_machine(store_kind: str, examples: int, steps: int) -> None:
     run_state_machine_as_test(Machine, settings=machine_settings(examples, steps))
 
 
+@pytest.mark.slow
 def test_integrity_model(store_kind: str) -> None:
     """The default run: short, on both kinds of store (fewer examples on the team store,
     where every step costs round trips)."""

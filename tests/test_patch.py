@@ -17,7 +17,7 @@ import quire
 from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, ValidationError
 from quire.store import open_store
 
-from support import stored_bytes
+from support import patience, process_start, stored_bytes
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -147,6 +147,7 @@ def test_a_small_patch_of_a_large_artifact_stores_about_the_change(tmp_path: Pat
     assert 256 << 10 <= grown < (256 << 10) + (32 << 10), grown
 
 
+@pytest.mark.slow
 def test_a_one_entry_patch_writes_metadata_that_does_not_grow_with_the_version(store_url: str) -> None:
     """A 1-entry patch writes a few pages (one per level of the tree), not the manifest:
     the 1,000,000-entry figure is in bench/patch.py."""
@@ -167,6 +168,7 @@ def test_a_one_entry_patch_writes_metadata_that_does_not_grow_with_the_version(s
     assert written[100_000] < 100_000 and written[5_000] < 50_000, written
 
 
+@pytest.mark.slow
 def test_reading_one_entry_or_folder_of_a_large_version_reads_few_pages(store_url: str, monkeypatch) -> None:
     from quire.core import pages
     from quire.core.manifest import Entry, Manifest, load_manifest, save_manifest
@@ -229,9 +231,9 @@ with quire.init(project="p") as run:
 def test_eight_processes_appending_at_once_lose_nothing(tmp_path: Path, python_env) -> None:
     script = tmp_path / "append.py"
     script.write_text(APPEND)
-    start = time.time() + 4  # all eight are ready (imported, added) by then, then commit at once
+    start = time.time() + max(4, 8 * process_start())  # all eight are ready (imported, added) by then, then commit at once
     procs = [subprocess.Popen([sys.executable, str(script), str(i), str(start)], env=python_env) for i in range(8)]
-    assert [p.wait(timeout=120) for p in procs] == [0] * 8
+    assert [p.wait(timeout=patience(8)) for p in procs] == [0] * 8
     versions = quire.Api(overrides={"project": "p"}).artifact_versions("dataset", "growing")
     assert len(versions) == 8
     latest = api_artifact("growing:latest")
@@ -270,7 +272,7 @@ def test_a_patch_killed_mid_upload_leaves_no_version_and_a_consistent_store(
     said, stalled = proc.stdout.readline().split()
     assert said == "uploading"
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.wait(timeout=patience(1))
     proc.stdout.close()
 
     assert api_artifact("ds:latest").version == "v0"

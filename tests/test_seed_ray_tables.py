@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 import quire
+from support import patience
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -69,7 +70,7 @@ def test_seed_ray_writers_build_one_partitioned_table(tmp_path: Path, python_env
     script = tmp_path / "seed_ray.py"
     script.write_text(SEED + RAY_DATA)
     python_env["RAY_USAGE_STATS_ENABLED"] = "0"
-    proc = subprocess.run([sys.executable, str(script)], env=python_env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(script)], env=python_env, capture_output=True, text=True, timeout=patience(30))
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     version = quire.Api().artifact("parallel-artifact:latest")

@@ -23,6 +23,8 @@ from quire.errors import ArtifactNotFoundError, ValidationError
 
 from support import files_of, write_tree
 
+pytestmark = pytest.mark.slow  # forty examples of twenty steps: seconds of work
+
 PATHS = ["a.txt", "b.txt", "d/c.txt", "d/e/f.bin"]
 CONTENTS = [b"", b"x", b"xy", b"same words", b"\x00\xff" * 50]
 ALIASES = ["best", "prod", "candidate"]

@@ -20,6 +20,7 @@ from quire.store import open_store, postgres_engine
 from quire.store.blobs import BlobStore, blob_key
 from quire.store.sql import SQLCatalog
 from quire.store.s3 import MULTIPART_MIN, CloudObjects
+from support import patience
 
 pytestmark = pytest.mark.s3
 
@@ -87,7 +88,7 @@ def test_two_hosts_storing_the_same_large_blob_make_one_object(
         subprocess.Popen([sys.executable, "-c", code, url, str(src)], env=python_env, stdout=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
-    digests = {p.communicate(timeout=120)[0].strip() for p in procs}
+    digests = {p.communicate(timeout=patience(2))[0].strip() for p in procs}
     assert all(p.returncode == 0 for p in procs)
     (digest,) = digests
     keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])]
@@ -282,13 +283,13 @@ def test_a_process_forked_after_using_the_store_is_refused_not_hung(objects: Clo
     outcome = ctx.Queue()
     child = ctx.Process(target=_use_after_fork, args=(objects, outcome))
     child.start()
-    child.join(60)
+    child.join(patience(1))
     assert child.exitcode == 0, "the child hung or crashed"
-    assert "'spawn' or 'forkserver'" in outcome.get(timeout=5)
+    assert "'spawn' or 'forkserver'" in outcome.get(timeout=patience(0.25))
     objects.put("again", b"y")  # the parent goes on as before
     spawned = mp.get_context("spawn")
     outcome = spawned.Queue()
     child = spawned.Process(target=_use_after_fork, args=(objects, outcome))
     child.start()
-    child.join(120)
-    assert outcome.get(timeout=5) == "stored"  # a spawned worker starts its own client
+    child.join(patience(1))
+    assert outcome.get(timeout=patience(0.25)) == "stored"  # a spawned worker starts its own client

@@ -20,6 +20,7 @@ from quire.core.cache import cache_for
 from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, ValidationError
 from quire.sdk import partitioned_table
 from quire.store import open_store
+from support import patience
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -217,6 +218,7 @@ def test_reading_a_table_fetches_only_its_file() -> None:
     assert not Path("artifacts").exists()  # nothing materialized in the working folder
 
 
+@pytest.mark.slow
 def test_tables_load_on_first_use(python_env: dict[str, str]) -> None:
     log((quire.Table(columns=["a"], data=[[5]]), "t"))
     code = (
@@ -224,7 +226,7 @@ def test_tables_load_on_first_use(python_env: dict[str, str]) -> None:
         "assert 'pyarrow' not in sys.modules, 'import quire loaded pyarrow'\n"
         "print(quire.Api().artifact('preds:latest').get('t').data)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=python_env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], env=python_env, capture_output=True, text=True, timeout=patience(1))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[[5]]"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import quire
+from support import patience
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3, pytest.mark.slow]
 
@@ -43,7 +44,7 @@ import quire
 with quire.init(project="team", group="eval-7", job_type="finisher") as run:
     art = quire.Artifact("predictions", "dataset")
     art.metadata["writers"] = int(sys.argv[1])
-    done = run.finish_artifact(art, aliases=["candidate"], expected_writers=int(sys.argv[1]), timeout=240)
+    done = run.finish_artifact(art, aliases=["candidate"], expected_writers=int(sys.argv[1]), timeout=float(sys.argv[2]))
     print(done.version, done.file_count)
 """
 
@@ -65,14 +66,14 @@ def test_sixteen_writer_processes_upsert_one_version_that_a_finisher_commits(
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     # The finisher starts first and waits for the writers' contributions.
-    finisher = start(FINISHER, WRITERS, cwd=tmp_path)
+    finisher = start(FINISHER, WRITERS, patience(WRITERS), cwd=tmp_path)
     folders = [tmp_path / f"writer-{i}" for i in range(WRITERS)]
     for folder in folders:
         folder.mkdir()
     writers = [start(WRITER, i, folder, cwd=folder) for i, folder in enumerate(folders)]
-    outputs = [p.communicate(timeout=300)[0] for p in writers]
+    outputs = [p.communicate(timeout=patience(WRITERS))[0] for p in writers]
     assert [p.returncode for p in writers] == [0] * WRITERS, "\n".join(outputs)
-    out = finisher.communicate(timeout=300)[0]
+    out = finisher.communicate(timeout=patience(WRITERS))[0]
     assert finisher.returncode == 0, out
 
     written: dict[str, bytes] = {}
