@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import PYTHON
-from faultproxy import PG_COMMIT, TCPFaultProxy
 
 import quire
 import quire.sdk.run
