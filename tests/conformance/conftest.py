@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from quire.store import sqlite_engine
+from quire.store.sql.engines import sqlite_engine
 from quire.store.sql import SQLCatalog
 from quire.store.objects import LocalObjects, ObjectStore
 

@@ -75,6 +75,10 @@ class SQLCatalog(GCFence):
         os.register_at_fork(after_in_child=lambda: (me := ref()) is not None and me._forget_unrecorded())
         self.migrate()
 
+    def close(self) -> None:
+        """Close the pooled connections (they reopen on next use)."""
+        self.engine.dispose()
+
     # -- transactions -----------------------------------------------------------------
 
     @contextmanager
