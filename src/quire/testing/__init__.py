@@ -5,12 +5,14 @@
 - :class:`BlobStoreTests`: content-addressed blobs on an object store.
 
 Each is a pytest class: subclass it in a test module and supply the fixtures it names
-(see each class). ``python -m quire.testing`` runs them against a backend given on the
-command line. Needs pytest (``pip install quire[test]``).
+(see each class); :mod:`quire.testing.oob` has the out-of-band helpers of the built-in
+object stores (a folder, S3). ``python -m quire.testing`` runs them against a backend
+given on the command line. Needs pytest (``pip install quire[test]``).
 """
 
 from .blobs import BlobStoreTests
 from .catalog import CatalogTests
 from .objects import ObjectStoreTests
+from .oob import FolderOutOfBand, OutOfBand, S3OutOfBand
 
-__all__ = ["BlobStoreTests", "CatalogTests", "ObjectStoreTests"]
+__all__ = ["BlobStoreTests", "CatalogTests", "FolderOutOfBand", "ObjectStoreTests", "OutOfBand", "S3OutOfBand"]
