@@ -61,8 +61,9 @@ class Plugins:
 class Registry(Generic[F]):
     """Factories of one kind of backend, by URL scheme."""
 
-    def __init__(self, kind: str, plugins: Plugins) -> None:
+    def __init__(self, kind: str, plugins: Plugins, local: str) -> None:
         self.kind = kind  #: what the backends are, for messages ("object store", "catalog")
+        self.local = local  #: how a location of the ``file`` scheme is written, for messages
         self._factories: dict[str, F] = {}
         self._plugins = plugins
 
@@ -84,14 +85,14 @@ class Registry(Generic[F]):
         if scheme not in self._factories:
             self._plugins.load()
         if scheme not in self._factories:
-            known = ", ".join(f"{s}://" if s != "file" else "a directory (or file://)" for s in self.schemes())
+            known = ", ".join(f"{s}://" if s != "file" else self.local for s in self.schemes())
             raise StoreError(f"unknown {self.kind} location {what or location!r}: give one of {known}")
         return self._factories[scheme]
 
 
 PLUGINS = Plugins()
-OBJECT_STORES: Registry[ObjectStoreFactory] = Registry("object store", PLUGINS)
-CATALOGS: Registry[CatalogFactory] = Registry("catalog", PLUGINS)
+OBJECT_STORES: Registry[ObjectStoreFactory] = Registry("object store", PLUGINS, "file:///path")
+CATALOGS: Registry[CatalogFactory] = Registry("catalog", PLUGINS, "a directory")
 
 
 def register_object_store(scheme: str, factory: ObjectStoreFactory) -> None:
