@@ -10,6 +10,10 @@ one that files every key under one name is caught in band.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -44,10 +48,13 @@ class Storage:
             self.objects[key] = (bytes(data), time.time())
 
 
+DEFAULT = Capabilities()
+
+
 class ToyObjects:
     """An :class:`~quire.store.objects.ObjectStore` in memory."""
 
-    def __init__(self, storage: Storage, scratch: Path, capabilities: Capabilities = Capabilities()) -> None:
+    def __init__(self, storage: Storage, scratch: Path, capabilities: Capabilities = DEFAULT) -> None:
         self.storage = storage
         self.url = f"toy://{id(storage):x}"
         self.capabilities = capabilities
@@ -185,8 +192,9 @@ def test_a_declared_capability_without_its_method_is_a_clear_error(storage: Stor
     boasting = ToyObjects(storage, tmp_path / "scratch", Capabilities(upload_from_file=True))
     source = tmp_path / "large.bin"
     source.write_bytes(b"x" * (2 << 20))
-    with pytest.raises(MissingCapabilityError, match="upload_from_file.*put_source"), BlobStore(boasting).writer() as w:
-        w.add_file(source)
+    writer = BlobStore(boasting).writer()
+    with pytest.raises(MissingCapabilityError, match=r"upload_from_file.*put_source"):
+        writer.add_file(source)
 
 
 # -- the suites catch wrong stores --------------------------------------------------
@@ -214,7 +222,7 @@ def test_a_symmetric_key_mapping_bug_fails_the_out_of_band_tests(storage: Storag
     suite = ObjectStoreTests()
     with pytest.raises(AssertionError):
         suite.test_each_key_is_stored_under_its_own_name(Misfiled(storage, scratch), storage)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - any failure: it must not pass
+    with pytest.raises(Exception):  # noqa: B017 - any failure: it must not pass
         suite.test_an_object_written_behind_the_stores_back_is_read_under_its_key(
             lambda: Misfiled(storage, scratch), storage, scratch
         )
@@ -223,3 +231,25 @@ def test_a_symmetric_key_mapping_bug_fails_the_out_of_band_tests(storage: Storag
 def test_a_store_of_one_name_fails_in_band(storage: Storage, tmp_path: Path) -> None:
     with pytest.raises(AssertionError):
         ObjectStoreTests().test_distinct_keys_hold_distinct_bytes(OneName(storage, tmp_path))
+
+
+def register_by_entry_point() -> None:
+    """What a package outside Quire names in its ``quire.backends`` entry point."""
+    register_object_store("toy-plugin", lambda url: ToyObjects(Storage(), Path(tempfile.gettempdir())))
+
+
+def test_a_backend_of_another_package_is_found_by_its_entry_point(python_env: dict[str, str], tmp_path: Path) -> None:
+    dist = tmp_path / "site" / "quire_toy-1.0.dist-info"  # an installed package, as pip leaves it
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: quire-toy\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[quire.backends]\ntoy = test_toy_objects:register_by_entry_point\n")
+    code = (
+        "from quire.store import open_objects\n"
+        "objects = open_objects('toy-plugin://bucket')\n"
+        "objects.put('k', b'v'); print(type(objects).__name__, objects.get('k').decode())\n"
+    )
+    paths = [str(tmp_path / "site"), str(Path(__file__).parent), python_env["PYTHONPATH"]]
+    env = {**python_env, "PYTHONPATH": os.pathsep.join(paths)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ToyObjects", "v"]

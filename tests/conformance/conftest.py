@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from backends import S3_OBJECTS_PREFIX
 
+from backends import S3_OBJECTS_PREFIX
 from quire.store.objects import LocalObjects, ObjectStore
 from quire.store.sql import SQLCatalog
 from quire.store.sql.engines import sqlite_engine

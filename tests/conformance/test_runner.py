@@ -13,15 +13,17 @@ import pytest
 from quire.testing import BlobStoreTests, ObjectStoreTests
 
 #: the tests of the two object-store suites: each must run, none be skipped
-SUITE_TESTS = sum(
-    name.startswith("test_") for suite in (ObjectStoreTests, BlobStoreTests) for name in dir(suite)
-)
+SUITE_TESTS = sum(name.startswith("test_") for suite in (ObjectStoreTests, BlobStoreTests) for name in dir(suite))
 
 
 def run_suites(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "quire.testing", *args, "-q", "-rs"], env=env, capture_output=True, text=True,
-        timeout=900, check=False,
+        [sys.executable, "-m", "quire.testing", *args, "-q", "-rs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
 
 
@@ -38,7 +40,10 @@ def test_the_suites_run_against_a_folder(python_env: dict[str, str], tmp_path: P
 
 @pytest.mark.s3
 def test_the_suites_run_against_s3(
-    python_env: dict[str, str], s3_env: dict[str, str], s3_bucket: str, s3_client  # type: ignore[no-untyped-def]
+    python_env: dict[str, str],
+    s3_env: dict[str, str],
+    s3_bucket: str,
+    s3_client,  # type: ignore[no-untyped-def]
 ) -> None:
     assert_all_passed(run_suites({**python_env, **s3_env}, "--objects", f"s3://{s3_bucket}/suite"))
     left = s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0)

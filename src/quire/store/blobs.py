@@ -199,7 +199,7 @@ class BlobStore:
         """The verified bytes of one blob."""
         slot = self._slot(digest)
         try:
-            data, where = self._fetch(digest, slot)
+            data, _ = self._fetch(digest, slot)
         except ObjectNotFoundError:
             if slot is None:
                 raise
@@ -207,7 +207,7 @@ class BlobStore:
             # before the old pack, so reading the indexes again finds the new home).
             self.reload()
             slot = self._slot(digest)
-            data, where = self._fetch(digest, slot)
+            data, _ = self._fetch(digest, slot)
         if hash_bytes(data) != digest:
             return self._after_corrupt(digest, slot)
         return data
@@ -423,7 +423,8 @@ class BlobStore:
                 strays.append(info)
         for pack in set(marks) - set(packs):
             strays += [info for _, info in marks.pop(pack)]  # the pack went: its marks go too
-        found, damaged = {}, []
+        found: dict[str, StoredPack] = {}
+        damaged: list[ObjectInfo] = []
         for key, info in packs.items():
             idx = indexes.pop(key, None)
             try:
@@ -431,7 +432,7 @@ class BlobStore:
             except ObjectNotFoundError:
                 slots = None  # deleted while we listed: a gc's leftover, or going
             except StoreError:  # a damaged index: what its pack holds is unknown
-                damaged += [info, idx]
+                damaged += [info, idx] if idx else [info]
                 continue
             if slots is None:
                 strays.append(info)  # a pack whose index was never written (or is gone)

@@ -340,7 +340,7 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    return fn  # type: ignore[no-any-return]
+    return fn  # type: ignore[no-any-return, unused-ignore]  # typeshed's ctypes varies
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:

@@ -116,7 +116,7 @@ class Spool:
         self.slots: dict[str, tuple[int, int]] = {}  # digest → (offset, length)
         self.size = 0
         try:
-            self._file = open(self.path, "xb", buffering=0)
+            self._file = open(self.path, "xb", buffering=0)  # noqa: SIM115 - open until the pack is stored
         except OSError as exc:
             raise StoreError(f"cannot write a pack to {objects.url}: {exc.strerror or exc}") from exc
         self._url = objects.url

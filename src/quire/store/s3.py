@@ -30,7 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -199,11 +199,8 @@ class CloudObjects:
 
     def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are fine."""
-        with self._errors("delete", key):
-            try:
-                obstore.delete(self._store, key)
-            except FileNotFoundError:
-                pass
+        with self._errors("delete", key), suppress(FileNotFoundError):
+            obstore.delete(self._store, key)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -283,7 +280,7 @@ class CloudObjects:
             for batch in obstore.list(self._store, folder, chunk_size=1000):
                 for meta in batch:
                     if meta["path"].startswith(prefix):
-                        yield meta
+                        yield dict(meta)
 
     def local_path(self, key: str) -> Path | None:
         """Always None: the bytes are not on this machine."""

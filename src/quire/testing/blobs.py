@@ -201,17 +201,17 @@ class BlobStoreTests:
         blobs.put_bytes(large)
         absent_small, absent_large = digest_of(b"absent"), digest_of(b"z" * LARGE)
         sizes = {
-            digest_of(small): len(small), digest_of(large): LARGE,
-            absent_small: 6, absent_large: LARGE,
+            digest_of(small): len(small),
+            digest_of(large): LARGE,
+            absent_small: 6,
+            absent_large: LARGE,
         }
         assert blobs.missing(sizes) == {absent_small, absent_large}
         assert blobs.missing({}) == set()
         assert blobs.has(digest_of(small), len(small))
         assert not blobs.has(absent_large, LARGE)
 
-    def test_unflushed_blobs_are_not_stored(
-        self, blobs: BlobStore, open_objects: Callable[[], ObjectStore]
-    ) -> None:
+    def test_unflushed_blobs_are_not_stored(self, blobs: BlobStore, open_objects: Callable[[], ObjectStore]) -> None:
         data = b"never flushed"
         with pytest.raises(RuntimeError), blobs.writer() as writer:
             writer.add_bytes(data)
@@ -233,9 +233,7 @@ class BlobStoreTests:
         datas = [f"blob {i}".encode() for i in range(6)]
         for data in datas:  # one pack each
             blobs.put_bytes(data)
-        assert dict(blobs.read_many(digest_of(d) for d in reversed(datas))) == {
-            digest_of(d): d for d in datas
-        }
+        assert dict(blobs.read_many(digest_of(d) for d in reversed(datas))) == {digest_of(d): d for d in datas}
 
     def test_read_to_file(self, blobs: BlobStore, tmp_path: Path) -> None:
         for data in (b"small to file", os.urandom(LARGE)):
@@ -290,7 +288,8 @@ class BlobStoreTests:
         with pytest.raises(CorruptBlobError) as caught:
             reader.read(digest)
         (aside,) = keys(objects, "quarantine/")  # moved, not deleted
-        assert aside.startswith(f"quarantine/{key}.") and caught.value.set_aside.endswith(aside)
+        assert aside.startswith(f"quarantine/{key}.")
+        assert caught.value.set_aside is not None and caught.value.set_aside.endswith(aside)
         assert keys(objects, "objects/") == []
         assert_never_delivered(reader, digest, CorruptBlobError, tmp_path / "dest")  # still said corrupt
         writer_side = BlobStore(open_objects())  # another process logs the same bytes
@@ -386,9 +385,7 @@ class BlobStoreTests:
         assert blobs.read(digest) == b"written elsewhere"
         assert blobs.missing({digest_of(b"x"): 1}) == set()
         blobs.refresh()
-        assert dict(blobs.read_many([digest, digest_of(b"x")])) == {
-            digest: b"written elsewhere", digest_of(b"x"): b"x"
-        }
+        assert dict(blobs.read_many([digest, digest_of(b"x")])) == {digest: b"written elsewhere", digest_of(b"x"): b"x"}
 
     # -- what gc uses -----------------------------------------------------------------
 
@@ -427,9 +424,7 @@ class BlobStoreTests:
             stale.read(digest_of(b"blob 2"))  # not kept: gone
         assert stale.missing({digest_of(b"blob 2"): 6, kept[0]: 6}) == {digest_of(b"blob 2")}  # index read again
 
-    def test_delete_removes_a_large_blob_or_a_pack_with_its_index(
-        self, blobs: BlobStore, objects: ObjectStore
-    ) -> None:
+    def test_delete_removes_a_large_blob_or_a_pack_with_its_index(self, blobs: BlobStore, objects: ObjectStore) -> None:
         large = os.urandom(LARGE)
         with blobs.writer() as writer:
             writer.add_bytes(b"in a pack")
@@ -439,5 +434,6 @@ class BlobStoreTests:
             blobs.delete(key)
         assert keys(objects) == []
         assert blobs.missing({digest_of(b"in a pack"): 9, digest_of(large): LARGE}) == {
-            digest_of(b"in a pack"), digest_of(large)
+            digest_of(b"in a pack"),
+            digest_of(large),
         }

@@ -75,9 +75,7 @@ class ObjectStoreTests:
 
     # -- behind the store's back --------------------------------------------------------
 
-    def test_each_key_is_stored_under_its_own_name(
-        self, objects: ObjectStore, out_of_band: OutOfBand | None
-    ) -> None:
+    def test_each_key_is_stored_under_its_own_name(self, objects: ObjectStore, out_of_band: OutOfBand | None) -> None:
         oob = needed(out_of_band)
         objects.put("a/b/one", b"first object")
         objects.put_file("a/b/two", self._staged(objects, b"second object"))
@@ -142,9 +140,7 @@ class ObjectStoreTests:
         assert not staged.exists()
         assert objects.get("f") == b"from a file"
 
-    def test_put_file_of_an_existing_key_keeps_the_first_and_consumes_the_file(
-        self, objects: ObjectStore
-    ) -> None:
+    def test_put_file_of_an_existing_key_keeps_the_first_and_consumes_the_file(self, objects: ObjectStore) -> None:
         objects.put("f", b"first")
         staged = self._staged(objects, b"second")
         objects.put_file("f", staged)

@@ -49,7 +49,7 @@ class S3OutOfBand:
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         self.bucket, self.prefix = bucket, prefix.strip("/")
         if client is None:
-            import boto3  # a test dependency, not Quire's
+            import boto3  # type: ignore[import-untyped, unused-ignore]  # a test dependency, not Quire's
 
             client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
         self.client = client

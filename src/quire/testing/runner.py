@@ -89,7 +89,7 @@ class Backends:
                 catalog.close()
 
 
-class _fresh_catalog:  # noqa: N801 - used as a context manager, like contextlib's
+class _fresh_catalog:  # used as a context manager, like contextlib's
     """A location for an empty catalog of the kind ``base`` names: a new directory below
     a directory, a new schema in a PostgreSQL database (dropped on exit), else ``base``."""
 

@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 import sqlalchemy as sa
-import sqlalchemy.dialects.sqlite  # noqa: F401  # imported with quire, not by each process's first open
+import sqlalchemy.dialects.sqlite  # imported with quire, not by each process's first open
 from sqlalchemy import event
 
 from ...errors import MissingExtraError, StoreError
@@ -49,7 +49,12 @@ def postgres_engine(url: str) -> sa.Engine:
     # A forked child must never talk on its parent's connections: it forgets them
     # (without closing, which would end them for the parent too) and opens its own.
     ref = weakref.ref(engine)
-    os.register_at_fork(after_in_child=lambda: (alive := ref()) is not None and alive.dispose(close=False))
+
+    def forget() -> None:
+        if (alive := ref()) is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget)
     return engine
 
 
@@ -71,7 +76,12 @@ def sqlite_engine(path: Path) -> sa.Engine:
     # A forked child must not inherit open SQLite connections (SQLite's per-process lock
     # bookkeeping would be wrong there): close the idle ones before every fork.
     ref = weakref.ref(engine)
-    os.register_at_fork(before=lambda: (alive := ref()) is not None and alive.dispose())
+
+    def close_idle() -> None:
+        if (alive := ref()) is not None:
+            alive.dispose()
+
+    os.register_at_fork(before=close_idle)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -132,7 +142,7 @@ def _lock_within(fd: int, wait: float) -> bool:
         return True
     except BlockingIOError:
         pass
-    got, guard, gave_up = threading.Event(), threading.Lock(), []
+    got, guard, gave_up = threading.Event(), threading.Lock(), list[bool]()
 
     def block() -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
