@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from quire.errors import MissingCapabilityError
-from quire.store import open_objects, register_object_store
+from quire.errors import MissingCapabilityError, StoreError
+from quire.store import open_objects, open_store, register_object_store
 from quire.store.blobs import BlobStore
 from quire.store.objects import Capabilities, ObjectInfo, ObjectStore, missing_key
 from quire.testing import BlobStoreTests, ObjectStoreTests
@@ -169,6 +169,12 @@ def test_an_unknown_scheme_names_the_known_ones() -> None:
     with pytest.raises(Exception, match=r"unknown object store location 'nope://x'.*file://.*s3://") as caught:
         open_objects("nope://x")
     assert "\n" not in str(caught.value)
+
+
+def test_an_unknown_store_scheme_names_the_known_catalogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUIRE_BLOBS", "s3://bucket/blobs")
+    with pytest.raises(StoreError, match=r"unknown catalog location 'mysql://h/db': give one of a directory, postgres"):
+        open_store("mysql://h/db")
 
 
 # -- capabilities -------------------------------------------------------------------
