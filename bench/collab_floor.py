@@ -36,7 +36,7 @@ import blake3  # noqa: E402
 import quire  # noqa: E402
 from bench.workloads_collab import C1_DATA  # noqa: E402
 from quire.core.commit import stage_contribution as stage_draft  # noqa: E402
-from quire.store import _open, open_store  # noqa: E402
+from quire.store import STORES, open_store  # noqa: E402
 
 
 def upsert(folder: Path, out: Path) -> None:
@@ -77,7 +77,7 @@ def once(work, data: Path, scratch: Path) -> tuple[float, float]:  # type: ignor
     (scratch / "out").mkdir(parents=True)
     os.environ["QUIRE_STORE"] = str(scratch / "store")
     open_store().catalog.engine.dispose()  # the store exists, as for every writer but the first
-    _open.clear()
+    STORES.forget()
     folders = sorted(p for p in data.iterdir() if p.is_dir())
     ctx = mp.get_context("fork")
     start = ctx.Barrier(len(folders) + 1)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import quire  # noqa: E402
 from quire.core import pages  # noqa: E402
 from quire.core.manifest import Entry, Manifest  # noqa: E402
-from quire.store import _open  # noqa: E402
+from quire.store import STORES  # noqa: E402
 
 
 def blob_bytes(store: Path) -> int:
@@ -58,7 +58,7 @@ def timed(label: str, fn):
     """Time ``fn`` as a new process would run it: no pages cached, no pack index read."""
     pages._cache.clear()  # noqa: SLF001
     quire.finish()
-    _open.clear()  # noqa: SLF001 (a fresh Store: its blob store reads the pack indexes again)
+    STORES.forget()  # (a fresh Store: its blob store reads the pack indexes again)
     reads = []
     store = quire.Api().store
     real = store.blobs.read

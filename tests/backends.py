@@ -125,12 +125,16 @@ def s3_bucket(s3_client) -> str:  # type: ignore[no-untyped-def]
     return name
 
 
+#: the prefix of the S3 store that ``open_s3_objects`` opens in its bucket
+S3_OBJECTS_PREFIX = "objects"
+
+
 @pytest.fixture
 def open_s3_objects(s3_bucket: str) -> Callable[[], object]:
     """Handles on one empty S3 object store (a prefix in a fresh bucket)."""
     from quire.store.s3 import CloudObjects
 
-    return lambda: CloudObjects(f"s3://{s3_bucket}/objects")
+    return lambda: CloudObjects(f"s3://{s3_bucket}/{S3_OBJECTS_PREFIX}")
 
 
 # -- PostgreSQL -------------------------------------------------------------------------
@@ -182,8 +186,8 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 @pytest.fixture
 def open_postgres_catalog(postgres_url: str) -> Iterator[Callable[[], object]]:
     """Handles on one empty PostgreSQL catalog (each with its own connection pool)."""
-    from quire.store import postgres_engine
     from quire.store.sql import SQLCatalog
+    from quire.store.sql.engines import postgres_engine
 
     opened: list[SQLCatalog] = []
 
@@ -194,7 +198,7 @@ def open_postgres_catalog(postgres_url: str) -> Iterator[Callable[[], object]]:
 
     yield open_catalog
     for catalog in opened:
-        catalog.engine.dispose()
+        catalog.close()
 
 
 # -- both kinds of store ------------------------------------------------------------------

@@ -7,20 +7,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from backends import S3_CREDENTIALS, MotoServer
-from faultproxy import FaultProxy
 
 import quire
-from quire.errors import MissingExtraError, StoreError, ValidationError
+from backends import S3_CREDENTIALS, MotoServer
+from faultproxy import FaultProxy
+from quire.errors import MissingExtraError, ObjectNotFoundError, StoreError, ValidationError
 from quire.store import open_store, postgres_engine
 from quire.store.blobs import BlobStore, blob_key
-from quire.store.sql import SQLCatalog
 from quire.store.s3 import MULTIPART_MIN, CloudObjects
+from quire.store.sql import SQLCatalog
 from support import patience
+
+obs_exc = pytest.importorskip("obstore.exceptions")
 
 pytestmark = pytest.mark.s3
 
@@ -293,3 +295,30 @@ def test_a_process_forked_after_using_the_store_is_refused_not_hung(objects: Clo
     child.start()
     child.join(patience(1))
     assert outcome.get(timeout=patience(0.25)) == "stored"  # a spawned worker starts its own client
+
+
+# -- errors by class ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "says"),
+    [
+        (lambda: FileNotFoundError("Object at location k not found"), ObjectNotFoundError, "object 'k' is missing"),
+        (lambda: obs_exc.PermissionDeniedError("no status here"), StoreError, "refused the credentials"),
+        (lambda: obs_exc.UnauthenticatedError("no status here"), StoreError, "refused the credentials"),
+        (lambda: obs_exc.GenericError("Error performing GET: HTTP error: error sending request"), StoreError,
+         "cannot be reached"),
+        (lambda: obs_exc.GenericError("Error after 4 retries: 503 Service Unavailable: <Code>SlowDown</Code>"),
+         StoreError, "answered HTTP 503 SlowDown after 4 retries"),
+        (lambda: obs_exc.InvalidPathError("bad path"), StoreError, "bad path"),
+    ],
+)
+def test_obstore_errors_become_quire_errors_by_their_class(
+    raised: Callable[[], Exception], expected: type[Exception], says: str
+) -> None:
+    objects = CloudObjects("s3://bucket/prefix")  # nothing is sent: the error is raised here
+    with pytest.raises(expected, match=says) as caught, objects._errors("read", "k"):
+        raise raised()
+    assert type(caught.value) is expected and "\n" not in str(caught.value)
+    if expected is ObjectNotFoundError:
+        assert caught.value.key == "k"  # type: ignore[attr-defined]

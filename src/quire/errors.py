@@ -171,3 +171,30 @@ class MovedOnError(StoreError):
     pending version's contributions) is no longer what the new version was built on.
     Nothing was written; ``quire.core.commit`` builds it again from what is there now
     and retries, so a user sees this only when that kept failing."""
+
+
+class ObjectNotFoundError(ArtifactNotFoundError):
+    """A key is absent from an object store: stored bytes are missing (not a version or
+    collection the user named). It derives from :class:`ArtifactNotFoundError` (and so
+    ``KeyError``) because that is what a missing key raised before it existed."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class BlobNotFoundError(ObjectNotFoundError):
+    """A blob is in no pack and no object of its blob store."""
+
+    def __init__(self, message: str, digest: str = "") -> None:
+        super().__init__(message)
+        self.digest = digest
+
+
+class MissingCapabilityError(StoreError):
+    """An object store lacks a capability the operation needs (it declares what it can
+    do in its ``capabilities``); the message names the capability."""
+
+    def __init__(self, message: str, capability: str) -> None:
+        super().__init__(message)
+        self.capability = capability

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .blobs_suite import BlobStoreTests
+from quire.testing import BlobStoreTests, ObjectStoreTests
+
 from .catalog_suite import CatalogTests
-from .objects_suite import ObjectStoreTests
 
 
 class TestLocalObjects(ObjectStoreTests):
@@ -14,11 +14,19 @@ class TestLocalObjects(ObjectStoreTests):
     def open_objects(self, open_local_objects):
         return open_local_objects
 
+    @pytest.fixture
+    def out_of_band(self, local_out_of_band):
+        return local_out_of_band
+
 
 class TestLocalBlobs(BlobStoreTests):
     @pytest.fixture
     def open_objects(self, open_local_objects):
         return open_local_objects
+
+    @pytest.fixture
+    def out_of_band(self, local_out_of_band):
+        return local_out_of_band
 
 
 class TestSQLiteCatalog(CatalogTests):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from .blobs_suite import BlobStoreTests
+from quire.testing import BlobStoreTests, ObjectStoreTests
+
 from .catalog_suite import CatalogTests
-from .objects_suite import ObjectStoreTests
 
 
 class TestS3Objects(ObjectStoreTests):
@@ -20,6 +20,10 @@ class TestS3Objects(ObjectStoreTests):
     def open_objects(self, open_s3_objects):
         return open_s3_objects
 
+    @pytest.fixture
+    def out_of_band(self, s3_out_of_band):
+        return s3_out_of_band
+
 
 class TestS3Blobs(BlobStoreTests):
     pytestmark = pytest.mark.s3
@@ -27,6 +31,10 @@ class TestS3Blobs(BlobStoreTests):
     @pytest.fixture
     def open_objects(self, open_s3_objects):
         return open_s3_objects
+
+    @pytest.fixture
+    def out_of_band(self, s3_out_of_band):
+        return s3_out_of_band
 
 
 class TestPostgresCatalog(CatalogTests):

@@ -100,7 +100,7 @@ def ingest_dir(
     large = [i for i, (_, _, st) in enumerate(found) if st.st_size >= SMALL]
     entries: list[Entry | None] = [None] * len(found)
     # A remote store wants more files in flight (its latency, not a disk, is the limit).
-    threads = getattr(writer.blobs.objects, "concurrent_files", 4) if writer else 4
+    threads = writer.blobs.objects.capabilities.concurrency if writer else 4
     with ThreadPoolExecutor(max_workers=min(threads, len(large)) or 1) as pool:
         for i, entry in zip(large, pool.map(one, large), strict=True):
             entries[i] = entry

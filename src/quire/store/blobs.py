@@ -17,53 +17,51 @@ way the blob then counts as missing, so the next log of those bytes stores them 
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import struct
 import threading
 import uuid
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import (
-    ArtifactNotFoundError,
+    BlobNotFoundError,
     CorruptBlobError,
     DamagedIndexError,
+    ObjectNotFoundError,
     QuireError,
     StoreError,
     ValidationError,
 )
-from ..hashing import CHUNK, hash_bytes, hash_file, new_hasher, read_chunks
+from ..hashing import hash_bytes, hash_file, new_hasher, read_chunks
 from .catalog import Epoch
 from .digests import check_digest, digest_path
-from .objects import LocalObjects, ObjectInfo, ObjectStore, start_writeback
+from .objects import ObjectInfo, ObjectReader, ObjectStore, SourceUploader, require, uploader
+from .packs import (
+    BAD_MARK,
+    PackSlot,
+    Spool,
+    StoredPack,
+    append_chunk,
+    coalesce,
+    index_bytes,
+    mark_key,
+    pack_of,
+    parse_mark,
+    read_index,
+)
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
 _log = logging.getLogger("quire")
-_IDX_MAGIC = b"QPK1"
-_IDX_ROW = struct.Struct(">32sQQ")  # raw digest, offset, length
 QUARANTINE = "quarantine/"  #: where corrupt large blobs are moved (never read, never collected)
-_BAD = ".bad"  #: ``packs/<id>.pack.<digest>.bad`` marks a slot of a pack found corrupt
 
 
 def blob_key(digest: str) -> str:
     """The object key of a large blob; ``InvalidDigestError`` unless ``digest`` is one."""
     return "objects/" + digest_path(check_digest(digest, "a blob request"))
-
-
-@dataclass(frozen=True)
-class StoredPack:
-    """A pack as gc sees it: the pack, its index, and what it holds."""
-
-    info: ObjectInfo
-    index: ObjectInfo
-    slots: dict[str, PackSlot]
 
 
 @dataclass(frozen=True)
@@ -76,15 +74,6 @@ class Inventory:
     #: packs whose index is damaged, and those indexes: what they hold cannot be told,
     #: so whether any of it is live cannot either (gc leaves them alone)
     damaged: list[ObjectInfo] = field(default_factory=list)
-
-
-class PackSlot(NamedTuple):
-    """Where a small blob lives (a tuple: a store's index holds one per small blob, and
-    builds them fast when it loads)."""
-
-    pack: str
-    offset: int
-    length: int
 
 
 class BlobStore:
@@ -116,13 +105,13 @@ class BlobStore:
         with self._lock:
             present = {info.key: info.size for info in self.objects.list("packs/")}
             if prune:
-                gone = {k for k in self._loaded if k not in present or _pack_of(k) not in present}
+                gone = {k for k in self._loaded if k not in present or pack_of(k) not in present}
                 if gone:
-                    packs = {_pack_of(k) for k in gone}
+                    packs = {pack_of(k) for k in gone}
                     self._index = {d: s for d, s in self._index.items() if s.pack not in packs}
                     self._loaded -= gone
                 self._damaged.clear()  # looked at again: one may have been restored or removed
-            marks = [_parse_mark(k) for k in present if k.endswith(_BAD)]
+            marks = [parse_mark(k) for k in present if k.endswith(BAD_MARK)]
             fresh = [(d, p) for d, p in marks if p not in self._bad.get(d, ())]
             for digest, pack in fresh:
                 self._bad.setdefault(digest, set()).add(pack)
@@ -132,13 +121,13 @@ class BlobStore:
                 self._index, self._loaded = {}, set()
             new = [
                 k for k in sorted(present)
-                if k.endswith(".idx") and k not in self._loaded and k not in self._damaged and _pack_of(k) in present
+                if k.endswith(".idx") and k not in self._loaded and k not in self._damaged and pack_of(k) in present
             ]
-            for key, raw in zip(new, _get_all(self.objects, new), strict=True):
+            for key, raw in zip(new, _get_all(self.objects, new, self.objects.capabilities.local), strict=True):
                 if raw is None:  # deleted by a gc since the listing
                     continue
                 try:
-                    slots = _read_index(key, raw, present[_pack_of(key)])
+                    slots = read_index(key, raw, present[pack_of(key)])
                 except StoreError as exc:
                     # One damaged index must not stop every read and write: its pack's
                     # blobs count as missing (writers store them again), and a read of
@@ -211,15 +200,15 @@ class BlobStore:
         """The verified bytes of one blob."""
         slot = self._slot(digest)
         try:
-            data, where = self._fetch(digest, slot)
-        except ArtifactNotFoundError:
+            data, _ = self._fetch(digest, slot)
+        except ObjectNotFoundError:
             if slot is None:
                 raise
             # gc rewrote the pack after we read its index (it deletes the old index
             # before the old pack, so reading the indexes again finds the new home).
             self.reload()
             slot = self._slot(digest)
-            data, where = self._fetch(digest, slot)
+            data, _ = self._fetch(digest, slot)
         if hash_bytes(data) != digest:
             return self._after_corrupt(digest, slot)
         return data
@@ -249,7 +238,7 @@ class BlobStore:
 
     def _mark_bad(self, digest: str, pack: str) -> str:
         """Mark the slot of ``digest`` in ``pack`` corrupt, for every process; returns the mark."""
-        mark = f"{pack}.{digest}{_BAD}"
+        mark = mark_key(pack, digest)
         self.objects.put(mark, b"")
         _log.info("blob %s in %s/%s is corrupt; its slot is marked %s", digest, self.url, pack, mark)
         with self._lock:
@@ -263,11 +252,11 @@ class BlobStore:
         """The good slots of ``digest`` in the packs already loaded (their indexes are read
         again: the in-memory index keeps one slot per digest)."""
         loaded = sorted(self._loaded)
-        for key, raw in zip(loaded, _get_all(self.objects, loaded), strict=True):
+        for key, raw in zip(loaded, _get_all(self.objects, loaded, self.objects.capabilities.local), strict=True):
             if raw is None:
                 continue
             try:
-                slot = _read_index(key, raw, None).get(digest)
+                slot = read_index(key, raw, None).get(digest)
             except StoreError:
                 continue
             if slot is not None and slot.pack not in self._bad[digest]:
@@ -287,7 +276,7 @@ class BlobStore:
         aside = f"{QUARANTINE}{key}.{uuid.uuid4().hex[:12]}"
         try:
             self.objects.move(key, aside)
-        except ArtifactNotFoundError:
+        except ObjectNotFoundError:
             return None  # another reader set it aside first
         if verify and self._hash_of(aside) == digest:
             tmp = self.objects.temp_path()
@@ -307,7 +296,7 @@ class BlobStore:
         try:
             self.objects.get_file(key, tmp)
             return hash_file(tmp)[0]
-        except ArtifactNotFoundError:
+        except ObjectNotFoundError:
             return None
         finally:
             tmp.unlink(missing_ok=True)
@@ -317,7 +306,7 @@ class BlobStore:
             return self.objects.get_range(slot.pack, slot.offset, slot.length), slot.pack
         try:
             return self.objects.get(blob_key(digest)), blob_key(digest)
-        except ArtifactNotFoundError:
+        except ObjectNotFoundError:
             raise self._not_found(digest) from None
 
     def _not_found(self, digest: str) -> QuireError:
@@ -325,13 +314,13 @@ class BlobStore:
         pack whose index is damaged."""
         if digest in self._bad:
             pack = sorted(self._bad[digest])[0]
-            return CorruptBlobError(digest, f"{self.url}/{pack}", f"{self.url}/{pack}.{digest}{_BAD}")
+            return CorruptBlobError(digest, f"{self.url}/{pack}", f"{self.url}/{mark_key(pack, digest)}")
         key = blob_key(digest)
         aside = next(iter(self.objects.list(f"{QUARANTINE}{key}.")), None)
         if aside is not None:
             return CorruptBlobError(digest, f"{self.url}/{key}", f"{self.url}/{aside.key}")
         if not self._damaged:
-            return ArtifactNotFoundError(f"blob {digest} is missing from {self.url}")
+            return BlobNotFoundError(f"blob {digest} is missing from {self.url}", digest)
         names = ", ".join(f"{self.url}/{key}" for key in sorted(self._damaged))
         return DamagedIndexError(
             f"blob {digest} is not found in {self.url}; it may be in the pack of a damaged index "
@@ -350,10 +339,10 @@ class BlobStore:
                 by_pack.setdefault(slot.pack, []).append((slot, digest))
         for pack, wanted in by_pack.items():
             wanted.sort(key=lambda item: item[0].offset)
-            for start, end, group in _coalesce(wanted):
+            for start, end, group in coalesce(wanted):
                 try:
                     chunk = self.objects.get_range(pack, start, end - start)
-                except ArtifactNotFoundError:  # rewritten by gc: one by one, from the new pack
+                except ObjectNotFoundError:  # rewritten by gc: one by one, from the new pack
                     for _, digest in group:
                         yield digest, self.read(digest)
                     continue
@@ -372,7 +361,7 @@ class BlobStore:
         for _ in range(2):  # again once when what was read is found intact in the store
             try:
                 self.objects.get_file(blob_key(digest), dest)
-            except ArtifactNotFoundError:
+            except ObjectNotFoundError:
                 raise self._not_found(digest) from None
             if hash_file(dest)[0] == digest:
                 return
@@ -397,13 +386,12 @@ class BlobStore:
         with self.writer() as w:
             return w.add_bytes(data)
 
-    def _write_pack(self, spool: _Spool) -> int:
+    def _write_pack(self, spool: Spool) -> int:
         """Store ``spool`` as a new pack, then its index, both durable; returns the bytes
         written."""
         pack_id = uuid.uuid4().hex
         pack_key, idx_key = f"packs/{pack_id}.pack", f"packs/{pack_id}.idx"
-        rows = sorted(spool.slots.items())
-        index = _IDX_MAGIC + b"".join(_IDX_ROW.pack(bytes.fromhex(d), o, n) for d, (o, n) in rows)
+        index = index_bytes(spool.slots.items())
         try:
             spool.close()
             self.objects.put_file(pack_key, spool.path)
@@ -412,7 +400,7 @@ class BlobStore:
             raise  # already says which store and what to do
         except OSError as exc:
             raise StoreError(f"cannot write a pack to {self.url}: {exc.strerror or exc}") from exc
-        self._add_to_index(idx_key, {d: PackSlot(pack_key, o, n) for d, (o, n) in rows})
+        self._add_to_index(idx_key, {d: PackSlot(pack_key, o, n) for d, (o, n) in spool.slots.items()})
         return spool.size + len(index)
 
     # -- for gc -------------------------------------------------------------------------
@@ -428,23 +416,24 @@ class BlobStore:
             if info.key.endswith(".pack"):
                 packs[info.key] = info
             elif info.key.endswith(".idx"):
-                indexes[_pack_of(info.key)] = info
-            elif info.key.endswith(_BAD):
-                digest, pack = _parse_mark(info.key)
+                indexes[pack_of(info.key)] = info
+            elif info.key.endswith(BAD_MARK):
+                digest, pack = parse_mark(info.key)
                 marks.setdefault(pack, []).append((digest, info))
             else:
                 strays.append(info)
         for pack in set(marks) - set(packs):
             strays += [info for _, info in marks.pop(pack)]  # the pack went: its marks go too
-        found, damaged = {}, []
+        found: dict[str, StoredPack] = {}
+        damaged: list[ObjectInfo] = []
         for key, info in packs.items():
             idx = indexes.pop(key, None)
             try:
-                slots = _read_index(idx.key, self.objects.get(idx.key), info.size) if idx else None
-            except ArtifactNotFoundError:
+                slots = read_index(idx.key, self.objects.get(idx.key), info.size) if idx else None
+            except ObjectNotFoundError:
                 slots = None  # deleted while we listed: a gc's leftover, or going
             except StoreError:  # a damaged index: what its pack holds is unknown
-                damaged += [info, idx]
+                damaged += [info, idx] if idx else [info]
                 continue
             if slots is None:
                 strays.append(info)  # a pack whose index was never written (or is gone)
@@ -456,6 +445,7 @@ class BlobStore:
 
     def delete(self, key: str) -> None:
         """Delete one object: a large blob's key, a stray, or a pack (its index first)."""
+        require(self.objects, "deletes", "deleting from a blob store")
         if key.endswith(".pack"):
             # Index first: whoever reads the indexes afterwards no longer looks in the pack.
             self.objects.delete(key.removesuffix(".pack") + ".idx")
@@ -474,11 +464,12 @@ class BlobStore:
         neither: one that still holds an old index reads the old pack, or finds it
         gone, reads the indexes again and finds the new pack.
         """
+        require(self.objects, "deletes", "repacking")
         packs = list(packs)
         written, spool = 0, None
         try:
             for digest, data in self.read_many(sorted(set(keep))):
-                spool = spool or _Spool(self)
+                spool = spool or Spool(self.objects)
                 spool.add(digest, data)
                 if spool.size >= PACK_TARGET:
                     written += self._write_pack(spool)
@@ -504,7 +495,7 @@ class BlobWriter:
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
         blobs.refresh()  # once: a pack another process writes meanwhile costs a duplicate, no more
-        self._spool: _Spool | None = None
+        self._spool: Spool | None = None
         self.bytes_written = 0
 
     def __enter__(self) -> BlobWriter:
@@ -539,7 +530,7 @@ class BlobWriter:
                 self.bytes_written += size
             return digest
         if self._spool is None:
-            self._spool = _Spool(self.blobs)
+            self._spool = Spool(self.blobs.objects)
         self._spool.add(digest, data)
         if self._spool.size >= PACK_TARGET:
             self.flush()
@@ -564,17 +555,17 @@ class BlobWriter:
             _check_expected(path, expected, digest)
             return self.add_bytes(data, digest), len(data)
         objects = self.blobs.objects
-        put_source = getattr(objects, "put_source", None)
-        if put_source is not None:
-            return self._add_remote(Path(path), expected, put_source)
+        remote = uploader(objects)
+        if remote is not None:
+            return self._add_remote(Path(path), expected, remote)
         tmp = objects.temp_path()
         h, size = new_hasher(), 0
-        durable = getattr(objects, "durable", False)  # it will be fsynced: start early
+        durable = objects.capabilities.durable_local_writes  # it will be fsynced: start early
         try:
             with open(tmp, "wb", buffering=0) as dst:
                 for chunk in read_chunks(path):
                     h.update(chunk)
-                    _append(dst, chunk, size, durable)
+                    append_chunk(dst, chunk, size, durable)
                     size += len(chunk)
             digest = h.hexdigest()
             _check_expected(path, expected, digest)
@@ -590,7 +581,7 @@ class BlobWriter:
         return digest, size
 
     def _add_remote(
-        self, path: Path, expected: str | None, put_source: Callable[..., None]
+        self, path: Path, expected: str | None, remote: SourceUploader
     ) -> tuple[str, int]:
         """A large file into a remote store: hashed, then sent straight from its place.
 
@@ -602,7 +593,7 @@ class BlobWriter:
             digest, size = hash_file(path)
             _check_expected(path, expected, digest)
             if not self._packed(digest, size) and not self.blobs._make_room(digest, size):
-                put_source(blob_key(digest), path, digest, before)
+                remote.put_source(blob_key(digest), path, digest, before)
                 self.bytes_written += size
         except StoreError:
             raise
@@ -620,60 +611,6 @@ class BlobWriter:
                 spool.discard()
 
 
-class _Spool:
-    """The small blobs of one future pack, appended to a local file as they come: a
-    writer holds no pack in memory (nor copies one), and an upload reads the file."""
-
-    def __init__(self, blobs: BlobStore) -> None:
-        self.path = blobs.objects.temp_path()
-        self.slots: dict[str, tuple[int, int]] = {}  # digest → (offset, length)
-        self.size = 0
-        try:
-            self._file = open(self.path, "xb", buffering=0)
-        except OSError as exc:
-            raise StoreError(f"cannot write a pack to {blobs.url}: {exc.strerror or exc}") from exc
-        self._url = blobs.url
-        self._durable = getattr(blobs.objects, "durable", False)
-        # A writer dropped without flush (an exception) leaves no file behind.
-        self._cleanup = weakref.finalize(self, _remove, self._file, self.path)
-
-    def add(self, digest: str, data: bytes | bytearray | memoryview) -> None:
-        try:
-            _append(self._file, data, self.size, self._durable)
-        except OSError as exc:
-            raise StoreError(f"cannot write a pack to {self._url}: {exc.strerror or exc}") from exc
-        self.slots[digest] = (self.size, len(data))
-        self.size += len(data)
-
-    def close(self) -> None:
-        """Done adding; the file is the pack's bytes (``put_file`` consumes it)."""
-        self._file.close()
-
-    def discard(self) -> None:
-        """Remove the file unless it was consumed."""
-        self._cleanup()
-
-
-def _append(file: io.RawIOBase, data: bytes | bytearray | memoryview, offset: int, durable: bool) -> None:
-    """Write all of ``data`` at ``offset``, the end of ``file``. A file that will be
-    fsynced (``durable``) has each :data:`CHUNK` it completes sent to disk at once, so
-    the fsync waits for little (see :func:`~quire.store.objects.start_writeback`)."""
-    view = memoryview(data)
-    while view:
-        written = file.write(view)
-        assert written is not None, "a regular file never blocks"
-        view = view[written:]
-    end = offset + len(data)
-    if durable and end // CHUNK > offset // CHUNK:
-        start = offset // CHUNK * CHUNK
-        start_writeback(file.fileno(), start, end // CHUNK * CHUNK - start)
-
-
-def _remove(file: io.RawIOBase, path: Path) -> None:
-    file.close()
-    path.unlink(missing_ok=True)
-
-
 def read_small(path: Path | str) -> bytes:
     """All bytes of a small file, without the buffered-IO layer (the ingest hot path)."""
     fd = os.open(path, os.O_RDONLY)
@@ -686,17 +623,17 @@ def read_small(path: Path | str) -> bytes:
         os.close(fd)
 
 
-def _get_all(objects: ObjectStore, keys: list[str]) -> Iterator[bytes | None]:
+def _get_all(objects: ObjectReader, keys: list[str], local: bool) -> Iterator[bytes | None]:
     """The bytes of each key in order (None when it is gone), fetched in parallel: on an
     object store each is a request, and a process's first look may need thousands."""
 
     def get(key: str) -> bytes | None:
         try:
             return objects.get(key)
-        except ArtifactNotFoundError:
+        except ObjectNotFoundError:
             return None
 
-    if len(keys) < 2 or isinstance(objects, LocalObjects):  # local files: threads only cost
+    if len(keys) < 2 or local:  # local files: threads only cost
         yield from map(get, keys)
         return
     with ThreadPoolExecutor(min(16, len(keys))) as pool:
@@ -711,53 +648,3 @@ def _check_expected(path: Path | str, expected: str | None, digest: str) -> None
         )
 
 
-def _pack_of(idx_key: str) -> str:
-    return idx_key[: -len(".idx")] + ".pack"
-
-
-def _parse_mark(key: str) -> tuple[str, str]:
-    """``(digest, pack key)`` of a bad-slot mark ``<pack key>.<digest>.bad``."""
-    pack, _, digest = key[: -len(_BAD)].rpartition(".")
-    return digest, pack
-
-
-def _read_index(key: str, raw: bytes, pack_size: int | None) -> dict[str, PackSlot]:
-    """The slots the index ``key`` lists; ``StoreError`` when it is damaged.
-
-    A pack is its blobs end to end (see :meth:`BlobStore._write_pack`), so the lengths of
-    an intact index's rows add up to the pack's ``pack_size`` bytes: that is how an index
-    cut short at a row boundary is told from an intact one. (A sum, not a sort of the
-    rows by offset: every process pays for this per index. A garbled offset reads bytes
-    that fail their digest, and that slot is then set aside like any corrupt blob.)
-    """
-    body = raw[len(_IDX_MAGIC) :]
-    damaged = None
-    if not raw.startswith(_IDX_MAGIC):
-        damaged = "it does not start like a Quire pack index"
-    elif len(body) % _IDX_ROW.size:
-        damaged = "it is cut short in the middle of a row"
-    rows = [] if damaged else list(_IDX_ROW.iter_unpack(body))
-    if damaged is None and pack_size is not None and (end := sum(row[2] for row in rows)) != pack_size:
-        damaged = f"its rows cover {end} bytes of a {pack_size}-byte pack"
-    if damaged is not None:
-        raise StoreError(f"the pack index {key} is damaged ({damaged}); the blobs of its pack cannot be read")
-    pack = _pack_of(key)
-    return {digest.hex(): PackSlot(pack, offset, length) for digest, offset, length in rows}
-
-
-def _coalesce(
-    wanted: list[tuple[PackSlot, str]], gap: int = 1 << 20
-) -> Iterator[tuple[int, int, list[tuple[PackSlot, str]]]]:
-    """Group offset-sorted slots into ranges, merging neighbours less than ``gap`` apart."""
-    group: list[tuple[PackSlot, str]] = []
-    start = end = 0
-    for slot, digest in wanted:
-        if group and slot.offset - end > gap:
-            yield start, end, group
-            group = []
-        if not group:
-            start = slot.offset
-        group.append((slot, digest))
-        end = max(end, slot.offset + slot.length) if len(group) > 1 else slot.offset + slot.length
-    if group:
-        yield start, end, group

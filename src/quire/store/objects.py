@@ -1,9 +1,14 @@
 """Object stores: a flat namespace of immutable keys holding bytes.
 
-``ObjectStore`` is the small protocol every backend implements (a local directory here, an
+``ObjectStore`` is the protocol every backend implements (a local directory here, an
 object store in ``s3.py``); the content addressing, packs and verification above it live
 once, in :mod:`quire.store.blobs`. Keys are ``/``-separated and never rewritten: a put of
 a key that exists is a no-op that reports success ("already exists" is success).
+
+A backend *declares* what it can do beyond the protocol in :class:`Capabilities`
+(callers never probe it with ``getattr``), and a caller asks for the narrowest protocol
+it needs: :class:`ObjectReader`, :class:`ObjectWriter`, :class:`ObjectCollector` (list +
+delete, all gc needs). :func:`require` turns a missing capability into a clear error.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
-from ..errors import ArtifactNotFoundError, StoreError
+from ..errors import MissingCapabilityError, ObjectNotFoundError, StoreError
 from .staging import real_folder
 
 
@@ -32,52 +37,156 @@ class ObjectInfo:
     mtime: float  # seconds since the epoch
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an object store can do beyond the :class:`ObjectStore` protocol, declared by
+    the backend (a class attribute or a property named ``capabilities``)."""
+
+    #: ``put``/``put_file`` fsync local files before returning: a writer that stages a
+    #: file for them starts its writeback early (see :func:`start_writeback`)
+    durable_local_writes: bool = False
+    #: ``put_source`` (:class:`SourceUploader`): a large file is uploaded from where it
+    #: is, with no staging copy, and abandoned if it changed since it was hashed
+    upload_from_file: bool = False
+    #: large files worth having in flight at once (a remote store's latency, not a disk,
+    #: is its limit)
+    concurrency: int = 4
+    #: keys are files on this machine: reading many in parallel threads only costs
+    local: bool = False
+    #: objects can be deleted (gc needs it; an append-only bucket cannot)
+    deletes: bool = True
+
+
+#: what each capability lets a store do, for error messages
+_CAN = {
+    "durable_local_writes": "write local files durably",
+    "upload_from_file": "upload a file from its place",
+    "local": "keep its objects on this machine",
+    "deletes": "delete objects",
+}
+
+
 @runtime_checkable
-class ObjectStore(Protocol):
-    """Immutable keyed bytes. Every backend runs ``tests/conformance/test_objects.py``."""
+class ObjectReader(Protocol):
+    """Reading keys: what a reader of blobs needs."""
+
+    url: str
+
+    def get(self, key: str) -> bytes:
+        """All bytes of ``key``; ``ObjectNotFoundError`` when absent."""
+        ...
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``offset``; ``ObjectNotFoundError`` when absent."""
+        ...
+
+    def get_file(self, key: str, dest: Path) -> None:
+        """Stream ``key`` into the new file ``dest``; ``ObjectNotFoundError`` (and no
+        file left) when absent."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+        ...
+
+    def size(self, key: str) -> int | None:
+        """The bytes stored under ``key``, or None when it is absent."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A path on this machine holding the bytes of ``key``, when the backend has one."""
+        ...
+
+
+@runtime_checkable
+class ObjectWriter(Protocol):
+    """Writing keys (put-if-absent)."""
 
     url: str
 
     def temp_path(self) -> Path:
         """A fresh local path to stage a file in; ``put_file`` consumes it."""
+        ...
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` durably, unless the key exists already."""
+        ...
 
     def put_file(self, key: str, path: Path) -> None:
         """Store the file at ``path`` under ``key`` and consume the file (it is removed)."""
+        ...
 
-    def get(self, key: str) -> bytes:
-        """All bytes of ``key``; ``ArtifactNotFoundError`` when absent."""
 
-    def get_range(self, key: str, offset: int, length: int) -> bytes:
-        """``length`` bytes of ``key`` from ``offset``."""
+@runtime_checkable
+class ObjectCollector(Protocol):
+    """Listing and deleting keys: all gc asks of an object store."""
 
-    def get_file(self, key: str, dest: Path) -> None:
-        """Stream ``key`` into the new file ``dest``."""
+    url: str
 
-    def exists(self, key: str) -> bool:
-        """Whether ``key`` is stored."""
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``."""
+        ...
 
-    def size(self, key: str) -> int | None:
-        """The bytes stored under ``key``, or None when it is absent."""
+    def delete(self, key: str) -> None:
+        """Remove ``key``; absent keys are fine."""
+        ...
+
+
+@runtime_checkable
+class ObjectStore(ObjectReader, ObjectWriter, ObjectCollector, Protocol):
+    """Immutable keyed bytes. Every backend passes :class:`quire.testing.ObjectStoreTests`."""
+
+    url: str
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the store can do beyond this protocol."""
+        ...
 
     def move(self, key: str, new_key: str) -> None:
         """Give the object ``key`` the name ``new_key`` (a fresh name: an object there is
-        replaced) and free ``key``; ``ArtifactNotFoundError`` when ``key`` is absent.
+        replaced) and free ``key``; ``ObjectNotFoundError`` when ``key`` is absent.
 
         Not atomic on every backend (an object store copies, then deletes): for setting
         a corrupt blob aside, where a reader finding either name is fine.
         """
+        ...
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix``."""
 
-    def delete(self, key: str) -> None:
-        """Remove ``key``; absent keys are fine."""
+@runtime_checkable
+class SourceUploader(Protocol):
+    """A store with the capability ``upload_from_file``."""
 
-    def local_path(self, key: str) -> Path | None:
-        """A path on this machine holding the bytes of ``key``, when the backend has one."""
+    def put_source(self, key: str, path: Path, digest: str, hashed: os.stat_result | None = None) -> None:
+        """Upload the file at ``path`` (left in place) under ``key``, completing the upload
+        only if the file still hashes to ``digest`` (``ValidationError`` otherwise)."""
+        ...
+
+
+def require(objects: ObjectStore, capability: str, needed_for: str) -> None:
+    """Raise ``MissingCapabilityError`` unless ``objects`` declares ``capability``."""
+    if not getattr(objects.capabilities, capability):
+        raise MissingCapabilityError(
+            f"{needed_for} needs an object store that can {_CAN.get(capability, capability)} "
+            f"(capability {capability!r}), and {objects.url} does not declare it",
+            capability,
+        )
+
+
+def uploader(objects: ObjectStore) -> SourceUploader | None:
+    """``objects`` as a :class:`SourceUploader` when it declares ``upload_from_file``, else None."""
+    if not objects.capabilities.upload_from_file:
+        return None
+    if not isinstance(objects, SourceUploader):
+        raise MissingCapabilityError(
+            f"{objects.url} declares the capability 'upload_from_file' but has no put_source method", "upload_from_file"
+        )
+    return cast(SourceUploader, objects)
+
+
+def missing_key(key: str, url: str) -> ObjectNotFoundError:
+    """The error every backend raises for an absent ``key`` (the same words everywhere)."""
+    return ObjectNotFoundError(f"object {key!r} is missing from {url}", key)
 
 
 class LocalObjects:
@@ -103,6 +212,11 @@ class LocalObjects:
             raise StoreError(f"cannot create the blob directory {self.root}: {exc.strerror}") from exc
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StoreError(f"the blob directory {self.root} is not writable")
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Local files: reads are cheap, writes are fsynced unless ``durable`` is off."""
+        return Capabilities(durable_local_writes=self.durable, local=True)
 
     def temp_path(self) -> Path:
         """A fresh name in the store's scratch folder, on the same filesystem as the keys.
@@ -154,7 +268,7 @@ class LocalObjects:
         try:
             return self._path(key).read_bytes()
         except (FileNotFoundError, IsADirectoryError):  # a folder is a key prefix, not a key
-            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
+            raise missing_key(key, self.url) from None
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         try:
@@ -162,13 +276,13 @@ class LocalObjects:
                 f.seek(offset)
                 return f.read(length)
         except (FileNotFoundError, IsADirectoryError):  # a folder is a key prefix, not a key
-            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
+            raise missing_key(key, self.url) from None
 
     def get_file(self, key: str, dest: Path) -> None:
         try:
             shutil.copyfile(self._path(key), dest)
         except (FileNotFoundError, IsADirectoryError):  # a folder is a key prefix, not a key
-            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
+            raise missing_key(key, self.url) from None
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -183,12 +297,12 @@ class LocalObjects:
     def move(self, key: str, new_key: str) -> None:
         src, dst = self._path(key), self._path(new_key)
         if not src.is_file():
-            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}")
+            raise missing_key(key, self.url)
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.rename(src, dst)
         except FileNotFoundError:
-            raise ArtifactNotFoundError(f"object {key!r} is missing from {self.url}") from None
+            raise missing_key(key, self.url) from None
         except OSError as exc:
             raise _store_error(exc, dst) from exc
         if self.durable:  # both names must survive a power loss as they are now
@@ -226,7 +340,7 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    return fn  # type: ignore[no-any-return]
+    return fn  # type: ignore[no-any-return, unused-ignore]  # typeshed's ctypes varies
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:

@@ -30,14 +30,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArtifactNotFoundError, MissingExtraError, StoreError, ValidationError
+from ..errors import MissingExtraError, ObjectNotFoundError, StoreError, ValidationError
 from ..hashing import new_hasher
-from .objects import ObjectInfo
+from .objects import Capabilities, ObjectInfo, missing_key
 from .staging import private_folder
 
 try:
@@ -63,8 +64,9 @@ _ENDPOINTS = {
 class CloudObjects:
     """Objects under ``s3://bucket/prefix`` (also ``gs://`` and ``az://``)."""
 
-    #: large files to ingest at once (each in up to PART_CONCURRENCY parts)
-    concurrent_files = 8
+    #: files are uploaded from their place; 8 large files in flight at once (each in up
+    #: to PART_CONCURRENCY parts), as a bucket's latency, not a disk, is the limit
+    capabilities = Capabilities(upload_from_file=True, concurrency=8)
 
     def __init__(
         self,
@@ -191,17 +193,14 @@ class CloudObjects:
 
     def move(self, key: str, new_key: str) -> None:
         """Copy ``key`` to ``new_key`` within the bucket, then delete ``key`` (no bytes
-        pass through this machine); ``ArtifactNotFoundError`` when ``key`` is absent."""
+        pass through this machine); ``ObjectNotFoundError`` when ``key`` is absent."""
         with self._errors("move", key):
             obstore.rename(self._store, key, new_key)
 
     def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are fine."""
-        with self._errors("delete", key):
-            try:
-                obstore.delete(self._store, key)
-            except FileNotFoundError:
-                pass
+        with self._errors("delete", key), suppress(FileNotFoundError):
+            obstore.delete(self._store, key)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -281,7 +280,7 @@ class CloudObjects:
             for batch in obstore.list(self._store, folder, chunk_size=1000):
                 for meta in batch:
                     if meta["path"].startswith(prefix):
-                        yield meta
+                        yield dict(meta)
 
     def local_path(self, key: str) -> Path | None:
         """Always None: the bytes are not on this machine."""
@@ -289,18 +288,21 @@ class CloudObjects:
 
     # -- errors -----------------------------------------------------------------------
 
-    def _missing(self, key: str) -> ArtifactNotFoundError:
-        return ArtifactNotFoundError(f"object {key!r} is missing from {self.url}")
+    def _missing(self, key: str) -> ObjectNotFoundError:
+        return missing_key(key, self.url)
 
     @contextmanager
     def _errors(self, action: str, key: str) -> Iterator[None]:
-        """Translate obstore's errors into Quire's, naming the bucket and what to check."""
-        _check_not_forked(self.url)
+        """Translate obstore's errors into Quire's by their class, naming the bucket and
+        what to check. (Retrying is not done here: obstore's client retries throttling,
+        5xx answers and dropped connections, bounded by ``max_retries`` and
+        ``retry_timeout``; anything else fails at once.)"""
+        RUNTIME.check(self.url)
         try:
             yield
-        except (ArtifactNotFoundError, StoreError):
+        except (ObjectNotFoundError, StoreError):
             raise
-        except FileNotFoundError as exc:  # obstore's NotFoundError
+        except FileNotFoundError as exc:  # obstore raises its NotFoundError as this builtin
             if _no_bucket(exc):
                 raise self._no_bucket() from exc
             raise self._missing(key) from exc
@@ -316,53 +318,84 @@ class CloudObjects:
         return f" (endpoint {self.endpoint})" if self.endpoint else ""
 
     def _translate(self, action: str, key: str, exc: Exception) -> StoreError:
-        text = str(exc)
-        code = _S3_CODE.search(text)
-        status = re.search(r"(\d{3}) [A-Z][\w ]+:", text)
+        """The ``StoreError`` for one of obstore's errors (a ``BaseError`` subclass)."""
         what = f"cannot {action} {key} in {self.url}{self._at()}"
-        if _no_bucket(exc):
-            return self._no_bucket()
-        if isinstance(exc, (obs_exc.PermissionDeniedError, obs_exc.UnauthenticatedError)) or (
-            status and status.group(1) in ("401", "403")
+        answer = _Answer.of(exc)
+        if isinstance(exc, (obs_exc.PermissionDeniedError, obs_exc.UnauthenticatedError)) or answer.status in (
+            401, 403,
         ):
-            reason = code.group(1) if code else "access denied"
             return StoreError(
-                f"{what}: the server refused the credentials ({reason}); check "
+                f"{what}: the server refused the credentials ({answer.code or 'access denied'}); check "
                 "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the cloud's credentials) and "
                 "the bucket's permissions"
             )
-        if "BadScheme" in text:
-            return StoreError(
-                f"{what}: the endpoint is plain http; set AWS_ALLOW_HTTP=true to allow that"
-            )
-        if "error sending request" in text or "tcp connect" in text.lower() or "dns error" in text:
-            return StoreError(
-                f"{what}: the server cannot be reached; check AWS_ENDPOINT_URL (or the "
-                "cloud's endpoint) and the network"
-            )
-        if status:
-            reason = f"HTTP {status.group(1)}" + (f" {code.group(1)}" if code else "")
-            retries = re.search(r"after (\d+) retries", text)
-            tried = f" after {retries.group(1)} retries" if retries else ""
-            return StoreError(f"{what}: the server answered {reason}{tried}; retry later")
-        return StoreError(f"{what}: {_first_line(exc)}")
+        if isinstance(exc, (obs_exc.InvalidPathError, obs_exc.NotSupportedError, obs_exc.UnknownConfigurationKeyError)):
+            return StoreError(f"{what}: {_first_line(exc)}")
+        if _no_bucket(exc):
+            return self._no_bucket()
+        if answer.status is None:  # GenericError without an HTTP answer: the request never got one
+            if answer.plain_http_refused:
+                return StoreError(f"{what}: the endpoint is plain http; set AWS_ALLOW_HTTP=true to allow that")
+            if answer.unreachable:
+                return StoreError(
+                    f"{what}: the server cannot be reached; check AWS_ENDPOINT_URL (or the "
+                    "cloud's endpoint) and the network"
+                )
+            return StoreError(f"{what}: {_first_line(exc)}")
+        reason = f"HTTP {answer.status}" + (f" {answer.code}" if answer.code else "")
+        tried = f" after {answer.retries} retries" if answer.retries is not None else ""
+        return StoreError(f"{what}: the server answered {reason}{tried}; retry later")
 
 
-_first_used_in: int | None = None  # the process whose requests started obstore's runtime
+@dataclass(frozen=True)
+class _Answer:
+    """What obstore's error says of the server's answer. obstore (0.12) carries the HTTP
+    status, the S3 error code and the retries made only in its message, so they are read
+    from there; which kind of error it is comes from its class."""
 
+    status: int | None  #: the HTTP status, None when no answer came
+    code: str | None  #: the store's error code (``<Code>`` of S3's XML), e.g. ``SlowDown``
+    retries: int | None
+    unreachable: bool  #: the connection failed (refused, DNS, timeout)
+    plain_http_refused: bool  #: an ``http://`` endpoint without ``allow_http``
 
-def _check_not_forked(url: str) -> None:
-    """Refuse, instead of hanging, in a process forked after obstore was used: its I/O
-    runtime's threads do not survive a fork (each process must start its own)."""
-    global _first_used_in
-    if _first_used_in is None:
-        _first_used_in = os.getpid()
-    elif _first_used_in != os.getpid():
-        raise StoreError(
-            f"cannot use {url} in this process: it was forked from one that had used the object "
-            "store already, and the store's client does not survive a fork. Start workers with "
-            "multiprocessing's 'spawn' or 'forkserver' method, or use the store only in the workers"
+    @classmethod
+    def of(cls, exc: BaseException) -> _Answer:
+        text = str(exc)
+        status = re.search(r"(\d{3}) [A-Z][\w ]+:", text)
+        code = _S3_CODE.search(text)
+        retries = re.search(r"after (\d+) retries", text)
+        return cls(
+            int(status.group(1)) if status else None,
+            code.group(1) if code else None,
+            int(retries.group(1)) if retries else None,
+            "error sending request" in text or "tcp connect" in text.lower() or "dns error" in text,
+            "BadScheme" in text,
         )
+
+
+class ForkGuard:
+    """Which process started obstore's I/O runtime: its threads do not survive a fork,
+    so a process forked after the store was used is refused instead of hanging.
+
+    One per process (:data:`RUNTIME`): the runtime is obstore's, shared by every store."""
+
+    def __init__(self) -> None:
+        self.first_used_in: int | None = None
+
+    def check(self, url: str) -> None:
+        """Note this process as the runtime's on first use; refuse a forked child."""
+        if self.first_used_in is None:
+            self.first_used_in = os.getpid()
+        elif self.first_used_in != os.getpid():
+            raise StoreError(
+                f"cannot use {url} in this process: it was forked from one that had used the object "
+                "store already, and the store's client does not survive a fork. Start workers with "
+                "multiprocessing's 'spawn' or 'forkserver' method, or use the store only in the workers"
+            )
+
+
+RUNTIME = ForkGuard()
 
 
 def _signature(st: os.stat_result) -> tuple[int, ...]:
@@ -370,7 +403,8 @@ def _signature(st: os.stat_result) -> tuple[int, ...]:
 
 
 def _no_bucket(exc: Exception) -> bool:
-    return "NoSuchBucket" in str(exc) or "ContainerNotFound" in str(exc)
+    """Whether a "not found" answer is about the bucket, not the key."""
+    return _Answer.of(exc).code in ("NoSuchBucket", "ContainerNotFound")
 
 
 def _truthy(value: str | None) -> bool:

@@ -5,12 +5,19 @@
 - :class:`BlobStoreTests`: content-addressed blobs on an object store.
 
 Each is a pytest class: subclass it in a test module and supply the fixtures it names
-(see each class). ``python -m quire.testing`` runs them against a backend given on the
-command line. Needs pytest (``pip install quire[test]``).
+(see each class); :mod:`quire.testing.oob` has the out-of-band helpers of the built-in
+object stores (a folder, S3). ``python -m quire.testing`` runs them against a backend
+given on the command line. Needs pytest (``pip install quire[test]``).
 """
 
-from .blobs import BlobStoreTests
-from .catalog import CatalogTests
-from .objects import ObjectStoreTests
+import pytest
 
-__all__ = ["BlobStoreTests", "CatalogTests", "ObjectStoreTests"]
+# The suites' asserts say what they compared, as in a test module of one's own.
+pytest.register_assert_rewrite("quire.testing.blobs", "quire.testing.catalog", "quire.testing.objects")
+
+from .blobs import BlobStoreTests  # noqa: E402
+from .catalog import CatalogTests  # noqa: E402
+from .objects import ObjectStoreTests  # noqa: E402
+from .oob import FolderOutOfBand, OutOfBand, S3OutOfBand  # noqa: E402
+
+__all__ = ["BlobStoreTests", "CatalogTests", "FolderOutOfBand", "ObjectStoreTests", "OutOfBand", "S3OutOfBand"]
