@@ -19,6 +19,7 @@ At the bottom of the package: imports nothing of Quire's but :mod:`quire.errors`
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import uuid
@@ -96,11 +97,6 @@ def write_atomic(target: Pathish, fill: Callable[[int, str], None], *, durable: 
     except BaseException:
         discard(tmp)
         raise
-
-
-def write_bytes_atomic(target: Pathish, data: bytes | bytearray | memoryview, *, durable: bool, mode: int = 0o666) -> None:
-    """:func:`write_atomic` of the bytes ``data``."""
-    write_atomic(target, lambda fd, _: write_all(fd, data), durable=durable, mode=mode)
 
 
 def write_new(path: Pathish, data: bytes | bytearray | memoryview, mode: int = 0o666) -> None:
@@ -191,7 +187,5 @@ def fsync(path: Pathish) -> None:
 
 def discard(path: Pathish) -> None:
     """Remove the file at ``path`` if it is there."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

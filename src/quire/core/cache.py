@@ -29,6 +29,7 @@ removed by a cleanup while a download uses it is fetched again.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -255,7 +256,10 @@ class Cache:
             probe.write_bytes(b"")
             dst = os.path.join(os.path.dirname(target), f".quire-probe-{uuid.uuid4().hex[:8]}")
             try:
-                self._modes[key] = "reflink" if _reflink(str(probe), dst) else "link" if _link(str(probe), dst) else "copy"
+                if _reflink(str(probe), dst):
+                    self._modes[key] = "reflink"
+                else:
+                    self._modes[key] = "link" if _link(str(probe), dst) else "copy"
             finally:
                 if os.path.lexists(dst):
                     os.unlink(dst)
@@ -307,10 +311,8 @@ class CachedPages:
         if data is not None and hash_bytes(data) == digest:
             return data
         data = self.blobs.read(digest)
-        try:
+        with contextlib.suppress(OSError):  # a cache that cannot take it (full, read-only): the page was read anyway
             self.cache._put(self.cache._write_temp(path, data, digest), digest)
-        except OSError:
-            pass  # a cache that cannot take it (full, read-only): the page was read anyway
         return data
 
 

@@ -11,6 +11,7 @@ versions (keyed without the ctime) is left as it is and never read, so an old
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -75,13 +76,11 @@ class CacheDB:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            try:
+            # Processes opening a new cache.db at once: switching the mode takes the
+            # database alone and does not wait (SQLite answers "locked"); one of them
+            # switches it, and the others work in the mode they find.
+            with contextlib.suppress(sqlite3.OperationalError):
                 conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError:
-                # Processes opening a new cache.db at once: switching the mode takes the
-                # database alone and does not wait (SQLite answers "locked"); one of them
-                # switches it, and the others work in the mode they find.
-                pass
         # A cache: a power loss may forget the last rows, never corrupt them, so commits
         # need not wait for the disk (one fsync less per process that adds or downloads).
         conn.execute("PRAGMA synchronous = NORMAL")
