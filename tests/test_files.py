@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -93,11 +94,11 @@ def test_digests_remembered_after_the_cache_folder_was_removed_are_kept(
     path = tmp_path / "f.bin"
     path.write_bytes(b"bytes")
     monkeypatch.setattr(statcache, "RACY_SECONDS", 0.0)  # remembered though just written
-    stat = StatCache(tmp_path / "cache" / "cache.db")
-    assert stat.get(os.stat(path)) is None  # opened
+    remembered = StatCache(tmp_path / "cache" / "cache.db")
+    assert remembered.get(os.stat(path)) is None  # opened
     shutil.rmtree(tmp_path / "cache")
-    stat.put(os.stat(path), digest(b"bytes"))
-    stat.save()
+    remembered.put(os.stat(path), digest(b"bytes"))
+    remembered.save()
     assert (tmp_path / "cache" / "cache.db").is_file(), "written to the removed file: lost"
     with sqlite3.connect(tmp_path / "cache" / "cache.db") as conn:
         assert conn.execute("SELECT digest FROM stat_v2").fetchall() == [(digest(b"bytes"),)]
@@ -164,3 +165,27 @@ def test_threads_making_one_view_at_once_all_get_it(tmp_path: Path) -> None:
     links = named_files(cache, "v", entries, files)
     assert [os.readlink(link) for link in links] == [str(f) for f in files]
     assert not [n for n in os.listdir(cache.root / "views" / "v" / "parts") if not n.endswith(".parquet")]
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_the_object_store_flushes_a_new_object_and_its_folder_only_when_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool
+) -> None:
+    # A power loss cannot be caused in a test: what is flushed is watched instead (the
+    # file before its name appears, the folder after), since a version committed next
+    # points at the object.
+    from quire.store.objects import LocalObjects
+
+    objects = LocalObjects(tmp_path / "blobs", durable=durable)
+    flushed: list[str] = []
+    real = os.fsync
+
+    def watched(fd: int) -> None:
+        flushed.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", watched)
+    objects.put("objects/ab/cdef", b"bytes")
+    assert objects.get("objects/ab/cdef") == b"bytes"
+    assert flushed == (["file", "folder"] if durable else [])
+    assert os.listdir(tmp_path / "blobs" / "tmp") == []

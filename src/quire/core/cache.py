@@ -39,14 +39,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import CorruptBlobError, StoreError
-from ..files import discard, new_temp, replace, temp_name
+from ..files import NO_LINK, discard, new_temp, replace, temp_name
 from ..hashing import hash_bytes, hash_file
 from ..store.blobs import SMALL, BlobStore, read_small
 from ..store.digests import digest_path, is_digest
 from . import progress
 from .cachedb import CacheDB
 from .statcache import StatCache
-from .targets import NO_LINK, copy_into, link_new, write_new
+from .targets import copy_into, link_new, write_new
 
 _FICLONE = 0x40049409  # linux/fs.h: share extents (btrfs, XFS, bcachefs)
 

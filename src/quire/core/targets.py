@@ -18,9 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from ..errors import StoreError
-from ..files import NO_LINK, link_atomic, write_atomic
-
-__all__ = ["NO_LINK", "copy_into", "link_new", "make_folders", "write_new"]
+from ..files import link_atomic, write_atomic
 
 
 def make_folders(root: str, folders: Iterable[str]) -> None:
@@ -72,7 +70,7 @@ def write_new(target: str, fill: Callable[[int, str], None]) -> None:
 def link_new(src: str, target: str) -> bool:
     """Hardlink ``src`` at ``target``, replacing whatever is there.
 
-    False when no hardlink can be made here (:data:`NO_LINK`); ``FileNotFoundError``
+    False when no hardlink can be made here (:data:`quire.files.NO_LINK`); ``FileNotFoundError``
     when ``src`` is gone.
     """
     with _in_the_way(target):

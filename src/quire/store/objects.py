@@ -124,10 +124,7 @@ class LocalObjects:
         if self._path(key).is_file():
             return
         tmp = self.temp_path()
-        try:
-            write_new(tmp, data)
-        except OSError as exc:
-            raise _store_error(exc, tmp) from exc
+        write_new(tmp, data)  # never through a planted name
         self.put_file(key, tmp)
 
     def put_file(self, key: str, path: Path) -> None:
