@@ -93,7 +93,11 @@ def named_files(cache: Cache, view: str, entries: list[Entry], files: list[Path]
     for entry, file in zip(entries, files, strict=True):
         link = safe_target(root, entry.path)
         link.parent.mkdir(parents=True, exist_ok=True)
-        if not (link.is_symlink() and os.readlink(link) == str(file)):
+        try:
+            current: str | None = os.readlink(link)
+        except OSError:  # absent (removed meanwhile, perhaps), or not a link
+            current = None
+        if current != str(file):
             tmp = temp_name(link)
             os.symlink(file, tmp)
             try:
