@@ -29,22 +29,24 @@ removed by a cleanup while a download uses it is fetched again.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
-import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import CorruptBlobError, StoreError
+from ..files import NO_LINK, discard, new_temp, replace, temp_name
 from ..hashing import hash_bytes, hash_file
 from ..store.blobs import SMALL, BlobStore, read_small
-from ..store.digests import digest_path
+from ..store.digests import digest_path, is_digest
 from . import progress
+from .cachedb import CacheDB
 from .statcache import StatCache
-from .targets import NO_LINK, copy_into, link_new, write_new
+from .targets import copy_into, link_new, write_new
 
 _FICLONE = 0x40049409  # linux/fs.h: share extents (btrfs, XFS, bcachefs)
 
@@ -54,7 +56,8 @@ class Cache:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.files = self.root / "files"
-        self.stat = StatCache(self.root / "cache.db")
+        self.db = CacheDB(self.root / "cache.db")
+        self.stat = StatCache(self.db)
         self._modes: dict[tuple[Path, str], str] = {}
 
     def path(self, digest: str) -> Path:
@@ -99,11 +102,11 @@ class Cache:
             absent.append(digest)  # changed through a hardlink, or damaged: replaced below
         small = [d for d in absent if sizes[d] < SMALL]
         for digest, data in blobs.read_many(small):
-            os.replace(self._write_temp(self.path(digest), data, digest), self.path(digest))
+            self._put(self._write_temp(self.path(digest), data, digest), digest)
             progress.advance(len(data))
         for digest in absent:
             if sizes[digest] >= SMALL:
-                os.replace(self._fetch_large(blobs, digest, self.path(digest)), self.path(digest))
+                self._put(self._fetch_large(blobs, digest, self.path(digest)), digest)
                 progress.advance(sizes[digest])
         return sum(sizes[d] for d in absent)
 
@@ -114,17 +117,32 @@ class Cache:
             return self._fetch_large(blobs, digest, path)
         return self._write_temp(path, next(iter(blobs.read_many([digest])))[1], digest)
 
+    def _put(self, tmp: Path, digest: str) -> None:
+        """Move a verified, sealed temporary file into the cache. Not fsynced: a file lost
+        to a power loss is fetched again, and a torn one fails its seal or its size."""
+        try:
+            replace(tmp, self.path(digest), durable=False)
+        except BaseException:
+            discard(tmp)
+            raise
+
     def _write_temp(self, path: Path, data: bytes, digest: str) -> Path:
-        tmp = self._temp(path)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()  # a write after the seal would break it
-            _reseal(f.fileno(), digest)
-        return tmp
+        """A sealed file holding ``data`` at a new temporary name beside ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = new_temp(path, 0o444)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()  # a write after the seal would break it
+                _reseal(f.fileno(), digest)
+        except BaseException:
+            discard(tmp)
+            raise
+        return Path(tmp)
 
     def _fetch_large(self, blobs: BlobStore, digest: str, path: Path) -> Path:
-        tmp = self._temp(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(temp_name(path))  # made new by whichever of the two writes it
         stored = blobs.local_path(digest)
         try:
             # A reflink of the store's file shares its extents but not its inode: a write
@@ -144,28 +162,12 @@ class Cache:
             tmp.unlink(missing_ok=True)
             raise
 
-    def _temp(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-
     # -- use and cleanup --------------------------------------------------------------
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.root / "cache.db", timeout=60, isolation_level=None)
-        try:
-            conn.execute("CREATE TABLE IF NOT EXISTS used (digest TEXT PRIMARY KEY, at REAL) WITHOUT ROWID")
-            yield conn
-        finally:
-            conn.close()
 
     def _touch(self, digests: Iterable[str]) -> None:
         stamp = time.time()
-        with self._db() as conn:
-            conn.execute("BEGIN")
+        with self.db.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO used VALUES (?, ?)", ((d, stamp) for d in digests))
-            conn.execute("COMMIT")
 
     def cleanup(self, max_bytes: int) -> tuple[int, int]:
         """Remove least recently used files until the cache holds at most ``max_bytes``.
@@ -174,16 +176,15 @@ class Cache:
         hardlink stay there: only the cache's own link goes.
         """
         found = []
-        with self._db() as conn:
-            used = dict(conn.execute("SELECT digest, at FROM used"))
+        used = dict(self.db.connection().execute("SELECT digest, at FROM used"))
         for sub in self.files.glob("*/*"):
-            if sub.name.endswith(".tmp"):
-                continue
+            digest = sub.parent.name + sub.name  # the inverse of digest_path
+            if not is_digest(digest) or digest_path(digest) != f"{sub.parent.name}/{sub.name}":
+                continue  # a download's temporary file (or an older Quire's), not a cached one
             try:
                 st = sub.stat()
             except FileNotFoundError:
                 continue  # removed by another cleanup meanwhile
-            digest = sub.parent.name + sub.name
             # Last used: noted in the table, or (a download that hardlinked it) its ctime.
             found.append((max(used.get(digest, 0.0), st.st_ctime), st.st_size, sub))
         total = sum(size for _, size, _ in found)
@@ -243,9 +244,9 @@ class Cache:
                 for target in paths:
                     if not self._place(mode, str(tmp), target):
                         raise StoreError(f"{tmp} vanished while in use; is something deleting files in {self.files}?")
-                os.replace(tmp, self.path(digest))
+                self._put(tmp, digest)
             finally:
-                tmp.unlink(missing_ok=True)
+                discard(tmp)
 
     def _mode(self, target: str) -> str:
         key = (self.root, os.path.dirname(target))
@@ -255,7 +256,10 @@ class Cache:
             probe.write_bytes(b"")
             dst = os.path.join(os.path.dirname(target), f".quire-probe-{uuid.uuid4().hex[:8]}")
             try:
-                self._modes[key] = "reflink" if _reflink(str(probe), dst) else "link" if _link(str(probe), dst) else "copy"
+                if _reflink(str(probe), dst):
+                    self._modes[key] = "reflink"
+                else:
+                    self._modes[key] = "link" if _link(str(probe), dst) else "copy"
             finally:
                 if os.path.lexists(dst):
                     os.unlink(dst)
@@ -307,10 +311,8 @@ class CachedPages:
         if data is not None and hash_bytes(data) == digest:
             return data
         data = self.blobs.read(digest)
-        try:
-            os.replace(self.cache._write_temp(path, data, digest), path)
-        except OSError:
-            pass  # a cache that cannot take it (full, read-only): the page was read anyway
+        with contextlib.suppress(OSError):  # a cache that cannot take it (full, read-only): the page was read anyway
+            self.cache._put(self.cache._write_temp(path, data, digest), digest)
         return data
 
 
@@ -384,14 +386,43 @@ def _reflink(src: str, dst: str) -> bool:
     return False
 
 
-_caches: dict[Path, Cache] = {}
+class Caches:
+    """The caches a process uses, one :class:`Cache` per folder: each holds what is worth
+    keeping between downloads (its ``cache.db`` connections, the placement mode found
+    per target folder), so every user of one folder shares one."""
+
+    def __init__(self) -> None:
+        self._by_root: dict[Path, Cache] = {}
+        self._lock = threading.Lock()  # two threads asking at once get the same Cache
+
+    def at(self, root: Path) -> Cache:
+        """The cache in the folder ``root``."""
+        root = Path(root).expanduser().resolve()
+        with self._lock:
+            cache = self._by_root.get(root)
+            if cache is None:
+                cache = self._by_root[root] = Cache(root)
+            return cache
+
+    def for_store(self, local_dir: Path | None) -> Cache:
+        """The cache to use with a store: ``$QUIRE_CACHE_DIR``, else the store's own folder
+        (``local_dir``, for an embedded store), else ``~/.cache/quire``."""
+        env = os.environ.get("QUIRE_CACHE_DIR")
+        return self.at(Path(env) if env else (local_dir / "cache" if local_dir else Path("~/.cache/quire")))
+
+    def close(self) -> None:
+        """Close this thread's ``cache.db`` connections and forget every cache."""
+        with self._lock:
+            caches, self._by_root = list(self._by_root.values()), {}
+        for cache in caches:
+            cache.db.close()
+
+
+#: This process's caches.
+CACHES = Caches()
 
 
 def cache_for(local_dir: Path | None) -> Cache:
-    """The cache to use: ``$QUIRE_CACHE_DIR``, else the store's own folder, else ~/.cache."""
-    env = os.environ.get("QUIRE_CACHE_DIR")
-    root = Path(env) if env else (local_dir / "cache" if local_dir else Path("~/.cache/quire"))
-    root = root.expanduser().resolve()
-    if root not in _caches:
-        _caches[root] = Cache(root)
-    return _caches[root]
+    """The cache to use: ``$QUIRE_CACHE_DIR``, else the store's own folder, else ~/.cache
+    (:meth:`Caches.for_store` of :data:`CACHES`)."""
+    return CACHES.for_store(local_dir)

@@ -61,8 +61,8 @@ def diff_manifests(old: Manifest, new: Manifest) -> ManifestDiff:
 def _pairs(old: Manifest, new: Manifest) -> Iterator[tuple[Entry | None, Entry | None]]:
     if old.stored_digest is not None and new.stored_digest is not None:
         assert old._tree is not None and new._tree is not None
-        for a, b in pages.diff(old._tree, new._tree):
-            yield (Entry.from_row(a) if a else None), (Entry.from_row(b) if b else None)
+        for old_row, new_row in pages.diff(old._tree, new._tree):
+            yield (Entry.from_row(old_row) if old_row else None), (Entry.from_row(new_row) if new_row else None)
         return
     left, right = _sorted(old), _sorted(new)
     a, b = next(left, None), next(right, None)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError, ValidationError
+from ..files import discard, replace, temp_name
 from ..hashing import hash_file
 from ..store.blobs import BlobStore
 from . import progress
@@ -92,11 +93,18 @@ def named_files(cache: Cache, view: str, entries: list[Entry], files: list[Path]
     for entry, file in zip(entries, files, strict=True):
         link = safe_target(root, entry.path)
         link.parent.mkdir(parents=True, exist_ok=True)
-        if not (link.is_symlink() and os.readlink(link) == str(file)):
-            tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
-            tmp.unlink(missing_ok=True)
+        try:
+            current: str | None = os.readlink(link)
+        except OSError:  # absent (removed meanwhile, perhaps), or not a link
+            current = None
+        if current != str(file):
+            tmp = temp_name(link)
             os.symlink(file, tmp)
-            os.replace(tmp, link)  # atomic: a concurrent reader sees the old link or the new
+            try:
+                replace(tmp, link, durable=False)  # atomic: a concurrent reader sees the old link or the new
+            except BaseException:
+                discard(tmp)
+                raise
         links.append(link)
     return links
 
@@ -130,4 +138,5 @@ def verify(manifest: Manifest, root: Path) -> None:
             problems.append(f"changed: {entry.path}")
     problems += [f"extra: {rel}" for rel in files_below(root) if rel not in paths]
     if problems:
-        raise ValidationError(f"{root} does not match the version ({len(problems)} problems): " + "; ".join(problems[:20]))
+        shown = "; ".join(problems[:20])
+        raise ValidationError(f"{root} does not match the version ({len(problems)} problems): {shown}")

@@ -275,10 +275,8 @@ class Manifest:
         assert self._tree is not None
         if any(p.startswith(folder + "/") and e is not None for p, e in self._changes.items()):
             return True
-        for row in self._tree.range(folder + "/", folder + "0"):
-            if self._changes.get(row[0], True) is not None:  # not deleted
-                return True
-        return False
+        # a stored row below it that the changes do not delete
+        return any(self._changes.get(row[0], True) is not None for row in self._tree.range(folder + "/", folder + "0"))
 
     def to_bytes(self) -> bytes:
         """Deterministic serialisation as one blob: same entries, same bytes."""

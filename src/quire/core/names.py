@@ -123,12 +123,14 @@ def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
     except RecursionError:  # deep inside an object that _reject turned into a list
         raise ValidationError(f"{what} nests deeper than {MAX_METADATA_DEPTH} levels; flatten it") from None
-    return json.loads(text)
+    copy: dict[str, Any] = json.loads(text)  # a dict went in, so a dict comes out
+    return copy
 
 
 def _check_depth(value: object, what: str) -> None:
     """Refuse dicts and lists nested deeper than :data:`MAX_METADATA_DEPTH` (or in a cycle)."""
-    level, depth = [value], 0
+    level: list[Any] = [value]
+    depth = 0
     while level:
         depth += 1
         if depth > MAX_METADATA_DEPTH:
@@ -148,7 +150,7 @@ def _reject(obj: object) -> object:
         raise ValueError("NaN and infinity are not JSON")
     # numpy scalars and arrays are common in ML metadata; store them as plain JSON.
     if hasattr(obj, "tolist"):
-        return obj.tolist()  # type: ignore[no-any-return]
+        return obj.tolist()
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
@@ -181,7 +183,6 @@ def parse_address(text: object, default_project: str | None = None) -> Address:
     name = check_name(parts[-1])
     project = parts[-2] if len(parts) >= 2 else (default_project or DEFAULT_PROJECT)
     check_name(project, "project name")
-    if version:
-        if not _INDEX.fullmatch(version):
-            check_alias(version)
+    if version and not _INDEX.fullmatch(version):  # vN is an index, anything else an alias
+        check_alias(version)
     return Address(project, name, version or "latest")

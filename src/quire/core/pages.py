@@ -50,6 +50,7 @@ from ..hashing import hash_bytes
 from ..store.blobs import BlobStore
 from ..store.digests import DIGEST_HEX, check_digest, is_digest
 
+
 class PageSource(Protocol):
     """Where pages are read from: a :class:`BlobStore`, or the local cache in front of one
     (:meth:`quire.core.cache.Cache.pages`). ``read`` returns verified bytes."""
@@ -221,23 +222,48 @@ def _all_digests(rows: list[Row], width: int) -> bool:
         return False
 
 
-_cache: OrderedDict[str, Page] = OrderedDict()
-_cache_lock = threading.Lock()
 CACHED_PAGES = 1024  # ~50 MiB at most; pages are content-addressed, so any store may share them
+
+
+class PageLRU:
+    """Decoded pages by digest, the ``size`` used last; shared by threads. Pages are
+    content-addressed and verified when read, so one LRU serves every store."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Page | None:
+        """The page ``digest`` if it is kept (it becomes the last used)."""
+        with self._lock:
+            page = self._pages.get(digest)
+            if page is not None:
+                self._pages.move_to_end(digest)
+            return page
+
+    def put(self, page: Page) -> None:
+        """Keep ``page``, dropping the least recently used beyond :attr:`size`."""
+        with self._lock:
+            self._pages[page.digest] = page
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every page (as a new process would start)."""
+        with self._lock:
+            self._pages.clear()
+
+
+_cache = PageLRU(CACHED_PAGES)  # this process's decoded pages
 
 
 def read_page(blobs: PageSource, digest: str) -> Page:
     """The page stored under ``digest`` (decoded pages are kept in a small LRU)."""
-    with _cache_lock:
-        page = _cache.get(digest)
-        if page is not None:
-            _cache.move_to_end(digest)
-            return page
-    page = parse_page(blobs.read(digest), digest)
-    with _cache_lock:
-        _cache[digest] = page
-        while len(_cache) > CACHED_PAGES:
-            _cache.popitem(last=False)
+    page = _cache.get(digest)
+    if page is None:
+        page = parse_page(blobs.read(digest), digest)
+        _cache.put(page)
     return page
 
 
@@ -288,11 +314,12 @@ class Tree:
     def range(self, lo: str, hi: str | None = None) -> Iterator[Row]:
         """The leaf rows with ``lo <= path < hi``, in order, loading only their pages."""
         cursor = _Cursor(self, 0)
-        page: Page | None = cursor.seek(lo)
-        start = bisect_right(page.keys, lo) - 1
-        start = start if start >= 0 and page.keys[start] == lo else start + 1
+        first = cursor.seek(lo)
+        start = bisect_right(first.keys, lo) - 1
+        start = start if start >= 0 and first.keys[start] == lo else start + 1
+        page: Page | None = first
         while page is not None:
-            for key, row in zip(page.keys[start:], page.rows[start:]):
+            for key, row in zip(page.keys[start:], page.rows[start:], strict=True):
                 if hi is not None and key >= hi:
                     return
                 yield row
@@ -377,7 +404,7 @@ class _Chunker:
     def push(self, row: Row, known_uncut: bool = False) -> None:
         """Add the next item; ``known_uncut``: its path is known not to be a boundary."""
         self.rows.append(row)
-        if len(self.rows) >= MAX_ITEMS or not known_uncut and _is_cut(self.level, row[0]):
+        if len(self.rows) >= MAX_ITEMS or (not known_uncut and _is_cut(self.level, row[0])):
             self.pages.append(self.rows)
             self.rows = []
 
@@ -513,16 +540,17 @@ def diff(a: Tree, b: Tree) -> Iterator[tuple[Row | None, Row | None]]:
     def expand(side: deque[tuple[str, int, Any]], tree: Tree) -> None:
         _, lvl, digest = side.popleft()
         page = tree.page(digest)
-        side.extendleft(reversed([(k, lvl - 1, r if lvl == 1 else r[1]) for k, r in zip(page.keys, page.rows)]))
+        below = [(k, lvl - 1, r if lvl == 1 else r[1]) for k, r in zip(page.keys, page.rows, strict=True)]
+        side.extendleft(reversed(below))
 
     while left and right:
         (ka, la, xa), (kb, lb, xb) = left[0], right[0]
         if la and lb and xa == xb:
             left.popleft()
             right.popleft()
-        elif la and (lb and la >= lb or not lb and kb >= ka):
+        elif la and ((lb and la >= lb) or (not lb and kb >= ka)):
             expand(left, a)
-        elif lb and (la and lb > la or not la and ka >= kb):
+        elif lb and ((la and lb > la) or (not la and ka >= kb)):
             expand(right, b)
         elif ka == kb:
             left.popleft()

@@ -55,7 +55,7 @@ def _file_entries(uri: str, name: str | None, checksum: bool, max_objects: int) 
     if path.is_file():
         digest, size = hash_file(path)
         return [Entry(check_path(name or path.name), digest, size, ref=path.as_uri())]
-    entries = []
+    entries: list[Entry] = []
     for rel, item in walk_files(path):
         if len(entries) == max_objects:
             raise ValidationError(
@@ -117,8 +117,13 @@ def fetch_reference(entry: Entry, dest: Path) -> None:
             if entry.size is None and src.is_dir():
                 _copy_folder(src, target)
                 return
+
+            def copy_checked(fd: int, tmp: str) -> None:
+                copy_into(s.fileno(), fd)
+                _check(entry, tmp)
+
             with open(src, "rb") as s:
-                write_new(target, lambda fd, tmp: (copy_into(s.fileno(), fd), _check(entry, tmp)))
+                write_new(target, copy_checked)
             return
 
         def fill(fd: int, tmp: str) -> None:

@@ -152,7 +152,7 @@ def _check_folder(source: Path) -> None:
 def _rebuild(blobs: BlobStore, manifest: str, source: Path) -> list[Entry]:
     """Store the pages of ``manifest`` again, made from the files below ``source``; the
     entries. Nothing is stored unless those files make exactly that manifest."""
-    rows = []
+    rows: list[pages.Row] = []
     for rel, item in walk_files(source):
         digest, size = hash_file(item.path)
         rows.append([rel, digest, size, None, None])

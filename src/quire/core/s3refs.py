@@ -12,30 +12,46 @@ Credentials and endpoint come from the same ``AWS_*`` variables as the blob stor
 from __future__ import annotations
 
 import os
+import threading
 import urllib.parse
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactNotFoundError, StoreError, ValidationError
+from ..files import discard, replace, temp_name
 from ..hashing import hash_bytes
 from .manifest import Entry
 from .names import check_path
 from .targets import make_folders
 
+if TYPE_CHECKING:
+    from ..store.s3 import CloudObjects
+
 _HEADS = 16  # HEAD requests in flight when collecting version ids of a prefix
-_buckets: dict[str, Any] = {}
 
 
-def _bucket(name: str) -> Any:
-    """The bucket's object store (one per bucket and endpoint)."""
-    from ..store.s3 import CloudObjects  # obstore is an optional dependency
+class Buckets:
+    """The object store of each referenced bucket, made once per bucket and endpoint:
+    each holds a client (connections, credentials) worth keeping between references."""
 
-    key = f"{name} {os.environ.get('AWS_ENDPOINT_URL_S3') or os.environ.get('AWS_ENDPOINT_URL')}"
-    if key not in _buckets:
-        _buckets[key] = CloudObjects(f"s3://{name}")
-    return _buckets[key]
+    def __init__(self) -> None:
+        self._by_key: dict[str, CloudObjects] = {}
+        self._lock = threading.Lock()  # a download's threads share one client per bucket
+
+    def get(self, name: str) -> CloudObjects:
+        """The object store of the bucket ``name`` at the endpoint the environment names."""
+        from ..store.s3 import CloudObjects  # obstore is an optional dependency
+
+        key = f"{name} {os.environ.get('AWS_ENDPOINT_URL_S3') or os.environ.get('AWS_ENDPOINT_URL')}"
+        with self._lock:
+            if key not in self._by_key:
+                self._by_key[key] = CloudObjects(f"s3://{name}")
+            return self._by_key[key]
+
+
+#: This process's bucket clients.
+BUCKETS = Buckets()
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -64,7 +80,7 @@ def s3_entries(uri: str, name: str | None, checksum: bool, max_objects: int) -> 
     if not checksum:
         logical = name or key.rstrip("/").rpartition("/")[2] or bucket
         return [Entry(check_path(logical), hash_bytes(uri.encode()), None, ref=uri)]
-    objects = _bucket(bucket)
+    objects = BUCKETS.get(bucket)
     meta = objects.head(key) if key and not key.endswith("/") else None
     if meta is not None:
         return [_entry(name or key.rpartition("/")[2], bucket, meta)]
@@ -88,7 +104,7 @@ def s3_entries(uri: str, name: str | None, checksum: bool, max_objects: int) -> 
     ]
 
 
-def _with_versions(objects: Any, listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_versions(objects: CloudObjects, listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Listings carry no version ids: HEAD each object, unless the bucket has none."""
     first = objects.head(listed[0]["path"])
     if first is None or first.get("version") in (None, "null"):
@@ -105,7 +121,7 @@ def fetch_s3(entry: Entry, dest: Path) -> None:
     """Download a reference: its recorded version, else only while its ETag is unchanged."""
     assert entry.ref is not None
     bucket, key = _split(entry.ref)
-    objects = _bucket(bucket)
+    objects = BUCKETS.get(bucket)
     if entry.size is None:  # no checksum: whatever is there now, an object or a prefix
         if objects.head(key) is not None:
             _fetch(objects, key, dest)
@@ -124,12 +140,12 @@ def fetch_s3(entry: Entry, dest: Path) -> None:
         raise StoreError(f"reference {entry.ref} is gone: {what}the object no longer exists") from exc
 
 
-def _fetch(objects: Any, key: str, dest: Path, version: str | None = None, etag: str | None = None) -> None:
-    tmp = dest.with_name(f"{dest.name}.{uuid.uuid4().hex[:8]}.partial")
+def _fetch(objects: CloudObjects, key: str, dest: Path, version: str | None = None, etag: str | None = None) -> None:
+    tmp = temp_name(dest)  # fetch() makes it new, as open(…, "xb") does: never through a planted link
     try:
-        meta = objects.fetch(key, tmp, version=version, if_match=f'"{etag}"' if etag and not version else None)
+        meta = objects.fetch(key, Path(tmp), version=version, if_match=f'"{etag}"' if etag and not version else None)
         if etag and _etag(meta) != etag:  # a version id whose bytes are not the ones recorded
             raise StoreError(f"{objects.url}/{key} changed since it was logged (ETag {_etag(meta)}, not {etag})")
-        os.replace(tmp, dest)
+        replace(tmp, dest, durable=False)  # a download lost to a power loss is downloaded again
     finally:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)

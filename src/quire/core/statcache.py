@@ -9,17 +9,16 @@ key too, as in git's index. A file changed in the same clock tick as it was hash
 keep both times, so digests of files changed less than :data:`RACY_SECONDS` ago (by
 mtime or ctime) are not remembered (git's "racy clean" rule).
 
-Rows live in the table ``stat_v2``; the table ``stat`` of older versions (keyed without
-the ctime) is left as it is and never read, so an old ``cache.db`` keeps working.
+Rows live in the table ``stat_v2`` of ``cache.db`` (see :mod:`quire.core.cachedb`).
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 import time
 from pathlib import Path
+
+from .cachedb import CacheDB
 
 RACY_SECONDS = 2.0
 
@@ -33,41 +32,16 @@ def stat_key(st: os.stat_result) -> Key:
 
 
 class StatCache:
-    """A small SQLite table in the local cache folder; safe to share between processes."""
+    """Remembered digests in ``cache.db``; safe to share between threads and processes."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
+    def __init__(self, db: CacheDB | Path) -> None:
+        # A path: a stat cache of its own (a test's, a tool's); the local cache passes its CacheDB.
+        self.db = db if isinstance(db, CacheDB) else CacheDB(db)
         self._pending: list[tuple[int, int, int, int, int, str]] = []
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                try:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                except sqlite3.OperationalError:
-                    # Processes opening a new stat cache at once: switching the mode takes
-                    # the database alone and does not wait (SQLite answers "locked"); one
-                    # of them switches it, and the others work in the mode they find.
-                    pass
-            # A cache: a power loss may forget the last digests, never corrupt them, so
-            # commits need not wait for the disk (one fsync less per process that adds).
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # One row per inode: a changed file's new digest replaces its old one.
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS stat_v2 (dev INTEGER, ino INTEGER, size INTEGER,"
-                " mtime_ns INTEGER, ctime_ns INTEGER, digest TEXT NOT NULL, PRIMARY KEY (dev, ino))"
-                " WITHOUT ROWID"
-            )
-            self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
 
     def get(self, st: os.stat_result) -> str | None:
         """The remembered digest of the file ``st`` describes, or None."""
-        row = self._conn().execute(
+        row = self.db.connection().execute(
             "SELECT digest FROM stat_v2 WHERE dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?",
             stat_key(st),
         ).fetchone()
@@ -76,7 +50,7 @@ class StatCache:
     def get_many(self, stats: list[os.stat_result]) -> list[str | None]:
         """:meth:`get` for many files at once (one indexed query per 500 files)."""
         found: dict[Key, str] = {}
-        conn = self._conn()
+        conn = self.db.connection()
         by_dev: dict[int, list[int]] = {}
         for st in stats:
             by_dev.setdefault(st.st_dev, []).append(st.st_ino)
@@ -106,7 +80,5 @@ class StatCache:
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        conn = self._conn()
-        conn.execute("BEGIN")
-        conn.executemany("INSERT OR REPLACE INTO stat_v2 VALUES (?, ?, ?, ?, ?, ?)", rows)
-        conn.execute("COMMIT")
+        with self.db.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO stat_v2 VALUES (?, ?, ?, ?, ?, ?)", rows)

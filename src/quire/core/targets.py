@@ -14,15 +14,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from ..errors import StoreError
-
-_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-#: errno of a link that cannot be made here (another filesystem, a link-count limit, a
-#: filesystem without hardlinks): a copy is the answer, not an error.
-NO_LINK = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EACCES)
+from ..files import link_atomic, write_atomic
 
 
 def make_folders(root: str, folders: Iterable[str]) -> None:
@@ -64,43 +60,21 @@ def write_new(target: str, fill: Callable[[int, str], None]) -> None:
     """Write ``target`` through a new temporary file beside it, then rename it in.
 
     ``fill(fd, temp_path)`` writes the bytes (and may check them: if it raises, the
-    temporary file is removed and ``target`` is unchanged).
+    temporary file is removed and ``target`` is unchanged). Not fsynced: a download lost
+    to a power loss is downloaded again.
     """
-    fd, tmp = _new_temp(target)
-    try:
-        try:
-            fill(fd, tmp)
-        finally:
-            os.close(fd)
-        _rename_in(tmp, target)
-    except BaseException:
-        _discard(tmp)
-        raise
+    with _in_the_way(target):
+        write_atomic(target, fill, durable=False)
 
 
 def link_new(src: str, target: str) -> bool:
     """Hardlink ``src`` at ``target``, replacing whatever is there.
 
-    False when no hardlink can be made here (:data:`NO_LINK`); ``FileNotFoundError``
+    False when no hardlink can be made here (:data:`quire.files.NO_LINK`); ``FileNotFoundError``
     when ``src`` is gone.
     """
-    for _ in range(100):
-        tmp = _temp_name(target)
-        try:
-            os.link(src, tmp)
-        except FileExistsError:
-            continue  # a name that was taken: draw another
-        except OSError as exc:
-            if exc.errno in NO_LINK:
-                return False
-            raise
-        try:
-            _rename_in(tmp, target)
-        except BaseException:
-            _discard(tmp)
-            raise
-        return True
-    raise StoreError(f"cannot create a temporary file next to {target}: every name tried was taken")
+    with _in_the_way(target):
+        return link_atomic(src, target, durable=False)
 
 
 def copy_into(src_fd: int, dst_fd: int) -> None:
@@ -121,33 +95,12 @@ def copy_into(src_fd: int, dst_fd: int) -> None:
         os.write(dst_fd, chunk)
 
 
-def _temp_name(target: str) -> str:
-    head, name = os.path.split(target)
-    return os.path.join(head, f".{name}.{uuid.uuid4().hex[:12]}.quire-tmp")
-
-
-def _new_temp(target: str) -> tuple[int, str]:
-    for _ in range(100):
-        tmp = _temp_name(target)
-        try:
-            return os.open(tmp, _NEW, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise StoreError(f"cannot create a temporary file next to {target}: every name tried was taken")
-
-
-def _rename_in(tmp: str, target: str) -> None:
+@contextmanager
+def _in_the_way(target: str) -> Iterator[None]:
     try:
-        os.replace(tmp, target)  # replaces a file or a symlink itself, never what it points to
-    except (IsADirectoryError, NotADirectoryError):
+        yield
+    except (IsADirectoryError, NotADirectoryError):  # from the rename: a folder has the name
         raise StoreError(
             f"cannot download into {target}: a folder of that name is in the way of a file "
             "the version holds; move it and download again"
         ) from None
-
-
-def _discard(tmp: str) -> None:
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass

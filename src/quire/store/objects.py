@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol, cast, runtime_checkable
 
 from ..errors import MissingCapabilityError, ObjectNotFoundError, StoreError
+from ..files import fsync, publish, write_new
 from .staging import real_folder
 
 
@@ -237,32 +238,22 @@ class LocalObjects:
         if self._path(key).is_file():
             return
         tmp = self.temp_path()
-        tmp.write_bytes(data)
+        write_new(tmp, data)  # never through a planted name
         self.put_file(key, tmp)
 
     def put_file(self, key: str, path: Path) -> None:
         final = self._path(key)
         try:
-            if self.durable:
-                _fsync(path)
             final.parent.mkdir(parents=True, exist_ok=True)
-            # link() refuses to replace: a concurrent writer of the same key wins, and
-            # since keys are content-addressed its bytes are ours ("exists" is success).
-            os.link(path, final)
-        except FileExistsError:
-            if not final.is_file():  # a folder of other keys: "exists" would lose the write
-                raise StoreError(
-                    f"cannot store {key!r} in {self.url}: a folder of other keys has that name"
-                ) from None
+            # Never replaces: a concurrent writer of the same key wins, and since keys are
+            # content-addressed its bytes are ours ("exists" is success).
+            publish(path, final, durable=self.durable)
+        except FileExistsError:  # a folder of other keys: "exists" would lose the write
+            raise StoreError(f"cannot store {key!r} in {self.url}: a folder of other keys has that name") from None
         except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
-                raise _store_error(exc, final) from exc
-            os.replace(path, final)  # a filesystem without hardlinks
-            return
+            raise _store_error(exc, final) from exc
         finally:
             path.unlink(missing_ok=True)
-        if self.durable:
-            _fsync(final.parent)
 
     def get(self, key: str) -> bytes:
         try:
@@ -306,8 +297,8 @@ class LocalObjects:
         except OSError as exc:
             raise _store_error(exc, dst) from exc
         if self.durable:  # both names must survive a power loss as they are now
-            _fsync(dst.parent)
-            _fsync(src.parent)
+            fsync(dst.parent)
+            fsync(src.parent)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         base = self.root
@@ -351,16 +342,6 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     sync_file_range = _sync_file_range()
     if sync_file_range is not None:
         sync_file_range(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; a hint: failures do not matter
-
-
-def _fsync(path: Path) -> None:
-    # For a folder: the link is durable only once its directory is; without this a power
-    # loss could drop a blob that a committed version already points at.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _store_error(exc: OSError, path: Path) -> StoreError:
