@@ -164,3 +164,9 @@ class MissingExtraError(QuireError, ImportError):
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} needs an optional dependency: pip install 'quire[{extra}]'")
         self.extra = extra
+
+
+class MovedOnError(StoreError):
+    """A compare-and-swap commit lost the race: the collection's latest version, or the
+    contributions of a pending version, are not what the commit was built on any more.
+    Nothing was written; the caller rebuilds from what is there now and tries again."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from .blobs_suite import BlobStoreTests
-from .catalog_suite import CatalogTests
 from .objects_suite import ObjectStoreTests
+from .sql_catalog import SQLCatalogTests
 
 
 class TestLocalObjects(ObjectStoreTests):
@@ -21,7 +21,7 @@ class TestLocalBlobs(BlobStoreTests):
         return open_local_objects
 
 
-class TestSQLiteCatalog(CatalogTests):
+class TestSQLiteCatalog(SQLCatalogTests):
     @pytest.fixture
     def open_catalog(self, open_sqlite_catalog):
         return open_sqlite_catalog

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from .blobs_suite import BlobStoreTests
-from .catalog_suite import CatalogTests
 from .objects_suite import ObjectStoreTests
+from .sql_catalog import SQLCatalogTests
 
 
 class TestS3Objects(ObjectStoreTests):
@@ -29,7 +29,7 @@ class TestS3Blobs(BlobStoreTests):
         return open_s3_objects
 
 
-class TestPostgresCatalog(CatalogTests):
+class TestPostgresCatalog(SQLCatalogTests):
     pytestmark = pytest.mark.postgres
 
     @pytest.fixture
