@@ -363,7 +363,7 @@ class MemoryCatalog:
     def use_version(self, run_id: str, vid: str) -> None:
         with self.state.lock:
             if vid not in self.state.versions:
-                raise ArtifactNotFoundError(f"version {vid} is not in {self.url}: it was deleted, or is another store's")
+                raise ArtifactNotFoundError(f"version {vid} is not in {self.url}: deleted, or another store's")
             self._check_deferred()
             self._record_deferred()
             self._edge([run_id], vid, "input")

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from quire.store import schema
 from quire.store.sql import SQLCatalog
 from quire.testing import CatalogTests
-from quire.testing.catalog import summary
 from quire.testing.catalog import commit as commit_version
+from quire.testing.catalog import summary
 
 
 class SQLBackdoor:
