@@ -33,7 +33,6 @@ from quire.errors import (
 from quire.core.manifest import load_manifest
 from quire.store import open_store
 from quire.hashing import hash_bytes
-from quire.store.pending import contributions as stored_contributions
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -356,7 +355,7 @@ def test_a_writer_killed_mid_upload_leaves_no_half_contribution(
     upsert({"after.txt": b"after"}, did="kill")
 
     store = open_store()
-    for contribution in stored_contributions(store.catalog, quire.Api().pending_version("kill").id):
+    for contribution in store.catalog.contributions(quire.Api().pending_version("kill").id):
         manifest = load_manifest(store.blobs, contribution.root)
         assert len(manifest) == contribution.file_count  # a contribution is whole or absent
         for entry in manifest:
@@ -489,14 +488,14 @@ def test_finish_merges_contributions_stored_as_paged_manifests() -> None:
     """A contribution whose manifest was saved as pages (save_manifest, as any client
     may) merges like one saved as a single blob."""
     from quire.core.manifest import Entry, Manifest, save_manifest
-    from quire.store import pending
+    from quire.store.catalog import NewContribution
 
     store = open_store()
     for c in range(3):
         manifest = Manifest([Entry(f"part{c}/{i}.bin", f"{c:032x}{i:032x}", 5) for i in range(300)])
-        own = pending.NewContribution(f"writer{c}", save_manifest(store.blobs, manifest), len(manifest),
+        own = NewContribution(f"writer{c}", save_manifest(store.blobs, manifest), len(manifest),
                                       manifest.size, {"role": "writer"})
-        pending.add_contribution(store.catalog, "uncategorized", "merged", "dataset", "paged", own)
+        store.catalog.add_contribution("uncategorized", "merged", "dataset", "paged", own, store.catalog.gc_epoch())
     with quire.init(group="paged") as run:
         version = run.finish_artifact(quire.Artifact("merged", "dataset"))
     assert version.file_count == 900

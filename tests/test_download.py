@@ -17,7 +17,7 @@ from quire.core.manifest import Entry, Manifest
 from quire.errors import CorruptBlobError, StoreError, ValidationError
 from quire.store import open_store
 from quire.store.blobs import blob_key
-from quire.store.catalog import NewVersion
+from quire.store.catalog import NewVersion, VersionCommit, new_commit_id
 
 from support import DOWNLOAD_FILES, digest, files_of, log_download_files, log_files
 
@@ -174,10 +174,8 @@ def _commit_manifest(entries: list[Entry], name: str = "crafted") -> quire.Artif
     store = quire.Api().store
     manifest = Manifest(entries)
     manifest_digest = store.blobs.put_bytes(manifest.to_bytes())
-    store.catalog.commit_version(
-        "p", name, "dataset",
-        lambda latest: NewVersion(manifest.digest, manifest_digest, manifest.size, len(manifest)),
-    )
+    version = NewVersion(manifest.digest, manifest_digest, manifest.size, len(manifest))
+    store.catalog.commit(VersionCommit("p", name, "dataset", version, new_commit_id(), store.catalog.gc_epoch()))
     return quire.Api().artifact(f"p/{name}:latest")
 
 

@@ -14,7 +14,7 @@ from backends import free_port
 import quire
 from quire.errors import StoreError
 from quire.store import open_store, postgres_engine
-from quire.store.catalog import NewVersion, RunRecord, now
+from quire.store.catalog import Committed, NewVersion, RunRecord, VersionCommit, new_commit_id, now
 from quire.store.sql import SQLCatalog
 
 pytestmark = pytest.mark.postgres
@@ -96,32 +96,29 @@ def _terminate(pid: int, url: str) -> None:
 
 def test_a_connection_dropped_during_a_commit_rolls_back_and_the_retry_works(postgres_url: str) -> None:
     catalog = SQLCatalog(postgres_engine(postgres_url))
-    calls: list[int] = []
+    killed: list[int] = []
+    inserted_by: list[int] = []
 
-    def build(latest: object) -> NewVersion:
+    @sa.event.listens_for(catalog.engine, "after_cursor_execute")
+    def drop(conn: sa.Connection, cursor: object, statement: str, *_: object) -> None:
+        pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        if "INSERT INTO versions" in statement:
+            inserted_by.append(pid)
         # Inside the commit's transaction, with the collection row locked: drop the line.
-        conn_pid = catalog_conn_pid()
-        calls.append(conn_pid)
-        if len(calls) == 1:
-            _terminate(conn_pid, postgres_url)
-        return _version()
+        if "FROM collections" in statement and "FOR UPDATE" in statement and not killed:
+            killed.append(pid)
+            _terminate(pid, postgres_url)
 
-    def catalog_conn_pid() -> int:
-        with catalog.engine.connect() as other:  # a second pooled connection is free
-            return other.scalar(
-                sa.text(
-                    "SELECT pid FROM pg_locks WHERE relation = 'collections'::regclass "
-                    "AND mode = 'RowShareLock' AND pid <> pg_backend_pid()"
-                )
-            )
+    def commit(version: NewVersion, **kw: list[str]) -> Committed:
+        return catalog.commit(VersionCommit("p", "data", "dataset", version, new_commit_id(), catalog.gc_epoch(), **kw))
 
     try:
-        record, created = catalog.commit_version("p", "data", "dataset", build, aliases=["best"])
-        assert created and record.version == "v0" and record.aliases == ["best", "latest"]
-        assert len(calls) == 2 and calls[0] != calls[1]  # a new connection did the retry
+        done = commit(_version(), aliases=["best"])
+        record = done.version
+        assert done.created and record.version == "v0" and record.aliases == ["best", "latest"]
+        assert len(killed) == 1 and inserted_by and inserted_by[0] != killed[0]  # a new connection did the retry
         assert [v.version for v in catalog.versions("p", "data")] == ["v0"]  # nothing half-done
-        again, _ = catalog.commit_version("p", "data", "dataset", lambda _: _version("e" * 64))
-        assert again.version == "v1"
+        assert commit(_version("e" * 64)).version.version == "v1"
     finally:
         catalog.engine.dispose()
 

@@ -39,6 +39,7 @@ from quire.store.catalog import (
     Committed,
     ContributionRecord,
     Direction,
+    Epoch,
     FinishCommit,
     Finished,
     Lease,
@@ -160,8 +161,8 @@ class MemoryCatalog:
 
     # -- versions ----------------------------------------------------------------------
 
-    def _check_fence(self, epoch: int) -> None:
-        if epoch != self.state.epoch or self._sweeping():
+    def _check_fence(self, noted: Epoch) -> None:
+        if not noted.admits(self._epoch()):
             raise ConcurrentGCError(f"a garbage collection ran in {self.url}; nothing was committed, retry")
 
     def commit(self, request: VersionCommit) -> Committed:
@@ -412,7 +413,7 @@ class MemoryCatalog:
                 self._open(project, name, distributed_id)
 
     def add_contribution(
-        self, project: str, name: str, type_: str, distributed_id: str, new: NewContribution, gc_epoch: int
+        self, project: str, name: str, type_: str, distributed_id: str, new: NewContribution, gc_epoch: Epoch
     ) -> Added:
         with self.state.lock:
             self._check_fence(gc_epoch)
@@ -522,9 +523,12 @@ class MemoryCatalog:
     def _sweeping(self) -> bool:
         return self.state.sweep_until is not None and self.state.sweep_until > self.clock()
 
-    def gc_epoch(self) -> int:
+    def _epoch(self) -> Epoch:
+        return Epoch(self.state.epoch, self._sweeping())
+
+    def gc_epoch(self) -> Epoch:
         with self.state.lock:
-            return -1 if self._sweeping() else self.state.epoch
+            return self._epoch()
 
     def sweep(self) -> Sweep | None:
         with self.state.lock:
@@ -533,9 +537,9 @@ class MemoryCatalog:
             assert self.state.sweep_until is not None
             return Sweep(self.state.sweep_holder or "an unknown process", self.state.sweep_until - self.clock())
 
-    def begin_sweep(self, seen_epoch: int, lease: float, holder: str = "") -> int:
+    def begin_sweep(self, seen: Epoch, lease: float, holder: str = "") -> int:
         with self.state.lock:
-            if seen_epoch != self.state.epoch or self._sweeping():
+            if not seen.admits(self._epoch()):
                 raise StoreError(f"another gc ran in {self.url} meanwhile; run gc again")
             self.state.epoch += 1
             self.state.sweep_until, self.state.sweep_holder = self.clock() + lease, holder

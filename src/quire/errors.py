@@ -167,6 +167,7 @@ class MissingExtraError(QuireError, ImportError):
 
 
 class MovedOnError(StoreError):
-    """A compare-and-swap commit lost the race: the collection's latest version, or the
-    contributions of a pending version, are not what the commit was built on any more.
-    Nothing was written; the caller rebuilds from what is there now and tries again."""
+    """A compare-and-swap commit lost the race: the collection's latest version (or a
+    pending version's contributions) is no longer what the new version was built on.
+    Nothing was written; ``quire.core.commit`` builds it again from what is there now
+    and retries, so a user sees this only when that kept failing."""

@@ -8,8 +8,7 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from quire.store import schema
-from quire.store.sql import SQLCatalog
+from quire.store.sql import SQLCatalog, schema
 from quire.testing import CatalogTests
 from quire.testing.catalog import commit as commit_version
 from quire.testing.catalog import summary

@@ -9,11 +9,12 @@ two are left for at least :data:`IN_FLIGHT` seconds whatever the grace period).
 
 Writers dedup against blobs already stored, and gc may delete such a blob between the
 writer's check and its commit (it was garbage when gc looked). So the two are fenced
-through the catalog (:meth:`~quire.store.catalog.SQLCatalog.begin_sweep`): before
+through the catalog (:meth:`~quire.store.catalog.Catalog.begin_sweep`): before
 deleting anything, gc bumps an epoch and holds a lease; a writer notes the epoch
-(:func:`writer_epoch`) before it checks what the store holds, and its commit transaction
+(:func:`quire.core.fence.writer_epoch`) before it checks what the store holds, and its commit transaction
 fails with ``ConcurrentGCError`` if the epoch moved or a sweep is running. The writer then
-waits for the sweep, checks its blobs again (uploading what went) and retries. gc reads
+waits for the sweep, checks its blobs again (uploading what went) and retries
+(:func:`quire.core.commit.retrying`). gc reads
 the versions once more after bumping the epoch, so a commit that got in first is kept.
 
 The sweep's lease is short (:func:`~quire.core.lease.gc_lease`, seconds) and renewed by
@@ -38,16 +39,13 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from ..errors import ArtifactNotFoundError, ConcurrentGCError, StoreError, ValidationError
 from ..store import Store
 from ..store.blobs import Inventory, StoredPack, blob_key
-from ..store.catalog import VersionRecord
+from ..store.catalog import Lease
 from ..store.digests import is_digest
-from ..store.fence import Lease
 from ..store.objects import ObjectInfo
 from . import lease as leases
 from .lease import Heartbeat, gc_lease, holder_name, log
@@ -55,12 +53,9 @@ from .pages import walk
 
 GRACE = 3600.0  #: seconds; nothing younger is deleted
 REPACK_BELOW = 0.5  #: a pack whose live share of bytes is below this is rewritten
-WAIT = 600.0  #: seconds a writer waits for a (live) sweep to end before it gives up
 #: seconds a staging file or a pack without its index is left, whatever the grace period:
 #: a live writer may be between writing the pack and its index, or filling the file
 IN_FLIGHT = 3600.0
-COMMIT_ATTEMPTS = 8  #: commits gc may interrupt before a writer gives up
-T = TypeVar("T")
 #: the names writers give packs and their indexes, and staging files (uuid4().hex)
 _PACK_NAME = re.compile(r"packs/[0-9a-f]{32}\.(?:pack|idx)")
 _TEMP_NAME = re.compile(r"[0-9a-f]{32}\.partial")
@@ -90,76 +85,6 @@ class GCReport:
             "repacked": [{"key": key, "bytes": n} for key, n in self.repacked],
             "rewritten_bytes": self.rewritten_bytes,
         }
-
-
-def writer_epoch(store: Store, wait: bool = False, timeout: float = WAIT) -> int:
-    """The gc epoch to commit under; note it *before* checking which blobs the store holds.
-
-    -1 while a sweep runs (a commit under it always retries). With ``wait``, wait for a
-    running sweep to end (or its lease to run out: its gc died) first, saying so in a
-    warning. When a gc has run since this process last looked, its view of the packs is
-    dropped, so what it checks next is what the store holds now.
-    """
-    deadline = time.monotonic() + timeout
-    epoch = store.catalog.gc_epoch()
-    waited_for = None
-    while wait and epoch < 0:
-        sweep = store.catalog.sweep()
-        if sweep is not None and sweep.holder != waited_for:
-            waited_for = sweep.holder
-            log.warning(
-                "waiting for %s, which sweeps %s: its lease runs out in %.1f s on the catalog's clock "
-                "unless it renews it (a gc that died is noticed then)", sweep.holder, store.url, sweep.left,
-            )
-        if time.monotonic() > deadline:
-            raise ConcurrentGCError(
-                f"{waited_for or 'a gc'} kept sweeping {store.url} for "
-                f"{timeout:.0f} s; retry when it is done"
-            )
-        time.sleep(0.05)
-        epoch = store.catalog.gc_epoch()
-    if waited_for is not None:
-        log.warning("%s is done with %s (or died); going on", waited_for, store.url)
-    if store.blobs.gc_epoch != epoch:
-        store.blobs.reload()
-        store.blobs.gc_epoch = epoch
-    return epoch
-
-
-def commit_fenced(store: Store, epoch: int, commit: Callable[[int], T], base: VersionRecord | None = None) -> T:
-    """``commit(epoch)``; when a gc interrupts it (``ConcurrentGCError``), wait for the gc
-    and commit again under the new epoch. ``commit`` checks what the store holds (and
-    uploads what is missing) before committing. ``base``: a version whose pages the new
-    one shares; once a gc has run, it must still exist (else its pages may be gone), so
-    ``epoch`` must then be the one noted before the base's manifest was read.
-
-    Holds this process's writer lease meanwhile: what ``commit`` stages is not garbage.
-    """
-    held = leases.hold(store)
-    try:
-        if base is not None and store.catalog.gc_epoch() != epoch:
-            _check_base(store, base)  # before the commit reads or writes pages that may be gone
-        for attempt in range(COMMIT_ATTEMPTS):
-            try:
-                return commit(epoch)
-            except ConcurrentGCError:
-                if attempt == COMMIT_ATTEMPTS - 1:
-                    raise
-                epoch = writer_epoch(store, wait=True)
-                if base is not None:
-                    _check_base(store, base)
-        raise AssertionError("unreachable")  # pragma: no cover
-    finally:
-        held.release()
-
-
-def _check_base(store: Store, base: VersionRecord) -> None:
-    """A gc ran since a draft read its base's manifest: the base must still exist."""
-    if not store.catalog.version_exists(base.id):
-        raise ArtifactNotFoundError(
-            f"{base.collection}:{base.version}, which this draft was made from, was deleted and "
-            "gc may have removed its files; make the draft again from a version that exists"
-        )
 
 
 class _Live:
@@ -208,7 +133,7 @@ def collect_garbage(
     if not lease > 0:
         raise ValidationError(f"the gc lease must be above 0 seconds, not {lease}; e.g. 30s")
     seen = store.catalog.gc_epoch()
-    if seen < 0:
+    if seen.sweeping:
         raise ConcurrentGCError(f"another gc is running in {store.url}; wait for it to finish")
     cutoffs = _cutoffs(store, grace)  # before the listing: a writer's blobs come after its lease
     inventory = store.blobs.inventory()

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.names import DEFAULT_PROJECT, check_name, parse_address
 from ..errors import ArtifactNotFoundError
-from ..store import Store, open_store, pending
+from ..store import Store, open_store
 from .artifact import Artifact
 from .collaborative import PendingVersion
 from .run import PublicRun, resolve
@@ -95,11 +95,11 @@ class Api:
             state: ``open`` (default), ``committed``, ``aborted``, or None for all.
         """
         project = check_name(project, "project name") if project is not None else None
-        return [PendingVersion(r, self.store) for r in pending.pending_versions(self.store.catalog, project, state)]
+        return [PendingVersion(r, self.store) for r in self.store.catalog.pending_versions(project, state)]
 
     def pending_version(self, ref: str, project: str | None = None) -> PendingVersion:
         """One pending version, by its id or by its distributed id (if unambiguous)."""
-        return PendingVersion(pending.resolve(self.store.catalog, ref, project), self.store)
+        return PendingVersion(self.store.catalog.resolve_pending(ref, project), self.store)
 
     def projects(self) -> list[str]:
         """Every project in the store."""

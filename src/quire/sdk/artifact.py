@@ -24,7 +24,7 @@ from ..core import download as _download
 from ..core import repair as _repair
 from ..core.cache import Cache, cache_for
 from ..core.diff import ManifestDiff, diff_manifests
-from ..core.gc import commit_fenced, writer_epoch
+from ..core.fence import NOTHING_NOTED, Note, Noted, writer_epoch
 from ..core.lease import Hold, hold
 from ..core.ingest import check_policy, ingest_dir, ingest_file
 from ..core.manifest import Entry, Manifest, load_manifest
@@ -85,7 +85,7 @@ class Artifact:
         self._record: VersionRecord | None = None
         self._store: Store | None = None
         self._writer: BlobWriter | None = None
-        self._gc_epoch = -1  # noted before this draft first checks what its store holds
+        self._gc_epoch: Note = NOTHING_NOTED  # noted before this draft first checks what its store holds
         self._lease: Hold | None = None  # held while it stages blobs (see quire.core.lease)
         self.aliases: list[str] = []
         self.tags: list[str] = []
@@ -99,7 +99,7 @@ class Artifact:
         art._name, art._type = record.collection, record.type
         art.incremental = False
         art._removed, art._parent, art._writer, art._tmp_dirs = set(), None, None, []
-        art._gc_epoch, art._lease = -1, None
+        art._gc_epoch, art._lease = NOTHING_NOTED, None
         art._manifest = None  # type: ignore[assignment]  # loaded on first use
         art._bind(record, store)
         return art
@@ -252,7 +252,7 @@ class Artifact:
             self._lease = hold(self._store)  # before anything is staged: gc keeps what comes after
             epoch = writer_epoch(self._store)
             if self._parent is None:  # a patch keeps the epoch noted before its base was read
-                self._gc_epoch = epoch
+                self._gc_epoch = Noted(self._store, epoch)
             self._writer = self._store.blobs.writer()
         assert self._store is not None
         return self._store, self._writer
@@ -435,19 +435,9 @@ class Artifact:
                 f"this draft was made from {self._parent.collection}:{self._parent.version} in "
                 f"{self._store.url}; log it to that store, not to {store.url}"
             )
-        record, created = commit_fenced(
-            store, self._fence_epoch(store),
-            lambda epoch: commit_draft(self, store, project, run_id, aliases, tags, epoch), self._parent,
-        )
-        self._finalize(record, store)
-        return created
-
-    def _fence_epoch(self, store: Store) -> int:
-        """The gc epoch to commit under: noted before the draft first checked what
-        ``store`` holds, or (a patch) before its base's manifest was read, so that a gc
-        since then makes the commit check that its base still exists (see :mod:`quire.core.gc`)."""
-        noted = self._store is store and (self._writer is not None or self._parent is not None)
-        return self._gc_epoch if noted else writer_epoch(store)
+        done = commit_draft(self, store, project, run_id, aliases, tags)
+        self._finalize(done.version, store)
+        return done.created
 
     def _check_draft(self) -> None:
         """Refuse, before anything is written, a draft that cannot become a version."""
@@ -626,7 +616,7 @@ class Artifact:
         draft = Artifact(self._name, self._type, self.description, dict(self._metadata))
         # Before the base's manifest is read: a gc from now on makes the commit check that
         # the base still exists (else its pages and blobs may be gone).
-        draft._gc_epoch = writer_epoch(self._store)  # type: ignore[arg-type]
+        draft._gc_epoch = Noted(self._store, writer_epoch(self._store))  # type: ignore[arg-type]
         # From the stored root, not self.manifest: that may have been loaded whole.
         draft._manifest = load_manifest(self._store.blobs, record.root)  # type: ignore[union-attr]
         draft._parent = record

@@ -18,15 +18,13 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..core.gc import commit_fenced
-from ..core.manifest import Manifest, load_manifest, save_manifest
-from ..core.merge import merge
+from ..core import commit as core
 from ..core.names import check_alias
 from ..errors import PendingTimeoutError, ValidationError
-from ..store import Store, pending
-from ..store.catalog import NewVersion, VersionRecord
-from ..store.pending import ContributionRecord, NewContribution, PendingRecord
+from ..store import Store
+from ..store.catalog import OPEN, ContributionRecord, PendingRecord, pending_where
 from .artifact import Artifact
+from .commit import draft_of, staged_of
 
 if TYPE_CHECKING:
     from .run import Run
@@ -45,16 +43,11 @@ def upsert(run: Run, artifact: Artifact, distributed_id: str | None, aliases: li
     :meth:`Run.upsert_artifact`)."""
     did = _target(run, artifact, distributed_id, "upsert_artifact")
     aliases = [check_alias(a) if a != "latest" else a for a in aliases]
-    store = run.store
-
-    def add(epoch: int) -> None:  # retried when a gc interrupts (see core.gc)
-        own = _contribution(store, run.id, artifact, aliases, "writer")
-        pending.add_contribution(
-            store.catalog, run.project, artifact.collection_name, artifact.type, did, own, gc_epoch=epoch
-        )
-
-    commit_fenced(store, artifact._fence_epoch(store), add)
-    artifact._mark_upserted(pending.where(run.project, artifact.collection_name, did))
+    core.add_contribution(
+        run.store, draft_of(artifact), staged_of(artifact), run.project, did, run.id,
+        _info(artifact, aliases, "writer"),
+    )
+    artifact._mark_upserted(pending_where(run.project, artifact.collection_name, did))
     return artifact
 
 
@@ -79,35 +72,11 @@ def finish(
     store, name = run.store, artifact.collection_name
     if expected_writers:
         wait_for_writers(store, run.project, name, did, expected_writers, timeout)
-    manifests: dict[str, Manifest] = {}
-
-    def build(parts: list[ContributionRecord], latest: VersionRecord | None) -> NewVersion:
-        for part in parts:  # either manifest format: one blob, or pages (save_manifest)
-            if part.root not in manifests:
-                manifests[part.root] = load_manifest(store.blobs, part.root)
-        merged = merge(
-            [(p.writer, manifests[p.root]) for p in parts],
-            pending.where(run.project, name, did), shlex.quote(did),
-        )
-        metadata: dict[str, Any] = {}
-        for part in parts:  # sorted by key: the same inputs give the same metadata
-            metadata.update(part.info.get("metadata") or {})
-        metadata.update(artifact.metadata)  # the finisher has the last word
-        return NewVersion(
-            digest=merged.digest, root=save_manifest(store.blobs, merged), size=merged.size,
-            file_count=len(merged), metadata=metadata, description=artifact.description,
-            parent_id=artifact._parent.id if artifact._parent else None,
-        )
-
-    def commit(epoch: int) -> VersionRecord:  # retried when a gc interrupts (see core.gc)
-        own = _contribution(store, run.id, artifact, [], "finisher")
-        manifests[own.root] = artifact.manifest
-        return pending.commit(
-            store.catalog, run.project, name, artifact.type, did, own, build, aliases, tags=[], gc_epoch=epoch
-        )[0]
-
-    record = commit_fenced(store, artifact._fence_epoch(store), commit)
-    artifact._finalize(record, store)
+    done = core.finish(
+        store, draft_of(artifact), staged_of(artifact), run.project, did, run.id,
+        _info(artifact, [], "finisher"), aliases,
+    )
+    artifact._finalize(done.version, store)
     return artifact
 
 
@@ -123,9 +92,9 @@ def wait_for_writers(
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = 0.02
     while True:
-        record = pending.find(store.catalog, project, name, distributed_id)
+        record = store.catalog.find_pending(project, name, distributed_id)
         arrived = record.contribution_count if record else 0
-        if arrived >= expected or (record is not None and record.state != pending.OPEN):
+        if arrived >= expected or (record is not None and record.state != OPEN):
             return record
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
@@ -184,20 +153,14 @@ def _target(run: Run, artifact: Artifact, distributed_id: str | None, verb: str)
         raise ValidationError(
             f"invalid distributed id {did!r}: use 1 to 256 printable characters"
         )
-    pending.check_open(run.store.catalog, run.project, artifact.collection_name, artifact.type, did)
+    run.store.catalog.check_pending(run.project, artifact.collection_name, artifact.type, did)
     return did
 
 
-def _contribution(
-    store: Store, run_id: str, artifact: Artifact, aliases: Iterable[str], role: str
-) -> NewContribution:
-    """Upload the draft's bytes and manifest (durable before any catalog write)."""
-    digest = artifact._stage(store)
-    manifest = artifact.manifest
-    info = {
-        "role": role, "writer": writer_info(), "aliases": list(aliases), "metadata": artifact.metadata,
-    }
-    return NewContribution(run_id, digest, len(manifest), manifest.size, info)
+def _info(artifact: Artifact, aliases: Iterable[str], role: str) -> dict[str, Any]:
+    """What a contribution records beside its entries: who wrote it, its aliases, its
+    metadata and its role (``writer`` or ``finisher``)."""
+    return {"role": role, "writer": writer_info(), "aliases": list(aliases), "metadata": artifact.metadata}
 
 
 class PendingVersion:
@@ -230,13 +193,13 @@ class PendingVersion:
 
     def contributions(self) -> list[Contribution]:
         """Every contribution, one per writer upsert (and the finisher's once committed)."""
-        return [Contribution(r) for r in pending.contributions(self._store.catalog, self.id)]
+        return [Contribution(r) for r in self._store.catalog.contributions(self.id)]
 
     def abort(self) -> None:
         """Give up on this pending version: nothing of it will be committed, its id is
         spent and its bytes become collectable by ``gc``. Raises ``PendingVersionError``
         if it was committed."""
-        self._set(pending.abort(self._store.catalog, self.id))
+        self._set(self._store.catalog.abort_pending(self.id))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` prints)."""

@@ -39,6 +39,7 @@ from ..errors import (
     ValidationError,
 )
 from ..hashing import CHUNK, hash_bytes, hash_file, new_hasher, read_chunks
+from .catalog import Epoch
 from .digests import check_digest, digest_path
 from .objects import LocalObjects, ObjectInfo, ObjectStore, start_writeback
 
@@ -102,7 +103,7 @@ class BlobStore:
         self._bad: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         #: the gc epoch under which the pack index was last known good (see quire.core.gc)
-        self.gc_epoch: int | None = None
+        self.gc_epoch: Epoch | None = None
 
     # -- the pack index ---------------------------------------------------------------
 

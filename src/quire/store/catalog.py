@@ -142,7 +142,7 @@ class VersionCommit:
     type: str
     version: NewVersion
     commit_id: str
-    gc_epoch: int
+    gc_epoch: Epoch
     expect_latest: str | None = ANY_LATEST
     aliases: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
@@ -275,7 +275,7 @@ class FinishCommit:
     merged: list[str]
     version: NewVersion
     commit_id: str
-    gc_epoch: int
+    gc_epoch: Epoch
     aliases: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
@@ -288,6 +288,20 @@ class Finished:
     version: VersionRecord
     created: bool
     pending: PendingRecord
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """The gc fence as a writer noted it: how many sweeps had begun, and whether one was
+    deleting then (a commit noted during a sweep never goes through: it is retried)."""
+
+    number: int
+    sweeping: bool = False
+
+    def admits(self, now: Epoch) -> bool:
+        """Whether a commit noted under this epoch may go through with the fence at ``now``
+        (no sweep began since, none runs)."""
+        return self.number == now.number and not self.sweeping and not now.sweeping
 
 
 @dataclass(frozen=True)
@@ -384,8 +398,12 @@ class Catalog(Protocol):
         ...
 
     def add_contribution(
-        self, project: str, name: str, type_: str, distributed_id: str, new: NewContribution, gc_epoch: int
-    ) -> Added: ...
+        self, project: str, name: str, type_: str, distributed_id: str, new: NewContribution, gc_epoch: Epoch
+    ) -> Added:
+        """Add ``new`` to the open pending version (created, with its collection, on first
+        use); the same contribution again is a no-op (``Added.added`` False)."""
+        ...
+
     def finish(self, request: FinishCommit) -> Finished:
         """Add the finisher's contribution, commit the version and mark the pending
         version committed, in one transaction. ``MovedOnError`` if it holds contributions
@@ -402,9 +420,12 @@ class Catalog(Protocol):
         ...
 
     # the gc fence and leases (times on the catalog's clock)
-    def gc_epoch(self) -> int: ...
+    def gc_epoch(self) -> Epoch: ...
     def sweep(self) -> Sweep | None: ...
-    def begin_sweep(self, seen_epoch: int, lease: float, holder: str = "") -> int: ...
+    def begin_sweep(self, seen: Epoch, lease: float, holder: str = "") -> int:
+        """Bump the epoch and hold the sweep lease; returns the sweep's epoch number."""
+        ...
+
     def renew_sweep(self, epoch: int, lease: float) -> None: ...
     def end_sweep(self, epoch: int) -> None: ...
     def open_lease(self, holder: str, lease: float) -> str: ...

@@ -45,6 +45,7 @@ from quire.store.catalog import (
     RUN_TEXT_LIMIT,
     Catalog,
     Committed,
+    Epoch,
     FinishCommit,
     Finished,
     NewContribution,
@@ -101,7 +102,7 @@ def commit(
     tags: tuple[str, ...] = (),
     run_ids: tuple[str, ...] = (),
     commit_id: str | None = None,
-    gc_epoch: int | None = None,
+    gc_epoch: Epoch | None = None,
     **fields: Any,
 ) -> Committed:
     """Commit a version of ``project/name`` standing for ``content``, under the epoch
@@ -129,7 +130,7 @@ def contribute(
     project: str = "p",
     name: str = "c",
     type_: str = "dataset",
-    gc_epoch: int | None = None,
+    gc_epoch: Epoch | None = None,
 ) -> Any:
     """Add ``new`` to the pending version ``distributed_id`` of ``project/name``."""
     epoch = catalog.gc_epoch() if gc_epoch is None else gc_epoch
@@ -150,7 +151,7 @@ def finish(
     tags: tuple[str, ...] = (),
     run_ids: tuple[str, ...] = (),
     commit_id: str | None = None,
-    gc_epoch: int | None = None,
+    gc_epoch: Epoch | None = None,
 ) -> Finished:
     """Finish the pending version ``distributed_id`` with ``own``, as merged from the
     contributions whose keys are ``merged``, into a version standing for ``content``."""
@@ -281,7 +282,7 @@ class CatalogTests:
         with pytest.raises(MovedOnError):
             commit(catalog, "a", name="fresh", expect_latest="0" * 32, aliases=("x",))
         with pytest.raises(ConcurrentGCError):
-            commit(catalog, "a", name="fresh", gc_epoch=catalog.gc_epoch() + 1)
+            commit(catalog, "a", name="fresh", gc_epoch=Epoch(catalog.gc_epoch().number + 1))
         assert catalog.projects() == []
         assert catalog.collection_type("p", "fresh") is None
         assert commit(catalog, "a", name="fresh").version.version == "v0"
@@ -875,24 +876,29 @@ class CatalogTests:
         commit(catalog, "a", gc_epoch=epoch)
         gc = open_catalog()  # a gc in another process
         swept = gc.begin_sweep(epoch, lease=60)
-        assert catalog.gc_epoch() == -1  # sweeping
+        noted = catalog.gc_epoch()
+        assert noted.sweeping
         with pytest.raises(ConcurrentGCError):
             commit(catalog, "b", gc_epoch=epoch)
+        with pytest.raises(ConcurrentGCError):
+            commit(catalog, "b", gc_epoch=noted)
         with pytest.raises(StoreError, match="another gc"):
             catalog.begin_sweep(epoch, lease=60)
         gc.renew_sweep(swept, lease=60)
         gc.end_sweep(swept)
-        assert catalog.gc_epoch() == swept == epoch + 1
+        assert catalog.gc_epoch() == Epoch(swept) == Epoch(epoch.number + 1)
         with pytest.raises(ConcurrentGCError):  # the sweep is over, but it may have deleted
             commit(catalog, "b", gc_epoch=epoch)
+        with pytest.raises(ConcurrentGCError):  # noted while it swept: the writer looks again
+            commit(catalog, "b", gc_epoch=noted)
         assert summary(catalog) == {"v0": ["latest"]}
-        commit(catalog, "b", gc_epoch=swept)
+        commit(catalog, "b", gc_epoch=Epoch(swept))
         assert summary(catalog) == {"v0": [], "v1": ["latest"]}
         with pytest.raises(StoreError, match="lost its lease"):
             gc.renew_sweep(swept, lease=60)  # ended: nothing to renew
         with pytest.raises(StoreError, match="another gc"):
             gc.begin_sweep(epoch, lease=60)  # a gc that looked before the last sweep looks again
-        gc.end_sweep(gc.begin_sweep(swept, lease=60))
+        gc.end_sweep(gc.begin_sweep(Epoch(swept), lease=60))
 
     def test_a_sweep_names_its_holder(self, catalog: Catalog, open_catalog: OpenCatalog) -> None:
         assert catalog.sweep() is None
@@ -906,13 +912,13 @@ class CatalogTests:
         epoch = catalog.gc_epoch()
         swept = catalog.begin_sweep(epoch, lease=60, holder="gc")
         backdoor.expire_sweep()
-        assert catalog.sweep() is None and catalog.gc_epoch() == swept  # writers wait no more
+        assert catalog.sweep() is None and catalog.gc_epoch() == Epoch(swept)  # writers wait no more
         with pytest.raises(StoreError, match="lost its lease"):
             catalog.renew_sweep(swept, lease=60)
         with pytest.raises(ConcurrentGCError):  # it may have deleted before it died
             commit(catalog, "a", gc_epoch=epoch)
-        commit(catalog, "a", gc_epoch=swept)
-        catalog.end_sweep(catalog.begin_sweep(swept, lease=60))  # the next gc may begin
+        commit(catalog, "a", gc_epoch=Epoch(swept))
+        catalog.end_sweep(catalog.begin_sweep(Epoch(swept), lease=60))  # the next gc may begin
 
     # -- writers' leases ---------------------------------------------------------------
 

@@ -41,7 +41,7 @@ versions = sa.Table(
     sa.Column("collection_id", sa.ForeignKey("collections.id"), nullable=False),
     sa.Column("idx", sa.Integer, nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
-    sa.Column("manifest", sa.String(64), nullable=False),
+    sa.Column("root", sa.String(64), nullable=False),  # the digest of its manifest's root page
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("file_count", sa.Integer, nullable=False),
     sa.Column("metadata", sa.JSON, nullable=False),
@@ -95,8 +95,8 @@ lineage = sa.Table(
     sa.Column("direction", sa.String(8), primary_key=True),  # "input" | "output"
 )
 
-pending = sa.Table(
-    "pending",
+pending_versions = sa.Table(
+    "pending_versions",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("collection_id", sa.ForeignKey("collections.id"), nullable=False),
@@ -108,18 +108,18 @@ pending = sa.Table(
     # the commit id of the finish that committed it (its version may be an older one)
     sa.Column("commit_id", sa.String(32)),
     sa.UniqueConstraint("collection_id", "distributed_id"),
-    sa.Index("ux_pending_commit_id", "commit_id", unique=True),
+    sa.Index("ux_pending_versions_commit_id", "commit_id", unique=True),
 )
 
 contributions = sa.Table(
     "contributions",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("pending_id", sa.ForeignKey("pending.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("pending_id", sa.ForeignKey("pending_versions.id", ondelete="CASCADE"), nullable=False),
     # What makes a retried upsert idempotent: the digest of the writer's entries + writer.
     sa.Column("key", sa.String(64), nullable=False),
     sa.Column("run_id", sa.String(64)),
-    sa.Column("manifest", sa.String(64), nullable=False),
+    sa.Column("root", sa.String(64), nullable=False),
     sa.Column("file_count", sa.Integer, nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     # who wrote it (rank, host, Slurm/Ray/torchrun ids), its aliases and metadata
@@ -182,18 +182,39 @@ def _gc_state(conn: sa.Connection) -> None:
 
 
 def _commit_ids(conn: sa.Connection) -> None:
-    # A catalog made by 0001 since this column was added has it already.
-    for table in (versions, pending):
-        if "commit_id" not in {c["name"] for c in sa.inspect(conn).get_columns(table.name)}:
-            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN commit_id VARCHAR(32)"))
-        for index in table.indexes:
-            if index.name.endswith("_commit_id"):
-                index.create(conn, checkfirst=True)
+    # By the tables' names of then (0005 renames them); a catalog made by 0001 since this
+    # column was added has it already, one made since 0005 has no table "pending".
+    tables = set(sa.inspect(conn).get_table_names())
+    for table, index in (("versions", "ux_versions_commit_id"), ("pending", "ux_pending_commit_id")):
+        if table not in tables:
+            continue
+        if "commit_id" not in _columns(conn, table):
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN commit_id VARCHAR(32)"))
+        conn.execute(sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} (commit_id)"))
+
+
+def _glossary(conn: sa.Connection) -> None:
+    # One word per idea: the table of pending versions says so, and what a version or a
+    # contribution stores is the root of its manifest, not "a manifest". A catalog made
+    # since (by 0001) has the new names already.
+    if "pending" in sa.inspect(conn).get_table_names():
+        conn.execute(sa.text("DROP INDEX IF EXISTS ux_pending_commit_id"))
+        conn.execute(sa.text("ALTER TABLE pending RENAME TO pending_versions"))
+        conn.execute(sa.text(
+            "CREATE UNIQUE INDEX IF NOT EXISTS ux_pending_versions_commit_id ON pending_versions (commit_id)"
+        ))
+    for table in ("versions", "contributions"):
+        if "manifest" in _columns(conn, table):
+            conn.execute(sa.text(f"ALTER TABLE {table} RENAME COLUMN manifest TO root"))
+
+
+def _columns(conn: sa.Connection, table: str) -> set[str]:
+    return {c["name"] for c in sa.inspect(conn).get_columns(table)}
 
 
 def _leases_and_identity(conn: sa.Connection) -> None:
     # A new catalog has these already (0001 creates every table of today's schema).
-    if "holder" not in {c["name"] for c in sa.inspect(conn).get_columns("gc_state")}:
+    if "holder" not in _columns(conn, "gc_state"):
         conn.execute(sa.text("ALTER TABLE gc_state ADD COLUMN holder VARCHAR(256)"))
     leases.create(conn, checkfirst=True)
     identity.create(conn, checkfirst=True)
@@ -208,4 +229,5 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0002_gc_state", _gc_state),
     ("0003_leases_and_identity", _leases_and_identity),
     ("0004_commit_ids", _commit_ids),
+    ("0005_glossary", _glossary),
 ]
