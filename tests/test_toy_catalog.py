@@ -132,7 +132,8 @@ class MemoryCatalog:
             found = [c for (p, _), c in self.state.collections.items() if p == project]
             return [
                 CollectionRecord(c.project, c.name, c.type, None, len(self._ids(c)), c.created_at)
-                for c in sorted(found, key=lambda c: c.name) if type_ in (None, c.type)
+                for c in sorted(found, key=lambda c: c.name)
+                if type_ in (None, c.type)
             ]
 
     def collection_type(self, project: str, name: str) -> str | None:
@@ -155,8 +156,11 @@ class MemoryCatalog:
 
     def _ids(self, coll: _Collection) -> list[str]:
         """The ids of the collection's versions, oldest first."""
-        found = [v.record for v in self.state.versions.values()
-                 if (v.record.project, v.record.collection) == (coll.project, coll.name)]
+        found = [
+            v.record
+            for v in self.state.versions.values()
+            if (v.record.project, v.record.collection) == (coll.project, coll.name)
+        ]
         return [r.id for r in sorted(found, key=lambda r: r.index)]
 
     # -- versions ----------------------------------------------------------------------
@@ -176,8 +180,9 @@ class MemoryCatalog:
             if request.expect_latest != ANY_LATEST and request.expect_latest != latest:
                 raise MovedOnError(f"{request.project}/{request.collection} moved on; build on its latest again")
             self._check_deferred()
-            vid, created = self._commit(coll, request.version, request.commit_id, request.aliases,
-                                        request.tags, request.run_ids)
+            vid, created = self._commit(
+                coll, request.version, request.commit_id, request.aliases, request.tags, request.run_ids
+            )
             return Committed(self._load(vid), created)
 
     def _made_by(self, commit_id: str) -> str | None:
@@ -189,7 +194,12 @@ class MemoryCatalog:
             self._check_run(run)
 
     def _commit(
-        self, coll: _Collection, new: NewVersion, commit_id: str, aliases: list[str], tags: list[str],
+        self,
+        coll: _Collection,
+        new: NewVersion,
+        commit_id: str,
+        aliases: list[str],
+        tags: list[str],
         run_ids: list[str],
     ) -> tuple[str, bool]:
         """Every check passed: write the version (or find its digest), in place."""
@@ -199,9 +209,21 @@ class MemoryCatalog:
         if same is None:
             vid, stamp = uuid.uuid4().hex, now()
             record = VersionRecord(
-                vid, coll.project, coll.name, coll.type, coll.next_index, new.digest, new.root, new.size,
-                new.file_count, dict(new.metadata), new.description, new.parent_id,
-                run_ids[0] if run_ids else None, stamp, stamp,
+                vid,
+                coll.project,
+                coll.name,
+                coll.type,
+                coll.next_index,
+                new.digest,
+                new.root,
+                new.size,
+                new.file_count,
+                dict(new.metadata),
+                new.description,
+                new.parent_id,
+                run_ids[0] if run_ids else None,
+                stamp,
+                stamp,
             )
             self.state.versions[vid] = _Version(record, commit_id)
             coll.next_index += 1
@@ -383,15 +405,29 @@ class MemoryCatalog:
     def _record(self, pending: _Pending) -> PendingRecord:
         held = self.state.versions.get(pending.version_id or "")
         return PendingRecord(
-            pending.id, pending.project, pending.collection,
-            self.state.collections[(pending.project, pending.collection)].type, pending.distributed_id,
-            pending.state, pending.version_id, held.record.index if held else None, pending.created_at,
-            pending.closed_at, len(pending.contributions), sum(c.file_count for c in pending.contributions.values()),
+            pending.id,
+            pending.project,
+            pending.collection,
+            self.state.collections[(pending.project, pending.collection)].type,
+            pending.distributed_id,
+            pending.state,
+            pending.version_id,
+            held.record.index if held else None,
+            pending.created_at,
+            pending.closed_at,
+            len(pending.contributions),
+            sum(c.file_count for c in pending.contributions.values()),
         )
 
     def _find(self, project: str, name: str, distributed_id: str) -> _Pending | None:
-        return next((p for p in self.state.pending.values()
-                     if (p.project, p.collection, p.distributed_id) == (project, name, distributed_id)), None)
+        return next(
+            (
+                p
+                for p in self.state.pending.values()
+                if (p.project, p.collection, p.distributed_id) == (project, name, distributed_id)
+            ),
+            None,
+        )
 
     def _open(self, project: str, name: str, distributed_id: str) -> _Pending:
         """The open pending version (a new one, not stored yet, if absent); spent: an error."""
@@ -401,9 +437,7 @@ class MemoryCatalog:
         if found.state != OPEN:
             record = self._record(found)
             what = f"was committed as v{record.version_index}" if found.state == COMMITTED else "was aborted"
-            raise PendingVersionError(
-                f"{record.where} {what}; its distributed id is spent: use a new distributed_id"
-            )
+            raise PendingVersionError(f"{record.where} {what}; its distributed id is spent: use a new distributed_id")
         return found
 
     def check_pending(self, project: str, name: str, type_: str, distributed_id: str) -> None:
@@ -432,8 +466,9 @@ class MemoryCatalog:
 
     @staticmethod
     def _contribution(new: NewContribution) -> ContributionRecord:
-        return ContributionRecord(uuid.uuid4().hex, new.key, new.run_id, new.root, new.file_count, new.size,
-                                  dict(new.info), now())
+        return ContributionRecord(
+            uuid.uuid4().hex, new.key, new.run_id, new.root, new.file_count, new.size, dict(new.info), now()
+        )
 
     def finish(self, request: FinishCommit) -> Finished:
         with self.state.lock:
@@ -455,8 +490,9 @@ class MemoryCatalog:
             self.state.pending[pending.id] = pending
             if request.own.key not in pending.contributions:
                 pending.contributions[request.own.key] = self._contribution(request.own)
-            vid, created = self._commit(coll, request.version, request.commit_id, request.aliases,
-                                        request.tags, request.run_ids)
+            vid, created = self._commit(
+                coll, request.version, request.commit_id, request.aliases, request.tags, request.run_ids
+            )
             pending.state, pending.version_id, pending.closed_at = COMMITTED, vid, now()
             pending.commit_id = request.commit_id
             return Finished(self._load(vid), created, self._record(pending))
@@ -494,8 +530,11 @@ class MemoryCatalog:
         if state is not None and state not in PENDING_STATES:
             raise ValidationError(f"unknown pending state {state!r}: choose one of {', '.join(PENDING_STATES)}")
         with self.state.lock:
-            return [self._record(p) for p in self.state.pending.values()  # dicts keep creation order
-                    if project in (None, p.project) and state in (None, p.state)]
+            return [
+                self._record(p)
+                for p in self.state.pending.values()  # dicts keep creation order
+                if project in (None, p.project) and state in (None, p.state)
+            ]
 
     def resolve_pending(self, ref: str, project: str | None = None) -> PendingRecord:
         with self.state.lock:

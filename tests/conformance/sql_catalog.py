@@ -57,8 +57,9 @@ class SQLCatalogTests(CatalogTests):
             conn.execute(sa.text("DROP TABLE leases"))
             conn.execute(sa.text("DROP TABLE identity"))
             conn.execute(sa.text("ALTER TABLE gc_state DROP COLUMN holder"))
-            conn.execute(schema.migrations_table.delete().where(
-                schema.migrations_table.c.name == "0003_leases_and_identity"))
+            conn.execute(
+                schema.migrations_table.delete().where(schema.migrations_table.c.name == "0003_leases_and_identity")
+            )
         reopened = open_catalog()
         assert len(reopened.catalog_id) == 32
         reopened.drop_lease(reopened.open_lease("writer", lease=60))

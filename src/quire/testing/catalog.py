@@ -109,10 +109,16 @@ def commit(
     the catalog shows now unless ``gc_epoch`` is given."""
     return catalog.commit(
         VersionCommit(
-            project=project, collection=name, type=type_, version=new_version(content, **fields),
+            project=project,
+            collection=name,
+            type=type_,
+            version=new_version(content, **fields),
             commit_id=commit_id or new_commit_id(),
             gc_epoch=catalog.gc_epoch() if gc_epoch is None else gc_epoch,
-            expect_latest=expect_latest, aliases=list(aliases), tags=list(tags), run_ids=list(run_ids),
+            expect_latest=expect_latest,
+            aliases=list(aliases),
+            tags=list(tags),
+            run_ids=list(run_ids),
         )
     )
 
@@ -157,10 +163,18 @@ def finish(
     contributions whose keys are ``merged``, into a version standing for ``content``."""
     return catalog.finish(
         FinishCommit(
-            project=project, collection=name, type=type_, distributed_id=distributed_id, own=own,
-            merged=merged, version=new_version(content), commit_id=commit_id or new_commit_id(),
+            project=project,
+            collection=name,
+            type=type_,
+            distributed_id=distributed_id,
+            own=own,
+            merged=merged,
+            version=new_version(content),
+            commit_id=commit_id or new_commit_id(),
             gc_epoch=catalog.gc_epoch() if gc_epoch is None else gc_epoch,
-            aliases=list(aliases), tags=list(tags), run_ids=list(run_ids),
+            aliases=list(aliases),
+            tags=list(tags),
+            run_ids=list(run_ids),
         )
     )
 
@@ -222,9 +236,17 @@ class CatalogTests:
     def test_commit_records_what_the_writer_built(self, catalog: Catalog) -> None:
         first = commit(catalog, "first", type_="model", aliases=("a",), tags=("t1",)).version
         built = NewVersion("d" * 64, "e" * 64, 123, 4, {"k": [1, 2]}, "words", first.id)
-        made = catalog.commit(VersionCommit(
-            "p", "c", "model", built, new_commit_id(), catalog.gc_epoch(), expect_latest=first.id,
-        ))
+        made = catalog.commit(
+            VersionCommit(
+                "p",
+                "c",
+                "model",
+                built,
+                new_commit_id(),
+                catalog.gc_epoch(),
+                expect_latest=first.id,
+            )
+        )
         record = made.version
         assert made.created
         assert (record.digest, record.root, record.size, record.file_count) == ("d" * 64, "e" * 64, 123, 4)
@@ -297,7 +319,10 @@ class CatalogTests:
         commit(catalog, "two")
         again = commit(catalog, "one", commit_id="c" * 32, expect_latest=None)
         assert (again.version.id, again.version.version, first.created, again.created) == (
-            first.version.id, "v0", True, True,
+            first.version.id,
+            "v0",
+            True,
+            True,
         )
         assert summary(catalog) == {"v0": [], "v1": ["latest"]}
 
@@ -429,7 +454,8 @@ class CatalogTests:
         commit(catalog, "3", name="a")
         commit(catalog, "4", project="q", name="z")
         assert [(c.project, c.name, c.type, c.version_count) for c in catalog.collections("p")] == [
-            ("p", "a", "dataset", 2), ("p", "b", "model", 1),
+            ("p", "a", "dataset", 2),
+            ("p", "b", "model", 1),
         ]
         assert [c.name for c in catalog.collections("p", "model")] == ["b"]
         assert catalog.projects() == ["p", "q"]
@@ -527,7 +553,12 @@ class CatalogTests:
         catalog.create_run(run_record("r1"))
         got = catalog.run("r1")
         assert (got.project, got.name, got.group, got.job_type, got.config, got.state) == (
-            "p", "run r1", "g", "train", {"lr": 0.1}, "running"
+            "p",
+            "run r1",
+            "g",
+            "train",
+            {"lr": 0.1},
+            "running",
         )
         assert got.finished_at is None
         catalog.finish_run("r1", "crashed")
@@ -565,9 +596,7 @@ class CatalogTests:
             with pytest.raises(ArtifactNotFoundError):
                 catalog.run(f"long-{field_}")
 
-    def test_a_deferred_run_is_recorded_with_the_next_write(
-        self, catalog: Catalog, open_catalog: OpenCatalog
-    ) -> None:
+    def test_a_deferred_run_is_recorded_with_the_next_write(self, catalog: Catalog, open_catalog: OpenCatalog) -> None:
         other = open_catalog()  # another process sees only what was written
         catalog.defer_run(run_record("r1"))
         with pytest.raises(ArtifactNotFoundError):
@@ -694,7 +723,9 @@ class CatalogTests:
         done = finish(catalog, contribution("own"), [], distributed_id="alone")
         assert done.created and done.version.version == "v0"
         assert (done.pending.distributed_id, done.pending.state, done.pending.contribution_count) == (
-            "alone", COMMITTED, 1,
+            "alone",
+            COMMITTED,
+            1,
         )
 
     def test_a_finish_whose_own_contribution_was_upserted_counts_it_once(self, catalog: Catalog) -> None:
@@ -869,9 +900,7 @@ class CatalogTests:
 
     # -- the gc fence ------------------------------------------------------------------
 
-    def test_a_commit_under_a_stale_gc_epoch_commits_nothing(
-        self, catalog: Catalog, open_catalog: OpenCatalog
-    ) -> None:
+    def test_a_commit_under_a_stale_gc_epoch_commits_nothing(self, catalog: Catalog, open_catalog: OpenCatalog) -> None:
         epoch = catalog.gc_epoch()
         commit(catalog, "a", gc_epoch=epoch)
         gc = open_catalog()  # a gc in another process
