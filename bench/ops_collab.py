@@ -75,7 +75,8 @@ def collab_merge(contributions, entries):
     """
     import quire
     from quire.core.manifest import Entry, Manifest, save_manifest
-    from quire.store import open_store, pending
+    from quire.store import open_store
+    from quire.store.catalog import NewContribution
 
     store = open_store()
     rng = random.Random(3)
@@ -83,9 +84,9 @@ def collab_merge(contributions, entries):
         rows = [Entry(f"part{c:03d}/row{i:05d}.parquet", rng.randbytes(32).hex(), 4096) for i in range(entries)]
         rows += [Entry(f"shared/{i}.json", f"{i:064x}", 10) for i in range(10)]
         manifest = Manifest(rows)
-        own = pending.NewContribution(f"writer{c}", save_manifest(store.blobs, manifest), len(manifest),
+        own = NewContribution(f"writer{c}", save_manifest(store.blobs, manifest), len(manifest),
                                       manifest.size, {"role": "writer", "writer": {"rank": str(c)}})
-        pending.add_contribution(store.catalog, "bench", "merged", "dataset", "merge", own)
+        store.catalog.add_contribution("bench", "merged", "dataset", "merge", own, store.catalog.gc_epoch())
     run = quire.init(project="bench", group="merge")
     draft = quire.Artifact("merged", "dataset")
 

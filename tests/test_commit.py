@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import digest, files_of
 
 import quire
 from quire.core import commit as core_commit
@@ -28,7 +29,6 @@ from quire.store.catalog import (
     VersionCommit,
     new_commit_id,
 )
-from support import digest, files_of
 
 pytestmark = pytest.mark.usefixtures("store_kind")
 
@@ -184,9 +184,8 @@ def test_a_commit_overtaken_every_time_gives_up_with_a_clear_error(
             ))
 
         catalog.before_commit = competing
-        with quire.init(project="p") as run:
-            with pytest.raises(MovedOnError, match="gave up after 3 attempts") as caught:
-                run.log_artifact(_log("ds", {"mine.txt": b"mine"}, tmp_path / "mine", incremental=True))
+        with quire.init(project="p") as run, pytest.raises(MovedOnError, match="gave up after 3 attempts") as caught:
+            run.log_artifact(_log("ds", {"mine.txt": b"mine"}, tmp_path / "mine", incremental=True))
     assert "\n" not in str(caught.value) and "nothing of this one was committed" in str(caught.value)
     assert len(catalog.commits) == 3
     versions = quire.Api().artifact_versions("dataset", "p/ds")
@@ -252,3 +251,51 @@ def test_no_blob_io_happens_inside_a_catalog_transaction(tmp_path: Path) -> None
     assert files_of(quire.Api().artifact("p/ds:latest").download(tmp_path / "out")) == {
         "whole.txt": b"whole", "more.txt": b"more",  # the patch onto the whole version
     }
+
+
+# -- the catalog's side of compare-and-swap ---------------------------------------------------
+
+
+def _version(content: str) -> NewVersion:
+    return NewVersion(digest(content.encode()), digest(b"root " + content.encode()), 1, 1)
+
+
+def test_a_commit_on_a_stale_latest_writes_nothing() -> None:
+    catalog = open_store().catalog
+
+    def commit(content: str, expect: str | None) -> Committed:
+        return catalog.commit(VersionCommit(
+            "p", "c", "dataset", _version(content), new_commit_id(), catalog.gc_epoch(), expect_latest=expect,
+        ))
+
+    v0 = commit("a", ANY_LATEST).version
+    with pytest.raises(MovedOnError, match="another commit got in first") as caught:
+        commit("b", None)  # built on an empty collection: v0 got in
+    assert isinstance(caught.value, quire.StoreError) and "\n" not in str(caught.value)
+    v1 = commit("b", v0.id).version
+    with pytest.raises(MovedOnError):
+        commit("c", v0.id)
+    assert [(v.version, v.aliases) for v in catalog.versions("p", "c")] == [("v0", []), ("v1", ["latest"])]
+    assert catalog.version("p", "c").id == v1.id
+
+
+def test_a_finish_on_stale_contributions_writes_nothing() -> None:
+    catalog = open_store().catalog
+    theirs = NewContribution("writer", digest(b"theirs"), 1, 1, {"aliases": ["best"]})
+    added = catalog.add_contribution("p", "c", "dataset", "g", theirs, catalog.gc_epoch())
+    own = NewContribution("finisher", digest(b"own"), 1, 1)
+
+    def finish(merged: list[str]) -> Finished:
+        return catalog.finish(FinishCommit(
+            "p", "c", "dataset", "g", own, merged, _version("merged"), new_commit_id(), catalog.gc_epoch(),
+            aliases=["best"], run_ids=["finisher", "writer"],
+        ))
+
+    for stale in ([], [added.contribution.key, digest(b"never came")]):
+        with pytest.raises(MovedOnError, match="a writer upserted meanwhile"):
+            finish(stale)
+        pending = catalog.pending(added.pending_id)  # still open, the finisher's own not kept
+        assert (pending.state, pending.contribution_count) == ("open", 1)
+    done = finish([added.contribution.key])
+    assert (done.pending.state, done.pending.contribution_count, done.version.version) == ("committed", 2, "v0")
+    assert done.version.aliases == ["best", "latest"] and done.version.run_id == "finisher"

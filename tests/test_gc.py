@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import stored_bytes
 
 import quire
 from quire.core import pages
@@ -19,8 +20,6 @@ from quire.errors import ConcurrentGCError
 from quire.store import open_store
 from quire.store.blobs import BlobStore, blob_key
 from quire.store.catalog import Epoch, NewContribution
-
-from support import stored_bytes
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 

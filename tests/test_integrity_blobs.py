@@ -22,7 +22,8 @@ import sqlalchemy as sa
 import quire
 from quire.core import pages
 from quire.errors import CorruptBlobError, InvalidDigestError, StoreError
-from quire.store import Store, close_stores, open_store, schema
+from quire.store import Store, close_stores, open_store
+from quire.store.sql import schema
 from quire.store.blobs import blob_key
 
 from support import log_files, write_tree
@@ -35,7 +36,7 @@ HOSTILE = ["../../../../etc/passwd", "AB" * 32, "ab" * 31 + "/x", "ab" * 33, ""]
 def point_version(store: Store, manifest: str) -> None:
     """Make every version's catalog row name ``manifest`` as its manifest (out of band)."""
     with store.catalog.engine.begin() as conn:
-        conn.execute(sa.update(schema.versions).values(manifest=manifest))
+        conn.execute(sa.update(schema.versions).values(root=manifest))
 
 
 def leaf_page(rows: list[list[object]]) -> bytes:
@@ -98,7 +99,7 @@ def test_a_crafted_contribution_is_refused_at_finish(store_url: str, tmp_path: P
     store = open_store(store_url)
     crafted = store.blobs.put_bytes(leaf_page([["part.txt", "../../../../etc/passwd", 15, None, None]]))
     with store.catalog.engine.begin() as conn:
-        conn.execute(sa.update(schema.contributions).values(manifest=crafted))
+        conn.execute(sa.update(schema.contributions).values(root=crafted))
     with quire.init(project="p", group="g") as run, pytest.raises(InvalidDigestError, match="part.txt"):
         run.finish_artifact(quire.Artifact("preds", "dataset"))
     assert not quire.Api().artifact_exists("p/preds:latest")

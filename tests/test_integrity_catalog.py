@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import PYTHON
+from faultproxy import PG_COMMIT, TCPFaultProxy
 
 import quire
 import quire.sdk.run
@@ -21,10 +23,8 @@ from quire.errors import (
     ValidationError,
 )
 from quire.store import close_stores, open_store
-from quire.store import schema as t
-
-from conftest import PYTHON
-from faultproxy import PG_COMMIT, TCPFaultProxy
+from quire.store.catalog import RUN_TEXT_LIMIT, RunRecord, now
+from quire.store.sql import schema as t
 
 # -- 12: a commit whose answer was lost ----------------------------------------------------
 
@@ -117,11 +117,23 @@ def test_read_after_commit_is_retried(proxied: TCPFaultProxy, tmp_path: Path) ->
     assert rule.hits == 1
 
 
+def _back_to_0004(conn: sa.Connection) -> None:
+    """Give a catalog the names of before migration 0005, in raw SQL: table ``pending``,
+    columns ``manifest``."""
+    conn.exec_driver_sql("DROP INDEX ux_pending_versions_commit_id")
+    conn.exec_driver_sql("ALTER TABLE pending_versions RENAME TO pending")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ux_pending_commit_id ON pending (commit_id)")
+    for table in ("versions", "contributions"):
+        conn.exec_driver_sql(f"ALTER TABLE {table} RENAME COLUMN root TO manifest")
+    conn.execute(t.migrations_table.delete().where(t.migrations_table.c.name == "0005_glossary"))
+
+
 def test_commit_ids_added_to_an_old_catalog(tmp_path: Path) -> None:
     # A catalog made before migration 0004 (no commit_id columns) gets them on open,
     # and commits record them.
     store = open_store(tmp_path / "old")
     with store.catalog.engine.begin() as conn:
+        _back_to_0004(conn)
         for table in ("versions", "pending"):
             conn.exec_driver_sql(f"DROP INDEX ux_{table}_commit_id")
             conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN commit_id")
@@ -133,6 +145,49 @@ def test_commit_ids_added_to_an_old_catalog(tmp_path: Path) -> None:
         run.log_artifact(art)
     with store.catalog.engine.connect() as conn:
         assert conn.scalar(sa.select(t.versions.c.commit_id)) is not None
+
+
+@pytest.mark.usefixtures("store_kind")
+def test_a_catalog_of_0004_gets_the_glossarys_names_and_keeps_its_data(tmp_path: Path) -> None:
+    # Migration 0005 renames table pending to pending_versions and the columns manifest
+    # to root; a catalog made before it opens, migrates and reads as it did.
+    with quire.init(project="p") as run:
+        v0 = run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "one"))
+    with quire.init(project="p", group="open-one") as run:
+        run.upsert_artifact(_log("preds", {"p.txt": b"pred"}, tmp_path / "two"))
+    catalog = open_store().catalog
+    roots, [pending] = catalog.roots(), catalog.pending_versions()
+    [contribution] = catalog.contributions(pending.id)
+    with catalog.engine.begin() as conn:
+        _back_to_0004(conn)
+    close_stores()
+    catalog = open_store().catalog  # migrates
+    with catalog.engine.connect() as conn:
+        names = list(conn.scalars(sa.select(t.migrations_table.c.name)))
+        assert names[-1] == "0005_glossary" and "pending" not in sa.inspect(conn).get_table_names()
+    assert catalog.version("p", "data").root == v0._committed_record().root
+    assert catalog.pending_versions() == [pending] and catalog.contributions(pending.id) == [contribution]
+    assert catalog.roots() == roots
+    with quire.init(project="p", group="open-one") as run:  # and it goes on working
+        done = run.finish_artifact(_log("preds", {"f.txt": b"fin"}, tmp_path / "three"))
+    assert sorted(done.manifest.entries) == ["f.txt", "p.txt"]
+
+
+@pytest.mark.usefixtures("store_kind")
+def test_a_run_field_too_long_for_the_catalog_is_refused_before_any_write() -> None:
+    # Below the sdk's checks: the catalog itself refuses text longer than every dialect
+    # holds (SQLite would keep it, PostgreSQL refuse it mid-transaction).
+    catalog = open_store().catalog
+    for field in ("name", "group", "job_type"):
+        run = RunRecord("r1", "p", None, None, None, {}, "running", now())
+        setattr(run, field, "x" * (RUN_TEXT_LIMIT + 1))
+        for record in (catalog.create_run, catalog.defer_run):
+            with pytest.raises(ValidationError, match=f"at most {RUN_TEXT_LIMIT}") as caught:
+                record(run)
+            assert "\n" not in str(caught.value)
+    catalog.create_run(RunRecord("r2", "p", "x" * RUN_TEXT_LIMIT, None, None, {}, "running", now()))
+    with catalog.engine.connect() as conn:
+        assert list(conn.scalars(sa.select(t.runs.c.id))) == ["r2"]  # nothing of r1, and a later write works
 
 
 # -- 13: bad run fields ----------------------------------------------------------------------

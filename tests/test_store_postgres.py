@@ -14,7 +14,14 @@ from backends import free_port
 import quire
 from quire.errors import StoreError
 from quire.store import open_store, postgres_engine
-from quire.store.catalog import Committed, NewVersion, RunRecord, VersionCommit, new_commit_id, now
+from quire.store.catalog import (
+    Committed,
+    NewVersion,
+    RunRecord,
+    VersionCommit,
+    new_commit_id,
+    now,
+)
 from quire.store.sql import SQLCatalog
 
 pytestmark = pytest.mark.postgres

@@ -187,11 +187,13 @@ def commit_draft(
         if epoch not in saved:  # first, or a gc ran since: check what the store holds again
             writer = upload(draft, staged, store)
             # An incremental draft's manifest is made from the latest, below.
-            root = None if draft.incremental else save_manifest(store.blobs, draft.manifest, writer)
+            whole = None if draft.incremental else save_manifest(store.blobs, draft.manifest, writer)
             writer.flush()  # the files and the manifest pages in one pack, durable
             saved.clear()
-            saved[epoch] = root
-        root, expect, parent_id = saved[epoch], ANY_LATEST, draft.parent.id if draft.parent else None
+            saved[epoch] = whole
+        root = saved[epoch]
+        expect: str | None = ANY_LATEST
+        parent_id = draft.parent.id if draft.parent else None
         if draft.incremental:
             latest = _latest(store, project, draft.collection)
             expect = latest.id if latest else None

@@ -41,7 +41,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from ..errors import ArtifactNotFoundError, ConcurrentGCError, StoreError, ValidationError
+from ..errors import (
+    ArtifactNotFoundError,
+    ConcurrentGCError,
+    StoreError,
+    ValidationError,
+)
 from ..store import Store
 from ..store.blobs import Inventory, StoredPack, blob_key
 from ..store.catalog import Lease

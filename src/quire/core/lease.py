@@ -3,7 +3,7 @@
 Two kinds, both short and renewed by a :class:`Heartbeat` thread while their holder
 lives, so that one whose holder died (``kill -9``, a lost host) runs out in seconds:
 
-- a gc's **sweep lease** (:meth:`~quire.store.fence.GCFence.begin_sweep`) holds writers'
+- a gc's **sweep lease** (:meth:`~quire.store.catalog.Catalog.begin_sweep`) holds writers'
   commits off while it deletes; length :func:`gc_lease` (``QUIRE_GC_LEASE``);
 - a **writer lease** (:func:`hold`) is held by a process while it stages blobs that no
   version or contribution references yet (an open draft, a log, an upsert, a finish); gc

@@ -101,7 +101,7 @@ def close_stores() -> None:
         fn()
     with _open_lock:
         for store in _open.values():
-            store.catalog.engine.dispose()
+            store.catalog.close()
         _open.clear()
 
 
@@ -205,7 +205,7 @@ def _checked(store: Store, where: str) -> None:
     try:
         check_owner(store, where)
     except BaseException:
-        store.catalog.engine.dispose()  # the store is not kept: nothing else would close it
+        store.catalog.close()  # the store is not kept: nothing else would close it
         raise
 
 

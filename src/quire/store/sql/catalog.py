@@ -35,6 +35,11 @@ from .pending import PendingVerbs
 from .txn import Transactions
 
 
+def _forget(tx: Transactions | None) -> None:
+    if tx is not None:
+        tx.forget_deferred()
+
+
 class SQLCatalog(FenceVerbs, PendingVerbs):
     """The catalog on any SQLAlchemy engine (SQLite or PostgreSQL)."""
 
@@ -47,7 +52,7 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
         self.tx = Transactions(engine, writer_turn)
         self.url = self.tx.url
         tx = weakref.ref(self.tx)  # a forked child must not record its parent's runs
-        os.register_at_fork(after_in_child=lambda: (me := tx()) is not None and me.forget_deferred())
+        os.register_at_fork(after_in_child=lambda: _forget(tx()))
         self.migrate()
 
     @property
@@ -159,7 +164,8 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
 
     def version_exists(self, vid: str) -> bool:
         """Whether the version with this id exists."""
-        return self.tx.read(lambda conn: conn.scalar(sa.select(sa.func.count()).where(t.versions.c.id == vid)) > 0)
+        query = sa.select(t.versions.c.id).where(t.versions.c.id == vid)
+        return self.tx.read(lambda conn: conn.scalar(query) is not None)
 
     def version(self, project: str, name: str, version: str = "latest") -> VersionRecord:
         """The version of ``project/name`` named ``vN`` or by an alias."""
@@ -232,7 +238,7 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
                 sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll_id)
                 .order_by(t.versions.c.idx.desc()).limit(1)
             )
-            if newest is not None and "latest" in rec[0].aliases:
+            if newest is not None and coll_id is not None and "latest" in rec[0].aliases:
                 versions.point(conn, coll_id, "latest", newest)
 
         self.tx.write(delete)
@@ -260,7 +266,9 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
         stamp = now()
         self.tx.mark_finished(run_id, state, stamp)  # never written: recorded finished, in this write
         self.tx.write(
-            lambda conn: conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(state=state, finished_at=stamp))
+            lambda conn: conn.execute(
+                t.runs.update().where(t.runs.c.id == run_id).values(state=state, finished_at=stamp)
+            )
         )
 
     def run(self, run_id: str) -> RunRecord:

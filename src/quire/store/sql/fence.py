@@ -79,7 +79,7 @@ class FenceVerbs:
                 t.gc_state.update().where(t.gc_state.c.id == 1)
                 .values(epoch=row.epoch + 1, sweep_until=_now(conn) + lease, holder=holder[:256] or None)
             )
-            return row.epoch + 1
+            return int(row.epoch) + 1
 
         return self.tx.write(begin)
 
@@ -146,7 +146,7 @@ class FenceVerbs:
         first; leases that ran out are deleted on the way (their holders died)."""
 
         def read(conn: sa.Connection) -> tuple[float, list[Lease]]:
-            now = float(conn.scalar(sa.select(_now(conn))))
+            now = _clock(conn)
             conn.execute(t.leases.delete().where(t.leases.c.expires <= now))
             rows = conn.execute(sa.select(t.leases).order_by(t.leases.c.started)).all()
             return now, [Lease(r.id, r.holder, r.started, r.expires) for r in rows]
@@ -155,7 +155,7 @@ class FenceVerbs:
 
     def clock(self) -> float:
         """The catalog's time now, in seconds since the Unix epoch."""
-        return self.tx.read(lambda conn: float(conn.scalar(sa.select(_now(conn)))))
+        return self.tx.read(_clock)
 
     @property
     def catalog_id(self) -> str:
@@ -179,8 +179,15 @@ def _no_flush(conn: sa.Connection) -> None:
 def _now(conn: sa.Connection) -> sa.ColumnElement[float]:
     """The database's time, in seconds since the Unix epoch (an SQL expression)."""
     if conn.dialect.name == "postgresql":
-        return sa.func.extract("epoch", sa.func.clock_timestamp())
+        return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
     return (sa.func.julianday("now") - 2440587.5) * 86400.0  # SQLite: days since 4714 BC
+
+
+def _clock(conn: sa.Connection) -> float:
+    """The database's time now, in seconds since the Unix epoch."""
+    now = conn.scalar(sa.select(_now(conn)))
+    assert now is not None
+    return float(now)
 
 
 def _state(conn: sa.Connection) -> sa.Select[Any]:

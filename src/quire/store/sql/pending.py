@@ -21,7 +21,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...errors import ArtifactNotFoundError, CollectionTypeError, MovedOnError, PendingVersionError, ValidationError
+from ...errors import (
+    ArtifactNotFoundError,
+    CollectionTypeError,
+    MovedOnError,
+    PendingVersionError,
+    ValidationError,
+)
 from ..catalog import (
     ABORTED,
     COMMITTED,
@@ -95,7 +101,8 @@ class PendingVerbs:
             assert coll is not None
             row = _open_row(conn, coll.id, distributed_id)
             found = conn.execute(
-                sa.select(t.contributions).where(t.contributions.c.pending_id == row.id, t.contributions.c.key == new.key)
+                sa.select(t.contributions)
+                .where(t.contributions.c.pending_id == row.id, t.contributions.c.key == new.key)
             ).first()
             record = _contribution(found) if found is not None else _insert(conn, row.id, new)
             return Added(row.id, record, found is None)
@@ -246,7 +253,7 @@ def _own_commit(conn: sa.Connection, commit_id: str) -> tuple[str, bool, str] | 
     return None if row is None else (row.version_id, row.commit_id == commit_id, row.id)
 
 
-def _open_row(conn: sa.Connection, coll_id: int, distributed_id: str, commit_id: str | None = None) -> sa.Row:
+def _open_row(conn: sa.Connection, coll_id: int, distributed_id: str, commit_id: str | None = None) -> sa.Row[Any]:
     """The pending row of (collection, id), created when absent, locked; open (or
     committed by ``commit_id``), else an error."""
     query = sa.select(P).where(
@@ -299,7 +306,7 @@ def _insert(conn: sa.Connection, pending_id: str, new: NewContribution) -> Contr
 # -- reading ------------------------------------------------------------------------------
 
 
-def _contribution(r: sa.Row) -> ContributionRecord:
+def _contribution(r: sa.Row[Any]) -> ContributionRecord:
     return ContributionRecord(r.id, r.key, r.run_id, r.root, r.file_count, r.size, r.info, r.created_at)
 
 

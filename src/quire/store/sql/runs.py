@@ -13,7 +13,9 @@ def project_id(conn: sa.Connection, project: str, create: bool) -> int | None:
     """The id of ``project`` (made when absent and ``create``)."""
     pid = conn.scalar(sa.select(t.projects.c.id).where(t.projects.c.name == project))
     if pid is None and create:
-        pid = conn.execute(t.projects.insert().values(name=project, created_at=now())).inserted_primary_key[0]
+        made = conn.execute(t.projects.insert().values(name=project, created_at=now())).inserted_primary_key
+        assert made is not None
+        pid = int(made[0])
     return pid
 
 

@@ -174,11 +174,11 @@ class Transactions:
             try:
                 # Connected before the turn is taken: a new connection's set-up (pragmas,
                 # reading the schema) would otherwise hold up every queued writer.
-                with self.engine.connect().execution_options(quire_write=True) as conn, self.writer_turn():
-                    with conn.begin():
-                        run_rows.record(conn, runs, self.url)
-                        result = fn(conn)
-                        committing = True  # what fails from here on is the COMMIT
+                connection = self.engine.connect().execution_options(quire_write=True)
+                with connection as conn, self.writer_turn(), conn.begin():
+                    run_rows.record(conn, runs, self.url)
+                    result = fn(conn)
+                    committing = True  # what fails from here on is the COMMIT
                 runs = []
                 return result
             except sa_exc.DBAPIError as exc:
@@ -187,7 +187,8 @@ class Transactions:
                     lost_answer = True
                 # After a lost answer to COMMIT, only the server can say what happened:
                 # any error short of a refused value is worth asking again.
-                retry = is_transient(exc) or (lost_answer and isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError))
+                asking = isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+                retry = is_transient(exc) or (lost_answer and asking)
                 if attempt == _WRITE_ATTEMPTS - 1 or not retry:
                     if lost_answer and unknown is not None:
                         raise unknown() from exc
