@@ -143,18 +143,18 @@ DIE_INSIDE_THE_COMMIT = """
 import sys, time
 from pathlib import Path
 import quire
-from quire.store.sql import SQLCatalog
+from quire.store.sql import versions
 
 marker = Path(sys.argv[2])
-point = SQLCatalog._point
+point = versions.point
 
-def stall(self, conn, coll_id, alias, vid):
-    point(self, conn, coll_id, alias, vid)
+def stall(conn, coll_id, alias, vid):
+    point(conn, coll_id, alias, vid)
     if alias == "latest":  # the version row and its number are written, not committed
         marker.touch()
         time.sleep(600)
 
-SQLCatalog._point = stall
+versions.point = stall
 with quire.init(project="p") as run:
     artifact = quire.Artifact("data", "dataset")
     artifact.add_dir(Path(sys.argv[1]))

@@ -408,3 +408,32 @@ def test_full_cache_disk_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mon
     assert "quire cache cleanup" in message and "skip_cache=True" in message and "\n" not in message
     _cli_in_process_fails("artifact", "get", "p/data:v0", "--root", str(tmp_path / "out2"),
                           needles=("no space left", "quire cache cleanup"))
+
+
+def test_driver_errors_are_told_apart_by_code_not_text(tmp_path: Path) -> None:
+    # Real SQLite errors: a lock held by another connection and a key a concurrent writer
+    # took are worth another run of the transaction; a broken constraint whose message
+    # says "locked" is not (the old rule looked for that word).
+    from quire.store.sql.txn import is_transient
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db'}", connect_args={"timeout": 0})
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE a (id INTEGER PRIMARY KEY, state TEXT CONSTRAINT locked CHECK (state <> 'x'))"
+        )
+        conn.exec_driver_sql("INSERT INTO a VALUES (1, 'ok')")
+
+    def error_of(statement: str) -> sa.exc.DBAPIError:
+        with pytest.raises(sa.exc.DBAPIError) as caught, engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+        return caught.value
+
+    holder = engine.connect()
+    holder.exec_driver_sql("BEGIN IMMEDIATE")
+    busy = error_of("INSERT INTO a VALUES (2, 'ok')")
+    holder.exec_driver_sql("ROLLBACK")
+    holder.close()
+    taken = error_of("INSERT INTO a VALUES (1, 'ok')")
+    broken = error_of("INSERT INTO a VALUES (3, 'x')")
+    assert "locked" in str(busy.orig) and "locked" in str(broken.orig)
+    assert (is_transient(busy), is_transient(taken), is_transient(broken)) == (True, True, False)

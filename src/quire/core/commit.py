@@ -23,7 +23,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..errors import ArtifactNotFoundError, ConcurrentGCError, MovedOnError
 from ..store import Store
@@ -226,6 +226,16 @@ def add_contribution(
     return retrying(store, staged.epoch(store), attempt)
 
 
+class _Part(NamedTuple):
+    """A contribution as a finish merges it (sorted by key)."""
+
+    key: str
+    writer: str  #: who wrote it, for conflict messages
+    root: str
+    run_id: str | None
+    info: dict[str, Any]
+
+
 def finish(
     store: Store, draft: Draft, staged: Staged, project: str, distributed_id: str, run_id: str | None,
     info: dict[str, Any], aliases: list[str],
@@ -253,21 +263,19 @@ def finish(
             manifests[own.root] = draft.manifest
         found = store.catalog.find_pending(project, draft.collection, distributed_id)
         others = [c for c in store.catalog.contributions(found.id) if c.key != own.key] if found else []
-        parts = sorted(
-            [(c.key, c.writer, c.root, c.run_id, c.info) for c in others]
-            + [(own.key, writer_label(own.run_id, info.get("writer") or {}), own.root, own.run_id, info)],
-            key=lambda part: part[0],
-        )  # by key: the result does not depend on the order they arrived in
-        for _, _, root, _, _ in parts:  # either manifest format: one blob, or pages
-            if root not in manifests:
-                manifests[root] = load_manifest(store.blobs, root)
-        merged = merge([(label, manifests[root]) for _, label, root, _, _ in parts], where, shlex.quote(distributed_id))
+        mine = _Part(own.key, writer_label(own.run_id, info.get("writer") or {}), own.root, own.run_id, info)
+        # By key: the result does not depend on the order they arrived in.
+        parts = sorted([_Part(c.key, c.writer, c.root, c.run_id, c.info) for c in others] + [mine], key=lambda p: p.key)
+        for part in parts:  # either manifest format: one blob, or pages
+            if part.root not in manifests:
+                manifests[part.root] = load_manifest(store.blobs, part.root)
+        merged = merge([(p.writer, manifests[p.root]) for p in parts], where, shlex.quote(distributed_id))
         metadata: dict[str, Any] = {}
-        for *_, part_info in parts:
-            metadata.update(part_info.get("metadata") or {})
+        for part in parts:
+            metadata.update(part.info.get("metadata") or {})
         metadata.update(draft.metadata)  # the finisher has the last word
-        every_alias = [*aliases, *(a for *_, part_info in parts for a in part_info.get("aliases", ()))]
-        runs = [r for r in dict.fromkeys([run_id, *(r for _, _, _, r, _ in parts)]) if r]
+        every_alias = [*aliases, *(a for p in parts for a in p.info.get("aliases", ()))]
+        runs = [r for r in dict.fromkeys([run_id, *(p.run_id for p in parts)]) if r]
         root = save_manifest(store.blobs, merged)
         version = NewVersion(
             digest=merged.digest, root=root, size=merged.size, file_count=len(merged), metadata=metadata,

@@ -36,6 +36,11 @@ _PG_TRANSIENT = {
     "40P01",  # deadlock_detected
     "55P03",  # lock_not_available
 }
+#: a unique key taken by a concurrent creator of the same row (SQLite's extended codes
+#: SQLITE_CONSTRAINT_PRIMARYKEY and _UNIQUE, PostgreSQL's unique_violation): the next
+#: run of the transaction finds that row
+_SQLITE_TAKEN = {1555, 2067}
+_PG_TAKEN = "23505"
 _READ_ATTEMPTS = 4
 _WRITE_ATTEMPTS = 8
 
@@ -73,12 +78,17 @@ def is_disconnect(exc: sa_exc.DBAPIError) -> bool:
     return state is None or state.startswith("08")
 
 
+def is_taken(exc: sa_exc.DBAPIError) -> bool:
+    """A unique key was taken by a concurrent writer (not a broken constraint)."""
+    return getattr(exc.orig, "sqlite_errorcode", None) in _SQLITE_TAKEN or sqlstate(exc) == _PG_TAKEN
+
+
 def is_transient(exc: sa_exc.DBAPIError) -> bool:
     """Whether running the same transaction again may succeed: it lost a race for a lock
     or a row (a concurrent creator of the same row: the next run sees it), or the
     connection dropped."""
     if isinstance(exc, sa_exc.IntegrityError):
-        return True
+        return is_taken(exc)
     return sqlite_code(exc) in _SQLITE_BUSY or sqlstate(exc) in _PG_TRANSIENT or is_disconnect(exc)
 
 
