@@ -6,7 +6,7 @@ import pytest
 
 from quire.testing import BlobStoreTests, ObjectStoreTests
 
-from .catalog_suite import CatalogTests
+from .sql_catalog import SQLCatalogTests
 
 
 class TestLocalObjects(ObjectStoreTests):
@@ -29,7 +29,7 @@ class TestLocalBlobs(BlobStoreTests):
         return local_out_of_band
 
 
-class TestSQLiteCatalog(CatalogTests):
+class TestSQLiteCatalog(SQLCatalogTests):
     @pytest.fixture
     def open_catalog(self, open_sqlite_catalog):
         return open_sqlite_catalog

@@ -10,7 +10,7 @@ import pytest
 
 from quire.testing import BlobStoreTests, ObjectStoreTests
 
-from .catalog_suite import CatalogTests
+from .sql_catalog import SQLCatalogTests
 
 
 class TestS3Objects(ObjectStoreTests):
@@ -37,7 +37,7 @@ class TestS3Blobs(BlobStoreTests):
         return s3_out_of_band
 
 
-class TestPostgresCatalog(CatalogTests):
+class TestPostgresCatalog(SQLCatalogTests):
     pytestmark = pytest.mark.postgres
 
     @pytest.fixture

@@ -16,8 +16,16 @@ import pytest
 pytest.register_assert_rewrite("quire.testing.blobs", "quire.testing.catalog", "quire.testing.objects")
 
 from .blobs import BlobStoreTests  # noqa: E402
-from .catalog import CatalogTests  # noqa: E402
+from .catalog import CatalogBackdoor, CatalogTests  # noqa: E402
 from .objects import ObjectStoreTests  # noqa: E402
 from .oob import FolderOutOfBand, OutOfBand, S3OutOfBand  # noqa: E402
 
-__all__ = ["BlobStoreTests", "CatalogTests", "FolderOutOfBand", "ObjectStoreTests", "OutOfBand", "S3OutOfBand"]
+__all__ = [
+    "BlobStoreTests",
+    "CatalogBackdoor",
+    "CatalogTests", 
+    "FolderOutOfBand",
+    "ObjectStoreTests",
+    "OutOfBand",
+    "S3OutOfBand",
+]
