@@ -39,16 +39,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="python -m bench",
         description="Benchmark Quire against wandb (offline) and dvc; print tables and write BENCHMARKS.md.",
     )
-    p.add_argument("--workloads", default=",".join(WORKLOADS),
-                   help=f"comma-separated, default all: {','.join(WORKLOADS)}")
+    p.add_argument(
+        "--workloads", default=",".join(WORKLOADS), help=f"comma-separated, default all: {','.join(WORKLOADS)}"
+    )
     p.add_argument("--repeat", type=int, default=3, help="repetitions per row (median), default 3")
-    p.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "quire-bench",
-                   help="work space; generated inputs are kept there for reuse (default: %(default)s)")
-    p.add_argument("--out", type=Path,
-                   help="Markdown report to (re)write; default BENCHMARKS.md, but only for a "
-                        "full run (every workload and tool): a partial run must not replace it")
-    p.add_argument("--only", "--tools", dest="tools", default=",".join(TOOLS),
-                   help="comma-separated subset of quire,wandb,dvc,anchors (default all)")
+    p.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "quire-bench",
+        help="work space; generated inputs are kept there for reuse (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="Markdown report to (re)write; default BENCHMARKS.md, but only for a "
+        "full run (every workload and tool): a partial run must not replace it",
+    )
+    p.add_argument(
+        "--only",
+        "--tools",
+        dest="tools",
+        default=",".join(TOOLS),
+        help="comma-separated subset of quire,wandb,dvc,anchors (default all)",
+    )
     p.add_argument("--json", type=Path, help="also dump raw timings to this file")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = p.parse_args(argv)

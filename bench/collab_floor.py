@@ -31,12 +31,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import blake3  # noqa: E402
+import blake3
 
-import quire  # noqa: E402
-from bench.workloads_collab import C1_DATA  # noqa: E402
-from quire.core.commit import stage_contribution as stage_draft  # noqa: E402
-from quire.store import STORES, open_store  # noqa: E402
+import quire
+from bench.workloads_collab import C1_DATA
+from quire.core.commit import stage_contribution as stage_draft
+from quire.store import STORES, open_store
 
 
 def upsert(folder: Path, out: Path) -> None:

@@ -64,7 +64,7 @@ def dvc_cli(commands):
     The CLI's parser and the repo classes are imported before the timer starts so
     dvc's import cost is excluded like everyone else's.
     """
-    import dvc.cli.parser  # noqa: F401  (pre-import: builds every sub-command)
+    import dvc.cli.parser
     import dvc.repo  # noqa: F401
     from dvc.cli import main
 
@@ -160,8 +160,7 @@ def main(argv: list[str]) -> None:
     t2 = time.perf_counter()
     sys.stdout.flush()
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this process, not children
-    print(MARK + json.dumps({"seconds": t2 - t1, "import_seconds": t1 - t0, "peak_rss_mib": peak_rss_mib}),
-          flush=True)
+    print(MARK + json.dumps({"seconds": t2 - t1, "import_seconds": t1 - t0, "peak_rss_mib": peak_rss_mib}), flush=True)
 
 
 if __name__ == "__main__":

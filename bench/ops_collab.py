@@ -84,8 +84,13 @@ def collab_merge(contributions, entries):
         rows = [Entry(f"part{c:03d}/row{i:05d}.parquet", rng.randbytes(32).hex(), 4096) for i in range(entries)]
         rows += [Entry(f"shared/{i}.json", f"{i:064x}", 10) for i in range(10)]
         manifest = Manifest(rows)
-        own = NewContribution(f"writer{c}", save_manifest(store.blobs, manifest), len(manifest),
-                                      manifest.size, {"role": "writer", "writer": {"rank": str(c)}})
+        own = NewContribution(
+            f"writer{c}",
+            save_manifest(store.blobs, manifest),
+            len(manifest),
+            manifest.size,
+            {"role": "writer", "writer": {"rank": str(c)}},
+        )
         store.catalog.add_contribution("bench", "merged", "dataset", "merge", own, store.catalog.gc_epoch())
     run = quire.init(project="bench", group="merge")
     draft = quire.Artifact("merged", "dataset")

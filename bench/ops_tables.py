@@ -31,10 +31,15 @@ def frame(first: int, n: int):  # type: ignore[no-untyped-def]
 
     rng = np.random.default_rng(first)
     ids = np.arange(first, first + n, dtype=np.int64)
-    return pd.DataFrame({
-        "id": ids, "x": rng.random(n), "y": rng.standard_normal(n),
-        "label": np.array(LABELS, dtype=object)[ids % len(LABELS)], "flag": ids % 3 == 0,
-    })
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "x": rng.random(n),
+            "y": rng.standard_normal(n),
+            "label": np.array(LABELS, dtype=object)[ids % len(LABELS)],
+            "flag": ids % 3 == 0,
+        }
+    )
 
 
 def _part_writer(group: str, part: int, first: int, n: int, start) -> None:  # type: ignore[no-untyped-def]
@@ -75,7 +80,7 @@ def tables_write_parts(total, writers):
 def tables_to_arrow(total):
     """``get("table").to_arrow()`` of the partitioned table (the local cache as found)."""
     import quire
-    import quire.data_types  # noqa: F401  (pyarrow, imported before the clock as every import is)
+    import quire.data_types
 
     def go():
         table = quire.Api().artifact(PARTITIONED).get("table").to_arrow()
@@ -144,7 +149,7 @@ def table_write(module, n, init_kwargs):
 def quire_table_read(n):
     """A committed version → the table's rows as Python lists (``get("table").data``)."""
     import quire
-    import quire.data_types  # noqa: F401  (pyarrow, imported before the clock as every import is)
+    import quire.data_types
 
     def go():
         data = quire.Api().artifact("bench/json-size:latest").get("table").data
@@ -168,5 +173,16 @@ def wandb_table_read(file, n):
     return go
 
 
-OPS = {f.__name__: f for f in (tables_write_parts, tables_to_arrow, tables_iterrows, tables_open,
-                               parquet_read, table_write, quire_table_read, wandb_table_read)}
+OPS = {
+    f.__name__: f
+    for f in (
+        tables_write_parts,
+        tables_to_arrow,
+        tables_iterrows,
+        tables_open,
+        parquet_read,
+        table_write,
+        quire_table_read,
+        wandb_table_read,
+    )
+}

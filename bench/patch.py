@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import quire  # noqa: E402
-from quire.core import pages  # noqa: E402
-from quire.core.manifest import Entry, Manifest  # noqa: E402
-from quire.store import STORES  # noqa: E402
+import quire
+from quire.core import pages
+from quire.core.manifest import Entry, Manifest
+from quire.store import STORES
 
 
 def blob_bytes(store: Path) -> int:
@@ -46,9 +46,8 @@ def make_version(n: int, work: Path) -> quire.Artifact:
     quire.log_artifact(pool)
     kinds = [pool.get_entry(f"blob{i:04d}.txt") for i in range(1000)]
     big = quire.Artifact("big", "dataset")
-    big._check_draft().manifest = Manifest(  # noqa: SLF001 (a benchmark shortcut: no million files on disk)
-        Entry(f"d{i // 1000:04d}/f{i:07d}.bin", kinds[i % 1000].digest, kinds[i % 1000].size)
-        for i in range(n)
+    big._check_draft().manifest = Manifest(
+        Entry(f"d{i // 1000:04d}/f{i:07d}.bin", kinds[i % 1000].digest, kinds[i % 1000].size) for i in range(n)
     )
     quire.log_artifact(big)
     return big
@@ -56,7 +55,7 @@ def make_version(n: int, work: Path) -> quire.Artifact:
 
 def timed(label: str, fn):
     """Time ``fn`` as a new process would run it: no pages cached, no pack index read."""
-    pages._cache.clear()  # noqa: SLF001
+    pages._cache.clear()
     quire.finish()
     STORES.forget()  # (a fresh Store: its blob store reads the pack indexes again)
     reads = []
@@ -85,8 +84,11 @@ def main() -> int:
     try:
         t0 = time.perf_counter()
         make_version(args.entries, work)
-        print(f"set-up: logged {args.entries:,} entries in {time.perf_counter() - t0:.1f} s "
-              f"(blob store {blob_bytes(store) / 1e6:.1f} MB)", flush=True)
+        print(
+            f"set-up: logged {args.entries:,} entries in {time.perf_counter() - t0:.1f} s "
+            f"(blob store {blob_bytes(store) / 1e6:.1f} MB)",
+            flush=True,
+        )
         quire.finish()
 
         Path("new.txt").write_text("one new file\n")
@@ -110,8 +112,10 @@ def main() -> int:
         assert not diff.removed and not diff.changed
         i = args.entries * 7 // 9
         timed("v1.get_entry(one path)", lambda: api().artifact("big:v1").get_entry(f"d{i // 1000:04d}/f{i:07d}.bin"))
-        folder, _ = timed("v1.manifest.under(one folder of 1,000)",
-                          lambda: api().artifact("big:v1").manifest.under(f"d{i // 1000:04d}"))
+        folder, _ = timed(
+            "v1.manifest.under(one folder of 1,000)",
+            lambda: api().artifact("big:v1").manifest.under(f"d{i // 1000:04d}"),
+        )
         assert len(folder) == 1000
         ok = patch_s < 1 and grown < 1_000_000 and diff_s < 1
         print("targets (patch < 1 s, < 1 MB written; diff < 1 s):", "met" if ok else "MISSED")

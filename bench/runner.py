@@ -122,19 +122,27 @@ def tool_env(home: Path) -> dict:
     """The environment of a measured subprocess: isolated, offline, quiet."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "QUIRE_", "DVC_"))}
     dirs = {
-        "HOME": home, "TMPDIR": home / "tmp",
-        "XDG_CACHE_HOME": home / ".cache", "XDG_CONFIG_HOME": home / ".config",
+        "HOME": home,
+        "TMPDIR": home / "tmp",
+        "XDG_CACHE_HOME": home / ".cache",
+        "XDG_CONFIG_HOME": home / ".config",
         "XDG_DATA_HOME": home / ".local" / "share",
-        "WANDB_DIR": home / "wandb", "WANDB_CACHE_DIR": home / "wandb-cache",
-        "WANDB_DATA_DIR": home / "wandb-data", "WANDB_ARTIFACT_DIR": home / "wandb-artifacts",
-        "WANDB_CONFIG_DIR": home / "wandb-config", "DVC_SITE_CACHE_DIR": home / "dvc-site",
+        "WANDB_DIR": home / "wandb",
+        "WANDB_CACHE_DIR": home / "wandb-cache",
+        "WANDB_DATA_DIR": home / "wandb-data",
+        "WANDB_ARTIFACT_DIR": home / "wandb-artifacts",
+        "WANDB_CONFIG_DIR": home / "wandb-config",
+        "DVC_SITE_CACHE_DIR": home / "dvc-site",
     }
     for key, path in dirs.items():
         path.mkdir(parents=True, exist_ok=True)
         env[key] = str(path)
     env.update(
-        WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DISABLE_GIT="true",
-        WANDB_DISABLE_CODE="true", DVC_NO_ANALYTICS="1",
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        WANDB_DISABLE_GIT="true",
+        WANDB_DISABLE_CODE="true",
+        DVC_NO_ANALYTICS="1",
         # HOME moved: keep user-site installs (pip --user) importable all the same.
         PYTHONUSERBASE=os.environ.get("PYTHONUSERBASE", site.getuserbase()),
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
@@ -148,8 +156,12 @@ def run_op(op: Op) -> dict:
     env = tool_env(op.home) | op.env
     try:
         proc = subprocess.run(
-            [op.python, "-m", "bench.ops", spec], cwd=op.cwd or op.home, env=env,
-            capture_output=True, text=True, timeout=OP_TIMEOUT,
+            [op.python, "-m", "bench.ops", spec],
+            cwd=op.cwd or op.home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=OP_TIMEOUT,
         )
     except subprocess.TimeoutExpired as e:
         raise BenchError(f"{op.name} timed out after {OP_TIMEOUT} s") from e
@@ -159,7 +171,7 @@ def run_op(op: Op) -> dict:
         raise BenchError(f"{op.name} exited {proc.returncode}: " + " | ".join(tail))
     if op.check:
         op.check()
-    return json.loads(results[-1][len(MARK):])
+    return json.loads(results[-1][len(MARK) :])
 
 
 def sh(argv: list[str], cwd: Path | None = None) -> None:
@@ -172,6 +184,7 @@ def expect_files(path: Path, n: int) -> Callable[[], None]:
         found = sum(len(files) for _, _, files in os.walk(path))
         if found != n:
             raise BenchError(f"{path} holds {found} files, expected {n}")
+
     return check
 
 
@@ -185,8 +198,11 @@ def ensure_peers_venv() -> str:
     print(f"installing peers into {VENV} (once) ...", flush=True)
     if not py.exists():
         sh([sys.executable, "-m", "venv", str(VENV)])
-    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                          "-r", str(REQUIREMENTS)], capture_output=True, text=True)
+    pip = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
+        capture_output=True,
+        text=True,
+    )
     if pip.returncode:  # pip's chatter is shown only when it matters
         sys.exit(f"pip install -r {REQUIREMENTS} failed:\n{pip.stdout}{pip.stderr}")
     stamp.write_text(want)
@@ -194,8 +210,10 @@ def ensure_peers_venv() -> str:
 
 
 def versions(python: str, packages: list[str]) -> dict[str, str]:
-    code = ("import importlib.metadata as m, json, sys\n"
-            "def v(p):\n try: return m.version(p)\n except m.PackageNotFoundError: return 'not installed'\n"
-            "print(json.dumps({p: v(p) for p in sys.argv[1:]}))")
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "def v(p):\n try: return m.version(p)\n except m.PackageNotFoundError: return 'not installed'\n"
+        "print(json.dumps({p: v(p) for p in sys.argv[1:]}))"
+    )
     out = subprocess.run([python, "-c", code, *packages], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)

@@ -41,8 +41,11 @@ def main(argv: list[str]) -> int:
         results["write"].append(op("tables_write_parts", writers=args.writers))
         for name, key in (("tables_open", "open"), ("tables_to_arrow", "to_arrow"), ("tables_iterrows", "iterrows")):
             results[key].append(op(name))
-        print(f"[{r + 1}/{args.repeat}] " + ", ".join(
-            f"{k} {v[-1]['seconds']:.2f} s / {v[-1]['peak_rss_mib']:.0f} MiB" for k, v in results.items()), flush=True)
+        print(
+            f"[{r + 1}/{args.repeat}] "
+            + ", ".join(f"{k} {v[-1]['seconds']:.2f} s / {v[-1]['peak_rss_mib']:.0f} MiB" for k, v in results.items()),
+            flush=True,
+        )
         rmtree(home)
 
     def med(key: str, field: str) -> float:
@@ -51,11 +54,15 @@ def main(argv: list[str]) -> int:
     n = args.rows
     print(f"\n{n:,} rows × 5 columns, {args.writers} writers; medians of {args.repeat}\n")
     print("| operation | median s | rows/s | peak RSS (MiB) |\n|---|---|---|---|")
-    print(f"| {args.writers} writers upsert a part, 1 finisher commits | {med('write', 'seconds'):.2f} | "
-          f"{n / med('write', 'seconds'):,.0f} | {med('write', 'peak_rss_mib'):.0f} (the finisher) |")
+    print(
+        f"| {args.writers} writers upsert a part, 1 finisher commits | {med('write', 'seconds'):.2f} | "
+        f"{n / med('write', 'seconds'):,.0f} | {med('write', 'peak_rss_mib'):.0f} (the finisher) |"
+    )
     print(f"| open the table, fetch its parts (baseline) | – | – | {med('open', 'peak_rss_mib'):.0f} |")
     for key, label in (("to_arrow", "to_arrow()"), ("iterrows", "iterrows(), every row")):
-        print(f"| {label} | {med(key, 'seconds'):.2f} | {n / med(key, 'seconds'):,.0f} | {med(key, 'peak_rss_mib'):.0f} |")
+        print(
+            f"| {label} | {med(key, 'seconds'):.2f} | {n / med(key, 'seconds'):,.0f} | {med(key, 'peak_rss_mib'):.0f} |"
+        )
     return 0
 
 

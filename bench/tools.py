@@ -14,10 +14,10 @@ from bench.runner import BenchError, Case, Context, Op, cat_command, expect_file
 
 # ---- Quire: one small function per operation ------------------------------------
 
+
 def _quire_log_op(ctx: Context, data: Path, home: Path, policy: str, durable: bool = True) -> Op:
     store = str(home / "store")
-    args = dict(module="quire", data=str(data), name=data.name, policy=policy,
-                init_kwargs={"store": store}, wait=True)
+    args = dict(module="quire", data=str(data), name=data.name, policy=policy, init_kwargs={"store": store}, wait=True)
     env = {"QUIRE_STORE": store} | ({} if durable else {"QUIRE_FSYNC": "0"})
     return Op("log_artifact", args, ctx.quire_python, home, env=env)
 
@@ -25,8 +25,7 @@ def _quire_log_op(ctx: Context, data: Path, home: Path, policy: str, durable: bo
 def _quire_download_op(ctx: Context, home: Path, name: str, dest: Path, n: int) -> Op:
     store = str(home / "store")
     args = dict(store=store, ref=f"bench/{name}:latest", root=str(dest))
-    return Op("quire_download", args, ctx.quire_python, home, env={"QUIRE_STORE": store},
-              check=expect_files(dest, n))
+    return Op("quire_download", args, ctx.quire_python, home, env={"QUIRE_STORE": store}, check=expect_files(dest, n))
 
 
 def quire_log(ctx: Context, data: Path, policy: str, durable: bool = True) -> Case:
@@ -37,14 +36,17 @@ def quire_log(ctx: Context, data: Path, policy: str, durable: bool = True) -> Ca
 
 def quire_relog(ctx: Context, data: Path, policy: str = "mutable") -> Case:
     """Second log of the unchanged folder into the same store, from a new process."""
+
     def prepare(rep: Path) -> Op:
         run_op(_quire_log_op(ctx, data, rep, policy))  # the first log, untimed
         return _quire_log_op(ctx, data, rep, policy)
+
     return Case("quire", f"re-log {policy}, unchanged", prepare)
 
 
 def quire_download(ctx: Context, data: Path, n: int) -> Case:
     """Download into a new folder while the local cache is warm (2nd download)."""
+
     def build(d: Path) -> Path:
         run_op(_quire_log_op(ctx, data, d, "mutable"))
         run_op(_quire_download_op(ctx, d, data.name, d / "first-download", n))
@@ -53,17 +55,20 @@ def quire_download(ctx: Context, data: Path, n: int) -> Case:
     def prepare(rep: Path) -> Op:
         home = ctx.shared("quire-download", build)
         return _quire_download_op(ctx, home, data.name, rep / "dest", n)
+
     return Case("quire", "download, warm cache", prepare)
 
 
 # ---- peers ------------------------------------------------------------------------
 
+
 def wandb_log(ctx: Context, data: Path, policy: str) -> Case:
     """wandb offline: init, Artifact, add_dir, log_artifact, finish (fresh dirs)."""
+
     def prepare(rep: Path) -> Op:
-        args = dict(module="wandb", data=str(data), name=data.name, policy=policy,
-                    init_kwargs={}, wait=False)
+        args = dict(module="wandb", data=str(data), name=data.name, policy=policy, init_kwargs={}, wait=False)
         return Op("log_artifact", args, ctx.peers_python, rep)
+
     return Case("wandb", "offline " + _log_variant(policy), prepare)
 
 
@@ -77,8 +82,11 @@ def _dvc_repo(ctx: Context, data: Path, home: Path, cache_type: str | None) -> P
     repo = home / "repo"
     repo.mkdir()
     sh(["git", "init", "-q"], cwd=repo)
-    config = [["config", "core.analytics", "false"], ["config", "core.autostage", "false"],
-              ["config", "core.check_update", "false"]]
+    config = [
+        ["config", "core.analytics", "false"],
+        ["config", "core.autostage", "false"],
+        ["config", "core.check_update", "false"],
+    ]
     if cache_type:
         config.append(["config", "cache.type", cache_type])
     run_op(_dvc_op(ctx, home, repo, ["init", "-q"], *config))
@@ -94,12 +102,15 @@ def dvc_add(ctx: Context, data: Path, cache_type: str | None) -> Case:
         def check():
             if not dvc_file.exists():
                 raise BenchError(f"dvc add left no {dvc_file}")
+
         return _dvc_op(ctx, rep, repo, ["add", "-q", data.name], check=check)
+
     return Case("dvc", f"add, cache.type {cache_type or 'default'}", prepare)
 
 
 def dvc_checkout(ctx: Context, data: Path, n: int, cache_type: str | None) -> Case:
     """``dvc checkout`` of an added folder after deleting the workspace copy."""
+
     def build(home: Path) -> Path:
         repo = _dvc_repo(ctx, data, home, cache_type)
         run_op(_dvc_op(ctx, home, repo, ["add", "-q", data.name]))
@@ -109,15 +120,18 @@ def dvc_checkout(ctx: Context, data: Path, n: int, cache_type: str | None) -> Ca
         repo = ctx.shared(f"dvc-{cache_type or 'default'}", build)
         rmtree(repo / data.name)
         return _dvc_op(ctx, repo.parent, repo, ["checkout", "-q"], check=expect_files(repo / data.name, n))
+
     return Case("dvc", f"checkout, cache.type {cache_type or 'default'}", prepare)
 
 
 # ---- anchors: what the hardware allows ------------------------------------------------
 
+
 def _anchor(ctx: Context, variant: str, make: Callable[[Path], tuple[str, dict, Callable | None]]) -> Case:
     def prepare(rep: Path) -> Op:
         name, args, check = make(rep)
         return Op(name, args, ctx.quire_python, rep, check=check)
+
     return Case("anchor", variant, prepare)
 
 
@@ -135,6 +149,7 @@ def anchor_copy(ctx: Context, data: Path, n: int, flags: str) -> Case:
     def make(rep: Path):
         dest = rep / "copy"
         return "shell", {"cmd": f"cp {flags} '{data}' '{dest}'"}, expect_files(dest, n)
+
     return _anchor(ctx, f"cp {flags}", make)
 
 

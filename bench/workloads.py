@@ -65,6 +65,7 @@ def workload(name: str, title: str):
     def register(fn: Callable[[Context], list[Case]]):
         WORKLOADS[name] = Workload(name, title, inspect.cleandoc(fn.__doc__ or ""), fn)
         return fn
+
     return register
 
 

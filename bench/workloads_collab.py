@@ -24,8 +24,11 @@ def c1(ctx: Context) -> list[Case]:
     Against the same 3,200 files logged by one process in simple mode: the writers may
     take at most 1.5× its time (ratio ≥ 0.67)."""
     data = ctx.dataset(C1_DATA)
-    many = Case("quire", "32 writers upsert, 1 finisher", lambda rep: _quire_op(
-        ctx, rep, "collab_writers", {"data": str(data), "name": data.name}))
+    many = Case(
+        "quire",
+        "32 writers upsert, 1 finisher",
+        lambda rep: _quire_op(ctx, rep, "collab_writers", {"data": str(data), "name": data.name}),
+    )
     return [many, vs(tools.quire_log(ctx, data, "mutable"), many, target=0.67)]
 
 
@@ -35,5 +38,10 @@ def c2(ctx: Context) -> list[Case]:
     contribution holds with the same digest) and commits the result: `finish_artifact`
     and `run.finish()`. The contributions are made before the clock starts. Target:
     under 2 s."""
-    return [Case("quire", "finish_artifact, 100 × 1,000 entries", lambda rep: _quire_op(
-        ctx, rep, "collab_merge", {"contributions": 100, "entries": 1000}))]
+    return [
+        Case(
+            "quire",
+            "finish_artifact, 100 × 1,000 entries",
+            lambda rep: _quire_op(ctx, rep, "collab_merge", {"contributions": 100, "entries": 1000}),
+        )
+    ]

@@ -34,18 +34,26 @@ def w3_edit(root: Path) -> tuple[list[str], list[str]]:
 def _edited(ctx: Context) -> tuple[Path, list[str], list[str]]:
     """W1 with W3's edit applied, made once per workload as a hardlinked copy (so the
     unchanged files keep their inodes and mtimes: the stat cache knows them)."""
+
     def build(d: Path) -> tuple[Path, list[str], list[str]]:
         copy = d / W1_DATA.name
         sh(["cp", "-al", str(ctx.dataset(W1_DATA)), str(copy)])
         return (copy, *w3_edit(copy))
+
     return ctx.shared("w3-edited", build)
 
 
 def _quire_v0(ctx: Context, rep: Path) -> str:
     """Untimed: log W1 as ``bench/w1:v0`` into a fresh store; returns the store."""
     store = str(rep / "store")
-    args = dict(module="quire", data=str(ctx.dataset(W1_DATA)), name=W1_DATA.name, policy="mutable",
-                init_kwargs={"store": store}, wait=True)
+    args = dict(
+        module="quire",
+        data=str(ctx.dataset(W1_DATA)),
+        name=W1_DATA.name,
+        policy="mutable",
+        init_kwargs={"store": store},
+        wait=True,
+    )
     run_op(Op("log_artifact", args, ctx.quire_python, rep, env={"QUIRE_STORE": store}))
     return store
 
@@ -55,8 +63,10 @@ def quire_new_draft(ctx: Context) -> Case:
         copy, changed, removed = _edited(ctx)
         store = _quire_v0(ctx, rep)
         args = dict(store=store, ref="bench/w1:latest", root=str(copy), changed=changed, removed=removed)
-        return Op("quire_patch", args, ctx.quire_python, rep, env={"QUIRE_STORE": store},
-                  check=_versions_check(ctx, store))
+        return Op(
+            "quire_patch", args, ctx.quire_python, rep, env={"QUIRE_STORE": store}, check=_versions_check(ctx, store)
+        )
+
     return Case("quire", "new_draft: re-add 40 files, remove 20, log", prepare)
 
 
@@ -64,41 +74,51 @@ def quire_relog(ctx: Context) -> Case:
     def prepare(rep: Path) -> Op:
         copy, _, _ = _edited(ctx)
         store = _quire_v0(ctx, rep)
-        args = dict(module="quire", data=str(copy), name=W1_DATA.name, policy="mutable",
-                    init_kwargs={"store": store}, wait=True)
-        return Op("log_artifact", args, ctx.quire_python, rep, env={"QUIRE_STORE": store},
-                  check=_versions_check(ctx, store))
+        args = dict(
+            module="quire", data=str(copy), name=W1_DATA.name, policy="mutable", init_kwargs={"store": store}, wait=True
+        )
+        return Op(
+            "log_artifact", args, ctx.quire_python, rep, env={"QUIRE_STORE": store}, check=_versions_check(ctx, store)
+        )
+
     return Case("quire", "re-add the whole folder (stat cache on), log", prepare)
 
 
 def _versions_check(ctx: Context, store: str):
     def check() -> None:
-        code = ("import quire; a = quire.Api(store=%r).artifact('bench/w1:latest'); "
-                "assert (a.version, a.file_count) == ('v1', %d), (a.version, a.file_count)") % (store, W1_DATA.n_files)
+        code = (
+            "import quire; a = quire.Api(store=%r).artifact('bench/w1:latest'); "
+            "assert (a.version, a.file_count) == ('v1', %d), (a.version, a.file_count)"
+        ) % (store, W1_DATA.n_files)
         try:
             sh([ctx.quire_python, "-c", code])
         except Exception as exc:
             raise BenchError(f"the patched version is wrong: {exc}") from exc
+
     return check
 
 
 def dvc_readd(ctx: Context) -> Case:
     """``dvc add`` of W1 (untimed), the edit, then ``dvc add`` again (timed)."""
+
     def prepare(rep: Path) -> Op:
         data = ctx.dataset(W1_DATA)
         repo = tools._dvc_repo(ctx, data, rep, None)
         run_op(tools._dvc_op(ctx, rep, repo, ["add", "-q", data.name]))
         w3_edit(repo / data.name)
         return tools._dvc_op(ctx, rep, repo, ["add", "-q", data.name])
+
     return Case("dvc", "add again after the edit", prepare)
 
 
 def wandb_relog(ctx: Context) -> Case:
     """wandb offline has no server to patch against: log the edited folder again."""
+
     def prepare(rep: Path) -> Op:
         copy = _edited(ctx)[0]
         args = dict(module="wandb", data=str(copy), name=W1_DATA.name, policy="mutable", init_kwargs={}, wait=False)
         return Op("log_artifact", args, ctx.peers_python, rep)
+
     return Case("wandb", "offline: log the edited folder", prepare)
 
 

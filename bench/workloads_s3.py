@@ -21,12 +21,18 @@ from bench.runner import REPO_ROOT, BenchError, Case, Context, Op
 from bench.workloads import W1_DATA, W2_DATA, Dataset, vs, workload
 
 POSTGRES = os.environ.get("QUIRE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ALLOW_HTTP": "true",
+}
 
 
 def _server(ctx: Context) -> str:
     """The endpoint of this run's moto_server (started once, stopped at exit)."""
+
     def start(_: Path) -> str:
         sys.path.insert(0, str(REPO_ROOT / "tests"))
         from backends import MotoServer  # the test suite's launcher
@@ -34,6 +40,7 @@ def _server(ctx: Context) -> str:
         server = MotoServer()
         atexit.register(server.stop)
         return server.url
+
     return ctx.shared("moto_server", start)  # type: ignore[return-value]
 
 
@@ -68,8 +75,12 @@ def quire_team_log(ctx: Context, data: Path) -> Case:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
         sep = "&" if "?" in POSTGRES else "?"
-        env = {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "QUIRE_BLOBS": f"s3://{bucket}/blobs",
-               "QUIRE_STORE": f"{POSTGRES}{sep}options=-csearch_path%3D{schema}"}
+        env = {
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": endpoint,
+            "QUIRE_BLOBS": f"s3://{bucket}/blobs",
+            "QUIRE_STORE": f"{POSTGRES}{sep}options=-csearch_path%3D{schema}",
+        }
 
         def check() -> None:
             with psycopg.connect(POSTGRES, autocommit=True) as conn:
@@ -80,6 +91,7 @@ def quire_team_log(ctx: Context, data: Path) -> Case:
 
         args = dict(module="quire", data=str(data), name=data.name, policy="mutable", init_kwargs={}, wait=True)
         return Op("log_artifact", args, ctx.quire_python, rep, env=env, check=check)
+
     return Case("quire", "log into PostgreSQL + S3", prepare)
 
 
@@ -95,14 +107,18 @@ def boto3_anchor(ctx: Context, data: Path, n_files: int, threads: int = 16) -> C
         env = {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
         args = dict(root=str(data), bucket=bucket, threads=threads)
         return Op("boto3_upload", args, ctx.quire_python, rep, env=env, check=check)
+
     return Case("anchor", f"boto3 upload_file, {threads} threads", prepare)
 
 
 def team_cases(ctx: Context, ds: Dataset) -> list[Case]:
     data = ctx.dataset(ds)
     team = quire_team_log(ctx, data)
-    return [team, vs(boto3_anchor(ctx, data, ds.n_files), team, target=0.8),
-            vs(tools.quire_log(ctx, data, "mutable"), team)]
+    return [
+        team,
+        vs(boto3_anchor(ctx, data, ds.n_files), team, target=0.8),
+        vs(tools.quire_log(ctx, data, "mutable"), team),
+    ]
 
 
 @workload("S3W1", "W1 (20,000 × 4 KiB) into PostgreSQL + S3 (moto_server)")

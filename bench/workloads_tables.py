@@ -17,10 +17,12 @@ def _quire(ctx: Context, home: Path, name: str, args: dict) -> Op:
 
 def partitioned_store(ctx: Context) -> Path:
     """A store holding the T1 partitioned table, with its parts in the local cache."""
+
     def build(home: Path) -> Path:
         run_op(_quire(ctx, home, "tables_write_parts", {"total": T1_ROWS, "writers": T1_WRITERS}))
         run_op(_quire(ctx, home, "tables_open", {"total": T1_ROWS}))
         return home
+
     return ctx.shared("tables-partitioned", build)
 
 
@@ -30,6 +32,7 @@ def _on_partitioned(ctx: Context, variant: str, name: str, cold: bool = False, t
         if cold:
             rmtree(home / "store" / "cache")
         return _quire(ctx, home, name, {"total": T1_ROWS})
+
     return Case(tool, variant, prepare)
 
 
@@ -41,8 +44,11 @@ def t1(ctx: Context) -> list[Case]:
     process: `get("table").to_arrow()` with an empty local cache and with the parts
     cached, `iterrows()` over every row, and, as the floor, pyarrow reading the same
     cached Parquet files itself. Rows per second = 10,000,000 ÷ the median."""
-    write = Case("quire", f"{T1_WRITERS} writers upsert a part, 1 finisher", lambda rep: _quire(
-        ctx, rep, "tables_write_parts", {"total": T1_ROWS, "writers": T1_WRITERS}))
+    write = Case(
+        "quire",
+        f"{T1_WRITERS} writers upsert a part, 1 finisher",
+        lambda rep: _quire(ctx, rep, "tables_write_parts", {"total": T1_ROWS, "writers": T1_WRITERS}),
+    )
     warm = _on_partitioned(ctx, "to_arrow(), parts cached", "tables_to_arrow")
     return [
         write,
@@ -55,10 +61,12 @@ def t1(ctx: Context) -> list[Case]:
 
 def _wandb_json(ctx: Context) -> Path:
     """The JSON file of a W&B table of T2_ROWS rows, as wandb staged it for upload."""
+
     def build(home: Path) -> Path:
         run_op(Op("table_write", {"module": "wandb", "n": T2_ROWS, "init_kwargs": {}}, ctx.peers_python, home))
         staged = max((home / "wandb-data").rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else -1)
         return staged
+
     return ctx.shared("wandb-table", build)
 
 
@@ -66,6 +74,7 @@ def _quire_table(ctx: Context) -> Path:
     def build(home: Path) -> Path:
         run_op(_quire(ctx, home, "table_write", {"module": "quire", "n": T2_ROWS, "init_kwargs": {}}))
         return home
+
     return ctx.shared("quire-table", build)
 
 
@@ -77,12 +86,24 @@ def t2(ctx: Context) -> list[Case]:
     as Python lists: Quire `Api().artifact(...).get("table").data`; wandb has no server
     offline, so its row times what `artifact.get` does after the download:
     `Table.from_json(json.load(file)).data`."""
-    quire_write = Case("quire", "rows → Table → committed version", lambda rep: _quire(
-        ctx, rep, "table_write", {"module": "quire", "n": T2_ROWS, "init_kwargs": {}}))
-    wandb_write = Case("wandb", "offline: rows → Table → logged artifact", lambda rep: Op(
-        "table_write", {"module": "wandb", "n": T2_ROWS, "init_kwargs": {}}, ctx.peers_python, rep))
-    quire_read = Case("quire", "committed version → rows", lambda rep: _quire(
-        ctx, _quire_table(ctx), "quire_table_read", {"n": T2_ROWS}))
-    wandb_read = Case("wandb", "JSON file → Table → rows", lambda rep: Op(
-        "wandb_table_read", {"file": str(_wandb_json(ctx)), "n": T2_ROWS}, ctx.peers_python, rep))
+    quire_write = Case(
+        "quire",
+        "rows → Table → committed version",
+        lambda rep: _quire(ctx, rep, "table_write", {"module": "quire", "n": T2_ROWS, "init_kwargs": {}}),
+    )
+    wandb_write = Case(
+        "wandb",
+        "offline: rows → Table → logged artifact",
+        lambda rep: Op("table_write", {"module": "wandb", "n": T2_ROWS, "init_kwargs": {}}, ctx.peers_python, rep),
+    )
+    quire_read = Case(
+        "quire",
+        "committed version → rows",
+        lambda rep: _quire(ctx, _quire_table(ctx), "quire_table_read", {"n": T2_ROWS}),
+    )
+    wandb_read = Case(
+        "wandb",
+        "JSON file → Table → rows",
+        lambda rep: Op("wandb_table_read", {"file": str(_wandb_json(ctx)), "n": T2_ROWS}, ctx.peers_python, rep),
+    )
     return [quire_write, vs(wandb_write, quire_write), quire_read, vs(wandb_read, quire_read)]

@@ -62,7 +62,9 @@ class MotoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
         )
         deadline = time.monotonic() + patience(5)  # moto imports boto and flask: a few processes' worth
         while True:
@@ -112,8 +114,11 @@ def s3_client(s3_env: dict[str, str]):  # type: ignore[no-untyped-def]
     import boto3
 
     return boto3.client(
-        "s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name=s3_env["AWS_REGION"],
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=s3_env["AWS_ENDPOINT_URL"],
+        region_name=s3_env["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
 

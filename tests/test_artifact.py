@@ -14,7 +14,6 @@ import pytest
 import quire
 from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, StoreError, ValidationError
 from quire.store.blobs import SMALL
-
 from support import digest, files_of, log_files
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -217,7 +216,11 @@ def test_run_state(make_files) -> None:
     maker = quire.Api().artifact("p/x:v0").logged_by()
     assert maker is not None
     assert (maker.id, maker.state, maker.job_type, maker.group, maker.config) == (
-        run.id, "crashed", "train", "g", {"lr": 0.1}
+        run.id,
+        "crashed",
+        "train",
+        "g",
+        {"lr": 0.1},
     )
 
 
@@ -417,7 +420,10 @@ def test_file_references(make_files, tmp_path: Path) -> None:
     assert blobs.missing({digest(b"333"): 3}) == {digest(b"333")}  # the bytes stay where they are
     got = quire.Api().artifact("refs:v0")
     assert files_of(got.download(tmp_path / "out")) == {
-        "one.txt": b"1", "folder/two.txt": b"22", "folder/sub/three": b"333", "unchecked": b"1",
+        "one.txt": b"1",
+        "folder/two.txt": b"22",
+        "folder/sub/three": b"333",
+        "unchecked": b"1",
     }
     (root / "one.txt").write_bytes(b"changed")
     with pytest.raises(StoreError, match="changed"):

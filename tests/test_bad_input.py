@@ -18,7 +18,6 @@ from quire.errors import (
     ValidationError,
 )
 from quire.store import open_store
-
 from support import log_files
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -33,8 +32,9 @@ def store_state(store_url: str) -> dict[str, list[str]]:
     with store.catalog.engine.connect() as conn:
         tables = sa.MetaData()
         tables.reflect(conn)
-        state = {t.name: sorted(map(repr, conn.execute(sa.select(t))))
-                 for t in tables.sorted_tables if t.name != "leases"}
+        state = {
+            t.name: sorted(map(repr, conn.execute(sa.select(t)))) for t in tables.sorted_tables if t.name != "leases"
+        }
     state["blobs"] = sorted(info.key for info in store.blobs.objects.list())
     return state
 
@@ -162,8 +162,13 @@ def test_invalid_policy(small_file: Path) -> None:
 
 
 BAD_METADATA = [
-    "not a dict", [1, 2], {"x": float("nan")}, {"x": float("inf")}, {"deep": [1, {"x": -float("inf")}]},
-    {"x": object()}, {"x": {1, 2}},
+    "not a dict",
+    [1, 2],
+    {"x": float("nan")},
+    {"x": float("inf")},
+    {"deep": [1, {"x": -float("inf")}]},
+    {"x": object()},
+    {"x": {1, 2}},
 ]
 
 

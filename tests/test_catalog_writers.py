@@ -21,8 +21,9 @@ from quire.store.catalog import RunRecord, now
 
 
 def record(run_id: str) -> RunRecord:
-    return RunRecord(id=run_id, project="p", name=None, group=None, job_type=None, config={},
-                     state="running", created_at=now())
+    return RunRecord(
+        id=run_id, project="p", name=None, group=None, job_type=None, config={}, state="running", created_at=now()
+    )
 
 
 def test_a_stuck_writer_makes_the_others_fail_clearly(tmp_path: Path) -> None:

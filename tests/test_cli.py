@@ -46,12 +46,14 @@ def assert_one_line_error(result, *words: str) -> None:
 
 @pytest.fixture
 def dataset(make_files) -> Path:
-    return make_files({
-        "train/a.csv": "id,x\n1,2\n",
-        "train/b.csv": "id,x\n3,4\n",
-        "notes/readme.txt": "precious bytes, kept in a pack",
-        "weights.bin": os.urandom(BIG),
-    })
+    return make_files(
+        {
+            "train/a.csv": "id,x\n1,2\n",
+            "train/b.csv": "id,x\n3,4\n",
+            "notes/readme.txt": "precious bytes, kept in a pack",
+            "weights.bin": os.urandom(BIG),
+        }
+    )
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -117,7 +119,8 @@ def test_ls_and_versions_list_what_exists(make_files) -> None:
 
     listed = as_json("artifact", "ls")
     assert {(c["project"], c["name"], c["type"], c["versions"]) for c in listed} == {
-        ("p1", "ds", "dataset", 2), ("p2", "net", "model", 1)
+        ("p1", "ds", "dataset", 2),
+        ("p2", "net", "model", 1),
     }
     assert [c["name"] for c in as_json("artifact", "ls", "p2")] == ["net"]
     assert [c["name"] for c in as_json("artifact", "ls", "--type", "model")] == ["net"]
@@ -183,8 +186,9 @@ def test_verify_a_downloaded_folder(dataset: Path, tmp_path: Path) -> None:
 
     (root / "notes" / "readme.txt").unlink()
     (root / "notes" / "readme.txt").write_text("edited")
-    assert_one_line_error(runner.invoke(app, ["artifact", "verify", "ds", "--root", str(root)]),
-                          "changed: notes/readme.txt")
+    assert_one_line_error(
+        runner.invoke(app, ["artifact", "verify", "ds", "--root", str(root)]), "changed: notes/readme.txt"
+    )
 
 
 def _flip(path: Path, offset: int) -> None:
@@ -235,10 +239,19 @@ def test_cache_cleanup_frees_space(dataset: Path, store_url: str, tmp_path: Path
     assert tree(tmp_path / "again") == tree(dataset)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("0", 0), ("500MB", 500_000_000), ("10GB", 10_000_000_000), ("2GiB", 2 << 30),
-    ("1.5k", 1500), ("64 kib", 65536), ("123", 123), ("7b", 7),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", 0),
+        ("500MB", 500_000_000),
+        ("10GB", 10_000_000_000),
+        ("2GiB", 2 << 30),
+        ("1.5k", 1500),
+        ("64 kib", 65536),
+        ("123", 123),
+        ("7b", 7),
+    ],
+)
 def test_sizes(text: str, expected: int) -> None:
     assert parse_size(text) == expected
 
@@ -303,8 +316,14 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
     root = typer.main.get_command(app)
     found = list(_commands(root))
     assert {" ".join(p) for p, _ in found} >= {
-        "artifact put", "artifact get", "artifact ls", "artifact versions", "artifact alias",
-        "artifact verify", "cache cleanup", "demo",
+        "artifact put",
+        "artifact get",
+        "artifact ls",
+        "artifact versions",
+        "artifact alias",
+        "artifact verify",
+        "cache cleanup",
+        "demo",
     }
     for path, command in found:
         assert (command.help or "").strip(), f"quire {' '.join(path)} has no help text"
@@ -341,8 +360,9 @@ def test_the_console_script_runs_the_demo(tmp_path: Path, python_env: dict[str, 
     found = str(script) if script.exists() else shutil.which("quire")
     assert found, "the `quire` console script is not installed: pip install -e ."
     store = tmp_path / "demo-store"
-    result = subprocess.run([found, "demo", "--store", str(store)], env=python_env, capture_output=True,
-                            text=True, timeout=patience(5))
+    result = subprocess.run(
+        [found, "demo", "--store", str(store)], env=python_env, capture_output=True, text=True, timeout=patience(5)
+    )
     assert result.returncode == 0, result.stderr
     assert "demo-dataset:v1" in result.stdout
     assert (store / "catalog.db").is_file()

@@ -21,7 +21,7 @@ import pytest
 import quire
 from collab_procs import files_of
 from conftest import PYTHON
-from support import patience
+from quire.core.manifest import load_manifest
 from quire.errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
@@ -31,9 +31,9 @@ from quire.errors import (
     PendingVersionError,
     ValidationError,
 )
-from quire.core.manifest import load_manifest
-from quire.store import open_store
 from quire.hashing import hash_bytes
+from quire.store import open_store
+from support import patience
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -42,8 +42,9 @@ PROCS = str(Path(__file__).with_name("collab_procs.py"))
 
 def run_script(code: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a new interpreter; fail the test with its stderr if it fails."""
-    proc = subprocess.run([PYTHON, "-c", textwrap.dedent(code)], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=patience(2))
+    proc = subprocess.run(
+        [PYTHON, "-c", textwrap.dedent(code)], env=env, cwd=cwd, capture_output=True, text=True, timeout=patience(2)
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -59,8 +60,9 @@ def upsert(files: dict[str, bytes], did: str | None = "d", name: str = "preds", 
     return run
 
 
-def finish(files: dict[str, bytes] | None = None, did: str | None = "d", name: str = "preds",
-           **kwargs: object) -> quire.Artifact:
+def finish(
+    files: dict[str, bytes] | None = None, did: str | None = "d", name: str = "preds", **kwargs: object
+) -> quire.Artifact:
     """One finisher run (in this process) that adds ``files`` and finishes."""
     with quire.init() as run:
         art = quire.Artifact(name, "dataset")
@@ -125,10 +127,23 @@ def test_seed_snippets_as_three_processes(python_env: dict[str, str], tmp_path: 
 @pytest.mark.slow
 def test_64_writer_processes_give_exactly_the_union(python_env: dict[str, str], tmp_path: Path) -> None:
     writers, n_files, shared, rounds = 64, 50, 10, 3
-    spec = {"work": str(tmp_path / "writers"), "writers": writers, "files": n_files, "shared": shared,
-            "round": 0, "rounds": rounds, "did": "round", "name": "preds"}
-    proc = subprocess.run([PYTHON, PROCS, "writers", json.dumps(spec)], env=python_env,
-                          capture_output=True, text=True, timeout=patience(writers))
+    spec = {
+        "work": str(tmp_path / "writers"),
+        "writers": writers,
+        "files": n_files,
+        "shared": shared,
+        "round": 0,
+        "rounds": rounds,
+        "did": "round",
+        "name": "preds",
+    }
+    proc = subprocess.run(
+        [PYTHON, PROCS, "writers", json.dumps(spec)],
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=patience(writers),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for round_ in range(rounds):
         expected: dict[str, bytes] = {"finisher.txt": f"round {round_}".encode()}
@@ -292,14 +307,17 @@ def test_aliases_and_metadata_of_writers_and_finisher_reach_the_version() -> Non
 
 def test_writer_identity_from_the_environment(python_env: dict[str, str]) -> None:
     env = python_env | {"RANK": "3", "WORLD_SIZE": "8", "SLURM_JOB_ID": "77", "SLURM_PROCID": "3"}
-    run_script("""
+    run_script(
+        """
         import quire
         with quire.init(group="g") as run:
             art = quire.Artifact("preds", "dataset")
             with art.new_file("a.txt") as f:
                 f.write("a")
             run.upsert_artifact(art)
-    """, env)
+    """,
+        env,
+    )
     [part] = quire.Api().pending_version("g").contributions()
     assert part.details["rank"] == "3" and part.details["world_size"] == "8"
     assert part.details["slurm_job_id"] == "77" and part.details["slurm_procid"] == "3"
@@ -322,9 +340,7 @@ VICTIM = """
 
 
 @pytest.mark.slow
-def test_a_writer_killed_mid_upload_leaves_no_half_contribution(
-    python_env: dict[str, str], tmp_path: Path
-) -> None:
+def test_a_writer_killed_mid_upload_leaves_no_half_contribution(python_env: dict[str, str], tmp_path: Path) -> None:
     upsert({"before.txt": b"before"}, did="kill")
     objects = open_store().blobs.objects  # a folder, or a bucket on the team store
 
@@ -342,8 +358,9 @@ def test_a_writer_killed_mid_upload_leaves_no_half_contribution(
             (data / "small").mkdir(parents=True, exist_ok=True)
             (data / "small" / f"{i}.bin").write_bytes(os.urandom(8_000))
         base = stored()
-        with subprocess.Popen([PYTHON, "-c", textwrap.dedent(VICTIM), str(data)],
-                              env=python_env, stdout=subprocess.PIPE, text=True) as victim:
+        with subprocess.Popen(
+            [PYTHON, "-c", textwrap.dedent(VICTIM), str(data)], env=python_env, stdout=subprocess.PIPE, text=True
+        ) as victim:
             assert victim.stdout is not None and victim.stdout.readline() == "adding\n"
             if trigger == "delay":
                 time.sleep(at)
@@ -372,10 +389,24 @@ def test_a_writer_killed_mid_upload_leaves_no_half_contribution(
 @pytest.mark.slow
 def test_a_finisher_racing_inflight_upserts(python_env: dict[str, str], tmp_path: Path) -> None:
     rounds, writers = 3, 10
-    spec = {"work": str(tmp_path / "race"), "writers": writers, "files": 6, "shared": 2, "round": 0,
-            "rounds": rounds, "did": "race", "name": "preds", "finish_delay": 0.4}
-    proc = subprocess.run([PYTHON, PROCS, "race", json.dumps(spec)], env=python_env,
-                          capture_output=True, text=True, timeout=patience(writers * rounds))
+    spec = {
+        "work": str(tmp_path / "race"),
+        "writers": writers,
+        "files": 6,
+        "shared": 2,
+        "round": 0,
+        "rounds": rounds,
+        "did": "race",
+        "name": "preds",
+        "finish_delay": 0.4,
+    }
+    proc = subprocess.run(
+        [PYTHON, PROCS, "race", json.dumps(spec)],
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=patience(writers * rounds),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     refused = 0
     for round_, line in enumerate(proc.stdout.splitlines()):
@@ -497,8 +528,9 @@ def test_finish_merges_contributions_stored_as_paged_manifests() -> None:
     store = open_store()
     for c in range(3):
         manifest = Manifest([Entry(f"part{c}/{i}.bin", f"{c:032x}{i:032x}", 5) for i in range(300)])
-        own = NewContribution(f"writer{c}", save_manifest(store.blobs, manifest), len(manifest),
-                                      manifest.size, {"role": "writer"})
+        own = NewContribution(
+            f"writer{c}", save_manifest(store.blobs, manifest), len(manifest), manifest.size, {"role": "writer"}
+        )
         store.catalog.add_contribution("uncategorized", "merged", "dataset", "paged", own, store.catalog.gc_epoch())
     with quire.init(group="paged") as run:
         version = run.finish_artifact(quire.Artifact("merged", "dataset"))

@@ -59,8 +59,13 @@ SEED_RAY_EXAMPLE = """
 
 
 def test_seed_ray_example_with_plain_files(python_env: dict[str, str]) -> None:
-    proc = subprocess.run([PYTHON, "-c", textwrap.dedent(SEED_RAY_EXAMPLE)], env=python_env,
-                          capture_output=True, text=True, timeout=patience(30))
+    proc = subprocess.run(
+        [PYTHON, "-c", textwrap.dedent(SEED_RAY_EXAMPLE)],
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=patience(30),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     group = proc.stdout.split()[-1]
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import digest, files_of
 
 import quire
 from quire.core import commit as core_commit
@@ -29,6 +28,7 @@ from quire.store.catalog import (
     VersionCommit,
     new_commit_id,
 )
+from support import digest, files_of
 
 pytestmark = pytest.mark.usefixtures("store_kind")
 
@@ -177,9 +177,11 @@ def test_a_commit_overtaken_every_time_gives_up_with_a_clear_error(
             nonlocal overtaken
             overtaken += 1
             version = NewVersion(digest(f"other {overtaken}".encode()), request.version.root, 1, 1)
-            catalog.real.commit(VersionCommit(
-                "p", "ds", "dataset", version, new_commit_id(), catalog.real.gc_epoch(), expect_latest=ANY_LATEST
-            ))
+            catalog.real.commit(
+                VersionCommit(
+                    "p", "ds", "dataset", version, new_commit_id(), catalog.real.gc_epoch(), expect_latest=ANY_LATEST
+                )
+            )
 
         catalog.before_commit = competing
         with quire.init(project="p") as run, pytest.raises(MovedOnError, match="gave up after 3 attempts") as caught:
@@ -247,7 +249,8 @@ def test_no_blob_io_happens_inside_a_catalog_transaction(tmp_path: Path) -> None
     assert {"put", "get"} & set(guard.calls)  # the guard saw the blob I/O ...
     assert guard.inside == []  # ... and none of it inside a transaction
     assert files_of(quire.Api().artifact("p/ds:latest").download(tmp_path / "out")) == {
-        "whole.txt": b"whole", "more.txt": b"more",  # the patch onto the whole version
+        "whole.txt": b"whole",
+        "more.txt": b"more",  # the patch onto the whole version
     }
 
 
@@ -262,9 +265,17 @@ def test_a_commit_on_a_stale_latest_writes_nothing() -> None:
     catalog = open_store().catalog
 
     def commit(content: str, expect: str | None) -> Committed:
-        return catalog.commit(VersionCommit(
-            "p", "c", "dataset", _version(content), new_commit_id(), catalog.gc_epoch(), expect_latest=expect,
-        ))
+        return catalog.commit(
+            VersionCommit(
+                "p",
+                "c",
+                "dataset",
+                _version(content),
+                new_commit_id(),
+                catalog.gc_epoch(),
+                expect_latest=expect,
+            )
+        )
 
     v0 = commit("a", ANY_LATEST).version
     with pytest.raises(MovedOnError, match="another commit got in first") as caught:
@@ -284,10 +295,21 @@ def test_a_finish_on_stale_contributions_writes_nothing() -> None:
     own = NewContribution("finisher", digest(b"own"), 1, 1)
 
     def finish(merged: list[str]) -> Finished:
-        return catalog.finish(FinishCommit(
-            "p", "c", "dataset", "g", own, merged, _version("merged"), new_commit_id(), catalog.gc_epoch(),
-            aliases=["best"], run_ids=["finisher", "writer"],
-        ))
+        return catalog.finish(
+            FinishCommit(
+                "p",
+                "c",
+                "dataset",
+                "g",
+                own,
+                merged,
+                _version("merged"),
+                new_commit_id(),
+                catalog.gc_epoch(),
+                aliases=["best"],
+                run_ids=["finisher", "writer"],
+            )
+        )
 
     for stale in ([], [added.contribution.key, digest(b"never came")]):
         with pytest.raises(MovedOnError, match="a writer upserted meanwhile"):

@@ -17,7 +17,6 @@ import pytest
 
 import quire
 from quire.core.statcache import StatCache
-
 from support import digest, files_of, log_files, patience, write_tree
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -55,10 +54,15 @@ def test_many_processes_log_to_one_collection_at_once(tmp_path: Path, python_env
     children = []
     for who in range(WRITERS):
         src = write_tree(tmp_path / f"src{who}", {"who.txt": f"process {who}".encode()})
-        children.append(subprocess.Popen(
-            [sys.executable, "-c", LOG_WHEN_TOLD, str(who), str(src), str(tmp_path / f"ready{who}"), str(go)],
-            env=python_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-c", LOG_WHEN_TOLD, str(who), str(src), str(tmp_path / f"ready{who}"), str(go)],
+                env=python_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     # Released together once all have imported quire, so they really open the fresh
     # store and commit at the same moment.
     _wait_for(lambda: all((tmp_path / f"ready{w}").exists() for w in range(WRITERS)), "the writers")
@@ -111,8 +115,7 @@ def test_kill_while_writing_a_large_artifact_leaves_no_partial_version(
         (big / f"shard{i}.bin").write_bytes(bytes([i + 1]) * (64 * MiB))
 
     staging = Path(store_url, "blobs", "tmp")
-    child = subprocess.Popen([sys.executable, "-c", LOG_LARGE, str(big)], env=python_env,
-                             stderr=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", LOG_LARGE, str(big)], env=python_env, stderr=subprocess.PIPE)
     # Kill it while the bytes of a large blob are being written: its staging file grows,
     # or (in a bucket) its multipart upload is under way.
     if "://" in store_url:
@@ -170,8 +173,9 @@ def test_kill_inside_the_commit_transaction_leaves_no_partial_version(
     log_files("data", v0_files, tmp_path / "v0")
     src = write_tree(tmp_path / "next", {"a.txt": b"next version", "b.txt": b"more"})
     marker = tmp_path / "in-transaction"
-    child = subprocess.Popen([sys.executable, "-c", DIE_INSIDE_THE_COMMIT, str(src), str(marker)],
-                             env=python_env, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", DIE_INSIDE_THE_COMMIT, str(src), str(marker)], env=python_env, stderr=subprocess.PIPE
+    )
     _wait_for(marker.exists, "the commit transaction")
     os.kill(child.pid, signal.SIGKILL)
     child.wait()

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from support import stored_bytes
 
 import quire
 from quire.core import pages
@@ -20,7 +19,6 @@ from quire.errors import ConcurrentGCError
 from quire.store import open_store
 from quire.store.blobs import BlobStore, blob_key
 from quire.store.catalog import Epoch, NewContribution
-
 from support import patience, stored_bytes
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -106,8 +104,13 @@ def test_pending_contributions_keep_their_blobs(make_files, store_url: str, tmp_
 
 def gc_elsewhere(python_env: dict[str, str]) -> dict:
     """``quire gc --grace 0`` in another process (whose deletions this one does not see)."""
-    done = subprocess.run([sys.executable, "-m", "quire.cli", "gc", "--grace", "0", "--json"], env=python_env,
-                          capture_output=True, text=True, timeout=patience(1))
+    done = subprocess.run(
+        [sys.executable, "-m", "quire.cli", "gc", "--grace", "0", "--json"],
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=patience(1),
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -173,8 +176,9 @@ def test_the_sweep_lease_runs_on_the_catalogs_clock(store_url: str, monkeypatch:
     try:
         assert store.catalog.gc_epoch().sweeping
         with pytest.raises(ConcurrentGCError):
-            store.catalog.add_contribution("p", "c", "dataset", "g", NewContribution(None, "0" * 64, 0, 0),
-                                           Epoch(epoch))
+            store.catalog.add_contribution(
+                "p", "c", "dataset", "g", NewContribution(None, "0" * 64, 0, 0), Epoch(epoch)
+            )
     finally:
         monkeypatch.undo()
     time.sleep(2.2)
@@ -206,8 +210,9 @@ print("done", flush=True)
 def test_gc_racing_a_writer_leaves_every_version_whole(tmp_path: Path, python_env, store_url: str) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    writer = subprocess.Popen([sys.executable, str(script), "12"], env=python_env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, str(script), "12"], env=python_env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
     store = open_store(store_url)
     runs = 0
     while writer.poll() is None:

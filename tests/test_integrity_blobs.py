@@ -23,9 +23,8 @@ import quire
 from quire.core import pages
 from quire.errors import CorruptBlobError, InvalidDigestError, StoreError
 from quire.store import Store, close_stores, open_store
-from quire.store.sql import schema
 from quire.store.blobs import blob_key
-
+from quire.store.sql import schema
 from support import log_files, write_tree
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -196,9 +195,11 @@ SMALL_BYTES = b"precious small bytes\n" * 30
 def corrupt(store: Store, data: bytes) -> str:
     """Flip a byte of the stored copy of ``data`` (in its pack, or its own object); returns the key."""
     objects = store.blobs.objects
-    keys = [blob_key(pages.hash_bytes(data))] if len(data) >= (1 << 20) else [
-        info.key for info in objects.list("packs/") if info.key.endswith(".pack")
-    ]
+    keys = (
+        [blob_key(pages.hash_bytes(data))]
+        if len(data) >= (1 << 20)
+        else [info.key for info in objects.list("packs/") if info.key.endswith(".pack")]
+    )
     for key in keys:
         raw = bytearray(objects.get(key))
         at = raw.find(data)
@@ -235,9 +236,8 @@ def test_a_corrupt_blob_heals_when_its_file_is_logged_again(
 
 
 def test_verify_repair_restores_from_a_folder_by_path_then_by_digest(store_url: str, tmp_path: Path) -> None:
-    from test_cli import assert_one_line_error, quire_cli, runner
-
     from quire.cli import app
+    from test_cli import assert_one_line_error, quire_cli, runner
 
     files = {"data/small.txt": SMALL_BYTES, "model/large.bin": LARGE_BYTES, "other.txt": b"intact"}
     log_files("ds", files, tmp_path / "src")
@@ -266,9 +266,8 @@ def test_verify_repair_restores_from_a_folder_by_path_then_by_digest(store_url: 
 
 
 def test_verify_repair_needs_a_folder(store_url: str, tmp_path: Path) -> None:
-    from test_cli import runner
-
     from quire.cli import app
+    from test_cli import runner
 
     log_files("ds", {"a.txt": b"a"}, tmp_path / "src")
     assert runner.invoke(app, ["artifact", "verify", "p/ds", "--repair"]).exit_code == 2
@@ -279,9 +278,8 @@ def test_verify_repair_needs_a_folder(store_url: str, tmp_path: Path) -> None:
 def test_verify_repair_restores_a_version_whose_pages_are_behind_a_damaged_index(
     damaged: tuple[Store, str], store_url: str, tmp_path: Path
 ) -> None:
-    from test_cli import assert_one_line_error, quire_cli, runner
-
     from quire.cli import app
+    from test_cli import assert_one_line_error, quire_cli, runner
 
     (tmp_path / "src-a" / "stray.txt").write_text("not a file of the version")
     assert_one_line_error(

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 
 import quire
 import quire.sdk.run
+from conftest import PYTHON
+from faultproxy import PG_COMMIT, TCPFaultProxy
 from quire.errors import (
     CommitOutcomeUnknownError,
     PendingVersionError,
@@ -23,9 +25,6 @@ from quire.errors import (
 from quire.store import close_stores, open_store
 from quire.store.catalog import RUN_TEXT_LIMIT, RunRecord, now
 from quire.store.sql import schema as t
-
-from conftest import PYTHON
-from faultproxy import PG_COMMIT, TCPFaultProxy
 from support import patience
 
 # -- 12: a commit whose answer was lost ----------------------------------------------------
@@ -194,6 +193,7 @@ def test_a_run_field_too_long_for_the_catalog_is_refused_before_any_write() -> N
 
 # -- 13: bad run fields ----------------------------------------------------------------------
 
+
 def _nested(depth: int) -> dict[str, object]:
     top: dict[str, object] = {}
     node = top
@@ -227,7 +227,9 @@ BAD_RUN_FIELDS = [
 
 
 @pytest.mark.usefixtures("store_kind")
-@pytest.mark.parametrize(("field", "value", "message"), BAD_RUN_FIELDS, ids=lambda v: "nested" if isinstance(v, dict) else repr(v)[:20])
+@pytest.mark.parametrize(
+    ("field", "value", "message"), BAD_RUN_FIELDS, ids=lambda v: "nested" if isinstance(v, dict) else repr(v)[:20]
+)
 def test_bad_run_field_is_refused_at_init(field: str, value: object, message: str, tmp_path: Path) -> None:
     # Refused in init, before anything is written (the current run is not even ended),
     # the same on SQLite and PostgreSQL; and a bad run never becomes a deferred run that
@@ -374,8 +376,9 @@ def test_download_into_a_too_long_root_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="too long for the file system") as caught:
         quire.Api().artifact("p/data:v0").download(_long_root(tmp_path))
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 1000
-    _cli_in_process_fails("artifact", "get", "p/data:v0", "--root", str(_long_root(tmp_path)),
-                          needles=("too long for the file system",))
+    _cli_in_process_fails(
+        "artifact", "get", "p/data:v0", "--root", str(_long_root(tmp_path)), needles=("too long for the file system",)
+    )
 
 
 def _cli_in_process_fails(*args: str, needles: tuple[str, ...]) -> None:
@@ -410,8 +413,14 @@ def test_full_cache_disk_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mon
         quire.Api().artifact("p/data:v0").download(tmp_path / "out")
     message = str(caught.value)
     assert "quire cache cleanup" in message and "skip_cache=True" in message and "\n" not in message
-    _cli_in_process_fails("artifact", "get", "p/data:v0", "--root", str(tmp_path / "out2"),
-                          needles=("no space left", "quire cache cleanup"))
+    _cli_in_process_fails(
+        "artifact",
+        "get",
+        "p/data:v0",
+        "--root",
+        str(tmp_path / "out2"),
+        needles=("no space left", "quire cache cleanup"),
+    )
 
 
 def test_driver_errors_are_told_apart_by_code_not_text(tmp_path: Path) -> None:

@@ -24,7 +24,6 @@ from quire.core.cache import Cache, cache_for
 from quire.errors import CorruptBlobError, StoreError
 from quire.store import open_store
 from quire.store.blobs import blob_key
-
 from support import DOWNLOAD_FILES, digest, files_of, log_download_files
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -357,7 +356,9 @@ def test_downloads_beside_a_cleanup_loop_in_another_process(logged: quire.Artifa
 
 @pytest.mark.s3
 def test_an_s3_prefix_reference_never_writes_through_a_planted_symlink(
-    s3_client, s3_bucket: str, tmp_path: Path  # type: ignore[no-untyped-def]
+    s3_client,
+    s3_bucket: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     s3_client.put_object(Bucket=s3_bucket, Key="data/sub/b.txt", Body=b"beta")
     with quire.init(project="p") as run:

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from backends import _admin, schema_url
 
 import quire
+from backends import _admin, schema_url
 from quire.core.gc import collect_garbage
 from quire.errors import ArtifactNotFoundError, StoreError
 from quire.store import close_stores, open_store
 from quire.store.blobs import blob_key
-
 from support import files_of
 
 BIG = 2 << 20  # a large blob: an object of its own, not in a pack
@@ -50,8 +49,14 @@ def expire_writer_leases(store_url: str) -> None:
 
 def start(script: str, python_env: dict[str, str], cwd: Path, **env: str) -> subprocess.Popen[str]:
     """``script`` in a new Python process that imports quire from this checkout."""
-    return subprocess.Popen([sys.executable, "-c", script], env={**python_env, **env}, cwd=cwd,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        env={**python_env, **env},
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_line(proc: subprocess.Popen[str], expected: str) -> str:
@@ -167,8 +172,9 @@ def new_catalog_on_the_same_blobs(store_kind: str, store_url: str, request: pyte
     def drop() -> None:
         close_stores()
         with _admin() as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                         (schema,))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (schema,)
+            )
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
     request.addfinalizer(drop)
@@ -188,19 +194,27 @@ def test_a_new_catalog_on_blobs_that_belong_to_another_is_refused(
         collect_garbage(open_store(other), grace=0)  # would take every blob for garbage
     assert "\n" not in str(caught.value)
     close_stores()
-    objects = (open_store(store_url) if store_kind != "embedded" else None)
+    objects = open_store(store_url) if store_kind != "embedded" else None
     if objects is not None:  # the first catalog still opens, and its blobs are all there
         assert sorted(i.key for i in objects.blobs.objects.list()) == keys
     else:
         blobs = Path(store_url, "blobs")
-        assert sorted(p.relative_to(blobs).as_posix() for p in blobs.rglob("*")
-                      if p.is_file() and p.parent.name != "tmp") == keys
+        assert (
+            sorted(p.relative_to(blobs).as_posix() for p in blobs.rglob("*") if p.is_file() and p.parent.name != "tmp")
+            == keys
+        )
 
 
 def test_gc_never_touches_keys_it_cannot_account_for(store_kind: str, store_url: str) -> None:
     objects = open_store(store_url).blobs.objects
-    foreign = ["objects/notes.txt", "objects/ab/notes.txt", "objects/" + "a" * 64, "packs/README.md",
-               "packs/mine.pack", "packs/0123.pack"]
+    foreign = [
+        "objects/notes.txt",
+        "objects/ab/notes.txt",
+        "objects/" + "a" * 64,
+        "packs/README.md",
+        "packs/mine.pack",
+        "packs/0123.pack",
+    ]
     for key in foreign:
         objects.put(key, b"a user's own file\n")
     if store_kind == "embedded":  # as old as can be: only their names can save them
@@ -229,7 +243,11 @@ collect_garbage(store, grace=0)
 
 @pytest.mark.slow
 def test_a_gc_killed_mid_sweep_holds_writers_off_only_for_its_lease(
-    store_kind: str, store_url: str, python_env: dict[str, str], make_files, tmp_path: Path,
+    store_kind: str,
+    store_url: str,
+    python_env: dict[str, str],
+    make_files,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     garbage = quire.Artifact("old", "dataset")

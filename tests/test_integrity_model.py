@@ -370,7 +370,9 @@ class IntegrityMachine(RuleBasedStateMachine):
         artifact = self.api.artifact(f"{NAME}:v{index}")
         files = self.versions[index]
         if isinstance(where, str):
-            root = Path(artifact.download(self._fresh("dl", self.far if where == "far" else None), skip_cache=skip_cache))
+            root = Path(
+                artifact.download(self._fresh("dl", self.far if where == "far" else None), skip_cache=skip_cache)
+            )
             self.folders.append((root, dict(files)))
             return
         root, held = self.folders[where]

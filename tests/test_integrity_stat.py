@@ -22,7 +22,6 @@ import pytest
 import quire
 import quire.core.statcache
 from quire.core.statcache import StatCache
-
 from support import files_of
 
 both_stores = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -119,7 +118,15 @@ def test_an_archive_extracted_over_a_file_is_hashed_again(tmp_path: Path, racy: 
         (tmp_path / build).mkdir()
         (tmp_path / build / "model.bin").write_bytes(byte * SIZE)
         subprocess.run(
-            ["tar", "--mtime=@1700000000", "-cf", str(tmp_path / f"{build}.tar"), "-C", str(tmp_path / build), "model.bin"],
+            [
+                "tar",
+                "--mtime=@1700000000",
+                "-cf",
+                str(tmp_path / f"{build}.tar"),
+                "-C",
+                str(tmp_path / build),
+                "model.bin",
+            ],
             check=True,
         )
     out = tmp_path / "release"
@@ -175,7 +182,9 @@ def test_a_stat_cache_written_by_an_older_quire_keeps_working_and_is_not_trusted
             "CREATE TABLE stat (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
             " digest TEXT NOT NULL, PRIMARY KEY (dev, ino, size, mtime_ns)) WITHOUT ROWID"
         )
-        conn.execute("INSERT INTO stat VALUES (?, ?, ?, ?, ?)", (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, "0" * 64))
+        conn.execute(
+            "INSERT INTO stat VALUES (?, ?, ?, ?, ?)", (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, "0" * 64)
+        )
     conn.close()
 
     cache = StatCache(db)
@@ -268,8 +277,14 @@ def test_a_patch_of_a_version_saved_before_references_counted_gets_the_right_dig
     old_sum = 0
     for path, digest, *_ in rows:
         old_sum += int.from_bytes(blake3.blake3(f"{path}\x00{digest}".encode()).digest(length=512), "little")
-    body = {"format": "quire.manifest/2", "count": 2, "size": 2,
-            "sum": (old_sum % (1 << 4096)).to_bytes(512, "little").hex(), "level": 0, "items": rows}
+    body = {
+        "format": "quire.manifest/2",
+        "count": 2,
+        "size": 2,
+        "sum": (old_sum % (1 << 4096)).to_bytes(512, "little").hex(),
+        "level": 0,
+        "items": rows,
+    }
     with blobs.writer() as writer:
         root = writer.add_bytes(json.dumps(body, separators=(",", ":")).encode())
 

@@ -69,7 +69,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := walk(nxt)):
                 return cycle
         path.pop()
@@ -117,8 +117,10 @@ def test_quire_all_lists_every_public_name_of_the_package() -> None:
     other than its subpackages and modules (``quire.sdk``, ``quire.store``, ...:
     reachable, not API) and what it imports for itself (``typing.Any``)."""
     exposed = {
-        name for name, value in vars(quire).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        name
+        for name, value in vars(quire).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
         and getattr(value, "__module__", "").partition(".")[0] == "quire"
     }
     lazy = {"PartitionedTable", "Table", "data_types"}  # imported on first use (pyarrow)

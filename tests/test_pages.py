@@ -21,9 +21,7 @@ from quire.store.objects import LocalObjects
 
 KEYS = st.integers(0, 600).map(lambda i: f"d{i % 7}/f{i:04d}")
 CONTENT = st.integers(0, 3).map(lambda c: f"{c:064x}")
-OPS = st.lists(
-    st.tuples(st.sampled_from(["put", "pop", "pop_folder"]), KEYS, CONTENT), min_size=1, max_size=60
-)
+OPS = st.lists(st.tuples(st.sampled_from(["put", "pop", "pop_folder"]), KEYS, CONTENT), min_size=1, max_size=60)
 
 
 @pytest.fixture

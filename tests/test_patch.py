@@ -16,7 +16,6 @@ import pytest
 import quire
 from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, ValidationError
 from quire.store import open_store
-
 from support import patience, process_start, stored_bytes
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -231,7 +230,9 @@ with quire.init(project="p") as run:
 def test_eight_processes_appending_at_once_lose_nothing(tmp_path: Path, python_env) -> None:
     script = tmp_path / "append.py"
     script.write_text(APPEND)
-    start = time.time() + max(4, 8 * process_start())  # all eight are ready (imported, added) by then, then commit at once
+    start = time.time() + max(
+        4, 8 * process_start()
+    )  # all eight are ready (imported, added) by then, then commit at once
     procs = [subprocess.Popen([sys.executable, str(script), str(i), str(start)], env=python_env) for i in range(8)]
     assert [p.wait(timeout=patience(8)) for p in procs] == [0] * 8
     versions = quire.Api(overrides={"project": "p"}).artifact_versions("dataset", "growing")
@@ -267,8 +268,9 @@ def test_a_patch_killed_mid_upload_leaves_no_version_and_a_consistent_store(
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
     # A short writer lease: the killed writer's protects its blobs only that long.
-    proc = subprocess.Popen([sys.executable, str(script)], env={**python_env, "QUIRE_WRITER_LEASE": "1"},
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env={**python_env, "QUIRE_WRITER_LEASE": "1"}, stdout=subprocess.PIPE, text=True
+    )
     said, stalled = proc.stdout.readline().split()
     assert said == "uploading"
     os.kill(proc.pid, signal.SIGKILL)

@@ -31,7 +31,6 @@ BLOBS = [b"", b"one\n", b"two\n", b"three" * 300, b"L" * ((1 << 20) + 3)]  # the
 CONTENT = st.sampled_from([Content(b) for b in BLOBS])
 
 
-
 class PatchMachine(RuleBasedStateMachine):
     """The model: version index → {path: bytes}; the collection's latest index."""
 

@@ -18,8 +18,12 @@ pytestmark = [pytest.mark.s3, pytest.mark.usefixtures("store_kind")]
 def bucket(s3_client, s3_bucket: str) -> str:  # type: ignore[no-untyped-def]
     """A bucket with versioning on, holding ``data/`` (3 objects) and ``data2/x``."""
     s3_client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
-    for key, body in {"data/a.txt": b"alpha", "data/sub/b.txt": b"beta", "data/c.txt": b"gamma",
-                      "data2/x.txt": b"not in data/"}.items():
+    for key, body in {
+        "data/a.txt": b"alpha",
+        "data/sub/b.txt": b"beta",
+        "data/c.txt": b"gamma",
+        "data2/x.txt": b"not in data/",
+    }.items():
         s3_client.put_object(Bucket=s3_bucket, Key=key, Body=body)
     return s3_bucket
 
@@ -33,7 +37,9 @@ def _log(uri: str, **kwargs: object) -> quire.Artifact:
 
 
 def test_an_object_is_recorded_with_etag_and_version_and_downloaded_by_version(
-    bucket: str, s3_client, tmp_path: Path  # type: ignore[no-untyped-def]
+    bucket: str,
+    s3_client,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     head = s3_client.head_object(Bucket=bucket, Key="data/a.txt")
     art = _log(f"s3://{bucket}/data/a.txt")
@@ -75,7 +81,9 @@ def test_an_empty_prefix_is_an_error(bucket: str) -> None:
 
 
 def test_a_changed_object_without_versioning_is_reported_not_fetched(
-    s3_client, s3_bucket: str, tmp_path: Path  # type: ignore[no-untyped-def]
+    s3_client,
+    s3_bucket: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     s3_client.put_object(Bucket=s3_bucket, Key="model.bin", Body=b"v1 weights")
     art = _log(f"s3://{s3_bucket}/model.bin")
@@ -98,7 +106,9 @@ def test_a_deleted_version_is_reported_or_skipped_on_request(bucket: str, s3_cli
 
 
 def test_without_checksum_nothing_is_read_and_the_current_bytes_download(
-    bucket: str, s3_client, tmp_path: Path  # type: ignore[no-untyped-def]
+    bucket: str,
+    s3_client,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     art = _log(f"s3://{bucket}/data", checksum=False)
     (entry,) = art.manifest

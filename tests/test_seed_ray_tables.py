@@ -57,20 +57,22 @@ SEED = textwrap.dedent('''\
 ''')
 
 # Beyond the seed, in the same Ray session: Ray Data scans the parts in place.
-RAY_DATA = textwrap.dedent('''
+RAY_DATA = textwrap.dedent("""
     import ray.data
 
     files = wandb.Api().artifact(artifact_name + ":latest").get(table_name).dataset().files
     rows = ray.data.read_parquet(files)
     print("RAY DATA", rows.count(), rows.sum("c"))
-''')
+""")
 
 
 def test_seed_ray_writers_build_one_partitioned_table(tmp_path: Path, python_env: dict[str, str]) -> None:
     script = tmp_path / "seed_ray.py"
     script.write_text(SEED + RAY_DATA)
     python_env["RAY_USAGE_STATS_ENABLED"] = "0"
-    proc = subprocess.run([sys.executable, str(script)], env=python_env, capture_output=True, text=True, timeout=patience(30))
+    proc = subprocess.run(
+        [sys.executable, str(script)], env=python_env, capture_output=True, text=True, timeout=patience(30)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     version = quire.Api().artifact("parallel-artifact:latest")

@@ -20,7 +20,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import quire
 from quire.errors import ArtifactNotFoundError, ValidationError
-
 from support import files_of, write_tree
 
 pytestmark = pytest.mark.slow  # forty examples of twenty steps: seconds of work

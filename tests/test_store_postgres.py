@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
-from backends import free_port
 
 import quire
+from backends import free_port
 from quire.errors import StoreError
 from quire.store import open_store, postgres_engine
 from quire.store.catalog import (
@@ -38,7 +38,9 @@ def test_a_postgres_store_needs_quire_blobs(postgres_url: str, monkeypatch: pyte
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgresql+psycopg", "postgres"])
-def test_an_unreachable_server_is_named_without_its_password(scheme: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_an_unreachable_server_is_named_without_its_password(
+    scheme: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     port = free_port()
     monkeypatch.setenv("QUIRE_STORE", f"{scheme}://team:s3cret@127.0.0.1:{port}/artifacts")
     monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "blobs").as_uri())
@@ -50,10 +52,15 @@ def test_an_unreachable_server_is_named_without_its_password(scheme: str, monkey
     assert "check QUIRE_STORE" in message
 
 
-def test_an_unknown_role_or_database_is_named(postgres_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_an_unknown_role_or_database_is_named(
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     url = sa.engine.make_url(postgres_server)
     monkeypatch.setenv("QUIRE_BLOBS", (tmp_path / "blobs").as_uri())
-    for bad, what in ((url.set(username="no_such_role"), "no_such_role"), (url.set(database="no_such_db"), "no_such_db")):
+    for bad, what in (
+        (url.set(username="no_such_role"), "no_such_role"),
+        (url.set(database="no_such_db"), "no_such_db"),
+    ):
         monkeypatch.setenv("QUIRE_STORE", bad.render_as_string(hide_password=False))
         with pytest.raises(StoreError, match=rf"catalog at .*{what}.*does not exist"):
             open_store()
@@ -147,7 +154,9 @@ def test_a_password_in_the_url_is_used_but_never_shown(
     assert "s3cret" not in api.store.catalog.url
 
 
-def test_the_command_line_reports_an_unreachable_catalog_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_line_reports_an_unreachable_catalog_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from quire.cli import app

@@ -45,7 +45,10 @@ def _big(size: int = MULTIPART_MIN + 5 * (1 << 20)) -> bytes:
 
 
 def test_large_object_is_uploaded_in_parallel_parts(
-    objects: CloudObjects, s3_client, s3_bucket: str, tmp_path: Path  # type: ignore[no-untyped-def]
+    objects: CloudObjects,
+    s3_client,
+    s3_bucket: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     data = _big()
     staged = objects.temp_path()
@@ -76,7 +79,11 @@ def test_list_matches_a_prefix_inside_a_folder(objects: CloudObjects) -> None:
 
 
 def test_two_hosts_storing_the_same_large_blob_make_one_object(
-    s3_env: dict[str, str], s3_bucket: str, s3_client, python_env: dict[str, str], tmp_path: Path  # type: ignore[no-untyped-def]
+    s3_env: dict[str, str],
+    s3_bucket: str,
+    s3_client,
+    python_env: dict[str, str],
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     src = tmp_path / "model.bin"
     src.write_bytes(_big())
@@ -124,7 +131,9 @@ def test_a_bucket_that_does_not_exist_is_named(s3_env: dict[str, str], postgres_
 
 
 def test_an_unreachable_endpoint_is_named_and_nothing_is_committed(
-    s3_env: dict[str, str], postgres_url: str, monkeypatch  # type: ignore[no-untyped-def]
+    s3_env: dict[str, str],
+    postgres_url: str,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     from backends import free_port
 
@@ -145,7 +154,9 @@ def test_an_unreachable_endpoint_is_named_and_nothing_is_committed(
 
 
 def test_plain_http_endpoint_without_allow_http_says_what_to_set(
-    s3_env: dict[str, str], s3_bucket: str, monkeypatch  # type: ignore[no-untyped-def]
+    s3_env: dict[str, str],
+    s3_bucket: str,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.delenv("AWS_ALLOW_HTTP")
     with pytest.raises(StoreError, match="AWS_ALLOW_HTTP=true"):
@@ -183,7 +194,12 @@ def test_throttling_and_5xx_are_retried(s3_env: dict[str, str], s3_bucket: str, 
 
 
 def test_a_failing_server_mid_upload_gives_a_clear_error_and_no_version(
-    s3_env: dict[str, str], s3_bucket: str, postgres_url: str, proxy: FaultProxy, monkeypatch, tmp_path: Path  # type: ignore[no-untyped-def]
+    s3_env: dict[str, str],
+    s3_bucket: str,
+    postgres_url: str,
+    proxy: FaultProxy,
+    monkeypatch,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     monkeypatch.setenv("QUIRE_STORE", postgres_url)
@@ -306,10 +322,16 @@ def test_a_process_forked_after_using_the_store_is_refused_not_hung(objects: Clo
         (lambda: FileNotFoundError("Object at location k not found"), ObjectNotFoundError, "object 'k' is missing"),
         (lambda: obs_exc.PermissionDeniedError("no status here"), StoreError, "refused the credentials"),
         (lambda: obs_exc.UnauthenticatedError("no status here"), StoreError, "refused the credentials"),
-        (lambda: obs_exc.GenericError("Error performing GET: HTTP error: error sending request"), StoreError,
-         "cannot be reached"),
-        (lambda: obs_exc.GenericError("Error after 4 retries: 503 Service Unavailable: <Code>SlowDown</Code>"),
-         StoreError, "answered HTTP 503 SlowDown after 4 retries"),
+        (
+            lambda: obs_exc.GenericError("Error performing GET: HTTP error: error sending request"),
+            StoreError,
+            "cannot be reached",
+        ),
+        (
+            lambda: obs_exc.GenericError("Error after 4 retries: 503 Service Unavailable: <Code>SlowDown</Code>"),
+            StoreError,
+            "answered HTTP 503 SlowDown after 4 retries",
+        ),
         (lambda: obs_exc.InvalidPathError("bad path"), StoreError, "bad path"),
     ],
 )

@@ -24,7 +24,7 @@ from support import patience
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def log(*items: tuple[object, str], name: str = "preds", files: dict[str, bytes] | None = None) -> quire.Artifact:
@@ -47,27 +47,75 @@ def parts_table(i: int, rows: int = 3) -> quire.Table:
 
 
 def test_every_cell_type_round_trips_through_a_version() -> None:
-    columns = ["int", "float", "str", "bool", "ts", "ts_utc", "date", "list", "null", "np_vec", "np_mat", "np_scalar", "bytes"]
+    columns = [
+        "int",
+        "float",
+        "str",
+        "bool",
+        "ts",
+        "ts_utc",
+        "date",
+        "list",
+        "null",
+        "np_vec",
+        "np_mat",
+        "np_scalar",
+        "bytes",
+    ]
     rows = [
-        [1, 0.5, "a", True, dt.datetime(2024, 1, 2, 3, 4, 5, 6), dt.datetime(2024, 1, 2, tzinfo=UTC),
-         dt.date(2024, 1, 2), [1, 2], None, np.array([1.5, 2.5], dtype=np.float32),
-         np.arange(4).reshape(2, 2), np.int16(7), b"\x00\xff"],
-        [None, 2, None, False, None, None, None, [], None, np.array([], dtype=np.float32),
-         None, np.int16(-1), None],
+        [
+            1,
+            0.5,
+            "a",
+            True,
+            dt.datetime(2024, 1, 2, 3, 4, 5, 6),
+            dt.datetime(2024, 1, 2, tzinfo=UTC),
+            dt.date(2024, 1, 2),
+            [1, 2],
+            None,
+            np.array([1.5, 2.5], dtype=np.float32),
+            np.arange(4).reshape(2, 2),
+            np.int16(7),
+            b"\x00\xff",
+        ],
+        [None, 2, None, False, None, None, None, [], None, np.array([], dtype=np.float32), None, np.int16(-1), None],
     ]
     table = quire.Table(columns=columns, data=rows)
     got = log((table, "t")).get("t")
 
     types = got.to_arrow().schema
     assert [str(types.field(c).type) for c in columns] == [
-        "int64", "double", "string", "bool", "timestamp[us]", "timestamp[us, tz=UTC]",
-        "date32[day]", "list<element: int64>", "null", "list<element: float>",
-        "list<element: list<element: int64>>", "int64", "binary",
+        "int64",
+        "double",
+        "string",
+        "bool",
+        "timestamp[us]",
+        "timestamp[us, tz=UTC]",
+        "date32[day]",
+        "list<element: int64>",
+        "null",
+        "list<element: float>",
+        "list<element: list<element: int64>>",
+        "int64",
+        "binary",
     ]
     assert got.columns == columns
     assert got.data == [
-        [1, 0.5, "a", True, dt.datetime(2024, 1, 2, 3, 4, 5, 6), dt.datetime(2024, 1, 2, tzinfo=UTC),
-         dt.date(2024, 1, 2), [1, 2], None, [1.5, 2.5], [[0, 1], [2, 3]], 7, b"\x00\xff"],
+        [
+            1,
+            0.5,
+            "a",
+            True,
+            dt.datetime(2024, 1, 2, 3, 4, 5, 6),
+            dt.datetime(2024, 1, 2, tzinfo=UTC),
+            dt.date(2024, 1, 2),
+            [1, 2],
+            None,
+            [1.5, 2.5],
+            [[0, 1], [2, 3]],
+            7,
+            b"\x00\xff",
+        ],
         [None, 2.0, None, False, None, None, None, [], None, [], None, -1, None],
     ]
     assert got == table
@@ -85,12 +133,14 @@ def test_columns_widen_int_to_float_and_null_to_a_type() -> None:
 
 
 def test_dataframe_round_trip_keeps_dtypes() -> None:
-    frame = pd.DataFrame({
-        "a": np.arange(5, dtype=np.int32),
-        "b": np.linspace(0, 1, 5),
-        "c": list("vwxyz"),
-        "d": pd.date_range("2024-01-01", periods=5, freq="h"),
-    })
+    frame = pd.DataFrame(
+        {
+            "a": np.arange(5, dtype=np.int32),
+            "b": np.linspace(0, 1, 5),
+            "c": list("vwxyz"),
+            "d": pd.date_range("2024-01-01", periods=5, freq="h"),
+        }
+    )
     got = log((quire.Table(dataframe=frame), "frame")).get("frame")
     pd.testing.assert_frame_equal(got.get_dataframe(), frame)
     assert got.get_column("a", convert_to="numpy").dtype == np.int32
@@ -159,7 +209,9 @@ def test_a_refused_row_leaves_column_types_unchanged() -> None:
 
 def test_mixed_types_in_a_column_are_refused() -> None:
     table = quire.Table(columns=["label"], data=[["cat"]])
-    with pytest.raises(ValidationError, match=r"column 'label' holds string but got 3 of type int64.*allow_mixed_types=True"):
+    with pytest.raises(
+        ValidationError, match=r"column 'label' holds string but got 3 of type int64.*allow_mixed_types=True"
+    ):
         table.add_data(3)
     assert table.data == [["cat"]]  # the refused row was not added
     frame = pd.DataFrame({"ok": [1, 2], "bad": ["x", 2]})
@@ -226,7 +278,9 @@ def test_tables_load_on_first_use(python_env: dict[str, str]) -> None:
         "assert 'pyarrow' not in sys.modules, 'import quire loaded pyarrow'\n"
         "print(quire.Api().artifact('preds:latest').get('t').data)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=python_env, capture_output=True, text=True, timeout=patience(1))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=python_env, capture_output=True, text=True, timeout=patience(1)
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[[5]]"
 
@@ -280,9 +334,7 @@ def test_duckdb_and_polars_agree_with_pandas() -> None:
     sql = duckdb.connect().register("preds", pt.to_arrow())
     by_duckdb = sql.sql("select part, sum(score) as s from preds group by part order by part").fetchall()
     assert by_duckdb == list(expected.items())
-    by_polars = (
-        pl.scan_pyarrow_dataset(pt.dataset()).group_by("part").agg(pl.col("score").sum()).sort("part").collect()
-    )
+    by_polars = pl.scan_pyarrow_dataset(pt.dataset()).group_by("part").agg(pl.col("score").sum()).sort("part").collect()
     assert by_polars.rows() == list(expected.items())
 
 
@@ -325,15 +377,17 @@ def test_parts_with_different_schemas_name_parts_and_columns() -> None:
 def test_parts_whose_types_widen_are_read_as_one() -> None:
     nulls = quire.Table(columns=["id", "part", "score"], data=[[7, 1, None]])
     ints = quire.Table(columns=["id", "part", "score"], data=[[8, 2, 1]])
-    pt = log((parts_table(0, 1), "parts/a"), (nulls, "parts/b"), (ints, "parts/c"),
-             (quire.PartitionedTable("parts"), "pt")).get("pt")
+    pt = log(
+        (parts_table(0, 1), "parts/a"), (nulls, "parts/b"), (ints, "parts/c"), (quire.PartitionedTable("parts"), "pt")
+    ).get("pt")
     assert pt.to_arrow().column("score").to_pylist() == [0.0, None, 1.0]
     assert [r for _, r in pt.iterrows()] == [[0, 0, 0.0], [7, 1, None], [8, 2, 1.0]]
 
 
 def test_a_stray_file_under_the_parts_folder_is_named() -> None:
     version = log(
-        (parts_table(0), "parts/table_0"), (quire.PartitionedTable("parts"), "pt"),
+        (parts_table(0), "parts/table_0"),
+        (quire.PartitionedTable("parts"), "pt"),
         files={"parts/notes.txt": b"not a table"},
     )
     with pytest.raises(ValidationError, match=r"not tables \('parts/notes.txt'\)"):
@@ -382,7 +436,9 @@ def big_part(i: int) -> quire.Table:
 
 
 def log_big_and_small_parts() -> quire.Artifact:
-    parts = [(big_part(i), f"parts/table_{i}") for i in range(2)] + [(parts_table(i), f"parts/table_{i}") for i in (2, 3)]
+    parts = [(big_part(i), f"parts/table_{i}") for i in range(2)] + [
+        (parts_table(i), f"parts/table_{i}") for i in (2, 3)
+    ]
     return log(*parts, (quire.PartitionedTable("parts"), "pt"))
 
 

@@ -62,8 +62,14 @@ def test_sixteen_writer_processes_upsert_one_version_that_a_finisher_commits(
     }
 
     def start(code: str, *args: object, cwd: Path) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=env, cwd=cwd,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-c", code, *map(str, args)],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     # The finisher starts first and waits for the writers' contributions.
     finisher = start(FINISHER, WRITERS, patience(WRITERS), cwd=tmp_path)

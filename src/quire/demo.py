@@ -158,8 +158,10 @@ def collaborative_writers(demo: Demo) -> None:
     group = f"demo-predict-{uuid.uuid4().hex[:8]}"
     made = {v.id for c in demo.api().artifact_collections(PROJECT) if c.name == PREDICTIONS for v in c.versions()}
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    writers = [ctx.Process(target=_shard_writer, args=(demo.store, group, folder / f"shard-{r}.csv", r))
-               for r in range(WRITERS)]
+    writers = [
+        ctx.Process(target=_shard_writer, args=(demo.store, group, folder / f"shard-{r}.csv", r))
+        for r in range(WRITERS)
+    ]
     for writer in writers:
         writer.start()
     try:
@@ -171,8 +173,10 @@ def collaborative_writers(demo: Demo) -> None:
         for writer in writers:
             writer.join()
     again = " (the same files as before: no new version)" if merged.id in made else ""
-    demo.say(f"{WRITERS} writer processes upserted a table part each; the finisher waited for them and "
-             f"committed {merged.qualified_name} ({merged.file_count} files){again}")
+    demo.say(
+        f"{WRITERS} writer processes upserted a table part each; the finisher waited for them and "
+        f"committed {merged.qualified_name} ({merged.file_count} files){again}"
+    )
 
 
 def query_partitioned_table(demo: Demo) -> None:
@@ -182,8 +186,10 @@ def query_partitioned_table(demo: Demo) -> None:
     summary = rows.group_by("label").aggregate([("id", "count"), ("x", "mean")]).sort_by("label")
     demo.say(f"read {rows.num_rows} rows from the {len(table.parts)} parts of {PREDICTIONS}:latest")
     found = zip(*(summary.column(c).to_pylist() for c in ("label", "id_count", "x_mean")))
-    demo.say("SELECT label, count(*), avg(x) FROM predictions GROUP BY label → "
-             + "; ".join(f"label {label}: {count} rows, avg(x) {mean:+.3f}" for label, count, mean in found))
+    demo.say(
+        "SELECT label, count(*), avg(x) FROM predictions GROUP BY label → "
+        + "; ".join(f"label {label}: {count} rows, avg(x) {mean:+.3f}" for label, count, mean in found)
+    )
 
 
 SCRAPED = "demo-scraped"
@@ -209,8 +215,10 @@ def scrape_daily(demo: Demo) -> None:
         demo.say(f"day {day}: appended a table part: {artifact.qualified_name} holds {parts} of them")
     demo.state["scraped"] = artifact.version
     table = artifact.get("scraped")
-    demo.say(f"{artifact.qualified_name} reads all days as one table: {table.to_arrow().num_rows} rows "
-             f"from {len(table.parts)} parts")
+    demo.say(
+        f"{artifact.qualified_name} reads all days as one table: {table.to_arrow().num_rows} rows "
+        f"from {len(table.parts)} parts"
+    )
 
 
 def patch_a_part(demo: Demo) -> None:
@@ -224,8 +232,10 @@ def patch_a_part(demo: Demo) -> None:
         demo.say(f"fixed day 2's part of {scraped.qualified_name}: it was fixed already")
         return
     changes = scraped.diff(draft)
-    demo.say(f"fixed day 2's part as {draft.qualified_name} (parent {draft.parent.version}; "
-             f"{len(changes.changed)} changed, {len(changes.added)} added, {len(changes.removed)} removed)")
+    demo.say(
+        f"fixed day 2's part as {draft.qualified_name} (parent {draft.parent.version}; "
+        f"{len(changes.changed)} changed, {len(changes.added)} added, {len(changes.removed)} removed)"
+    )
 
 
 STEPS: list[Callable[[Demo], None]] = [
@@ -241,8 +251,11 @@ STEPS: list[Callable[[Demo], None]] = [
 ]
 
 
-def run_demo(store: str | os.PathLike[str] | None = None, say: Callable[[str], None] = print,
-             steps: list[Callable[[Demo], None]] | None = None) -> list[quire.Artifact]:
+def run_demo(
+    store: str | os.PathLike[str] | None = None,
+    say: Callable[[str], None] = print,
+    steps: list[Callable[[Demo], None]] | None = None,
+) -> list[quire.Artifact]:
     """Run the demo steps on ``store`` (default ``QUIRE_STORE``, else ~/.quire).
 
     Returns every version in the demo project, oldest first per collection.

@@ -105,8 +105,9 @@ class CorruptBlobError(QuireError):
         heal = (
             f"the store's copy is set aside (as {set_aside}), so logging the same file again stores "
             "it anew, and `quire artifact verify NAME --repair --from DIR` restores a version from "
-            "a folder of its files" if set_aside else
-            "run `quire artifact verify NAME`, and restore the version from a folder of its files "
+            "a folder of its files"
+            if set_aside
+            else "run `quire artifact verify NAME`, and restore the version from a folder of its files "
             "with `--repair --from DIR`"
         )
         super().__init__(

@@ -43,12 +43,18 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    store: Annotated[Optional[str], typer.Option(
-        "--store", metavar="LOCATION",
-        help="The store: a directory, or a postgresql:// URL (default: $QUIRE_STORE, else ~/.quire).",
-        show_default=False)] = None,
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="LOCATION",
+            help="The store: a directory, or a postgresql:// URL (default: $QUIRE_STORE, else ~/.quire).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Quire: versioned artifacts for machine learning, on storage you own."""
     ctx.obj = Settings(store=store)

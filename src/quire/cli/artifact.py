@@ -6,7 +6,7 @@ import os
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -36,9 +36,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Log, download, list, alias, diff and verify artifact versions.", no_args_is_help=True)
 app.add_typer(pending.app, name="pending")
 
-Address = Annotated[
-    str, typer.Argument(metavar="NAME", help="[project/]name[:vN|:alias]; no suffix means latest.")
-]
+Address = Annotated[str, typer.Argument(metavar="NAME", help="[project/]name[:vN|:alias]; no suffix means latest.")]
 
 
 class Policy(str, Enum):
@@ -52,15 +50,22 @@ class Policy(str, Enum):
 def put(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A file or a folder to log.", show_default=False)],
-    name: Annotated[Optional[str], typer.Option(
-        "--name", "-n", help="[project/]name of the collection (default: the path's name).")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="[project/]name of the collection (default: the path's name).")
+    ] = None,
     type_: Annotated[str, typer.Option("--type", "-t", help="The artifact type.")] = "dataset",
-    alias: Annotated[Optional[list[str]], typer.Option(
-        "--alias", "-a", help="An alias for the new version (repeatable); latest is always set.")] = None,
-    description: Annotated[Optional[str], typer.Option(help="Free text describing the version.")] = None,
-    policy: Annotated[Policy, typer.Option(
-        help="mutable: keep a copy now, so later edits of the files cannot change the version; "
-        "immutable: trust the files not to change until the upload is done.")] = Policy.mutable,
+    alias: Annotated[
+        list[str] | None,
+        typer.Option("--alias", "-a", help="An alias for the new version (repeatable); latest is always set."),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="Free text describing the version.")] = None,
+    policy: Annotated[
+        Policy,
+        typer.Option(
+            help="mutable: keep a copy now, so later edits of the files cannot change the version; "
+            "immutable: trust the files not to change until the upload is done."
+        ),
+    ] = Policy.mutable,
     json_: JsonFlag = False,
 ) -> None:
     """Log a file or a folder as the next version of a collection.
@@ -94,10 +99,12 @@ def put(
 def get(
     ctx: typer.Context,
     name: Address,
-    root: Annotated[Optional[Path], typer.Option(
-        help="The folder to download into (default: ./artifacts/NAME:vN).")] = None,
-    path_prefix: Annotated[Optional[str], typer.Option(
-        help="Download only the files at or below this path of the artifact.")] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="The folder to download into (default: ./artifacts/NAME:vN).")
+    ] = None,
+    path_prefix: Annotated[
+        str | None, typer.Option(help="Download only the files at or below this path of the artifact.")
+    ] = None,
     json_: JsonFlag = False,
 ) -> None:
     """Download a version's files into a folder."""
@@ -106,8 +113,10 @@ def get(
     files = len(chosen) if chosen is not None else artifact.file_count
     if path_prefix and not files:
         raise ArtifactNotFoundError(f"{artifact.qualified_name} has no files at or below {path_prefix!r}")
-    with working(f"downloading {artifact.qualified_name}",
-                 total=lambda: sum(e.size or 0 for e in chosen) if chosen is not None else artifact.size):
+    with working(
+        f"downloading {artifact.qualified_name}",
+        total=lambda: sum(e.size or 0 for e in chosen) if chosen is not None else artifact.size,
+    ):
         target = artifact.download(root, path_prefix=path_prefix)
     if json_:
         emit({**describe(artifact), "root": str(Path(target).resolve()), "downloaded_files": files})
@@ -118,8 +127,8 @@ def get(
 @app.command("ls")
 def list_collections(
     ctx: typer.Context,
-    project: Annotated[Optional[str], typer.Argument(help="A project (default: every project).")] = None,
-    type_: Annotated[Optional[str], typer.Option("--type", "-t", help="Only collections of this type.")] = None,
+    project: Annotated[str | None, typer.Argument(help="A project (default: every project).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="Only collections of this type.")] = None,
     json_: JsonFlag = False,
 ) -> None:
     """List the collections (named series of versions) in the store."""
@@ -189,15 +198,30 @@ def alias(
 def verify(
     ctx: typer.Context,
     name: Address,
-    root: Annotated[Optional[Path], typer.Option(
-        help="A downloaded folder to check. Without it, the version is downloaded from the "
-        "store (bypassing the local cache) into a temporary folder and checked there.")] = None,
-    repair: Annotated[bool, typer.Option(
-        "--repair", help="Check the store's copy and store any damaged or missing file again "
-        "from --from DIR (exit 1 if some are still missing).")] = False,
-    source: Annotated[Optional[Path], typer.Option(
-        "--from", metavar="DIR", help="With --repair: a folder holding the version's files, "
-        "found by their path below it first, else by their content.")] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            help="A downloaded folder to check. Without it, the version is downloaded from the "
+            "store (bypassing the local cache) into a temporary folder and checked there."
+        ),
+    ] = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Check the store's copy and store any damaged or missing file again "
+            "from --from DIR (exit 1 if some are still missing).",
+        ),
+    ] = False,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            metavar="DIR",
+            help="With --repair: a folder holding the version's files, "
+            "found by their path below it first, else by their content.",
+        ),
+    ] = None,
     json_: JsonFlag = False,
 ) -> None:
     """Check that a folder, or the store, holds exactly a version's bytes (exit 1 if not).
@@ -217,8 +241,10 @@ def verify(
         artifact.verify(root)
         where = str(root)
     else:
-        with tempfile.TemporaryDirectory(prefix="quire-verify-") as scratch, \
-                working(f"verifying {artifact.qualified_name}", total=lambda: artifact.size):
+        with (
+            tempfile.TemporaryDirectory(prefix="quire-verify-") as scratch,
+            working(f"verifying {artifact.qualified_name}", total=lambda: artifact.size),
+        ):
             try:
                 artifact.verify(artifact.download(scratch, skip_cache=True))
             except CorruptBlobError as exc:  # every blob is checked as it is fetched
@@ -287,8 +313,10 @@ def diff(
         table(title, ("", "path", "size"), rows)
     grown = sum(e.size or 0 for e in changes.added) - sum(e.size or 0 for e in changes.removed)
     grown += sum((b.size or 0) - (a.size or 0) for a, b in changes.changed)
-    typer.echo(f"{title}: {len(changes.added)} added, {len(changes.removed)} removed, "
-               f"{len(changes.changed)} changed ({'+' if grown >= 0 else '-'}{human_size(abs(grown))})")
+    typer.echo(
+        f"{title}: {len(changes.added)} added, {len(changes.removed)} removed, "
+        f"{len(changes.changed)} changed ({'+' if grown >= 0 else '-'}{human_size(abs(grown))})"
+    )
 
 
 def _bytes_below(path: Path) -> int:
@@ -297,8 +325,10 @@ def _bytes_below(path: Path) -> int:
         return path.stat().st_size
     # As put walks: symlinks to files are followed, symlinks to folders are not.
     return sum(
-        os.stat(file).st_size for folder, _, names in os.walk(path)
-        for name in names if os.path.isfile(file := os.path.join(folder, name))
+        os.stat(file).st_size
+        for folder, _, names in os.walk(path)
+        for name in names
+        if os.path.isfile(file := os.path.join(folder, name))
     )
 
 
@@ -309,9 +339,7 @@ def _size(n: int | None) -> str:
 def _split_collection(text: str) -> tuple[str | None, str]:
     """``[project/]name`` → (project or None, name), both checked."""
     if ":" in text:
-        raise ValidationError(
-            f"invalid collection name {text!r}: give [project/]name, without ':vN' or ':alias'"
-        )
+        raise ValidationError(f"invalid collection name {text!r}: give [project/]name, without ':vN' or ':alias'")
     project, _, name = text.rpartition("/")
     return (check_name(project, "project name") if project else None), check_name(name)
 
@@ -329,11 +357,19 @@ def _find_collection(quire_api: quire.Api, text: str) -> ArtifactCollection:
 
 
 def _collection_data(c: ArtifactCollection) -> dict[str, object]:
-    return {"project": c.project, "name": c.name, "type": c.type, "versions": c.version_count,
-            "aliases": c.aliases, "description": c.description}
+    return {
+        "project": c.project,
+        "name": c.name,
+        "type": c.type,
+        "versions": c.version_count,
+        "aliases": c.aliases,
+        "description": c.description,
+    }
 
 
 def _summary(artifact: quire.Artifact) -> str:
     aliases = ", ".join(sorted(artifact.aliases)) or "none"
-    return (f"{count(artifact.file_count, 'file')}, {human_size(artifact.size)}, "
-            f"digest {artifact.digest[:12]}, aliases: {aliases}")
+    return (
+        f"{count(artifact.file_count, 'file')}, {human_size(artifact.size)}, "
+        f"digest {artifact.digest[:12]}, aliases: {aliases}"
+    )

@@ -14,8 +14,9 @@ app = typer.Typer(help="Manage the local cache of downloaded files.", no_args_is
 @app.command()
 def cleanup(
     ctx: typer.Context,
-    max_bytes: Annotated[int, typer.Argument(
-        metavar="SIZE", parser=parse_size, help="Keep at most this much: 0, 500MB, 10GB, 2GiB.")],
+    max_bytes: Annotated[
+        int, typer.Argument(metavar="SIZE", parser=parse_size, help="Keep at most this much: 0, 500MB, 10GB, 2GiB.")
+    ],
     json_: JsonFlag = False,
 ) -> None:
     """Remove the least recently used cached files until the cache holds at most SIZE.

@@ -141,8 +141,15 @@ def describe(artifact: quire.Artifact) -> dict[str, Any]:
 def version_rows(versions: Sequence[quire.Artifact]) -> list[list[str]]:
     """One row per version, for :func:`table` under :data:`VERSION_COLUMNS`."""
     return [
-        [v.name, v.digest[:8], ", ".join(sorted(v.aliases)) or "-", str(v.file_count),
-         human_size(v.size), v.created_at[:16].replace("T", " "), parent.version if (parent := v.parent) else "-"]
+        [
+            v.name,
+            v.digest[:8],
+            ", ".join(sorted(v.aliases)) or "-",
+            str(v.file_count),
+            human_size(v.size),
+            v.created_at[:16].replace("T", " "),
+            parent.version if (parent := v.parent) else "-",
+        ]
         for v in versions
     ]
 
@@ -207,4 +214,3 @@ def human_size(n: int) -> str:
             return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     raise AssertionError("unreachable")
-

@@ -23,16 +23,26 @@ def parse_duration(text: str) -> float:
 
 def gc(
     ctx: typer.Context,
-    grace: Annotated[float, typer.Option(
-        metavar="DURATION", parser=parse_duration,
-        help="Keep everything younger than this (0, 90s, 30m, 1h, 7d): uploads in progress "
-        "are younger.")] = "1h",  # type: ignore[assignment]
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Delete nothing: list what would go, and how many bytes.")] = False,
-    lease: Annotated[float | None, typer.Option(
-        metavar="DURATION", parser=parse_duration,
-        help="How long the sweep holds writers' commits off between renewals (default 30s, or "
-        "QUIRE_GC_LEASE): a gc that dies holds them off this long.")] = None,
+    grace: Annotated[
+        float,
+        typer.Option(
+            metavar="DURATION",
+            parser=parse_duration,
+            help="Keep everything younger than this (0, 90s, 30m, 1h, 7d): uploads in progress are younger.",
+        ),
+    ] = "1h",  # type: ignore[assignment]
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Delete nothing: list what would go, and how many bytes.")
+    ] = False,
+    lease: Annotated[
+        float | None,
+        typer.Option(
+            metavar="DURATION",
+            parser=parse_duration,
+            help="How long the sweep holds writers' commits off between renewals (default 30s, or "
+            "QUIRE_GC_LEASE): a gc that dies holds them off this long.",
+        ),
+    ] = None,
     json_: JsonFlag = False,
 ) -> None:
     """Delete the blobs and manifest pages that no version and no pending contribution references.

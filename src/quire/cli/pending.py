@@ -8,7 +8,7 @@ abort one that will never be finished.
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,12 +19,14 @@ from .common import JsonFlag, api, count, emit, human_size, table
 if TYPE_CHECKING:
     from quire.sdk.collaborative import PendingVersion
 
-app = typer.Typer(
-    help="List, inspect and abort pending versions (collaborative mode).", no_args_is_help=True
-)
+app = typer.Typer(help="List, inspect and abort pending versions (collaborative mode).", no_args_is_help=True)
 
-Ref = Annotated[str, typer.Argument(
-    metavar="ID", help="The pending version's id, or its distributed id if no other pending version has it.")]
+Ref = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID", help="The pending version's id, or its distributed id if no other pending version has it."
+    ),
+]
 
 
 class State(str, Enum):
@@ -39,7 +41,7 @@ class State(str, Enum):
 @app.command("ls")
 def list_pending(
     ctx: typer.Context,
-    project: Annotated[Optional[str], typer.Argument(help="A project (default: every project).")] = None,
+    project: Annotated[str | None, typer.Argument(help="A project (default: every project).")] = None,
     state: Annotated[State, typer.Option(help="Which ones to list.")] = State.open,
     json_: JsonFlag = False,
 ) -> None:
@@ -50,11 +52,23 @@ def list_pending(
         emit([p.to_dict() for p in found])
         return
     if not found:
-        typer.echo(f"No {'' if state is State.all else state.value + ' '}pending versions"
-                   + (f" in project {project}" if project else ""))
+        typer.echo(
+            f"No {'' if state is State.all else state.value + ' '}pending versions"
+            + (f" in project {project}" if project else "")
+        )
         return
-    rows = [[p.id, f"{p.project}/{p.name}", p.distributed_id, _state(p), p.contribution_count,
-             p.file_count, p.created_at[:16].replace("T", " ")] for p in found]
+    rows = [
+        [
+            p.id,
+            f"{p.project}/{p.name}",
+            p.distributed_id,
+            _state(p),
+            p.contribution_count,
+            p.file_count,
+            p.created_at[:16].replace("T", " "),
+        ]
+        for p in found
+    ]
     columns = ("id", "collection", "distributed id", "state", "contributions", "files", "created (UTC)")
     table(None, columns, rows)
 
@@ -68,8 +82,7 @@ def show(ctx: typer.Context, ref: Ref, json_: JsonFlag = False) -> None:
         emit({**found.to_dict(), "contributions": [c.to_dict() for c in parts]})
         return
     typer.echo(f"{_title(found)}: {_state(found)}, {count(len(parts), 'contribution')}")
-    rows = [[c.writer, c.role, c.file_count, human_size(c.size), c.created_at[:19].replace("T", " ")]
-            for c in parts]
+    rows = [[c.writer, c.role, c.file_count, human_size(c.size), c.created_at[:19].replace("T", " ")] for c in parts]
     if rows:
         table(None, ("writer", "role", "files", "size", "added (UTC)"), rows)
 
@@ -84,8 +97,11 @@ def abort(ctx: typer.Context, ref: Ref, json_: JsonFlag = False) -> None:
     if json_:
         emit(found.to_dict())
         return
-    what = "was already aborted" if was == "aborted" else (
-        f"aborted ({count(found.contribution_count, 'contribution')} discarded)")
+    what = (
+        "was already aborted"
+        if was == "aborted"
+        else (f"aborted ({count(found.contribution_count, 'contribution')} discarded)")
+    )
     typer.echo(f"{_title(found)} {what}.")
 
 

@@ -50,6 +50,7 @@ from .targets import copy_into, link_new, write_new
 
 _FICLONE = 0x40049409  # linux/fs.h: share extents (btrfs, XFS, bcachefs)
 
+
 class Cache:
     """A content-addressed cache of whole files below ``root``."""
 

@@ -157,8 +157,13 @@ def stage_contribution(draft: Draft, staged: Staged, store: Store) -> str:
 def _new_version(store: Store, draft: Draft, root: str, parent_id: str | None, metadata: dict[str, Any]) -> NewVersion:
     manifest = load_manifest(store.blobs, root)  # its root page holds the totals
     return NewVersion(
-        digest=manifest.digest, root=root, size=manifest.size, file_count=len(manifest),
-        metadata=metadata, description=draft.description, parent_id=parent_id,
+        digest=manifest.digest,
+        root=root,
+        size=manifest.size,
+        file_count=len(manifest),
+        metadata=metadata,
+        description=draft.description,
+        parent_id=parent_id,
     )
 
 
@@ -173,7 +178,12 @@ def _latest(store: Store, project: str, name: str) -> VersionRecord | None:
 
 
 def commit_draft(
-    store: Store, draft: Draft, staged: Staged, project: str, aliases: list[str], tags: list[str],
+    store: Store,
+    draft: Draft,
+    staged: Staged,
+    project: str,
+    aliases: list[str],
+    tags: list[str],
     run_ids: list[str],
 ) -> Committed:
     """Upload, store the manifest and commit ``draft``; an incremental one (patch mode)
@@ -203,8 +213,16 @@ def commit_draft(
                 root = save_manifest(store.blobs, draft.manifest)
         assert root is not None
         request = VersionCommit(
-            project, draft.collection, draft.type, _new_version(store, draft, root, parent_id, draft.metadata),
-            commit_id, epoch, expect_latest=expect, aliases=aliases, tags=tags, run_ids=run_ids,
+            project,
+            draft.collection,
+            draft.type,
+            _new_version(store, draft, root, parent_id, draft.metadata),
+            commit_id,
+            epoch,
+            expect_latest=expect,
+            aliases=aliases,
+            tags=tags,
+            run_ids=run_ids,
         )
         return store.catalog.commit(request)
 
@@ -212,15 +230,21 @@ def commit_draft(
 
 
 def add_contribution(
-    store: Store, draft: Draft, staged: Staged, project: str, distributed_id: str, run_id: str | None,
+    store: Store,
+    draft: Draft,
+    staged: Staged,
+    project: str,
+    distributed_id: str,
+    run_id: str | None,
     info: dict[str, Any],
 ) -> Added:
     """Upload the draft's bytes and manifest, then add them to the pending version as one
     contribution (``info``: who wrote it, its aliases, metadata and role)."""
 
     def attempt(epoch: Epoch) -> Added:
-        own = NewContribution(run_id, stage_contribution(draft, staged, store), len(draft.manifest),
-                              draft.manifest.size, info)
+        own = NewContribution(
+            run_id, stage_contribution(draft, staged, store), len(draft.manifest), draft.manifest.size, info
+        )
         return store.catalog.add_contribution(project, draft.collection, draft.type, distributed_id, own, epoch)
 
     return retrying(store, staged.epoch(store), attempt)
@@ -237,8 +261,14 @@ class _Part(NamedTuple):
 
 
 def finish(
-    store: Store, draft: Draft, staged: Staged, project: str, distributed_id: str, run_id: str | None,
-    info: dict[str, Any], aliases: list[str],
+    store: Store,
+    draft: Draft,
+    staged: Staged,
+    project: str,
+    distributed_id: str,
+    run_id: str | None,
+    info: dict[str, Any],
+    aliases: list[str],
 ) -> Finished:
     """Add the draft as the finisher's contribution, merge every contribution and commit
     the result, marking the pending version committed.
@@ -256,8 +286,9 @@ def finish(
     def attempt(epoch: Epoch) -> Finished:
         own = staged_under.get(epoch)
         if own is None:  # first, or a gc ran since: check what the store holds again
-            own = NewContribution(run_id, stage_contribution(draft, staged, store), len(draft.manifest),
-                                  draft.manifest.size, info)
+            own = NewContribution(
+                run_id, stage_contribution(draft, staged, store), len(draft.manifest), draft.manifest.size, info
+            )
             staged_under.clear()
             staged_under[epoch] = own
             manifests[own.root] = draft.manifest
@@ -278,12 +309,29 @@ def finish(
         runs = [r for r in dict.fromkeys([run_id, *(p.run_id for p in parts)]) if r]
         root = save_manifest(store.blobs, merged)
         version = NewVersion(
-            digest=merged.digest, root=root, size=merged.size, file_count=len(merged), metadata=metadata,
-            description=draft.description, parent_id=draft.parent.id if draft.parent else None,
+            digest=merged.digest,
+            root=root,
+            size=merged.size,
+            file_count=len(merged),
+            metadata=metadata,
+            description=draft.description,
+            parent_id=draft.parent.id if draft.parent else None,
         )
-        return store.catalog.finish(FinishCommit(
-            project, draft.collection, draft.type, distributed_id, own, [c.key for c in others], version,
-            commit_id, epoch, aliases=list(dict.fromkeys(every_alias)), tags=[], run_ids=runs,
-        ))
+        return store.catalog.finish(
+            FinishCommit(
+                project,
+                draft.collection,
+                draft.type,
+                distributed_id,
+                own,
+                [c.key for c in others],
+                version,
+                commit_id,
+                epoch,
+                aliases=list(dict.fromkeys(every_alias)),
+                tags=[],
+                run_ids=runs,
+            )
+        )
 
     return retrying(store, staged.epoch(store), attempt)

@@ -34,8 +34,13 @@ class ManifestDiff:
             "added": [one(e) for e in self.added],
             "removed": [one(e) for e in self.removed],
             "changed": [
-                {"path": new.path, "old_size": old.size, "size": new.size,
-                 "old_digest": old.digest, "digest": new.digest}
+                {
+                    "path": new.path,
+                    "old_size": old.size,
+                    "size": new.size,
+                    "old_digest": old.digest,
+                    "digest": new.digest,
+                }
                 for old, new in self.changed
             ],
         }

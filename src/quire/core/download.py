@@ -76,9 +76,7 @@ def cached_files(blobs: BlobStore, cache: Cache, entries: list[Entry]) -> list[P
     """
     references = [e.path for e in entries if not e.stored]
     if references:
-        raise ValidationError(
-            f"{references[0]!r} is a reference, not stored bytes; download() the version to read it"
-        )
+        raise ValidationError(f"{references[0]!r} is a reference, not stored bytes; download() the version to read it")
     paths = cache.fill(blobs, {e.digest: e.size or 0 for e in entries})
     return [paths[e.digest] for e in entries]
 
@@ -119,11 +117,7 @@ def _fetch(entry: Entry, target: Path, allow_missing: bool) -> None:
 
 def files_below(root: Path) -> list[str]:
     """The posix paths, relative to ``root``, of every file below it."""
-    return [
-        Path(dirpath, name).relative_to(root).as_posix()
-        for dirpath, _, names in os.walk(root)
-        for name in names
-    ]
+    return [Path(dirpath, name).relative_to(root).as_posix() for dirpath, _, names in os.walk(root) for name in names]
 
 
 def verify(manifest: Manifest, root: Path) -> None:

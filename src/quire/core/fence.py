@@ -43,7 +43,10 @@ def writer_epoch(store: Store, wait: bool = False, timeout: float = WAIT) -> Epo
             waited_for = sweep.holder
             log.warning(
                 "waiting for %s, which sweeps %s: its lease runs out in %.1f s on the catalog's clock "
-                "unless it renews it (a gc that died is noticed then)", sweep.holder, store.url, sweep.left,
+                "unless it renews it (a gc that died is noticed then)",
+                sweep.holder,
+                store.url,
+                sweep.left,
             )
         if time.monotonic() > deadline:
             raise ConcurrentGCError(

@@ -85,7 +85,10 @@ class GCReport:
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready summary."""
         return {
-            "dry_run": self.dry_run, "freed_bytes": self.freed, "live": self.live, "young": self.young,
+            "dry_run": self.dry_run,
+            "freed_bytes": self.freed,
+            "live": self.live,
+            "young": self.young,
             "deleted": [{"kind": k, "key": key, "bytes": n} for k, key, n in self.deleted],
             "repacked": [{"key": key, "bytes": n} for key, n in self.repacked],
             "rewritten_bytes": self.rewritten_bytes,
@@ -123,7 +126,10 @@ class _Cutoffs:
 
 
 def collect_garbage(
-    store: Store, grace: float = GRACE, dry_run: bool = False, repack_below: float = REPACK_BELOW,
+    store: Store,
+    grace: float = GRACE,
+    dry_run: bool = False,
+    repack_below: float = REPACK_BELOW,
     lease: float | None = None,
 ) -> GCReport:
     """Delete what no version or contribution references and is older than ``grace`` s
@@ -216,8 +222,9 @@ def _clock_offsets(store: Store) -> tuple[float, float, float]:
     return mtime - middle, local - middle, (after - before) / 2 + resolution
 
 
-def _plan(store: Store, inventory: Inventory, live: _Live, cutoffs: _Cutoffs, repack_below: float,
-          dry_run: bool) -> tuple[GCReport, list[StoredPack], set[str]]:
+def _plan(
+    store: Store, inventory: Inventory, live: _Live, cutoffs: _Cutoffs, repack_below: float, dry_run: bool
+) -> tuple[GCReport, list[StoredPack], set[str]]:
     """The report of what goes, the packs to rewrite and the blobs to copy out of them.
 
     Keys that are not Quire's (not a digest's key, not a pack's name) are left alone:

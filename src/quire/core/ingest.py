@@ -82,9 +82,7 @@ def walk_files(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
                 yield f"{prefix}{item.name}", item
 
 
-def ingest_dir(
-    root: Path, prefix: str | None, writer: BlobWriter | None, stat: StatCache
-) -> list[Entry]:
+def ingest_dir(root: Path, prefix: str | None, writer: BlobWriter | None, stat: StatCache) -> list[Entry]:
     """Every file below ``root`` as entries under ``prefix`` (sorted by path).
 
     Large files are read in parallel threads: hashing, copying and fsync release the

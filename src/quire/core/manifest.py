@@ -49,7 +49,11 @@ class Entry:
         if not isinstance(other, Entry):
             return NotImplemented
         return (self.path, self.digest, self.size, self.ref, self.extra) == (
-            other.path, other.digest, other.size, other.ref, other.extra
+            other.path,
+            other.digest,
+            other.size,
+            other.ref,
+            other.extra,
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -28,9 +28,7 @@ MAX_METADATA_DEPTH = 100
 def check_name(value: object, what: str = "artifact name") -> str:
     """Return ``value`` if it is a valid name: 1–128 of ``A-Z a-z 0-9 _ . -``."""
     if not isinstance(value, str) or not _NAME.fullmatch(value) or value in {".", ".."}:
-        raise ValidationError(
-            f"invalid {what} {value!r}: use 1 to 128 letters, digits, '_', '.' or '-'"
-        )
+        raise ValidationError(f"invalid {what} {value!r}: use 1 to 128 letters, digits, '_', '.' or '-'")
     return value
 
 
@@ -45,9 +43,7 @@ def check_alias(value: object) -> str:
 def check_tag(value: object) -> str:
     """Return ``value`` if it is a valid tag: words of letters, digits, '_' and '-'."""
     if not isinstance(value, str) or len(value) > 128 or not _TAG.fullmatch(value):
-        raise ValidationError(
-            f"invalid tag {value!r}: use letters, digits, '_' and '-' (single spaces between words)"
-        )
+        raise ValidationError(f"invalid tag {value!r}: use letters, digits, '_' and '-' (single spaces between words)")
     return value
 
 
@@ -98,7 +94,8 @@ def check_path(value: object) -> str:
         raise ValidationError(f"invalid entry path {value!r}: '..' would leave the artifact")
     path = "/".join(parts)
     if (
-        len(path.encode("utf-8", "surrogateescape")) > MAX_PATH or len(parts) > MAX_PATH_DEPTH
+        len(path.encode("utf-8", "surrogateescape")) > MAX_PATH
+        or len(parts) > MAX_PATH_DEPTH
         or any(len(p.encode("utf-8", "surrogateescape")) > MAX_PATH_PART for p in parts)
     ):
         raise ValidationError(
@@ -138,11 +135,14 @@ def _check_depth(value: object, what: str) -> None:
                 f"{what} nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it"
             )
         # by id: a container shared by many parents (or a cycle) counts once per level
-        level = list({
-            id(child): child for node in level
-            for child in (node.values() if isinstance(node, dict) else node)
-            if isinstance(child, dict | list | tuple)
-        }.values())
+        level = list(
+            {
+                id(child): child
+                for node in level
+                for child in (node.values() if isinstance(node, dict) else node)
+                if isinstance(child, dict | list | tuple)
+            }.values()
+        )
 
 
 def _reject(obj: object) -> object:

@@ -27,9 +27,7 @@ DEFAULT_MAX_OBJECTS = 10_000_000
 _TIMEOUT = 60
 
 
-def reference_entries(
-    uri: str, name: str | None, checksum: bool, max_objects: int | None
-) -> list[Entry]:
+def reference_entries(uri: str, name: str | None, checksum: bool, max_objects: int | None) -> list[Entry]:
     """The entries ``add_reference`` adds for ``uri``."""
     if not isinstance(uri, str) or "://" not in uri:
         raise ValidationError(f"invalid reference {uri!r}: expected a URI such as file:///data/x")
@@ -40,9 +38,7 @@ def reference_entries(
         return [_http_entry(uri, name, checksum)]
     if scheme == "s3":
         return s3_entries(uri, name, checksum, max_objects or DEFAULT_MAX_OBJECTS)
-    raise ValidationError(
-        f"references to {scheme}:// are not supported; use file://, http(s):// or s3://"
-    )
+    raise ValidationError(f"references to {scheme}:// are not supported; use file://, http(s):// or s3://")
 
 
 def _file_entries(uri: str, name: str | None, checksum: bool, max_objects: int) -> list[Entry]:

@@ -50,8 +50,13 @@ class RepairReport:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready summary."""
-        return {"damaged": self.damaged, "restored": self.restored, "unrestored": self.unrestored,
-                "pages_restored": self.pages, "ok": self.ok}
+        return {
+            "damaged": self.damaged,
+            "restored": self.restored,
+            "unrestored": self.unrestored,
+            "pages_restored": self.pages,
+            "ok": self.ok,
+        }
 
 
 def check_blobs(blobs: BlobStore, sizes: dict[str, int]) -> dict[str, str]:

@@ -99,8 +99,7 @@ def s3_entries(uri: str, name: str | None, checksum: bool, max_objects: int) -> 
         raise ValidationError(f"reference {uri} names nothing: no object has that key or lies under that prefix")
     listed = _with_versions(objects, listed)
     return [
-        _entry(f"{name}/{m['path'][len(folder):]}" if name else m["path"][len(folder):], bucket, m)
-        for m in listed
+        _entry(f"{name}/{m['path'][len(folder) :]}" if name else m["path"][len(folder) :], bucket, m) for m in listed
     ]
 
 
@@ -128,7 +127,7 @@ def fetch_s3(entry: Entry, dest: Path) -> None:
             return
         folder = key.rstrip("/") + "/"
         for meta in objects.list_meta(folder):
-            target = dest / check_path(meta["path"][len(folder):])
+            target = dest / check_path(meta["path"][len(folder) :])
             make_folders(os.path.dirname(dest), {os.fspath(dest), os.fspath(target.parent)})  # no symlink followed
             _fetch(objects, meta["path"], target)
         return

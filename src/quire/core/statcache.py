@@ -41,10 +41,14 @@ class StatCache:
 
     def get(self, st: os.stat_result) -> str | None:
         """The remembered digest of the file ``st`` describes, or None."""
-        row = self.db.connection().execute(
-            "SELECT digest FROM stat_v2 WHERE dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?",
-            stat_key(st),
-        ).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT digest FROM stat_v2 WHERE dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?",
+                stat_key(st),
+            )
+            .fetchone()
+        )
         return row[0] if row else None
 
     def get_many(self, stats: list[os.stat_result]) -> list[str | None]:

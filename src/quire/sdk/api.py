@@ -67,8 +67,12 @@ class Api:
     (default ``$QUIRE_PROJECT``, else ``uncategorized``, as for runs).
     """
 
-    def __init__(self, store: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None,
-                 timeout: int | None = None) -> None:
+    def __init__(
+        self,
+        store: str | os.PathLike[str] | None = None,
+        overrides: dict[str, Any] | None = None,
+        timeout: int | None = None,
+    ) -> None:
         self.store = open_store(store)
         self.project = check_name(
             (overrides or {}).get("project") or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name"

@@ -19,9 +19,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..core import download as _download
 from ..core.cache import Cache, cache_for
+from ..core.commit import commit_draft
 from ..core.diff import ManifestDiff, diff_manifests
 from ..core.draft import Draft
-from ..core.commit import commit_draft
 from ..core.ingest import check_policy, ingest_dir, ingest_file
 from ..core.manifest import Entry, Manifest
 from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag, check_text
@@ -74,8 +74,11 @@ class Artifact:
         use_as: str | None = None,
     ) -> None:
         draft = Draft(
-            check_name(name), check_name(type, "artifact type"), incremental=incremental,
-            metadata=check_metadata(metadata), description=description,
+            check_name(name),
+            check_name(type, "artifact type"),
+            incremental=incremental,
+            metadata=check_metadata(metadata),
+            description=description,
         )
         self._open(draft, Staging())
 
@@ -261,8 +264,7 @@ class Artifact:
             )
         if self._record is not None:
             raise ArtifactFinalizedError(
-                f"{self.qualified_name} is committed and cannot change; "
-                "call new_draft() to make a new version from it"
+                f"{self.qualified_name} is committed and cannot change; call new_draft() to make a new version from it"
             )
 
     def _drafted(self) -> Draft:
@@ -280,7 +282,8 @@ class Artifact:
         draft = self._drafted()
         manifest, removed = draft.manifest, draft.removed
         clashes = [
-            e.path for e in entries
+            e.path
+            for e in entries
             if not overwrite and (have := manifest.get(e.path)) is not None and have.digest != e.digest
         ]
         if clashes:
@@ -394,8 +397,9 @@ class Artifact:
             path = name if name.endswith(kind.suffix) else name + kind.suffix
             if path in self.manifest:
                 return kind.read(self, path)
-        raise ArtifactNotFoundError(f"{self.name} holds no table or other object named {name!r}",
-                                    media.names_in(self.manifest))
+        raise ArtifactNotFoundError(
+            f"{self.name} holds no table or other object named {name!r}", media.names_in(self.manifest)
+        )
 
     def __getitem__(self, name: str) -> Any:
         return self.get(name)
@@ -458,9 +462,7 @@ class Artifact:
     ) -> None:
         """Merge every contribution and this draft's entries, and commit them as this version."""
         draft = self._check_draft()
-        record = collaborative.finish(
-            run, draft, self._staging, distributed_id, aliases, expected_writers, timeout
-        )
+        record = collaborative.finish(run, draft, self._staging, distributed_id, aliases, expected_writers, timeout)
         self._finalize(record, run.store)
 
     def _check_draft(self) -> Draft:

@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..core import commit as core
+from ..core.commit import Staged
+from ..core.draft import Draft
 from ..core.names import check_alias
 from ..errors import PendingTimeoutError, ValidationError
 from ..store import Store
-from ..core.commit import Staged
-from ..core.draft import Draft
 from ..store.catalog import OPEN, ContributionRecord, PendingRecord, VersionRecord, pending_where
 
 if TYPE_CHECKING:
@@ -32,9 +32,13 @@ if TYPE_CHECKING:
 #: the environment variables that say which task of a distributed job a writer is
 #: (torchrun / torch.distributed, Slurm, Ray), recorded with its contribution
 WRITER_ENV = {
-    "rank": "RANK", "local_rank": "LOCAL_RANK", "world_size": "WORLD_SIZE",
-    "torchelastic_run_id": "TORCHELASTIC_RUN_ID", "slurm_job_id": "SLURM_JOB_ID",
-    "slurm_procid": "SLURM_PROCID", "slurm_array_task_id": "SLURM_ARRAY_TASK_ID",
+    "rank": "RANK",
+    "local_rank": "LOCAL_RANK",
+    "world_size": "WORLD_SIZE",
+    "torchelastic_run_id": "TORCHELASTIC_RUN_ID",
+    "slurm_job_id": "SLURM_JOB_ID",
+    "slurm_procid": "SLURM_PROCID",
+    "slurm_array_task_id": "SLURM_ARRAY_TASK_ID",
 }
 
 
@@ -97,7 +101,8 @@ def wait_for_writers(
                 "was committed. Wait longer (a larger timeout), finish with "
                 f"expected_writers={arrived}, or see who wrote with "
                 f"`quire artifact pending show {shlex.quote(distributed_id)}`",
-                arrived, expected,
+                arrived,
+                expected,
             )
         time.sleep(delay if left is None else min(delay, left))
         delay = min(delay * 1.5, 1.0)
@@ -141,9 +146,7 @@ def _target(run: Run, draft: Draft, distributed_id: str | None, verb: str) -> st
             "distributed_id=... or start the run with quire.init(group=...)"
         )
     if not isinstance(did, str) or not did.strip() or len(did) > 256 or not did.isprintable():
-        raise ValidationError(
-            f"invalid distributed id {did!r}: use 1 to 256 printable characters"
-        )
+        raise ValidationError(f"invalid distributed id {did!r}: use 1 to 256 printable characters")
     run.store.catalog.check_pending(run.project, draft.collection, draft.type, did)
     return did
 
@@ -194,8 +197,19 @@ class PendingVersion:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` prints)."""
-        keys = ("id", "project", "name", "type", "distributed_id", "state", "version",
-                "created_at", "closed_at", "contribution_count", "file_count")
+        keys = (
+            "id",
+            "project",
+            "name",
+            "type",
+            "distributed_id",
+            "state",
+            "version",
+            "created_at",
+            "closed_at",
+            "contribution_count",
+            "file_count",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -224,6 +238,5 @@ class Contribution:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` prints)."""
-        keys = ("writer", "run_id", "role", "details", "aliases", "file_count", "size", "root",
-                "created_at")
+        keys = ("writer", "run_id", "role", "details", "aliases", "file_count", "size", "root", "created_at")
         return {k: getattr(self, k) for k in keys}

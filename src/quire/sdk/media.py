@@ -59,16 +59,13 @@ def kind_of(obj: object) -> type[MediaKind]:
             return kind
     names = ", ".join(k.__name__ for k in KINDS)
     raise ValidationError(
-        f"artifact.add takes a media object ({names}), not {type(obj).__name__}; "
-        "use add_file for files"
+        f"artifact.add takes a media object ({names}), not {type(obj).__name__}; use add_file for files"
     )
 
 
 def names_in(manifest: Manifest) -> list[str]:
     """The media names stored in a manifest (what ``get`` accepts)."""
-    return sorted(
-        e.path[: -len(k.suffix)] for e in manifest for k in kinds() if e.path.endswith(k.suffix)
-    )
+    return sorted(e.path[: -len(k.suffix)] for e in manifest for k in kinds() if e.path.endswith(k.suffix))
 
 
 def local_files(artifact: Artifact, paths: list[str], named: bool = False) -> list[Path]:

@@ -207,6 +207,4 @@ def _batches(file: Path) -> Iterator[pa.RecordBatch]:
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     if batch.schema.equals(schema):
         return batch
-    return pa.RecordBatch.from_arrays(
-        [batch.column(f.name).cast(f.type) for f in schema], schema=schema
-    )
+    return pa.RecordBatch.from_arrays([batch.column(f.name).cast(f.type) for f in schema], schema=schema)

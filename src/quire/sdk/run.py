@@ -164,9 +164,7 @@ class Run:
             if artifact.is_draft():  # a draft used as input is committed first, as W&B does
                 artifact._commit(self.store, self.project, None, _listify(aliases, "aliases"), [])
         else:
-            artifact = Artifact._committed(
-                resolve(self.store, artifact_or_name, self.project, type), self.store
-            )
+            artifact = Artifact._committed(resolve(self.store, artifact_or_name, self.project, type), self.store)
         self.store.catalog.use_version(self.id, artifact._committed_record().id)
         return artifact
 
@@ -293,8 +291,14 @@ def _new_record(
     name = _run_field(name, "run name", "name")
     run_id = check_run_id(run_id) if run_id is not None else _new_run_id()
     return RunRecord(
-        id=run_id, project=project, name=name or f"run-{run_id}", group=group, job_type=job_type,
-        config=check_metadata(dict(config) if config else {}, "run config"), state="running", created_at=now(),
+        id=run_id,
+        project=project,
+        name=name or f"run-{run_id}",
+        group=group,
+        job_type=job_type,
+        config=check_metadata(dict(config) if config else {}, "run config"),
+        state="running",
+        created_at=now(),
     )
 
 

@@ -79,9 +79,7 @@ class Table:
         names = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
         _check_names(names)
         types = _dtypes(dtype, len(names))
-        self._columns = [
-            Column(n, t, t is not None, allow_mixed_types) for n, t in zip(names, types)
-        ]
+        self._columns = [Column(n, t, t is not None, allow_mixed_types) for n, t in zip(names, types)]
         self._pending: list[list[Any]] = []
         cells = self._by_column(data if data is not None else [])
         checked = [c.check_many(v) for c, v in zip(self._columns, cells)]
@@ -129,9 +127,7 @@ class Table:
         _check_names([*self.columns, name])
         table = self._table()
         if self._columns and len(data) != table.num_rows:
-            raise ValidationError(
-                f"column {name!r} has {len(data)} cells but the table has {table.num_rows} rows"
-            )
+            raise ValidationError(f"column {name!r} has {len(data)} cells but the table has {table.num_rows} rows")
         column = Column(name, None, False, self.allow_mixed_types)
         array = _fast_array(data)
         if array is None:

@@ -27,15 +27,23 @@ from ..errors import MissingExtraError, ValidationError
 MIXED_KEY = b"quire.mixed"
 
 _PY_DTYPES: dict[Any, pa.DataType] = {
-    int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(),
-    bytes: pa.binary(), _dt.datetime: pa.timestamp("us"), _dt.date: pa.date32(),
+    int: pa.int64(),
+    float: pa.float64(),
+    str: pa.string(),
+    bool: pa.bool_(),
+    bytes: pa.binary(),
+    _dt.datetime: pa.timestamp("us"),
+    _dt.date: pa.date32(),
     _dt.timedelta: pa.duration("us"),
 }
 # Cells of these Python types fit a column of the given type without inferring anything:
 # the fast path of add_data, which otherwise costs an Arrow inference per cell.
 _FAST = {
-    (int, pa.int64()), (int, pa.float64()), (float, pa.float64()),
-    (str, pa.string()), (bool, pa.bool_()),
+    (int, pa.int64()),
+    (int, pa.float64()),
+    (float, pa.float64()),
+    (str, pa.string()),
+    (bool, pa.bool_()),
 }
 _UNITS = ["s", "ms", "us", "ns"]
 SUPPORTED = "ints, floats, strings, bools, bytes, datetimes, dates, lists, dicts, None and numpy arrays or scalars"
@@ -134,8 +142,14 @@ class Column:
     member types once the column is mixed.
     """
 
-    def __init__(self, name: str, type: pa.DataType | None = None, declared: bool = False,
-                 allow_mixed: bool = False, mixed: list[pa.DataType] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        type: pa.DataType | None = None,
+        declared: bool = False,
+        allow_mixed: bool = False,
+        mixed: list[pa.DataType] | None = None,
+    ) -> None:
         self.name = name
         self.type = type
         self.declared = declared

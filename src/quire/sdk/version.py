@@ -79,8 +79,11 @@ class Version:
     def save(self, aliases: list[str], tags: list[str]) -> None:
         """Persist the aliases, tags, description and metadata (all checked already)."""
         self.record = self.store.catalog.update_version(
-            self.record.id, aliases=aliases, tags=tags,
-            description=self.description, metadata=check_metadata(self.metadata),
+            self.record.id,
+            aliases=aliases,
+            tags=tags,
+            description=self.description,
+            metadata=check_metadata(self.metadata),
         )
         self.description, self.metadata = self.record.description, dict(self.record.metadata)
 
@@ -90,10 +93,13 @@ class Version:
         # the base still exists (else its pages and blobs may be gone).
         epoch = Noted(self.store, writer_epoch(self.store))
         draft = Draft(
-            self.record.collection, self.record.type,
+            self.record.collection,
+            self.record.type,
             # From the stored root, not self.manifest: that may have been loaded whole.
             manifest=load_manifest(self.store.blobs, self.record.root),
-            parent=self.record, metadata=dict(self.metadata), description=self.description,
+            parent=self.record,
+            metadata=dict(self.metadata),
+            description=self.description,
         )
         return draft, epoch
 

@@ -120,7 +120,8 @@ class BlobStore:
                 # of the blob, if any pack holds one, is found instead (rare: corruption).
                 self._index, self._loaded = {}, set()
             new = [
-                k for k in sorted(present)
+                k
+                for k in sorted(present)
                 if k.endswith(".idx") and k not in self._loaded and k not in self._damaged and pack_of(k) in present
             ]
             for key, raw in zip(new, _get_all(self.objects, new, self.objects.capabilities.local), strict=True):
@@ -407,7 +408,7 @@ class BlobStore:
 
     def inventory(self) -> Inventory:
         """Everything stored now: large blobs, packs with their indexes, and strays."""
-        large = {info.key[len("objects/"):].replace("/", ""): info for info in self.objects.list("objects/")}
+        large = {info.key[len("objects/") :].replace("/", ""): info for info in self.objects.list("objects/")}
         packs: dict[str, ObjectInfo] = {}
         indexes: dict[str, ObjectInfo] = {}
         strays: list[ObjectInfo] = []
@@ -510,9 +511,7 @@ class BlobWriter:
 
     def holds(self, digest: str, size: int) -> bool:
         """Whether the blob is stored (with ``size`` bytes) or waiting in this writer."""
-        return self._packed(digest, size) or (
-            size >= SMALL and self.blobs.objects.size(blob_key(digest)) == size
-        )
+        return self._packed(digest, size) or (size >= SMALL and self.blobs.objects.size(blob_key(digest)) == size)
 
     def _packed(self, digest: str, size: int) -> bool:
         """Whether the blob is in a stored pack, or in the one this writer is making."""
@@ -536,9 +535,7 @@ class BlobWriter:
             self.flush()
         return digest
 
-    def add_file(
-        self, path: Path | str, expected: str | None = None, size: int | None = None
-    ) -> tuple[str, int]:
+    def add_file(self, path: Path | str, expected: str | None = None, size: int | None = None) -> tuple[str, int]:
         """Hash and store a file in one read; returns ``(digest, size)``.
 
         With ``expected`` the bytes must hash to it (a file changed since it was hashed
@@ -580,9 +577,7 @@ class BlobWriter:
         self.bytes_written += size
         return digest, size
 
-    def _add_remote(
-        self, path: Path, expected: str | None, remote: SourceUploader
-    ) -> tuple[str, int]:
+    def _add_remote(self, path: Path, expected: str | None, remote: SourceUploader) -> tuple[str, int]:
         """A large file into a remote store: hashed, then sent straight from its place.
 
         A staging copy would only cost a local write; instead the upload is abandoned
@@ -646,5 +641,3 @@ def _check_expected(path: Path | str, expected: str | None, digest: str) -> None
             f"{path} changed after it was added (digest {digest[:12]}…, expected "
             f"{expected[:12]}…); add it again, or use policy='mutable' to keep a copy"
         )
-
-

@@ -232,8 +232,11 @@ def pending_where(project: str, name: str, distributed_id: str) -> str:
 
 #: the writer details shown in a writer's label, in this order (see ``writer_label``)
 _LABEL_KEYS = (
-    ("rank", "rank"), ("slurm_procid", "slurm task"), ("ray_task_id", "ray task"),
-    ("host", "host"), ("pid", "pid"),
+    ("rank", "rank"),
+    ("slurm_procid", "slurm task"),
+    ("ray_task_id", "ray task"),
+    ("host", "host"),
+    ("pid", "pid"),
 )
 
 

@@ -95,8 +95,7 @@ class CloudObjects:
         retry: Any = {
             "max_retries": max_retries,
             "retry_timeout": timedelta(seconds=retry_timeout),
-            "backoff": {"init_backoff": timedelta(milliseconds=100),
-                        "max_backoff": timedelta(seconds=5), "base": 2},
+            "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=5), "base": 2},
         }
         client: Any = {"timeout": timedelta(seconds=timeout), "connect_timeout": timedelta(seconds=10)}
         # Client options given here replace those read from the environment: keep this one.
@@ -181,15 +180,17 @@ class CloudObjects:
                 raise ValidationError(f"{path} changed while it was uploaded; add it again")
 
         with self._errors("write", key):
-            obstore.put(self._store, key, parts(), use_multipart=True, chunk_size=PART_SIZE,
-                        max_concurrency=PART_CONCURRENCY)
+            obstore.put(
+                self._store, key, parts(), use_multipart=True, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
+            )
 
     def _put_large(self, key: str, source: Path | bytes) -> None:
         if self.exists(key):
             return
         with self._errors("write", key):
-            obstore.put(self._store, key, source, use_multipart=True, chunk_size=PART_SIZE,
-                        max_concurrency=PART_CONCURRENCY)
+            obstore.put(
+                self._store, key, source, use_multipart=True, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
+            )
 
     def move(self, key: str, new_key: str) -> None:
         """Copy ``key`` to ``new_key`` within the bucket, then delete ``key`` (no bytes
@@ -222,9 +223,7 @@ class CloudObjects:
         """Stream ``key`` into the new file ``dest`` (no file is left when it fails)."""
         self.fetch(key, dest)
 
-    def fetch(
-        self, key: str, dest: Path, version: str | None = None, if_match: str | None = None
-    ) -> dict[str, Any]:
+    def fetch(self, key: str, dest: Path, version: str | None = None, if_match: str | None = None) -> dict[str, Any]:
         """Stream ``key`` (that ``version`` of it, when given) into the new file ``dest``;
         returns its metadata (``size``, ``e_tag``, ``version``).
 
@@ -322,7 +321,8 @@ class CloudObjects:
         what = f"cannot {action} {key} in {self.url}{self._at()}"
         answer = _Answer.of(exc)
         if isinstance(exc, (obs_exc.PermissionDeniedError, obs_exc.UnauthenticatedError)) or answer.status in (
-            401, 403,
+            401,
+            403,
         ):
             return StoreError(
                 f"{what}: the server refused the credentials ({answer.code or 'access denied'}); check "

@@ -42,12 +42,14 @@ def private_folder(path: Path) -> Path:
     if st.st_uid != uid:
         raise UnsafeFolderError(
             f"the staging folder {path} belongs to another user (uid {st.st_uid}); refusing to "
-            "stage files in it: remove it, or set TMPDIR to a folder of your own", str(path)
+            "stage files in it: remove it, or set TMPDIR to a folder of your own",
+            str(path),
         )
     if st.st_mode & 0o022:
         raise UnsafeFolderError(
             f"the staging folder {path} can be written by other users (mode {st.st_mode & 0o7777:o}); "
-            f"refusing to stage files in it: run chmod 700 {path}, or remove it", str(path)
+            f"refusing to stage files in it: run chmod 700 {path}, or remove it",
+            str(path),
         )
     return path
 
@@ -70,7 +72,8 @@ def _checked(path: Path) -> os.stat_result:
     if stat.S_ISLNK(st.st_mode):
         raise UnsafeFolderError(
             f"the staging folder {path} is a symlink; refusing to follow it (it may have been "
-            "planted to redirect Quire's writes): remove it and run again", str(path)
+            "planted to redirect Quire's writes): remove it and run again",
+            str(path),
         )
     if not stat.S_ISDIR(st.st_mode):
         raise UnsafeFolderError(f"the staging folder {path} is not a folder; remove it and run again", str(path))

@@ -23,7 +23,7 @@ from .oob import FolderOutOfBand, OutOfBand, S3OutOfBand  # noqa: E402
 __all__ = [
     "BlobStoreTests",
     "CatalogBackdoor",
-    "CatalogTests", 
+    "CatalogTests",
     "FolderOutOfBand",
     "ObjectStoreTests",
     "OutOfBand",

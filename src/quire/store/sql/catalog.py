@@ -99,11 +99,7 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
 
     def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
         """The collections of a project, optionally of one type, by name."""
-        count = (
-            sa.select(sa.func.count())
-            .where(t.versions.c.collection_id == t.collections.c.id)
-            .scalar_subquery()
-        )
+        count = sa.select(sa.func.count()).where(t.versions.c.collection_id == t.collections.c.id).scalar_subquery()
         query = (
             sa.select(t.collections, count.label("n"))
             .join(t.projects, t.projects.c.id == t.collections.c.project_id)
@@ -112,10 +108,11 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
         )
         if type_ is not None:
             query = query.where(t.collections.c.type == type_)
-        return self.tx.read(lambda conn: [
-            CollectionRecord(project, r.name, r.type, r.description, r.n, r.created_at)
-            for r in conn.execute(query)
-        ])
+        return self.tx.read(
+            lambda conn: [
+                CollectionRecord(project, r.name, r.type, r.description, r.n, r.created_at) for r in conn.execute(query)
+            ]
+        )
 
     def projects(self) -> list[str]:
         """Every project name."""
@@ -148,8 +145,11 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
             return versions.add_version(conn, coll, r.version, r.aliases, r.tags, r.run_ids, r.commit_id)
 
         vid, created = self.tx.write(
-            commit, unknown=lambda: self.tx.outcome_unknown(
-                r.commit_id, what, f"quire artifact versions {r.project}/{r.collection}",
+            commit,
+            unknown=lambda: self.tx.outcome_unknown(
+                r.commit_id,
+                what,
+                f"quire artifact versions {r.project}/{r.collection}",
                 "logging the same files again is safe: it makes no second version",
             ),
         )
@@ -197,9 +197,7 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
                 sa.select(t.collections.c.id).where(t.collections.c.id == coll_id).with_for_update()
             )
             if aliases is not None:
-                conn.execute(
-                    t.aliases.delete().where(t.aliases.c.version_id == vid, t.aliases.c.alias != "latest")
-                )
+                conn.execute(t.aliases.delete().where(t.aliases.c.version_id == vid, t.aliases.c.alias != "latest"))
                 for alias in dict.fromkeys(aliases):
                     if alias != "latest":
                         versions.point(conn, coll_id, alias, vid)
@@ -235,8 +233,10 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
                 conn.execute(table.delete().where(table.c.version_id == vid))
             conn.execute(t.versions.delete().where(t.versions.c.id == vid))
             newest = conn.scalar(
-                sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll_id)
-                .order_by(t.versions.c.idx.desc()).limit(1)
+                sa.select(t.versions.c.id)
+                .where(t.versions.c.collection_id == coll_id)
+                .order_by(t.versions.c.idx.desc())
+                .limit(1)
             )
             if newest is not None and coll_id is not None and "latest" in rec[0].aliases:
                 versions.point(conn, coll_id, "latest", newest)

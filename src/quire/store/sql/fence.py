@@ -54,6 +54,7 @@ class FenceVerbs:
 
     def sweep(self) -> Sweep | None:
         """The sweep running now (who holds it, how long its lease still runs), or None."""
+
         def read(conn: sa.Connection) -> Any:
             left = t.gc_state.c.sweep_until - _now(conn)
             return conn.execute(sa.select(t.gc_state.c.holder, left.label("left")).where(t.gc_state.c.id == 1)).one()
@@ -76,7 +77,8 @@ class FenceVerbs:
             if not seen.admits(Epoch(row.epoch, bool(row.sweeping))):
                 raise StoreError(f"another gc ran in {self.tx.url} meanwhile; run gc again")
             conn.execute(
-                t.gc_state.update().where(t.gc_state.c.id == 1)
+                t.gc_state.update()
+                .where(t.gc_state.c.id == 1)
                 .values(epoch=row.epoch + 1, sweep_until=_now(conn) + lease, holder=holder[:256] or None)
             )
             return int(row.epoch) + 1
@@ -101,8 +103,7 @@ class FenceVerbs:
         """End the sweep ``epoch`` (writers stop waiting)."""
         self.tx.write(
             lambda conn: conn.execute(
-                t.gc_state.update().where(t.gc_state.c.id == 1, t.gc_state.c.epoch == epoch)
-                .values(sweep_until=None)
+                t.gc_state.update().where(t.gc_state.c.id == 1, t.gc_state.c.epoch == epoch).values(sweep_until=None)
             )
         )
 
@@ -135,6 +136,7 @@ class FenceVerbs:
 
     def drop_lease(self, lid: str) -> None:
         """End a lease (its holder is done)."""
+
         def drop(conn: sa.Connection) -> None:
             _no_flush(conn)
             conn.execute(t.leases.delete().where(t.leases.c.id == lid))

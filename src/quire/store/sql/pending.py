@@ -101,8 +101,9 @@ class PendingVerbs:
             assert coll is not None
             row = _open_row(conn, coll.id, distributed_id)
             found = conn.execute(
-                sa.select(t.contributions)
-                .where(t.contributions.c.pending_id == row.id, t.contributions.c.key == new.key)
+                sa.select(t.contributions).where(
+                    t.contributions.c.pending_id == row.id, t.contributions.c.key == new.key
+                )
             ).first()
             record = _contribution(found) if found is not None else _insert(conn, row.id, new)
             return Added(row.id, record, found is None)
@@ -139,31 +140,41 @@ class PendingVerbs:
                 found = _own_commit(conn, r.commit_id)
                 assert found is not None
                 return found
-            held = {key for key in conn.scalars(
-                sa.select(t.contributions.c.key).where(t.contributions.c.pending_id == row.id)
-            )}
+            held = {
+                key
+                for key in conn.scalars(sa.select(t.contributions.c.key).where(t.contributions.c.pending_id == row.id))
+            }
             held.discard(r.own.key)
             if held != set(r.merged):
                 raise MovedOnError(
                     f"{where} holds {len(held)} contributions other than the finisher's, not the "
                     f"{len(r.merged)} merged: a writer upserted meanwhile; nothing was committed"
                 )
-            if conn.scalar(sa.select(t.contributions.c.id).where(
-                t.contributions.c.pending_id == row.id, t.contributions.c.key == r.own.key
-            )) is None:
+            if (
+                conn.scalar(
+                    sa.select(t.contributions.c.id).where(
+                        t.contributions.c.pending_id == row.id, t.contributions.c.key == r.own.key
+                    )
+                )
+                is None
+            ):
                 _insert(conn, row.id, r.own)
             vid, created = versions.add_version(
                 conn, coll, r.version, r.aliases, r.tags, [i for i in dict.fromkeys(r.run_ids) if i], r.commit_id
             )
             conn.execute(
-                P.update().where(P.c.id == row.id)
+                P.update()
+                .where(P.c.id == row.id)
                 .values(state=COMMITTED, version_id=vid, closed_at=now(), commit_id=r.commit_id)
             )
             return vid, created, row.id
 
         vid, created, pending_id = self.tx.write(
-            txn, unknown=lambda: self.tx.outcome_unknown(
-                r.commit_id, where, f"quire artifact pending show {r.distributed_id}",
+            txn,
+            unknown=lambda: self.tx.outcome_unknown(
+                r.commit_id,
+                where,
+                f"quire artifact pending show {r.distributed_id}",
                 "finishing again commits it if it was not, or says which version it became",
             ),
         )
@@ -200,7 +211,9 @@ class PendingVerbs:
     def find_pending(self, project: str, name: str, distributed_id: str) -> PendingRecord | None:
         """The pending version (any state) of ``project/name`` named ``distributed_id``, if any."""
         where = sa.and_(
-            t.projects.c.name == project, t.collections.c.name == name, P.c.distributed_id == distributed_id,
+            t.projects.c.name == project,
+            t.collections.c.name == name,
+            P.c.distributed_id == distributed_id,
         )
         found = self.tx.read(lambda conn: _records(conn, where))
         return found[0] if found else None
@@ -256,17 +269,18 @@ def _own_commit(conn: sa.Connection, commit_id: str) -> tuple[str, bool, str] | 
 def _open_row(conn: sa.Connection, coll_id: int, distributed_id: str, commit_id: str | None = None) -> sa.Row[Any]:
     """The pending row of (collection, id), created when absent, locked; open (or
     committed by ``commit_id``), else an error."""
-    query = sa.select(P).where(
-        P.c.collection_id == coll_id, P.c.distributed_id == distributed_id
-    ).with_for_update()
+    query = sa.select(P).where(P.c.collection_id == coll_id, P.c.distributed_id == distributed_id).with_for_update()
     row = conn.execute(query).first()
     if row is None:
         # A concurrent creator makes this insert fail on the unique key; the catalog's
         # write retry then finds its row.
         conn.execute(
             P.insert().values(
-                id=uuid.uuid4().hex, collection_id=coll_id, distributed_id=distributed_id,
-                state=OPEN, created_at=now(),
+                id=uuid.uuid4().hex,
+                collection_id=coll_id,
+                distributed_id=distributed_id,
+                state=OPEN,
+                created_at=now(),
             )
         )
         row = conn.execute(query).one()
@@ -277,8 +291,11 @@ def _open_row(conn: sa.Connection, coll_id: int, distributed_id: str, commit_id:
 
 def _spent(record: PendingRecord) -> PendingVersionError:
     if record.state == COMMITTED:
-        what = (f"was committed as {record.collection}:v{record.version_index}"
-                if record.version_index is not None else "was committed (that version was deleted since)")
+        what = (
+            f"was committed as {record.collection}:v{record.version_index}"
+            if record.version_index is not None
+            else "was committed (that version was deleted since)"
+        )
     else:
         what = "was aborted"
     return PendingVersionError(
@@ -290,14 +307,26 @@ def _spent(record: PendingRecord) -> PendingVersionError:
 
 def _insert(conn: sa.Connection, pending_id: str, new: NewContribution) -> ContributionRecord:
     record = ContributionRecord(
-        id=uuid.uuid4().hex, key=new.key, run_id=new.run_id, root=new.root,
-        file_count=new.file_count, size=new.size, info=new.info, created_at=now(),
+        id=uuid.uuid4().hex,
+        key=new.key,
+        run_id=new.run_id,
+        root=new.root,
+        file_count=new.file_count,
+        size=new.size,
+        info=new.info,
+        created_at=now(),
     )
     conn.execute(
         t.contributions.insert().values(
-            id=record.id, pending_id=pending_id, key=record.key, run_id=record.run_id,
-            root=record.root, file_count=record.file_count, size=record.size,
-            info=record.info, created_at=record.created_at,
+            id=record.id,
+            pending_id=pending_id,
+            key=record.key,
+            run_id=record.run_id,
+            root=record.root,
+            file_count=record.file_count,
+            size=record.size,
+            info=record.info,
+            created_at=record.created_at,
         )
     )
     return record
@@ -312,8 +341,7 @@ def _contribution(r: sa.Row[Any]) -> ContributionRecord:
 
 def _contributions(conn: sa.Connection, pending_id: str) -> list[ContributionRecord]:
     rows = conn.execute(
-        sa.select(t.contributions).where(t.contributions.c.pending_id == pending_id)
-        .order_by(t.contributions.c.key)
+        sa.select(t.contributions).where(t.contributions.c.pending_id == pending_id).order_by(t.contributions.c.key)
     )
     return [_contribution(r) for r in rows]
 
@@ -321,13 +349,16 @@ def _contributions(conn: sa.Connection, pending_id: str) -> list[ContributionRec
 def _records(conn: sa.Connection, where: Any, pending_id: str | None = None) -> list[PendingRecord]:
     c = t.contributions.c
     count = sa.select(sa.func.count()).where(c.pending_id == P.c.id).scalar_subquery()
-    files = sa.select(sa.func.coalesce(sa.func.sum(c.file_count), 0)).where(
-        c.pending_id == P.c.id
-    ).scalar_subquery()
+    files = sa.select(sa.func.coalesce(sa.func.sum(c.file_count), 0)).where(c.pending_id == P.c.id).scalar_subquery()
     query = (
         sa.select(
-            P, t.collections.c.name.label("cname"), t.collections.c.type,
-            t.projects.c.name.label("pname"), t.versions.c.idx, count.label("n"), files.label("files"),
+            P,
+            t.collections.c.name.label("cname"),
+            t.collections.c.type,
+            t.projects.c.name.label("pname"),
+            t.versions.c.idx,
+            count.label("n"),
+            files.label("files"),
         )
         .join(t.collections, t.collections.c.id == P.c.collection_id)
         .join(t.projects, t.projects.c.id == t.collections.c.project_id)
@@ -339,10 +370,18 @@ def _records(conn: sa.Connection, where: Any, pending_id: str | None = None) -> 
         query = query.where(P.c.id == pending_id)
     return [
         PendingRecord(
-            id=r.id, project=r.pname, collection=r.cname, type=r.type,
-            distributed_id=r.distributed_id, state=r.state, version_id=r.version_id,
-            version_index=r.idx, created_at=r.created_at, closed_at=r.closed_at,
-            contribution_count=r.n, file_count=int(r.files),
+            id=r.id,
+            project=r.pname,
+            collection=r.cname,
+            type=r.type,
+            distributed_id=r.distributed_id,
+            state=r.state,
+            version_id=r.version_id,
+            version_index=r.idx,
+            created_at=r.created_at,
+            closed_at=r.closed_at,
+            contribution_count=r.n,
+            file_count=int(r.files),
         )
         for r in conn.execute(query)
     ]
@@ -356,6 +395,4 @@ def _one(conn: sa.Connection, pending_id: str) -> PendingRecord:
 
 
 def _missing(pending_id: str) -> ArtifactNotFoundError:
-    return ArtifactNotFoundError(
-        f"no pending version {pending_id!r}; list them with `quire artifact pending ls`"
-    )
+    return ArtifactNotFoundError(f"no pending version {pending_id!r}; list them with `quire artifact pending ls`")

@@ -43,9 +43,15 @@ def record(conn: sa.Connection, runs: list[RunRecord], url: str) -> None:
             )
         conn.execute(
             t.runs.insert().values(
-                id=run.id, project_id=project_id(conn, run.project, create=True),
-                name=run.name, group_name=run.group, job_type=run.job_type, config=run.config,
-                state=run.state, created_at=run.created_at, finished_at=run.finished_at,
+                id=run.id,
+                project_id=project_id(conn, run.project, create=True),
+                name=run.name,
+                group_name=run.group,
+                job_type=run.job_type,
+                config=run.config,
+                state=run.state,
+                created_at=run.created_at,
+                finished_at=run.finished_at,
             )
         )
 
@@ -66,9 +72,11 @@ def load(conn: sa.Connection, ids: sa.Select[tuple[str]]) -> list[RunRecord]:
 
 def edges(conn: sa.Connection, run_ids: list[str], vid: str, direction: str) -> None:
     """Lineage edges from each run to ``vid`` (those not there yet), in one insert."""
-    have = set(conn.scalars(sa.select(t.lineage.c.run_id).where(
-        t.lineage.c.version_id == vid, t.lineage.c.direction == direction
-    )))
+    have = set(
+        conn.scalars(
+            sa.select(t.lineage.c.run_id).where(t.lineage.c.version_id == vid, t.lineage.c.direction == direction)
+        )
+    )
     new = [{"run_id": r, "version_id": vid, "direction": direction} for r in dict.fromkeys(run_ids) if r not in have]
     if new:
         conn.execute(t.lineage.insert(), new)

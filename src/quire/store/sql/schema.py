@@ -200,9 +200,9 @@ def _glossary(conn: sa.Connection) -> None:
     if "pending" in sa.inspect(conn).get_table_names():
         conn.execute(sa.text("DROP INDEX IF EXISTS ux_pending_commit_id"))
         conn.execute(sa.text("ALTER TABLE pending RENAME TO pending_versions"))
-        conn.execute(sa.text(
-            "CREATE UNIQUE INDEX IF NOT EXISTS ux_pending_versions_commit_id ON pending_versions (commit_id)"
-        ))
+        conn.execute(
+            sa.text("CREATE UNIQUE INDEX IF NOT EXISTS ux_pending_versions_commit_id ON pending_versions (commit_id)")
+        )
     for table in ("versions", "contributions"):
         if "manifest" in _columns(conn, table):
             conn.execute(sa.text(f"ALTER TABLE {table} RENAME COLUMN manifest TO root"))

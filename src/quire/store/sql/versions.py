@@ -45,10 +45,14 @@ def collection(conn: sa.Connection, project: str, name: str, type_: str | None, 
 
 def collection_names(conn: sa.Connection, project: str) -> list[str]:
     """The names of a project's collections (for "did you mean" lists)."""
-    return list(conn.scalars(
-        sa.select(t.collections.c.name).join(t.projects, t.projects.c.id == t.collections.c.project_id)
-        .where(t.projects.c.name == project).order_by(t.collections.c.name)
-    ))
+    return list(
+        conn.scalars(
+            sa.select(t.collections.c.name)
+            .join(t.projects, t.projects.c.id == t.collections.c.project_id)
+            .where(t.projects.c.name == project)
+            .order_by(t.collections.c.name)
+        )
+    )
 
 
 def own_version(conn: sa.Connection, commit_id: str) -> str | None:
@@ -94,7 +98,8 @@ def add_version(
     and output edges. Returns the version id and whether it is new (a new one records
     ``commit_id``)."""
     same = conn.scalar(
-        sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll.id, t.versions.c.digest == new.digest)
+        sa.select(t.versions.c.id)
+        .where(t.versions.c.collection_id == coll.id, t.versions.c.digest == new.digest)
         .limit(1)
     )
     created = same is None
@@ -103,16 +108,23 @@ def add_version(
         stamp = now()
         conn.execute(
             t.versions.insert().values(
-                id=vid, collection_id=coll.id, idx=coll.next_index, digest=new.digest,
-                root=new.root, size=new.size, file_count=new.file_count,
-                metadata=new.metadata, description=new.description,
-                parent_id=new.parent_id, run_id=run_ids[0] if run_ids else None,
-                created_at=stamp, updated_at=stamp, commit_id=commit_id,
+                id=vid,
+                collection_id=coll.id,
+                idx=coll.next_index,
+                digest=new.digest,
+                root=new.root,
+                size=new.size,
+                file_count=new.file_count,
+                metadata=new.metadata,
+                description=new.description,
+                parent_id=new.parent_id,
+                run_id=run_ids[0] if run_ids else None,
+                created_at=stamp,
+                updated_at=stamp,
+                commit_id=commit_id,
             )
         )
-        conn.execute(
-            t.collections.update().where(t.collections.c.id == coll.id).values(next_index=coll.next_index + 1)
-        )
+        conn.execute(t.collections.update().where(t.collections.c.id == coll.id).values(next_index=coll.next_index + 1))
         point(conn, coll.id, "latest", vid)
     else:
         vid = same
@@ -142,8 +154,9 @@ def load(conn: sa.Connection, ids: list[str]) -> list[VersionRecord]:
     if not ids:
         return []
     query = (
-        sa.select(t.versions, t.collections.c.name.label("cname"), t.collections.c.type,
-                  t.projects.c.name.label("pname"))
+        sa.select(
+            t.versions, t.collections.c.name.label("cname"), t.collections.c.type, t.projects.c.name.label("pname")
+        )
         .join(t.collections, t.collections.c.id == t.versions.c.collection_id)
         .join(t.projects, t.projects.c.id == t.collections.c.project_id)
         .where(t.versions.c.id.in_(ids))
@@ -151,13 +164,25 @@ def load(conn: sa.Connection, ids: list[str]) -> list[VersionRecord]:
     found = {}
     for r in conn.execute(query):
         found[r.id] = VersionRecord(
-            id=r.id, project=r.pname, collection=r.cname, type=r.type, index=r.idx,
-            digest=r.digest, root=r.root, size=r.size, file_count=r.file_count,
-            metadata=r.metadata, description=r.description, parent_id=r.parent_id,
-            run_id=r.run_id, created_at=r.created_at, updated_at=r.updated_at,
+            id=r.id,
+            project=r.pname,
+            collection=r.cname,
+            type=r.type,
+            index=r.idx,
+            digest=r.digest,
+            root=r.root,
+            size=r.size,
+            file_count=r.file_count,
+            metadata=r.metadata,
+            description=r.description,
+            parent_id=r.parent_id,
+            run_id=r.run_id,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
         )
     for vid, alias in conn.execute(
-        sa.select(t.aliases.c.version_id, t.aliases.c.alias).where(t.aliases.c.version_id.in_(ids))
+        sa.select(t.aliases.c.version_id, t.aliases.c.alias)
+        .where(t.aliases.c.version_id.in_(ids))
         .order_by(t.aliases.c.alias)
     ):
         found[vid].aliases.append(alias)
@@ -184,9 +209,12 @@ def named(conn: sa.Connection, project: str, name: str, version: str) -> Version
     else:
         vid = alias_target(conn, coll.id, version)
     if vid is None:
-        have = [f"v{i}" for i in conn.scalars(
-            sa.select(t.versions.c.idx).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
-        )]
+        have = [
+            f"v{i}"
+            for i in conn.scalars(
+                sa.select(t.versions.c.idx).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
+            )
+        ]
         have += sorted(conn.scalars(sa.select(t.aliases.c.alias).where(t.aliases.c.collection_id == coll.id)))
         raise ArtifactNotFoundError(f"no version {version!r} of {project}/{name}", have)
     return load(conn, [vid])[0]
@@ -197,7 +225,7 @@ def of_collection(conn: sa.Connection, project: str, name: str) -> list[VersionR
     coll = collection(conn, project, name, None, lock=False)
     if coll is None:
         raise ArtifactNotFoundError(f"no artifact {project}/{name}", collection_names(conn, project))
-    ids = list(conn.scalars(
-        sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx)
-    ))
+    ids = list(
+        conn.scalars(sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx))
+    )
     return load(conn, ids)
