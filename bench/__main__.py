@@ -91,7 +91,7 @@ def measure(ctx: Context, name: str, cases: list[Case], repeat: int) -> dict[str
                 os.sync()  # earlier writes must not be flushed during this measurement
                 ctx.warm()
                 out = runner.run_op(op)
-            except Exception as e:  # a tool or a set-up step (git, cp, dvc init) failed
+            except Exception as e:  # noqa: BLE001  # any failure of a tool or set-up step (git, cp, dvc init) is a row, not a crash
                 res.error = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
                 print(f"[{name} {r + 1}/{repeat}] {c.label}: FAILED {res.error}", flush=True)
             else:

@@ -79,7 +79,7 @@ def missed_targets(rows: list[list[str]]) -> list[str]:
 
 
 def text_table(title: str, rows: list[list[str]]) -> str:
-    table = [HEADER] + rows
+    table = [HEADER, *rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
     lines = [title, "=" * len(title)]
     for n, r in enumerate(table):

@@ -106,7 +106,8 @@ def w1(ctx: Context) -> list[Case]:
     data = ctx.dataset(W1_DATA)
     cases = first_log(ctx, data, wandb_target=5, dvc_target=4)
     mutable = cases[0]
-    return cases + [
+    return [
+        *cases,
         vs(tools.anchor_cat(ctx, data), mutable),
         vs(tools.anchor_read(ctx, data), mutable),
         vs(tools.anchor_copy(ctx, data, W1_DATA.n_files, "-r"), mutable),
@@ -123,7 +124,8 @@ def w2(ctx: Context) -> list[Case]:
     mutable = cases[0]
     relog = tools.quire_relog(ctx, data)
     relog.ratio, relog.target = (mutable.label, relog.label), 20
-    return cases + [
+    return [
+        *cases,
         relog,
         vs(tools.anchor_cat(ctx, data), mutable),
         vs(tools.anchor_read(ctx, data, hasher="blake3"), mutable),

@@ -87,9 +87,9 @@ def quire_relog(ctx: Context) -> Case:
 def _versions_check(ctx: Context, store: str):
     def check() -> None:
         code = (
-            "import quire; a = quire.Api(store=%r).artifact('bench/w1:latest'); "
-            "assert (a.version, a.file_count) == ('v1', %d), (a.version, a.file_count)"
-        ) % (store, W1_DATA.n_files)
+            f"import quire; a = quire.Api(store={store!r}).artifact('bench/w1:latest'); "
+            f"assert (a.version, a.file_count) == ('v1', {W1_DATA.n_files}), (a.version, a.file_count)"
+        )
         try:
             sh([ctx.quire_python, "-c", code])
         except Exception as exc:

@@ -399,7 +399,7 @@ def test_http_reference_without_etag_is_checked_by_content(http_root: tuple[Path
 def test_http_reference_to_nothing(http_root: tuple[Path, str]) -> None:
     _, base = http_root
     art = quire.Artifact("refs", "dataset")
-    with pytest.raises(StoreError, match="missing.csv: File not found"):
+    with pytest.raises(StoreError, match=r"missing\.csv: File not found"):
         art.add_reference(f"{base}/missing.csv")
     assert len(art.manifest) == 0
 

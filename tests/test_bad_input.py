@@ -142,14 +142,14 @@ def test_add_file_of_a_missing_path_or_a_folder(unchanged, tmp_path: Path) -> No
         art = quire.Artifact("data", "dataset")
         with pytest.raises(ValidationError, match="does not exist"):
             art.add_file(tmp_path / "nope.txt")
-        with pytest.raises(ValidationError, match="not a file.*add_dir"):
+        with pytest.raises(ValidationError, match=r"not a file.*add_dir"):
             art.add_file(tmp_path)
 
 
 def test_add_dir_of_a_file_or_a_missing_path(unchanged, small_file: Path, tmp_path: Path) -> None:
     with quire.init(project="p"), unchanged():
         art = quire.Artifact("data", "dataset")
-        with pytest.raises(ValidationError, match="not a folder.*add_file"):
+        with pytest.raises(ValidationError, match=r"not a folder.*add_file"):
             art.add_dir(small_file)
         with pytest.raises(ValidationError, match="does not exist"):
             art.add_dir(tmp_path / "nope")
@@ -289,7 +289,7 @@ def test_a_store_that_cannot_be_written_from_the_environment(
     blocker.write_bytes(b"")
     monkeypatch.setenv("QUIRE_STORE", str(blocker / "store"))
     art = quire.Artifact("data", "dataset")
-    with pytest.raises(StoreError, match="QUIRE_STORE|cannot create"):
+    with pytest.raises(StoreError, match=r"QUIRE_STORE|cannot create"):
         art.add_file(small_file)
     with pytest.raises(StoreError):
         art.save()

@@ -206,7 +206,7 @@ def test_a_stored_file_and_a_reference_to_the_same_bytes_conflict(tmp_path: Path
         art = quire.Artifact("preds", "dataset")
         art.add_reference(source.as_uri(), name="a.txt")
         run.upsert_artifact(art, distributed_id="d")
-    with pytest.raises(ConflictError, match="a.txt") as err:
+    with pytest.raises(ConflictError, match=r"a\.txt") as err:
         finish()
     assert stored.id in str(err.value) and run.id in str(err.value)
     assert f"a reference to {source.as_uri()}" in str(err.value)
@@ -232,7 +232,7 @@ def test_a_file_of_one_writer_and_a_folder_of_another_conflict() -> None:
 
 def test_a_finisher_whose_own_file_conflicts_can_fix_it_and_finish_again() -> None:
     upsert({"a.txt": b"from the writer"})
-    with pytest.raises(ConflictError, match="a.txt"):
+    with pytest.raises(ConflictError, match=r"a\.txt"):
         finish({"a.txt": b"wrong"})
     assert quire.Api().pending_version("d").contribution_count == 1  # its own was not kept
     got = finish({"a.txt": b"from the writer", "b.txt": b"b"})
@@ -252,7 +252,7 @@ def test_finish_twice_and_upsert_after_finish_are_refused() -> None:
 
 
 def test_distributed_id_defaults_to_the_group_and_is_required() -> None:
-    with pytest.raises(ValidationError, match="distributed_id=.*group="):
+    with pytest.raises(ValidationError, match=r"distributed_id=.*group="):
         upsert({"a.txt": b"a"}, did=None)
     with pytest.raises(ValidationError, match="distributed id"):
         finish(did=None)
@@ -505,7 +505,7 @@ def test_writers_may_be_threads_of_one_run(tmp_path: Path) -> None:
             art = quire.Artifact("preds", "dataset")
             art.add_dir(tmp_path / "in" / f"t{i}", name=f"t{i}")
             run.upsert_artifact(art)
-        except BaseException as exc:  # reported below, in the test's thread
+        except BaseException as exc:  # noqa: BLE001  # reported below, in the test's thread
             errors.append(exc)
 
     with quire.init(group="threads") as run:

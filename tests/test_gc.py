@@ -51,7 +51,7 @@ def two_versions(make_files):
 
 
 def test_gc_keeps_young_objects_and_referenced_ones(two_versions, store_url: str) -> None:
-    v0, v1 = two_versions
+    v0, _v1 = two_versions
     v0.delete()
     report = collect_garbage(open_store(store_url))  # default grace: an hour
     assert report.deleted == [] and report.repacked == []
@@ -256,7 +256,7 @@ def test_cli_gc_dry_run_lists_then_gc_deletes(two_versions, store_url: str) -> N
 
 
 def test_gc_of_a_damaged_store_deletes_nothing(two_versions, store_url: str) -> None:
-    v0, v1 = two_versions
+    v0, _v1 = two_versions
     v0.delete()
     objects = open_store(store_url).blobs.objects
     for info in list(objects.list("packs/")):

@@ -62,7 +62,7 @@ def test_a_crafted_page_entry_digest_is_refused_before_any_path(bad: str, store_
     store = open_store(store_url)
     point_version(store, store.blobs.put_bytes(leaf_page([["a.txt", bad, 5, None, None]])))
     artifact = quire.Api().artifact("p/ds:latest")
-    with pytest.raises(InvalidDigestError, match="'a.txt'"):
+    with pytest.raises(InvalidDigestError, match=r"'a\.txt'"):
         artifact.download(tmp_path / "out")
     assert nothing_below(tmp_path / "out")
     with pytest.raises(InvalidDigestError):
@@ -75,7 +75,7 @@ def test_a_crafted_page_reference_is_refused(bad: str, store_url: str, tmp_path:
     store = open_store(store_url)
     root = pages.page_body(1, [["a.txt", bad]], pages.Totals(1, 5, 0))
     point_version(store, store.blobs.put_bytes(root))
-    with pytest.raises(InvalidDigestError, match="page reference 'a.txt'"):
+    with pytest.raises(InvalidDigestError, match=r"page reference 'a\.txt'"):
         quire.Api().artifact("p/ds:latest").download(tmp_path / "out")
     assert nothing_below(tmp_path / "out")
 
@@ -99,7 +99,7 @@ def test_a_crafted_contribution_is_refused_at_finish(store_url: str, tmp_path: P
     crafted = store.blobs.put_bytes(leaf_page([["part.txt", "../../../../etc/passwd", 15, None, None]]))
     with store.catalog.engine.begin() as conn:
         conn.execute(sa.update(schema.contributions).values(root=crafted))
-    with quire.init(project="p", group="g") as run, pytest.raises(InvalidDigestError, match="part.txt"):
+    with quire.init(project="p", group="g") as run, pytest.raises(InvalidDigestError, match=r"part\.txt"):
         run.finish_artifact(quire.Artifact("preds", "dataset"))
     assert not quire.Api().artifact_exists("p/preds:latest")
 

@@ -4,8 +4,9 @@ Random sequences of everything that touches bytes, through the public API as a W
 writes it: log (from fresh folders, some with an old mtime as ``tar -x`` leaves them,
 and again from folders the user logged or downloaded and edited since),
 collaborative upsert + finish, patches of any version (``new_draft``: add, remove a path
-or a folder; committed at once or some steps later), ``incremental=True`` commits, deletion of versions, gc with no grace
-period, cache cleanup (Python and CLI), downloads into fresh folders (on the cache's
+or a folder; committed at once or some steps later), ``incremental=True`` commits,
+deletion of versions, gc with no grace period, cache cleanup (Python and CLI), downloads
+into fresh folders (on the cache's
 filesystem, where downloads are links, and on another one, where they are copies) and
 into reused ones (``download`` and ``checkout``), with and without the cache, and the
 edits users make to downloaded (and logged) files: ``chmod u+w`` and overwrite in place

@@ -62,7 +62,7 @@ def test_edits_give_the_tree_built_from_scratch(blobs: BlobStore, start: dict[st
     assert edited == save_manifest(blobs, Manifest(model.values()))  # history-independent
 
     before, after = load_manifest(blobs, root), load_manifest(blobs, edited)
-    for path in list(model)[:20] + ["d3/none"]:
+    for path in [*list(model)[:20], "d3/none"]:
         assert after.get(path) == model.get(path)
     old = {p: entry(p, d) for p, d in start.items()}
     diff = diff_manifests(before, after)

@@ -125,10 +125,8 @@ class ArtifactMachine(RuleBasedStateMachine):
         name = data.draw(st.sampled_from(names), label="name")
         index = int(name[1:]) if name[0] == "v" and name[1:].isdigit() else self.aliases[name]
         art = self.api.artifact(f"p/coll:{name}")
-        if checkout:  # one folder, reused: it must end up holding exactly this version
-            root = art.checkout(self.dir / "checkout")
-        else:
-            root = art.download(self._fresh("download"))
+        # A checkout reuses one folder: it must end up holding exactly this version.
+        root = art.checkout(self.dir / "checkout") if checkout else art.download(self._fresh("download"))
         assert files_of(root) == self.versions[index]
 
     @rule(index=st.integers(min_value=0, max_value=12), alias=st.sampled_from(ALIASES))

@@ -287,7 +287,7 @@ def test_tables_load_on_first_use(python_env: dict[str, str]) -> None:
 
 def test_get_of_a_missing_name_lists_what_exists() -> None:
     version = log((quire.Table(columns=["a"]), "first"), (quire.PartitionedTable("parts"), "whole"))
-    with pytest.raises(ArtifactNotFoundError, match="no table or other object named 'nope'.*available: first, whole"):
+    with pytest.raises(ArtifactNotFoundError, match=r"no table or other object named 'nope'.*available: first, whole"):
         version.get("nope")
 
 

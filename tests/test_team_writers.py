@@ -44,7 +44,8 @@ import quire
 with quire.init(project="team", group="eval-7", job_type="finisher") as run:
     art = quire.Artifact("predictions", "dataset")
     art.metadata["writers"] = int(sys.argv[1])
-    done = run.finish_artifact(art, aliases=["candidate"], expected_writers=int(sys.argv[1]), timeout=float(sys.argv[2]))
+    writers, timeout = int(sys.argv[1]), float(sys.argv[2])
+    done = run.finish_artifact(art, aliases=["candidate"], expected_writers=writers, timeout=timeout)
     print(done.version, done.file_count)
 """
 

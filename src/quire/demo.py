@@ -157,7 +157,8 @@ def collaborative_writers(demo: Demo) -> None:
     # second demo still makes no new version.
     group = f"demo-predict-{uuid.uuid4().hex[:8]}"
     made = {v.id for c in demo.api().artifact_collections(PROJECT) if c.name == PREDICTIONS for v in c.versions()}
-    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    # Any: typeshed gives BaseContext no Process, which the fork and spawn contexts both have.
+    ctx: Any = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     writers = [
         ctx.Process(target=_shard_writer, args=(demo.store, group, folder / f"shard-{r}.csv", r))
         for r in range(WRITERS)
@@ -185,7 +186,7 @@ def query_partitioned_table(demo: Demo) -> None:
     rows = table.to_arrow()
     summary = rows.group_by("label").aggregate([("id", "count"), ("x", "mean")]).sort_by("label")
     demo.say(f"read {rows.num_rows} rows from the {len(table.parts)} parts of {PREDICTIONS}:latest")
-    found = zip(*(summary.column(c).to_pylist() for c in ("label", "id_count", "x_mean")))
+    found = zip(*(summary.column(c).to_pylist() for c in ("label", "id_count", "x_mean")), strict=False)
     demo.say(
         "SELECT label, count(*), avg(x) FROM predictions GROUP BY label → "
         + "; ".join(f"label {label}: {count} rows, avg(x) {mean:+.3f}" for label, count, mean in found)
@@ -232,8 +233,10 @@ def patch_a_part(demo: Demo) -> None:
         demo.say(f"fixed day 2's part of {scraped.qualified_name}: it was fixed already")
         return
     changes = scraped.diff(draft)
+    parent = draft.parent
+    assert parent is not None  # a draft of a committed version has it as its parent
     demo.say(
-        f"fixed day 2's part as {draft.qualified_name} (parent {draft.parent.version}; "
+        f"fixed day 2's part as {draft.qualified_name} (parent {parent.version}; "
         f"{len(changes.changed)} changed, {len(changes.added)} added, {len(changes.removed)} removed)"
     )
 

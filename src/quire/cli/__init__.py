@@ -8,7 +8,7 @@ turns a :class:`~quire.errors.QuireError` into one line on stderr and exit code 
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 

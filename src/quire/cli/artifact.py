@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,7 +39,7 @@ app.add_typer(pending.app, name="pending")
 Address = Annotated[str, typer.Argument(metavar="NAME", help="[project/]name[:vN|:alias]; no suffix means latest.")]
 
 
-class Policy(str, Enum):
+class Policy(StrEnum):
     """How ``put`` treats the files (see ``Artifact.add_file``)."""
 
     mutable = "mutable"

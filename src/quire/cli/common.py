@@ -56,10 +56,11 @@ class QuireGroup(TyperGroup):
     (``quire demo --store DIR``), as users type it.
     """
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # typer hands its own Context (a subclass of the one the base class names) to both.
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         return super().parse_args(ctx, hoist(args, "--store"))
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except BrokenPipeError:  # `quire … | head`: the reader left; say nothing more

@@ -7,7 +7,7 @@ abort one that will never be finished.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -29,7 +29,7 @@ Ref = Annotated[
 ]
 
 
-class State(str, Enum):
+class State(StrEnum):
     """Which pending versions ``ls`` lists."""
 
     open = "open"

@@ -35,6 +35,7 @@ in the store (a file a user dropped into ``objects/``, say) is never deleted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -48,10 +49,11 @@ from ..errors import (
     ValidationError,
 )
 from ..store import Store
-from ..store.blobs import Inventory, StoredPack, blob_key
+from ..store.blobs import Inventory, blob_key
 from ..store.catalog import Lease
 from ..store.digests import is_digest
 from ..store.objects import ObjectInfo
+from ..store.packs import StoredPack
 from . import lease as leases
 from .lease import Heartbeat, gc_lease, holder_name, log
 from .pages import walk
@@ -285,9 +287,7 @@ def _temp_files(store: Store) -> list[ObjectInfo]:
 
 def _delete(store: Store, key: str) -> None:
     if os.path.isabs(key):  # a staging file, not an object of the store
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(key)
-        except FileNotFoundError:
-            pass
     else:
         store.blobs.delete(key)

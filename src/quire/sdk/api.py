@@ -12,6 +12,7 @@ from ..core.gc import GRACE, GCReport, collect_garbage
 from ..core.names import DEFAULT_PROJECT, check_name, parse_address
 from ..errors import ArtifactNotFoundError
 from ..store import Store, open_store
+from ..store.catalog import pending_state
 from .artifact import Artifact, PublicRun
 from .collaborative import PendingVersion
 from .run import resolve
@@ -126,7 +127,9 @@ class Api:
             state: ``open`` (default), ``committed``, ``aborted``, or None for all.
         """
         project = check_name(project, "project name") if project is not None else None
-        return [PendingVersion(r, self.store) for r in self.store.catalog.pending_versions(project, state)]
+        return [
+            PendingVersion(r, self.store) for r in self.store.catalog.pending_versions(project, pending_state(state))
+        ]
 
     def pending_version(self, ref: str, project: str | None = None) -> PendingVersion:
         """One pending version, by its id or by its distributed id (if unambiguous)."""

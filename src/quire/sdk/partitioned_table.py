@@ -91,7 +91,7 @@ class PartitionedTable:
             for batch in _batches(file):
                 batch = _conform(batch, schema)
                 columns = [python_values(batch.column(i), f) for i, f in enumerate(schema)]
-                for row in zip(*columns):
+                for row in zip(*columns, strict=False):
                     yield index, list(row)
                     index += 1
 
@@ -167,7 +167,7 @@ def _unify_schemas(parts: list[str], schemas: list[pa.Schema]) -> pa.Schema:
     fields = {f.name: f for f in schemas[0]}
     origin = {name: parts[0] for name in fields}
     problems = []
-    for part, schema in zip(parts[1:], schemas[1:]):
+    for part, schema in zip(parts[1:], schemas[1:], strict=False):
         names = set(schema.names)
         missing, extra = [n for n in fields if n not in names], sorted(names - set(fields))
         if missing or extra:

@@ -79,11 +79,13 @@ class Table:
         names = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
         _check_names(names)
         types = _dtypes(dtype, len(names))
-        self._columns = [Column(n, t, t is not None, allow_mixed_types) for n, t in zip(names, types)]
+        self._columns = [Column(n, t, t is not None, allow_mixed_types) for n, t in zip(names, types, strict=False)]
         self._pending: list[list[Any]] = []
         cells = self._by_column(data if data is not None else [])
-        checked = [c.check_many(v) for c, v in zip(self._columns, cells)]
-        self._arrow = pa.Table.from_arrays([c.array(v) for c, v in zip(self._columns, checked)], schema=self._schema())
+        checked = [c.check_many(v) for c, v in zip(self._columns, cells, strict=False)]
+        self._arrow = pa.Table.from_arrays(
+            [c.array(v) for c, v in zip(self._columns, checked, strict=False)], schema=self._schema()
+        )
 
     def _init_arrow(self, arrow: pa.Table) -> None:
         _check_names(arrow.column_names)
@@ -102,9 +104,9 @@ class Table:
             )
         before = [c.state() for c in self._columns]
         try:
-            self._pending.append([c.check(v) for c, v in zip(self._columns, row)])
+            self._pending.append([c.check(v) for c, v in zip(self._columns, row, strict=False)])
         except ValidationError:  # a refused row leaves no trace, not even a column type
-            for column, state in zip(self._columns, before):
+            for column, state in zip(self._columns, before, strict=False):
                 column.restore(state)
             raise
 
@@ -120,7 +122,7 @@ class Table:
                     f"row {i} has {len(row)} cells but the table has {width} columns "
                     f"({', '.join(self.columns)}): {list(row)!r}"
                 )
-        return list(zip(*rows)) if rows else [() for _ in self._columns]
+        return list(zip(*rows, strict=False)) if rows else [() for _ in self._columns]
 
     def add_column(self, name: str, data: Any, optimize: bool = False) -> None:
         """Append a column holding ``data`` (a list, a numpy array, an Arrow array, a Series)."""
@@ -159,7 +161,7 @@ class Table:
         table = self._table()
         for batch in table.to_batches():
             columns = [python_values(batch.column(i), f) for i, f in enumerate(table.schema)]
-            for row in zip(*columns):
+            for row in zip(*columns, strict=False):
                 yield index, list(row)
                 index += 1
 
@@ -206,7 +208,7 @@ class Table:
         if not self._pending and self._arrow.schema == schema:
             return self._arrow
         arrays = []
-        for i, (column, field) in enumerate(zip(self._columns, schema)):
+        for i, (column, field) in enumerate(zip(self._columns, schema, strict=False)):
             old, old_field = self._arrow.column(i), self._arrow.schema.field(i)
             new = [row[i] for row in self._pending]
             if old_field.type == field.type and is_mixed(old_field) == is_mixed(field):
@@ -286,10 +288,10 @@ def _frame_to_arrow(frame: Any, dtype: Any, allow_mixed: bool) -> pa.Table:
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 pass  # a column of mixed or odd objects: the per-cell check names it
         types = _dtypes(dtype, len(names))
-        columns = [Column(n, t, t is not None, allow_mixed) for n, t in zip(names, types)]
+        columns = [Column(n, t, t is not None, allow_mixed) for n, t in zip(names, types, strict=False)]
         arrays = [c.array([c.check(v) for v in frame.iloc[:, i].tolist()]) for i, c in enumerate(columns)]
         return pa.Table.from_arrays(arrays, schema=pa.schema([c.field() for c in columns]))
     if dtype is not None:
         types = _dtypes(dtype, arrow.num_columns)
-        arrow = arrow.cast(pa.schema([(f.name, t or f.type) for f, t in zip(arrow.schema, types)]))
+        arrow = arrow.cast(pa.schema([(f.name, t or f.type) for f, t in zip(arrow.schema, types, strict=False)]))
     return arrow

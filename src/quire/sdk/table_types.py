@@ -120,7 +120,7 @@ def unify(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
     if pa.types.is_struct(a) and pa.types.is_struct(b) and a.names == b.names:
         fields = [unify(a.field(i).type, b.field(i).type) for i in range(a.num_fields)]
         if all(f is not None for f in fields):
-            return pa.struct([(n, f) for n, f in zip(a.names, fields)])
+            return pa.struct([(n, f) for n, f in zip(a.names, fields, strict=False)])
     if {a, b} <= {pa.string(), pa.large_string()}:
         return pa.large_string()
     return None
@@ -244,7 +244,7 @@ class Column:
         for row, value in enumerate(values):
             if value is not None:
                 members[self._member(value)][row] = value
-        children = [_build(self.name, m, t) for m, t in zip(members, self.mixed)]
+        children = [_build(self.name, m, t) for m, t in zip(members, self.mixed, strict=False)]
         mask = pa.array([not v for v in valid], pa.bool_())
         return pa.StructArray.from_arrays(children, fields=list(field.type), mask=mask)
 

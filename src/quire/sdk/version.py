@@ -24,7 +24,7 @@ from ..core.names import check_metadata
 from ..core.repair import RepairReport
 from ..errors import QuireError, StoreError
 from ..store import Store
-from ..store.catalog import RunRecord, VersionRecord
+from ..store.catalog import Direction, RunRecord, VersionRecord
 
 
 class Version:
@@ -72,7 +72,7 @@ class Version:
         """Check the store's copy, storing damaged or missing blobs again from ``source``."""
         return _repair.repair(self.store.blobs, self.record.root, source)
 
-    def runs(self, direction: str) -> list[RunRecord]:
+    def runs(self, direction: Direction) -> list[RunRecord]:
         """The runs that made (``output``) or used (``input``) it."""
         return self.store.catalog.runs_of(self.record.id, direction)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..errors import ValidationError
 from ..hashing import hash_bytes
 
 #: ``expect_latest`` of a commit that does not depend on the collection's latest
@@ -40,6 +41,16 @@ ABORTED: PendingState = "aborted"
 PENDING_STATES: tuple[PendingState, ...] = (OPEN, COMMITTED, ABORTED)
 #: the most characters a run's name, group or job type may have (every catalog holds them)
 RUN_TEXT_LIMIT = 256
+
+
+def pending_state(value: str | None) -> PendingState | None:
+    """``value`` as a pending version's state (None: any state), or ``ValidationError``."""
+    for state in PENDING_STATES:
+        if value == state:
+            return state
+    if value is None:
+        return None
+    raise ValidationError(f"unknown pending state {value!r}: choose one of {', '.join(PENDING_STATES)}")
 
 
 def new_commit_id() -> str:
