@@ -41,6 +41,12 @@ def check(conn: sa.Connection, noted: Epoch, url: str) -> None:
         )
 
 
+def end_lease(conn: sa.Connection, lid: str) -> None:
+    """End the writer lease ``lid`` in this transaction: its own, or the one that
+    references what was staged under it (a contribution)."""
+    conn.execute(t.leases.delete().where(t.leases.c.id == lid))
+
+
 class FenceVerbs:
     """The catalog's part of the gc protocol and the writers' leases (mixed into
     :class:`~quire.store.sql.SQLCatalog`, which provides ``tx``)."""
@@ -118,7 +124,7 @@ class FenceVerbs:
             now = _now(conn)
             conn.execute(t.leases.insert().values(id=lid, holder=holder[:256], started=now, expires=now + lease))
 
-        self.tx.write(open_, record_runs=False)
+        self.tx.write(open_, record_runs=False, flush=False)
         return lid
 
     def renew_lease(self, lid: str, lease: float) -> bool:
@@ -132,16 +138,16 @@ class FenceVerbs:
             )
             return done.rowcount == 1
 
-        return self.tx.write(renew, record_runs=False)
+        return self.tx.write(renew, record_runs=False, flush=False)
 
     def drop_lease(self, lid: str) -> None:
         """End a lease (its holder is done)."""
 
         def drop(conn: sa.Connection) -> None:
             _no_flush(conn)
-            conn.execute(t.leases.delete().where(t.leases.c.id == lid))
+            end_lease(conn, lid)
 
-        self.tx.write(drop, record_runs=False)
+        self.tx.write(drop, record_runs=False, flush=False)
 
     def live_leases(self) -> tuple[float, list[Lease]]:
         """The catalog's time now and the writers' leases that have not run out, oldest
@@ -172,8 +178,9 @@ class FenceVerbs:
 
 def _no_flush(conn: sa.Connection) -> None:
     """Let this transaction's commit return before PostgreSQL flushed it to disk: a lease
-    need not survive a crash of the server (its holder's work does not either), and a
-    writer registers one before each log. SQLite has no per-transaction equivalent."""
+    need not survive a crash of the server or machine (its holder's work does not
+    either), and a writer registers one before each log. (SQLite takes the same setting
+    only between transactions: the lease verbs ask ``write`` for ``flush=False``.)"""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
