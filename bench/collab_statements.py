@@ -1,7 +1,9 @@
 """How many SQL statements one C1 writer issues, and how many of them SQLAlchemy had to
 compile (a miss of its compiled cache), by kind: ``python bench/collab_statements.py DATA``
 (DATA: folders of files, one per writer). Each writer is a forked process, as in C1; the
-counts are those of the last writer (the first also creates the pending version)."""
+counts are those of the last writer (the first also creates the pending version).
+``VERBOSE=1`` prints each statement and whether it was compiled; ``PROFILE=tottime`` (or
+``cumulative``) prints the last writer's CPU profile."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def _writer(data: str, folder: str, out: mp.Queue) -> None:  # type: ignore[type
         import cProfile
         import pstats
 
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.process_time)
         prof.enable()
     with quire.init(project="bench", group="collab") as run:
         art = quire.Artifact("ds", "dataset")
@@ -45,7 +47,7 @@ def _writer(data: str, folder: str, out: mp.Queue) -> None:  # type: ignore[type
         run.upsert_artifact(art)
     if os.environ.get("PROFILE"):
         prof.disable()
-        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(r"quire/", 45)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats(os.environ["PROFILE"]).print_stats(40)
     out.put((dict(seen), dict(compiled), time.process_time() - cpu))
 
 
