@@ -97,7 +97,12 @@ def measure(ctx: Context, name: str, cases: list[Case], repeat: int) -> dict[str
             else:
                 res.times.append(out["seconds"])
                 res.imports.append(out["import_seconds"])
-                print(f"[{name} {r + 1}/{repeat}] {c.label:<45} {out['seconds']:9.3f} s", flush=True)
+                children = out["children_cpu_seconds"]
+                res.cpu.append(children if c.cpu == "children" else out["cpu_seconds"] + children)
+                print(
+                    f"[{name} {r + 1}/{repeat}] {c.label:<45} {out['seconds']:9.3f} s  {res.cpu[-1]:7.3f} s CPU",
+                    flush=True,
+                )
             finally:
                 rmtree(rep)
                 os.sync()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.runner import Case, Result
 
-HEADER = ["tool", "variant", "median s", "min–max s", "import s", "ratio", "target"]
+HEADER = ["tool", "variant", "median s", "min–max s", "CPU s", "import s", "ratio", "target"]
 
 NOTES = """\
 - Each measured operation runs in a fresh subprocess; the time is taken inside it with
@@ -28,9 +28,12 @@ NOTES = """\
   in-process (`dvc.cli.main`) with `core.analytics`, `core.autostage` and
   `core.check_update` off. Quire's timed part: `quire.init()` … `art.wait();
   run.finish()`, or `Api().artifact(…).download(root=…)`.
+- "CPU s" is the median user + system CPU time spent while timed, by the process and
+  the child processes it waited for (for C1's writers row: the writer processes alone).
+  On 2 cores, many processes at once show their cost there rather than in wall time.
 - ratio = median of the first named row ÷ median of the second ("this" = the row
   itself): above 1 means Quire is that many times faster. A target ≥0.5× means "Quire
-  within 2× of it".
+  within 2× of it". Where a CPU target is set, the ratio of CPU medians is shown too.
 - Compare rows of one run: on a small VM, creating many files is erratic (a `cp -r` of
   W1 took from 0.7 s to 15 s within one hour here), and the anchor rows show how fast
   the machine was during this run."""
@@ -43,39 +46,49 @@ def _fmt(s: float) -> str:
 def summarize(cases: list[Case], results: dict[str, Result]) -> list[list[str]]:
     """One table row per case (cells as strings)."""
     medians = {label: statistics.median(r.times) for label, r in results.items() if r.times}
+    cpu = {label: statistics.median(r.cpu) for label, r in results.items() if r.cpu}
     rows = []
     for c in cases:
         r = results[c.label]
         if r.error and not r.times:
-            rows.append([c.tool, c.variant, "failed", "", "", r.error[:160], ""])
+            rows.append([c.tool, c.variant, "failed", "", "", "", r.error[:160], ""])
             continue
-        ratio = target = ""
+        ratio, targets = "", []
         if c.ratio:
             num, den = c.ratio
-            if num in medians and den in medians:
-                value = medians[num] / medians[den]
-                names = [("this" if n == c.label else n) for n in c.ratio]
-                ratio = f"{value:.2f}× ({names[0]} / {names[1]})"
-                if c.target is not None:
-                    target = f"≥{c.target:g}× " + ("✓" if value >= c.target else "✗")
-            elif c.target is not None:
-                target = f"≥{c.target:g}×"
+            names = [("this" if n == c.label else n) for n in c.ratio]
+            wall = medians[num] / medians[den] if num in medians and den in medians else None
+            on_cpu = cpu[num] / cpu[den] if num in cpu and den in cpu and cpu[den] > 0 else None
+            if wall is not None:
+                ratio = f"{wall:.2f}×"
+                if c.cpu_target is not None and on_cpu is not None:
+                    ratio = f"wall {wall:.2f}×, CPU {on_cpu:.2f}×"
+                ratio += f" ({names[0]} / {names[1]})"
+            targets += [_target(c.target, wall, ""), _target(c.cpu_target, on_cpu, "CPU ")]
         rows.append(
             [
                 c.tool,
                 c.variant,
                 _fmt(medians[c.label]),
                 f"{_fmt(min(r.times))}–{_fmt(max(r.times))}",
+                _fmt(cpu[c.label]) if c.label in cpu else "",
                 _fmt(statistics.median(r.imports)),
                 ratio,
-                target,
+                ", ".join(t for t in targets if t),
             ]
         )
     return rows
 
 
+def _target(wanted: float | None, value: float | None, what: str) -> str:
+    """A target cell: ``≥0.5× ✓``; without a mark when the ratio is missing."""
+    if wanted is None:
+        return ""
+    return f"{what}≥{wanted:g}×" + ("" if value is None else " ✓" if value >= wanted else " ✗")
+
+
 def missed_targets(rows: list[list[str]]) -> list[str]:
-    return [f"{r[0]} {r[1]}" for r in rows if r[6].endswith("✗")]
+    return [f"{r[0]} {r[1]}" for r in rows if "✗" in r[-1]]
 
 
 def text_table(title: str, rows: list[list[str]]) -> str:

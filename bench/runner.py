@@ -50,7 +50,12 @@ class Case:
     variant: str
     prepare: Callable[[Path], Op]
     ratio: tuple[str, str] | None = None  # (numerator label, denominator label)
-    target: float | None = None  # minimum wanted for that ratio
+    target: float | None = None  # minimum wanted for that ratio (of wall times)
+    #: minimum wanted for the ratio of CPU times (shown beside the wall ratio when set)
+    cpu_target: float | None = None
+    #: whose CPU time counts: "all" (the process and the children it waited for) or
+    #: "children" (C1: the writer processes, not the finisher that forked them)
+    cpu: str = "all"
 
     @property
     def label(self) -> str:
@@ -61,6 +66,7 @@ class Case:
 class Result:
     times: list[float] = field(default_factory=list)
     imports: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds while timed, see Case.cpu
     error: str | None = None
 
 
@@ -151,7 +157,8 @@ def tool_env(home: Path) -> dict:
 
 
 def run_op(op: Op) -> dict:
-    """Run ``op`` in a fresh interpreter; return its {"seconds", "import_seconds"}."""
+    """Run ``op`` in a fresh interpreter; return its {"seconds", "import_seconds",
+    "cpu_seconds", "children_cpu_seconds", "peak_rss_mib"}."""
     spec = json.dumps({"op": op.name, "args": op.args})
     env = tool_env(op.home) | op.env
     try:

@@ -21,15 +21,19 @@ def c1(ctx: Context) -> list[Case]:
     """32 writer processes each upsert one folder of 100 files (64 KiB each) into one
     pending version, at once; a finisher then merges and commits it (fresh store each
     repetition; writers are forked after `import quire` and released by the clock).
-    Against the same 3,200 files logged by one process in simple mode: the writers may
-    take at most 1.5× its time (ratio ≥ 0.67)."""
+    Against the same 3,200 files logged by one process in simple mode: the 32 writers'
+    summed CPU time (user + system; the finisher's is not in it) may be at most 2× that
+    of the simple log (CPU ratio ≥ 0.5); the wall-time ratio is shown beside it."""
     data = ctx.dataset(C1_DATA)
     many = Case(
         "quire",
         "32 writers upsert, 1 finisher",
         lambda rep: _quire_op(ctx, rep, "collab_writers", {"data": str(data), "name": data.name}),
+        cpu="children",
     )
-    return [many, vs(tools.quire_log(ctx, data, "mutable"), many, target=0.67)]
+    simple = vs(tools.quire_log(ctx, data, "mutable"), many)
+    simple.cpu_target = 0.5
+    return [many, simple]
 
 
 @workload("C2", "merge + commit of 100,000 entries from 100 contributions")

@@ -447,7 +447,14 @@ class MemoryCatalog:
                 self._open(project, name, distributed_id)
 
     def add_contribution(
-        self, project: str, name: str, type_: str, distributed_id: str, new: NewContribution, gc_epoch: Epoch
+        self,
+        project: str,
+        name: str,
+        type_: str,
+        distributed_id: str,
+        new: NewContribution,
+        gc_epoch: Epoch,
+        lease: str | None = None,
     ) -> Added:
         with self.state.lock:
             self._check_fence(gc_epoch)
@@ -457,6 +464,8 @@ class MemoryCatalog:
             self._store_collection(coll)
             self._record_deferred()
             self.state.pending[pending.id] = pending
+            if lease is not None:  # referenced from now on: the lease protects nothing more
+                self.state.leases.pop(lease, None)
             found = pending.contributions.get(new.key)
             if found is not None:
                 return Added(pending.id, found, False)

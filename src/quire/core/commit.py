@@ -70,6 +70,11 @@ class Staged:
         """The gc epoch to commit into ``store`` under."""
         return self.note.epoch(store)
 
+    def holds(self) -> tuple[leases.Hold, ...]:
+        """The holds on the writer lease that keep gc off what was staged (the
+        transaction that references it may end the lease, see :func:`leases.ending`)."""
+        return ()
+
 
 def retrying(store: Store, epoch: Epoch, attempt: Callable[[Epoch], T], base: VersionRecord | None = None) -> T:
     """``attempt(epoch)`` until the catalog takes it: again after ``MovedOnError`` (it
@@ -78,11 +83,10 @@ def retrying(store: Store, epoch: Epoch, attempt: Callable[[Epoch], T], base: Ve
 
     ``base``: a version whose pages the new one shares; once a gc has run, it must
     still exist (else its pages may be gone), so ``epoch`` must then be the one noted
-    before the base's manifest was read. Holds this process's writer lease meanwhile:
-    what ``attempt`` stages is not garbage.
+    before the base's manifest was read. Holds this process's writer lease meanwhile
+    (:func:`~quire.core.lease.committing`): what ``attempt`` stages is not garbage.
     """
-    held = leases.hold(store)
-    try:
+    with leases.committing(store):
         if base is not None and store.catalog.gc_epoch() != epoch:
             _check_base(store, base)  # before the commit reads or writes pages that may be gone
         gc_left, race_left = GC_ATTEMPTS, RACE_ATTEMPTS
@@ -106,8 +110,6 @@ def retrying(store: Store, epoch: Epoch, attempt: Callable[[Epoch], T], base: Ve
                     ) from exc
                 # Jittered: writers that lost the same round must not collide again in step.
                 time.sleep(min(0.005 * 2 ** min(RACE_ATTEMPTS - race_left, 8), 0.5) * random.uniform(0.5, 1.5))
-    finally:
-        held.release()
 
 
 def _check_base(store: Store, base: VersionRecord) -> None:
@@ -245,7 +247,10 @@ def add_contribution(
         own = NewContribution(
             run_id, stage_contribution(draft, staged, store), len(draft.manifest), draft.manifest.size, info
         )
-        return store.catalog.add_contribution(project, draft.collection, draft.type, distributed_id, own, epoch)
+        with leases.ending(store, *staged.holds()) as lease:  # referenced from this transaction on
+            return store.catalog.add_contribution(
+                project, draft.collection, draft.type, distributed_id, own, epoch, lease=lease
+            )
 
     return retrying(store, staged.epoch(store), attempt)
 

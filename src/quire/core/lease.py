@@ -12,19 +12,25 @@ lives, so that one whose holder died (``kill -9``, a lost host) runs out in seco
 
 A process keeps one writer lease per store however many drafts it has open: the first
 hold registers it (one catalog write), the last release drops it (another); the start
-stays that of the first hold meanwhile, which can only protect more.
+stays that of the first hold meanwhile, which can only protect more. When the
+transaction that references what was staged (a contribution, a commit) is that of the
+last holds, it ends the lease itself (:func:`ending`), sparing the second write: the
+blobs go from protected by the lease to referenced in one step, so a gc sees one or the
+other.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import os
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ..errors import ValidationError
 from ..store import Store, on_close
@@ -114,12 +120,19 @@ class _Lease:
 
     def __init__(self, store: Store, length: float) -> None:
         self.store, self.length, self.holds = store, length, 0
+        self.key, self.pid = id(store), os.getpid()
         self.id = store.catalog.open_lease(holder_name(), length)
         self.renewed = time.monotonic()
+        #: a transaction that ends it is under way (see :func:`ending`); it ended (or
+        #: is being dropped): its holds have nothing left to drop
+        self.ending = self.ended = False
 
     def renew(self) -> None:
         sent = time.monotonic()
-        if not self.store.catalog.renew_lease(self.id, self.length):
+        renewed = self.store.catalog.renew_lease(self.id, self.length)
+        if not renewed and (self.ending or self.ended):
+            return  # ended by its holders' transaction (the next beat looks again if that failed)
+        if not renewed:
             # It ran out (a process suspended longer than its lease): gc may since have
             # deleted what was staged under it. Take a new one; what went is uploaded
             # again at the commit (from its file), which a gc that ran since makes check.
@@ -141,7 +154,9 @@ class _Lease:
 # thread would open a second connection beside the holder's (64 writer processes would
 # need 128 PostgreSQL connections).
 _lock = threading.RLock()  # a finalizer may release a hold while its thread holds it
-_leases: dict[int, _Lease] = {}  # id(store) → its lease
+_leases: dict[int, _Lease] = {}  # id(store) → its lease, which new holds join
+#: leases that new holds no longer join but whose holds are still out (see ending())
+_parted: set[_Lease] = set()
 _released: list[_Lease] = []  # to drop
 _wake = threading.Event()
 _keeper: threading.Thread | None = None
@@ -153,13 +168,13 @@ _busy = threading.Lock()
 def _keep() -> None:
     while True:
         with _lock:
-            beat = min((lease.length / 4 for lease in _leases.values()), default=WRITER_LEASE / 4)
+            beat = min((lease.length / 4 for lease in _live()), default=WRITER_LEASE / 4)
         _wake.wait(beat)
         _wake.clear()
         with _busy:
             _settle()
             with _lock:
-                live = list(_leases.values())
+                live = _live()
             for lease in live:
                 if time.monotonic() - lease.renewed >= lease.length / 4:
                     try:
@@ -168,6 +183,11 @@ def _keep() -> None:
                     # runs out unless a later beat renews it; this thread must not die of it.
                     except Exception as exc:  # noqa: BLE001
                         log.debug("could not renew a writer lease on %s: %s", lease.store.url, exc)
+
+
+def _live() -> list[_Lease]:
+    """Every lease to renew (call with ``_lock`` held)."""
+    return [*_leases.values(), *(lease for lease in _parted if not lease.ended)]
 
 
 def settle() -> None:
@@ -191,27 +211,32 @@ class Hold:
 
     def __init__(self, store: Store) -> None:
         global _keeper
-        self._key = id(store)
         with _lock:
-            lease = _leases.get(self._key)
+            lease = _leases.get(id(store))
             if lease is None:
                 # Registered before this holder writes anything, under the lock: a second
                 # holder must not write before the lease exists either.
-                lease = _leases[self._key] = _Lease(store, writer_lease())
+                lease = _leases[id(store)] = _Lease(store, writer_lease())
                 if _keeper is None:
                     _keeper = threading.Thread(target=_keep, name="quire-writer-leases", daemon=True)
                     _keeper.start()
                 else:
                     _wake.set()  # its beat may have to be shorter now
             lease.holds += 1
+        self._lease = lease
         # Garbage-collected unreleased (a draft given up): the keeper drops it. A finalizer
         # may run anywhere, even in a thread holding _lock, so it does no catalog work.
-        self._finalizer = weakref.finalize(self, _let_go, self._key, os.getpid(), False)
+        self._finalizer = weakref.finalize(self, _let_go, lease, os.getpid(), False)
+
+    @property
+    def held(self) -> bool:
+        """Whether this share was not given back yet."""
+        return self._finalizer.alive
 
     def release(self) -> None:
         """Give the share back (the lease is dropped with its last hold); idempotent."""
         if self._finalizer.detach() is not None:
-            _let_go(self._key, os.getpid(), True)
+            _let_go(self._lease, os.getpid(), True)
 
 
 def hold(store: Store) -> Hold:
@@ -219,17 +244,82 @@ def hold(store: Store) -> Hold:
     return Hold(store)
 
 
-def _let_go(key: int, pid: int, now: bool) -> None:
+#: the hold of the commit under way in this thread (see :func:`committing`)
+_committing: contextvars.ContextVar[Hold | None] = contextvars.ContextVar("quire_commit_hold", default=None)
+
+
+@contextmanager
+def committing(store: Store) -> Iterator[Hold]:
+    """Hold the writer lease on ``store`` for a commit's staging (the manifest, what the
+    store lacks); :func:`ending` inside it counts this hold as the commit's own."""
+    held = hold(store)
+    token = _committing.set(held)
+    try:
+        yield held
+    finally:
+        _committing.reset(token)
+        held.release()
+
+
+@contextmanager
+def ending(store: Store, *holds: Hold | None) -> Iterator[str | None]:
+    """Around the transaction that references what ``holds`` (and the hold of the
+    :func:`committing` block it runs in) protect: yields the id of this process's writer
+    lease on ``store`` when those are all its holds, for that transaction to end it
+    (``drop_lease`` in the same transaction), else None (other drafts still stage under
+    it). When the block returns, the holds are given back, with no catalog write for a
+    lease it ended; when it raises, they and the lease stay as they were (and renewed).
+
+    Ending the lease in the transaction that adds the references is as safe as dropping
+    it after: a gc reads the leases before the references, so it sees either the lease
+    or the references (and the gc fence refuses a commit once a sweep began).
+    """
+    mine = {id(h): h for h in (*holds, _committing.get()) if h is not None and h.held}
+    with _lock:
+        leases_of = {h._lease for h in mine.values()}
+        lease = leases_of.pop() if len(leases_of) == 1 else None
+        if (
+            lease is None
+            or lease.store is not store
+            or lease.pid != os.getpid()
+            or lease.ending
+            or lease.ended
+            or lease.holds != len(mine)
+        ):
+            lease = None
+        else:
+            lease.ending = True
+            if _leases.get(lease.key) is lease:
+                del _leases[lease.key]  # a hold taken meanwhile gets a lease of its own
+            _parted.add(lease)
+    try:
+        yield lease.id if lease is not None else None
+    except BaseException:
+        if lease is not None:
+            with _lock:
+                lease.ending = False  # still held, still renewed; dropped by its last release
+        raise
+    if lease is not None:
+        with _lock:
+            lease.ending, lease.ended = False, True
+            _parted.discard(lease)
+    for h in mine.values():
+        h.release()
+
+
+def _let_go(lease: _Lease, pid: int, now: bool) -> None:
     if pid != os.getpid():
         return  # a forked child's copy of its parent's hold
     with _lock:
-        lease = _leases.get(key)
-        if lease is None:
-            return
         lease.holds -= 1
         if lease.holds > 0:
             return
-        del _leases[key]
+        if _leases.get(lease.key) is lease:
+            del _leases[lease.key]
+        _parted.discard(lease)
+        if lease.ended:
+            return  # its holders' transaction ended it: nothing to drop
+        lease.ended = True
         if not now:
             _released.append(lease)
             _wake.set()
@@ -243,6 +333,7 @@ def _forget() -> None:
     global _lock, _keeper, _wake, _busy
     _lock, _keeper, _wake, _busy = threading.RLock(), None, threading.Event(), threading.Lock()
     _leases.clear()
+    _parted.clear()
     _released.clear()
 
 
@@ -252,8 +343,12 @@ def _drop_all() -> None:
     holds still out then protect nothing more)."""
     with _busy:
         with _lock:
-            _released.extend(_leases.values())
+            dropping = [lease for lease in _live() if not lease.ending]
+            for lease in dropping:
+                lease.ended = True
+            _released.extend(dropping)
             _leases.clear()
+            _parted.difference_update(dropping)
         _settle()
 
 

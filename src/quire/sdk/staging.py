@@ -43,6 +43,10 @@ class Staging(Staged):
             self.writer = self.store.blobs.writer()
         return self.writer
 
+    def holds(self) -> tuple[Hold, ...]:
+        """This draft's hold on the writer lease, while it stages."""
+        return (self._lease,) if self._lease is not None else ()
+
     @contextmanager
     def own_folder(self, folder: str) -> Iterator[None]:
         """Keep ``folder`` (files the draft made) until the commit, or remove it now if

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,8 @@ from .packs import (
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
+#: seconds within which a new writer takes the last look at the packs as its own
+WRITER_LOOK = 1.0
 _log = logging.getLogger("quire")
 QUARANTINE = "quarantine/"  #: where corrupt large blobs are moved (never read, never collected)
 
@@ -93,16 +96,22 @@ class BlobStore:
         self._lock = threading.Lock()
         #: the gc epoch under which the pack index was last known good (see quire.core.gc)
         self.gc_epoch: Epoch | None = None
+        self._listed = -float("inf")  # time.monotonic() of the last look at the packs
 
     # -- the pack index ---------------------------------------------------------------
 
-    def refresh(self, prune: bool = False) -> None:
+    def refresh(self, prune: bool = False, max_age: float = 0.0) -> None:
         """Load the index of every pack written since the last look (by any process).
 
         With ``prune``, also forget the packs that are gone: gc deletes and rewrites packs,
-        and an index that still lists them points at bytes that are not there.
+        and an index that still lists them points at bytes that are not there. With
+        ``max_age``, skip it when the last look is younger than that many seconds (for a
+        look that only spares duplicates).
         """
         with self._lock:
+            if not prune and time.monotonic() - self._listed < max_age:
+                return
+            self._listed = time.monotonic()
             present = {info.key: info.size for info in self.objects.list("packs/")}
             if prune:
                 gone = {k for k in self._loaded if k not in present or pack_of(k) not in present}
@@ -495,7 +504,9 @@ class BlobWriter:
 
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
-        blobs.refresh()  # once: a pack another process writes meanwhile costs a duplicate, no more
+        # Once (a pack another process writes meanwhile costs a duplicate, no more), and
+        # not again right after a look (a draft's first writer comes after its epoch's reload).
+        blobs.refresh(max_age=WRITER_LOOK)
         self._spool: Spool | None = None
         self.bytes_written = 0
 

@@ -412,10 +412,19 @@ class Catalog(Protocol):
         ...
 
     def add_contribution(
-        self, project: str, name: str, type_: str, distributed_id: str, new: NewContribution, gc_epoch: Epoch
+        self,
+        project: str,
+        name: str,
+        type_: str,
+        distributed_id: str,
+        new: NewContribution,
+        gc_epoch: Epoch,
+        lease: str | None = None,
     ) -> Added:
         """Add ``new`` to the open pending version (created, with its collection, on first
-        use); the same contribution again is a no-op (``Added.added`` False)."""
+        use); the same contribution again is a no-op (``Added.added`` False). ``lease``:
+        ends the writer lease ``lease`` in the same transaction (its blobs go from
+        protected by the lease to referenced in one step)."""
         ...
 
     def finish(self, request: FinishCommit) -> Finished:

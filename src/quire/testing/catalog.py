@@ -969,6 +969,23 @@ class CatalogTests:
         other.drop_lease(theirs)
         assert catalog.live_leases()[1] == []
 
+    def test_a_contribution_ends_the_writer_lease_it_names(self, catalog: Catalog, open_catalog: OpenCatalog) -> None:
+        # In the contribution's own transaction: a gc sees the lease or the reference.
+        mine = catalog.open_lease("writer a", lease=60)
+        theirs = catalog.open_lease("writer b", lease=60)
+        epoch = catalog.gc_epoch()
+        assert catalog.add_contribution("p", "c", "dataset", "g", contribution("a"), epoch, lease=mine).added
+        assert [lease.id for lease in open_catalog().live_leases()[1]] == [theirs]
+        assert not catalog.renew_lease(mine, lease=60)
+        # A refused contribution ends nothing (its writer still stages under the lease).
+        catalog.end_sweep(catalog.begin_sweep(epoch, lease=60))
+        with pytest.raises(ConcurrentGCError):
+            catalog.add_contribution("p", "c", "dataset", "g", contribution("b"), epoch, lease=theirs)
+        assert [lease.id for lease in catalog.live_leases()[1]] == [theirs]
+        # The same contribution again (a retry after a lost answer) ends it too.
+        again = catalog.add_contribution("p", "c", "dataset", "g", contribution("a"), catalog.gc_epoch(), lease=theirs)
+        assert not again.added and catalog.live_leases()[1] == []
+
     def test_a_lease_no_one_renews_runs_out(self, catalog: Catalog, open_catalog: OpenCatalog) -> None:
         other = open_catalog()
         mine = catalog.open_lease("writer a", lease=60)

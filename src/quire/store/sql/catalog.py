@@ -40,6 +40,12 @@ def _forget(tx: Transactions | None) -> None:
         tx.forget_deferred()
 
 
+#: the migrations recorded, each with the catalog's id (one query for what opening a store reads)
+_MIGRATED = sa.select(
+    t.migrations_table.c.name, sa.select(t.identity.c.catalog_id).scalar_subquery().label("catalog_id")
+)
+
+
 class SQLCatalog(FenceVerbs, PendingVerbs):
     """The catalog on any SQLAlchemy engine (SQLite or PostgreSQL)."""
 
@@ -72,8 +78,12 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
         """Apply the migrations this catalog has not recorded yet."""
         try:  # the common case, an up-to-date catalog, takes no write lock (one query)
             with self.engine.connect() as conn:
-                if {name for name, _ in t.MIGRATIONS} <= set(conn.scalars(sa.select(t.migrations_table.c.name))):
-                    return
+                rows = conn.execute(_MIGRATED).all()
+            if {name for name, _ in t.MIGRATIONS} <= {row.name for row in rows}:
+                # Read along (every store's opening checks it against its blob store's):
+                # a catalog's id never changes.
+                self.__dict__["_catalog_id"] = rows[0].catalog_id
+                return
         except sa.exc.DBAPIError:
             pass  # a new catalog (no table yet), or unreadable: the write below says why
 

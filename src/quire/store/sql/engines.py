@@ -95,7 +95,16 @@ def sqlite_engine(path: Path) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
-        write = conn.get_execution_options().get("quire_write")
+        options = conn.get_execution_options()
+        write = options.get("quire_write")
+        if write:
+            # A write that need not survive a crash (a writer's lease, see sql.fence)
+            # commits without an fsync; SQLite takes the setting only between transactions,
+            # and it is set back before any other write on this connection.
+            level = "FULL" if options.get("quire_flush", True) else "NORMAL"
+            if conn.info.get("quire_synchronous", "FULL") != level:
+                conn.exec_driver_sql(f"PRAGMA synchronous = {level}")
+                conn.info["quire_synchronous"] = level
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine

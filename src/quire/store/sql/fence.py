@@ -33,12 +33,21 @@ def check(conn: sa.Connection, noted: Epoch, url: str) -> None:
     """In a commit's transaction: fail if a gc began since the writer noted ``noted``."""
     # FOR SHARE: a gc beginning its sweep updates this row, so it waits for this
     # commit to end (and then sees the new version), or this commit waits for it.
-    row = conn.execute(_state(conn).with_for_update(read=True)).one()
+    # SQLite has no row locks (a write transaction excludes every other writer): there
+    # it is gc_epoch()'s very query, compiled once for both.
+    query = _state(conn) if conn.dialect.name == "sqlite" else _state(conn).with_for_update(read=True)
+    row = conn.execute(query).one()
     if not noted.admits(Epoch(row.epoch, bool(row.sweeping))):
         raise ConcurrentGCError(
             f"a garbage collection ran in {url} while this version was prepared; "
             "nothing was committed. Retry (its blobs are checked again)"
         )
+
+
+def end_lease(conn: sa.Connection, lid: str) -> None:
+    """End the writer lease ``lid`` in this transaction: its own, or the one that
+    references what was staged under it (a contribution)."""
+    conn.execute(t.leases.delete().where(t.leases.c.id == lid))
 
 
 class FenceVerbs:
@@ -118,7 +127,7 @@ class FenceVerbs:
             now = _now(conn)
             conn.execute(t.leases.insert().values(id=lid, holder=holder[:256], started=now, expires=now + lease))
 
-        self.tx.write(open_, record_runs=False)
+        self.tx.write(open_, record_runs=False, flush=False)
         return lid
 
     def renew_lease(self, lid: str, lease: float) -> bool:
@@ -132,16 +141,16 @@ class FenceVerbs:
             )
             return done.rowcount == 1
 
-        return self.tx.write(renew, record_runs=False)
+        return self.tx.write(renew, record_runs=False, flush=False)
 
     def drop_lease(self, lid: str) -> None:
         """End a lease (its holder is done)."""
 
         def drop(conn: sa.Connection) -> None:
             _no_flush(conn)
-            conn.execute(t.leases.delete().where(t.leases.c.id == lid))
+            end_lease(conn, lid)
 
-        self.tx.write(drop, record_runs=False)
+        self.tx.write(drop, record_runs=False, flush=False)
 
     def live_leases(self) -> tuple[float, list[Lease]]:
         """The catalog's time now and the writers' leases that have not run out, oldest
@@ -172,8 +181,9 @@ class FenceVerbs:
 
 def _no_flush(conn: sa.Connection) -> None:
     """Let this transaction's commit return before PostgreSQL flushed it to disk: a lease
-    need not survive a crash of the server (its holder's work does not either), and a
-    writer registers one before each log. SQLite has no per-transaction equivalent."""
+    need not survive a crash of the server or machine (its holder's work does not
+    either), and a writer registers one before each log. (SQLite takes the same setting
+    only between transactions: the lease verbs ask ``write`` for ``flush=False``.)"""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 

@@ -84,10 +84,18 @@ class PendingVerbs:
         self.tx.read(check)
 
     def add_contribution(
-        self, project: str, name: str, type_: str, distributed_id: str, new: NewContribution, gc_epoch: Epoch
+        self,
+        project: str,
+        name: str,
+        type_: str,
+        distributed_id: str,
+        new: NewContribution,
+        gc_epoch: Epoch,
+        lease: str | None = None,
     ) -> Added:
         """Add ``new`` to the open pending version of ``project/name`` named ``distributed_id``
-        (created, with its collection, on first use).
+        (created, with its collection, on first use). ``lease``: the writer lease its blobs
+        were staged under, ended in the same transaction (sparing the writer one of its own).
 
         Raises:
             PendingVersionError: the id was committed or aborted.
@@ -106,6 +114,8 @@ class PendingVerbs:
                 )
             ).first()
             record = _contribution(found) if found is not None else _insert(conn, row.id, new)
+            if lease is not None:
+                fence.end_lease(conn, lease)
             return Added(row.id, record, found is None)
 
         return self.tx.write(add)

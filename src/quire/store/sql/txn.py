@@ -167,6 +167,7 @@ class Transactions:
         fn: Callable[[sa.Connection], T],
         unknown: Callable[[], CommitOutcomeUnknownError] | None = None,
         record_runs: bool = True,
+        flush: bool = True,
     ) -> T:
         """Run ``fn`` in one write transaction, again when it lost a race or the
         connection dropped (the transaction was then rolled back by the server, or,
@@ -175,7 +176,9 @@ class Transactions:
         A caller whose ``fn`` may have committed already finds its own write first (a
         commit does, by its commit id) and passes ``unknown``: the error to raise when
         the catalog cannot be reached again after a lost answer to COMMIT. Deferred runs
-        are recorded with the write, unless not ``record_runs`` (a lease).
+        are recorded with the write, unless not ``record_runs`` (a lease). Not ``flush``:
+        the commit need not survive a crash of the machine (a lease), so SQLite does not
+        fsync it.
         """
         lost_answer = False  # an attempt sent COMMIT and got no answer: it may have committed
         for attempt in range(_WRITE_ATTEMPTS):
@@ -184,7 +187,7 @@ class Transactions:
             try:
                 # Connected before the turn is taken: a new connection's set-up (pragmas,
                 # reading the schema) would otherwise hold up every queued writer.
-                connection = self.engine.connect().execution_options(quire_write=True)
+                connection = self.engine.connect().execution_options(quire_write=True, quire_flush=flush)
                 with connection as conn, self.writer_turn(), conn.begin():
                     run_rows.record(conn, runs, self.url)
                     result = fn(conn)
