@@ -244,9 +244,7 @@ def add_contribution(
     contribution (``info``: who wrote it, its aliases, metadata and role)."""
 
     def attempt(epoch: Epoch) -> Added:
-        own = NewContribution(
-            run_id, stage_contribution(draft, staged, store), len(draft.manifest), draft.manifest.size, info
-        )
+        own = _staged_contribution(draft, staged, store, run_id, info)
         with leases.ending(store, *staged.holds()) as lease:  # referenced from this transaction on
             return store.catalog.add_contribution(
                 project, draft.collection, draft.type, distributed_id, own, epoch, lease=lease
@@ -255,8 +253,17 @@ def add_contribution(
     return retrying(store, staged.epoch(store), attempt)
 
 
-class _Part(NamedTuple):
-    """A contribution as a finish merges it (sorted by key)."""
+def _staged_contribution(
+    draft: Draft, staged: Staged, store: Store, run_id: str | None, info: dict[str, Any]
+) -> NewContribution:
+    """The draft as one contribution, its bytes and manifest staged (durable) first."""
+    root = stage_contribution(draft, staged, store)
+    return NewContribution(run_id, root, len(draft.manifest), draft.manifest.size, info)
+
+
+class _Merging(NamedTuple):
+    """A contribution as a finish merges it (sorted by key): a stored one, or the
+    finisher's own, which the catalog has not seen yet."""
 
     key: str
     writer: str  #: who wrote it, for conflict messages
@@ -291,27 +298,27 @@ def finish(
     def attempt(epoch: Epoch) -> Finished:
         own = staged_under.get(epoch)
         if own is None:  # first, or a gc ran since: check what the store holds again
-            own = NewContribution(
-                run_id, stage_contribution(draft, staged, store), len(draft.manifest), draft.manifest.size, info
-            )
+            own = _staged_contribution(draft, staged, store, run_id, info)
             staged_under.clear()
             staged_under[epoch] = own
             manifests[own.root] = draft.manifest
         found = store.catalog.find_pending(project, draft.collection, distributed_id)
         others = [c for c in store.catalog.contributions(found.id) if c.key != own.key] if found else []
-        mine = _Part(own.key, writer_label(own.run_id, info.get("writer") or {}), own.root, own.run_id, info)
+        mine = _Merging(own.key, writer_label(own.run_id, info.get("writer") or {}), own.root, own.run_id, info)
         # By key: the result does not depend on the order they arrived in.
-        parts = sorted([_Part(c.key, c.writer, c.root, c.run_id, c.info) for c in others] + [mine], key=lambda p: p.key)
-        for part in parts:  # either manifest format: one blob, or pages
-            if part.root not in manifests:
-                manifests[part.root] = load_manifest(store.blobs, part.root)
-        merged = merge([(p.writer, manifests[p.root]) for p in parts], where, shlex.quote(distributed_id))
+        contributions = sorted(
+            [_Merging(c.key, c.writer, c.root, c.run_id, c.info) for c in others] + [mine], key=lambda c: c.key
+        )
+        for c in contributions:  # either manifest format: one blob, or pages
+            if c.root not in manifests:
+                manifests[c.root] = load_manifest(store.blobs, c.root)
+        merged = merge([(c.writer, manifests[c.root]) for c in contributions], where, shlex.quote(distributed_id))
         metadata: dict[str, Any] = {}
-        for part in parts:
-            metadata.update(part.info.get("metadata") or {})
+        for c in contributions:
+            metadata.update(c.info.get("metadata") or {})
         metadata.update(draft.metadata)  # the finisher has the last word
-        every_alias = [*aliases, *(a for p in parts for a in p.info.get("aliases", ()))]
-        runs = [r for r in dict.fromkeys([run_id, *(p.run_id for p in parts)]) if r]
+        every_alias = [*aliases, *(a for c in contributions for a in c.info.get("aliases", ()))]
+        runs = [r for r in dict.fromkeys([run_id, *(c.run_id for c in contributions)]) if r]
         root = save_manifest(store.blobs, merged)
         version = NewVersion(
             digest=merged.digest,

@@ -14,7 +14,9 @@ from .objects import ObjectStoreTests
 from .oob import OutOfBand
 
 
-class TestObjectStore(ObjectStoreTests):
+class _ObjectBackend:
+    """The object store under test, for both object suites."""
+
     @pytest.fixture
     def open_objects(self, suite_open_objects: Callable[[], Any]) -> Callable[[], Any]:
         return suite_open_objects
@@ -24,14 +26,12 @@ class TestObjectStore(ObjectStoreTests):
         return suite_out_of_band
 
 
-class TestBlobStore(BlobStoreTests):
-    @pytest.fixture
-    def open_objects(self, suite_open_objects: Callable[[], Any]) -> Callable[[], Any]:
-        return suite_open_objects
+class TestObjectStore(_ObjectBackend, ObjectStoreTests):
+    pass
 
-    @pytest.fixture
-    def out_of_band(self, suite_out_of_band: OutOfBand | None) -> OutOfBand | None:
-        return suite_out_of_band
+
+class TestBlobStore(_ObjectBackend, BlobStoreTests):
+    pass
 
 
 class TestCatalog(CatalogTests):
