@@ -275,8 +275,9 @@ class FinishCommit:
 
     Attributes:
         merged: the keys of the contributions ``version`` was merged from, the
-            finisher's own excluded; if the pending version holds any other, the
-            catalog raises ``MovedOnError`` (a writer upserted meanwhile).
+            finisher's own excluded (listing it is a ``MovedOnError`` too); if the
+            pending version holds any other, the catalog raises ``MovedOnError`` (a
+            writer upserted meanwhile).
         aliases: every alias the version gets (the contributions' and the finisher's).
         run_ids: runs that get an output edge, the finisher's first.
     """
@@ -366,6 +367,10 @@ class Catalog(Protocol):
         project and collection on first use), unless its digest equals a version of the
         collection: that one gets the aliases, tags and edges. ``latest`` moves to it.
 
+        Checked in this order: the commit id (a commit that landed returns what it made,
+        whatever moved since), the gc fence, the collection type, ``expect_latest``, then
+        the dedup by digest.
+
         Raises:
             MovedOnError: ``expect_latest`` is not the latest version any more.
             ConcurrentGCError: a gc began since ``gc_epoch``.
@@ -396,7 +401,8 @@ class Catalog(Protocol):
     # runs and lineage
     def create_run(self, run: RunRecord) -> None: ...
     def defer_run(self, run: RunRecord) -> None:
-        """Record a new run with this handle's next write (or its ``finish_run``)."""
+        """Record a new run with this handle's next commit, finish, contribution or other
+        catalog change (not a lease's write), or with its ``finish_run``."""
         ...
 
     def finish_run(self, run_id: str, state: str) -> None: ...
@@ -439,7 +445,12 @@ class Catalog(Protocol):
     def pending_versions(
         self, project: str | None = None, state: PendingState | None = OPEN
     ) -> list[PendingRecord]: ...
-    def resolve_pending(self, ref: str, project: str | None = None) -> PendingRecord: ...
+    def resolve_pending(self, ref: str, project: str | None = None) -> PendingRecord:
+        """The pending version ``ref`` names: its id first, else a distributed id within
+        ``project`` (or the whole store), open ones before closed; several matches are a
+        ``ValidationError`` listing them, none an ``ArtifactNotFoundError``."""
+        ...
+
     def contributions(self, pending_id: str) -> list[ContributionRecord]:
         """Sorted by key: the order they are merged in."""
         ...
