@@ -118,15 +118,55 @@ def test_read_after_commit_is_retried(proxied: TCPFaultProxy, tmp_path: Path) ->
     assert rule.hits == 1
 
 
+def _back_to_0005(conn: sa.Connection) -> None:
+    """Give a catalog the schema of before migration 0006, in raw SQL: none of the
+    columns and tables of the W&B surface."""
+    conn.exec_driver_sql("DROP INDEX ix_versions_source_id")
+    for table, columns in {
+        "projects": ["info"],
+        "collections": ["ttl"],
+        "runs": ["tags", "notes", "summary", "info"],
+        "versions": ["ttl", "ttl_inherit", "source_id"],
+    }.items():
+        for column in columns:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.exec_driver_sql("DROP TABLE collection_tags")
+    conn.exec_driver_sql("DROP TABLE run_history")
+    conn.execute(t.migrations_table.delete().where(t.migrations_table.c.name == "0006_wandb_surface"))
+
+
 def _back_to_0004(conn: sa.Connection) -> None:
     """Give a catalog the names of before migration 0005, in raw SQL: table ``pending``,
     columns ``manifest``."""
+    _back_to_0005(conn)
     conn.exec_driver_sql("DROP INDEX ux_pending_versions_commit_id")
     conn.exec_driver_sql("ALTER TABLE pending_versions RENAME TO pending")
     conn.exec_driver_sql("CREATE UNIQUE INDEX ux_pending_commit_id ON pending (commit_id)")
     for table in ("versions", "contributions"):
         conn.exec_driver_sql(f"ALTER TABLE {table} RENAME COLUMN root TO manifest")
     conn.execute(t.migrations_table.delete().where(t.migrations_table.c.name == "0005_glossary"))
+
+
+@pytest.mark.usefixtures("store_kind")
+def test_a_catalog_of_0005_gets_the_wandb_surface_and_keeps_its_data(tmp_path: Path) -> None:
+    # Migration 0006 adds run tags, notes, summary and history, collection tags and TTL,
+    # version TTL and links, project info; what a catalog of before holds reads as it did.
+    with quire.init(project="p", id="old-run") as run:
+        v0 = run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "one"))
+    catalog = open_store().catalog
+    before = catalog.version("p", "data")
+    with catalog.engine.begin() as conn:
+        _back_to_0005(conn)
+    close_stores()
+    catalog = open_store().catalog  # migrates
+    after = catalog.version("p", "data")
+    assert after == before and after.root == v0._committed_record().root
+    assert (after.ttl, after.expires_at, after.source_id) == ("inherit", None, None)
+    run = catalog.run("old-run")
+    assert (run.tags, run.notes, run.summary, run.info, run.state) == ([], None, {}, {}, "finished")
+    with quire.init(project="p") as run:  # and it goes on working
+        run.log_artifact(_log("data", {"b.txt": b"beta"}, tmp_path / "two"))
+    assert catalog.version("p", "data").version == "v1"
 
 
 def test_commit_ids_added_to_an_old_catalog(tmp_path: Path) -> None:
@@ -165,7 +205,8 @@ def test_a_catalog_of_0004_gets_the_glossarys_names_and_keeps_its_data(tmp_path:
     catalog = open_store().catalog  # migrates
     with catalog.engine.connect() as conn:
         names = list(conn.scalars(sa.select(t.migrations_table.c.name)))
-        assert names[-1] == "0005_glossary" and "pending" not in sa.inspect(conn).get_table_names()
+        assert names[-1] == t.MIGRATIONS[-1][0] and "0005_glossary" in names
+        assert "pending" not in sa.inspect(conn).get_table_names()
     assert catalog.version("p", "data").root == v0._committed_record().root
     assert catalog.pending_versions() == [pending] and catalog.contributions(pending.id) == [contribution]
     assert catalog.roots() == roots

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -42,11 +42,13 @@ from quire.store.catalog import (
     Epoch,
     FinishCommit,
     Finished,
+    HistoryRow,
     Lease,
     NewContribution,
     NewVersion,
     PendingRecord,
     PendingState,
+    ProjectRecord,
     RunRecord,
     Sweep,
     VersionCommit,
@@ -120,6 +122,50 @@ class MemoryCatalog:
 
     def close(self) -> None:
         pass
+
+    # -- projects and registries (links, TTL) ---------------------------------------------
+
+    def project(self, name: str) -> ProjectRecord:
+        raise NotImplementedError
+
+    def create_project(self, name: str, info: dict[str, Any] | None = None) -> ProjectRecord:
+        raise NotImplementedError
+
+    def update_project(self, name: str, info: dict[str, Any]) -> ProjectRecord:
+        raise NotImplementedError
+
+    def delete_project(self, name: str) -> None:
+        raise NotImplementedError
+
+    def link(self, source_id: str, project: str, collection: str, aliases: list[str]) -> Committed:
+        raise NotImplementedError
+
+    def links_to(self, source_id: str) -> list[VersionRecord]:
+        raise NotImplementedError
+
+    def expired_versions(self, at: str) -> list[VersionRecord]:
+        raise NotImplementedError
+
+    # -- collections beyond commits --------------------------------------------------------
+
+    def collection(self, project: str, name: str) -> CollectionRecord:
+        raise NotImplementedError
+
+    def update_collection(
+        self,
+        project: str,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        tags: list[str] | None = None,
+        type_: str | None = None,
+        ttl: int | Literal["never"] | None = None,
+    ) -> CollectionRecord:
+        raise NotImplementedError
+
+    def delete_collection(self, project: str, name: str) -> None:
+        raise NotImplementedError
 
     # -- projects and collections ------------------------------------------------------
 
@@ -382,6 +428,31 @@ class MemoryCatalog:
             if found is None:
                 raise ArtifactNotFoundError(f"no run {run_id!r} in {self.url}")
             return replace(found, config=dict(found.config))
+
+    def project_runs(self, project: str) -> list[RunRecord]:
+        raise NotImplementedError
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        config: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        notes: str | None = None,
+        info: dict[str, Any] | None = None,
+        state: str | None = None,
+    ) -> RunRecord:
+        raise NotImplementedError
+
+    def log_history(self, run_id: str, rows: list[HistoryRow]) -> None:
+        raise NotImplementedError
+
+    def history(self, run_id: str, start: int = 0, stop: int | None = None) -> list[HistoryRow]:
+        raise NotImplementedError
 
     def use_version(self, run_id: str, vid: str) -> None:
         with self.state.lock:

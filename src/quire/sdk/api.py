@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,30 +12,13 @@ from ..core.names import DEFAULT_PROJECT, check_name, parse_address
 from ..errors import ArtifactNotFoundError
 from ..store import Store, open_store
 from ..store.catalog import pending_state
-from .artifact import Artifact, PublicRun
+from . import compat
+from .artifact import Artifact
 from .collaborative import PendingVersion
+from .collections import ArtifactCollection
+from .public_run import RunApi
+from .registry import RegistryApi
 from .run import resolve
-
-
-@dataclass
-class ArtifactCollection:
-    """A named series of versions of one type."""
-
-    name: str
-    type: str
-    project: str
-    description: str | None
-    version_count: int
-    _store: Store
-
-    def versions(self) -> list[Artifact]:
-        """Every version, oldest first."""
-        return [Artifact._committed(r, self._store) for r in self._store.catalog.versions(self.project, self.name)]
-
-    @property
-    def aliases(self) -> list[str]:
-        """Every alias in use in the collection."""
-        return sorted({a for v in self.versions() for a in v.aliases})
 
 
 class LocalCache:
@@ -61,7 +43,7 @@ class LocalCache:
         return self._cache.cleanup(max_bytes)
 
 
-class Api:
+class Api(RunApi, RegistryApi):
     """The public read API over one store (``store``, else ``$QUIRE_STORE``, else ~/.quire).
 
     ``overrides={"project": ...}`` sets the project used when an address names none
@@ -139,9 +121,8 @@ class Api:
         """Every project in the store."""
         return self.store.catalog.projects()
 
-    def run(self, path: str) -> PublicRun:
-        """A run, by ``[project/]id``."""
-        return PublicRun(self.store.catalog.run(path.rsplit("/", 1)[-1]), self.store)
+    def __getattr__(self, name: str) -> Any:
+        raise compat.missing(self, name)
 
     @property
     def cache(self) -> LocalCache:

@@ -35,17 +35,22 @@ from ..errors import (
     ValidationError,
 )
 from ..store import Store
-from ..store.catalog import RunRecord, VersionRecord
-from . import collaborative, media
+from ..store.catalog import VersionRecord
+from . import collaborative, compat
 from .context import CONTEXT
+from .links import LinkMixin
+from .media import MediaMixin
 from .staging import Staging
 from .version import Version
+from .views import VIEWS
 
 if TYPE_CHECKING:
+    from .collections import ArtifactCollection
+    from .public_run import PublicRun
     from .run import Run
 
 
-class Artifact:
+class Artifact(MediaMixin, LinkMixin):
     """A versioned set of files: a draft until logged, then a committed version.
 
     A facade over the draft's content (a :class:`~quire.core.draft.Draft`) and its
@@ -206,6 +211,14 @@ class Artifact:
                 f"artifact {self._name!r} is a draft: log it (run.log_artifact or .save()) first"
             )
         return self._record
+
+    @property
+    def collection(self) -> ArtifactCollection:
+        """The collection this version (or draft, once logged) belongs to."""
+        return VIEWS.collection(self)
+
+    def __getattr__(self, name: str) -> Any:
+        raise compat.missing(self, name)
 
     def __repr__(self) -> str:
         return f"<Artifact {self.qualified_name if self._record else self._name + ' (draft)'}>"
@@ -376,34 +389,6 @@ class Artifact:
         self._put(entries, overwrite=False)
         return entries
 
-    def add(self, obj: Any, name: str, overwrite: bool = False) -> Entry:
-        """Add a media object (a ``Table``, a ``PartitionedTable``) under ``name``."""
-        self._ensure_draft()
-        kind = media.kind_of(obj)
-        logical = check_path(name if name.endswith(kind.suffix) else name + kind.suffix)
-        folder = tempfile.mkdtemp(prefix="quire-add-")
-        with self._staging.own_folder(folder):
-            path = Path(folder, "obj" + kind.suffix)
-            obj._write(path)
-            entry = self.add_file(path, logical, policy="mutable", overwrite=overwrite)
-        return entry
-
-    def __setitem__(self, name: str, obj: Any) -> None:
-        self.add(obj, name)
-
-    def get(self, name: str) -> Any:
-        """The media object (``Table``, ``PartitionedTable``) stored under ``name``."""
-        for kind in media.kinds():
-            path = name if name.endswith(kind.suffix) else name + kind.suffix
-            if path in self.manifest:
-                return kind.read(self, path)
-        raise ArtifactNotFoundError(
-            f"{self.name} holds no table or other object named {name!r}", media.names_in(self.manifest)
-        )
-
-    def __getitem__(self, name: str) -> Any:
-        return self.get(name)
-
     def remove(self, item: str | Entry) -> None:
         """Remove a path, or every path below a folder (in an incremental draft, also from
         the latest version it is committed onto)."""
@@ -557,12 +542,12 @@ class Artifact:
         """The run that committed this version."""
         version = self._committed_version()
         first = min(version.runs("output"), key=lambda r: r.created_at, default=None)
-        return PublicRun(first, version.store) if first else None
+        return VIEWS.public_run(first, version.store) if first else None
 
     def used_by(self) -> list[PublicRun]:
         """The runs that used this version."""
         version = self._committed_version()
-        return [PublicRun(r, version.store) for r in version.runs("input")]
+        return [VIEWS.public_run(r, version.store) for r in version.runs("input")]
 
     # -- editing a committed version --------------------------------------------------
 
@@ -617,37 +602,6 @@ class Artifact:
         """What changed from this artifact to ``other``: the paths ``other`` adds, removes
         and changes (a new digest); the manifest pages both share are not even read."""
         return diff_manifests(self.manifest, other.manifest)
-
-
-class PublicRun:
-    """A recorded run, as read back (``artifact.logged_by()``, ``Api().run()``).
-
-    Defined beside ``Artifact``: each returns the other (lineage), and one module keeps
-    the sdk's imports free of a circle.
-    """
-
-    def __init__(self, record: RunRecord, store: Store) -> None:
-        self._record, self._store = record, store
-
-    id = property(lambda self: self._record.id)
-    name = property(lambda self: self._record.name)
-    project = property(lambda self: self._record.project)
-    group = property(lambda self: self._record.group)
-    job_type = property(lambda self: self._record.job_type)
-    config = property(lambda self: dict(self._record.config))
-    state = property(lambda self: self._record.state)
-    created_at = property(lambda self: self._record.created_at)
-
-    def logged_artifacts(self) -> list[Artifact]:
-        """The versions this run made."""
-        return [Artifact._committed(v, self._store) for v in self._store.catalog.versions_of(self.id, "output")]
-
-    def used_artifacts(self) -> list[Artifact]:
-        """The versions this run used."""
-        return [Artifact._committed(v, self._store) for v in self._store.catalog.versions_of(self.id, "input")]
-
-    def __repr__(self) -> str:
-        return f"<Run {self.project}/{self.id} ({self.state})>"
 
 
 def _check_description(description: object) -> None:

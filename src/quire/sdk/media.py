@@ -8,15 +8,17 @@ writes itself with ``obj._write(path)`` and is read by ``kind.read(artifact, pat
 from __future__ import annotations
 
 import importlib
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..core.cache import cache_for
 from ..core.download import cached_files, named_files
-from ..errors import ValidationError
+from ..core.names import check_path
+from ..errors import ArtifactNotFoundError, ValidationError
 
 if TYPE_CHECKING:
-    from ..core.manifest import Manifest
+    from ..core.manifest import Entry, Manifest
     from .artifact import Artifact
 
 
@@ -79,3 +81,40 @@ def local_files(artifact: Artifact, paths: list[str], named: bool = False) -> li
     cache = cache_for(version.store.local_dir)
     files = cached_files(version.store.blobs, cache, entries)
     return named_files(cache, version.record.id, entries, files) if named else files
+
+
+class MediaMixin:
+    """``artifact.add(obj, name)`` and ``artifact.get(name)`` (mixed into ``Artifact``)."""
+
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> Entry:
+        """Add a media object (a ``Table``, a ``PartitionedTable``) under ``name``."""
+        art = _artifact(self)
+        art._ensure_draft()
+        kind = kind_of(obj)
+        logical = check_path(name if name.endswith(kind.suffix) else name + kind.suffix)
+        folder = tempfile.mkdtemp(prefix="quire-add-")
+        with art._staging.own_folder(folder):
+            path = Path(folder, "obj" + kind.suffix)
+            obj._write(path)
+            entry = art.add_file(path, logical, policy="mutable", overwrite=overwrite)
+        return entry
+
+    def __setitem__(self, name: str, obj: Any) -> None:
+        self.add(obj, name)
+
+    def get(self, name: str) -> Any:
+        """The media object (``Table``, ``PartitionedTable``) stored under ``name``."""
+        art = _artifact(self)
+        for kind in kinds():
+            path = name if name.endswith(kind.suffix) else name + kind.suffix
+            if path in art.manifest:
+                return kind.read(art, path)
+        raise ArtifactNotFoundError(f"{art.name} holds no table or other object named {name!r}", names_in(art.manifest))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+
+def _artifact(mixin: MediaMixin) -> Artifact:
+    """The ``Artifact`` a mixin method runs on (only ``Artifact`` mixes this in)."""
+    return cast("Artifact", mixin)

@@ -18,8 +18,11 @@ from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, check_run_
 from ..errors import ValidationError
 from ..store import Store, open_store
 from ..store.catalog import RUN_TEXT_LIMIT, RunRecord, VersionRecord, now
-from .artifact import Artifact, PublicRun
+from . import compat
+from .artifact import Artifact
 from .context import CONTEXT
+from .models import ModelMixin
+from .public_run import PublicRun
 
 __all__ = ["PublicRun", "Run", "current_run", "current_store", "finish", "init", "resolve"]
 
@@ -30,7 +33,7 @@ def _new_run_id() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(8))
 
 
-class Run:
+class Run(ModelMixin):
     """An active run. Create it with :func:`quire.init`."""
 
     def __init__(self, store: Store, record: RunRecord) -> None:
@@ -49,6 +52,9 @@ class Run:
     def state(self) -> str:
         """``running``, ``finished`` or ``crashed``."""
         return self._record.state
+
+    def __getattr__(self, name: str) -> Any:
+        raise compat.missing(self, name)
 
     def __repr__(self) -> str:
         return f"<Run {self.project}/{self.id} ({self.state})>"

@@ -42,6 +42,12 @@ PENDING_STATES: tuple[PendingState, ...] = (OPEN, COMMITTED, ABORTED)
 #: the most characters a run's name, group or job type may have (every catalog holds them)
 RUN_TEXT_LIMIT = 256
 
+#: A version's time to live: seconds from its creation, ``"inherit"`` (its collection's
+#: default, read when asked, so changing the default changes it) or ``"never"``.
+TTL = int | Literal["inherit", "never"]
+INHERIT: Literal["inherit"] = "inherit"
+NEVER: Literal["never"] = "never"
+
 
 def pending_state(value: str | None) -> PendingState | None:
     """``value`` as a pending version's state (None: any state), or ``ValidationError``."""
@@ -77,6 +83,7 @@ class NewVersion:
     metadata: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
     parent_id: str | None = None
+    ttl: TTL = INHERIT
 
 
 @dataclass
@@ -100,6 +107,13 @@ class VersionRecord:
     updated_at: str
     aliases: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    #: as set on the version (``inherit``: the collection's default applies)
+    ttl: TTL = INHERIT
+    #: when it expires (ISO 8601 UTC; its own TTL or its collection's), None: never
+    expires_at: str | None = None
+    #: of a link (a version of a registry collection): the id of the version it points at;
+    #: the link has its own number and aliases and shares the source's root
+    source_id: str | None = None
 
     @property
     def version(self) -> str:
@@ -120,6 +134,22 @@ class RunRecord:
     state: str
     created_at: str
     finished_at: str | None = None
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
+    #: the last value of each logged key, and whatever the run set in it
+    summary: dict[str, Any] = field(default_factory=dict)
+    #: what ``init`` was given that Quire records but does not act on (entity, mode,
+    #: settings, defined metrics, ...)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HistoryRow:
+    """One step of a run's history: what ``run.log`` recorded at ``step``."""
+
+    step: int
+    data: dict[str, Any]
+    timestamp: str
 
 
 @dataclass
@@ -132,6 +162,20 @@ class CollectionRecord:
     description: str | None
     version_count: int
     created_at: str
+    id: str = ""  #: opaque and stable (a rename keeps it)
+    tags: list[str] = field(default_factory=list)
+    #: the default TTL of its versions that inherit one (seconds), or ``never``
+    ttl: int | Literal["never"] = NEVER
+
+
+@dataclass
+class ProjectRecord:
+    """A project (a registry is a project named ``wandb-registry-<name>``)."""
+
+    name: str
+    created_at: str
+    #: what a registry records: description, visibility, allowed types, ...
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -358,8 +402,42 @@ class Catalog(Protocol):
 
     # projects and collections
     def projects(self) -> list[str]: ...
+    def project(self, name: str) -> ProjectRecord:
+        """The project ``name`` (``ArtifactNotFoundError`` if it does not exist)."""
+        ...
+
+    def create_project(self, name: str, info: dict[str, Any] | None = None) -> ProjectRecord:
+        """Make a project (a registry); ``ValidationError`` if it exists."""
+        ...
+
+    def update_project(self, name: str, info: dict[str, Any]) -> ProjectRecord: ...
+    def delete_project(self, name: str) -> None:
+        """Delete a project and everything in it (a registry's links; never a source version)."""
+        ...
+
     def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]: ...
     def collection_type(self, project: str, name: str) -> str | None: ...
+    def collection(self, project: str, name: str) -> CollectionRecord:
+        """One collection (``ArtifactNotFoundError`` if absent)."""
+        ...
+
+    def update_collection(
+        self,
+        project: str,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        tags: list[str] | None = None,
+        type_: str | None = None,
+        ttl: int | Literal["never"] | None = None,
+    ) -> CollectionRecord:
+        """Rename it, or replace its description, tags, type or default TTL (None: unchanged)."""
+        ...
+
+    def delete_collection(self, project: str, name: str) -> None:
+        """Delete a collection with every version and alias in it."""
+        ...
 
     # versions
     def commit(self, request: VersionCommit) -> Committed:
@@ -391,8 +469,26 @@ class Catalog(Protocol):
         tags: list[str] | None = None,
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
+        ttl: TTL | None = None,
     ) -> VersionRecord: ...
     def delete_version(self, vid: str, delete_aliases: bool = False) -> None: ...
+
+    # links (registries) and time to live
+    def link(self, source_id: str, project: str, collection: str, aliases: list[str]) -> Committed:
+        """Link version ``source_id`` into ``project/collection`` (made with the source's
+        type on first use) as that collection's next version, sharing the source's root;
+        linking it again there gives the same link (``created`` False) the aliases."""
+        ...
+
+    def links_to(self, source_id: str) -> list[VersionRecord]:
+        """Every link pointing at a version."""
+        ...
+
+    def expired_versions(self, at: str) -> list[VersionRecord]:
+        """Versions whose time to live ran out by ``at`` (ISO 8601), oldest first; never
+        one that a link points at."""
+        ...
+
     def roots(self) -> set[str]:
         """The root of every version and of every contribution to an open pending
         version: what gc must keep."""
@@ -407,6 +503,36 @@ class Catalog(Protocol):
 
     def finish_run(self, run_id: str, state: str) -> None: ...
     def run(self, run_id: str) -> RunRecord: ...
+    def project_runs(self, project: str) -> list[RunRecord]:
+        """Every run of a project, oldest first."""
+        ...
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        config: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        notes: str | None = None,
+        info: dict[str, Any] | None = None,
+        state: str | None = None,
+    ) -> RunRecord:
+        """Replace the fields given (None: unchanged); ``state="running"`` reopens a
+        finished run (resume)."""
+        ...
+
+    def log_history(self, run_id: str, rows: list[HistoryRow]) -> None:
+        """Record history rows (a row at a step already recorded replaces it)."""
+        ...
+
+    def history(self, run_id: str, start: int = 0, stop: int | None = None) -> list[HistoryRow]:
+        """The run's history rows with ``start <= step < stop``, by step."""
+        ...
+
     def use_version(self, run_id: str, vid: str) -> None: ...
     def runs_of(self, vid: str, direction: Direction) -> list[RunRecord]: ...
     def versions_of(self, run_id: str, direction: Direction) -> list[VersionRecord]: ...

@@ -56,6 +56,10 @@ from quire.store.catalog import (
     now,
 )
 
+from .catalog_collections import CollectionCatalogTests
+from .catalog_links import LinkCatalogTests
+from .catalog_runs import RunCatalogTests
+
 OpenCatalog = Callable[[], Catalog]
 
 
@@ -196,7 +200,7 @@ def wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.02)
 
 
-class CatalogTests:
+class CatalogTests(RunCatalogTests, CollectionCatalogTests, LinkCatalogTests):
     """The :class:`~quire.store.catalog.Catalog` protocol, on the backend given by the
     fixture ``open_catalog`` (and, optionally, ``catalog_backdoor``)."""
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from ...errors import ArtifactNotFoundError, ValidationError
 from ..catalog import (
     OPEN,
+    TTL,
     CollectionRecord,
     Committed,
     Direction,
@@ -30,8 +31,11 @@ from ..catalog import (
 )
 from . import fence, runs, versions
 from . import schema as t
+from .collections import CollectionVerbs
 from .fence import FenceVerbs
+from .links import LinkVerbs
 from .pending import PendingVerbs
+from .runs import RunVerbs
 from .txn import Transactions
 
 
@@ -46,7 +50,7 @@ _MIGRATED = sa.select(
 )
 
 
-class SQLCatalog(FenceVerbs, PendingVerbs):
+class SQLCatalog(FenceVerbs, PendingVerbs, RunVerbs, CollectionVerbs, LinkVerbs):
     """The catalog on any SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(
@@ -193,8 +197,9 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
         tags: list[str] | None = None,
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
+        ttl: TTL | None = None,
     ) -> VersionRecord:
-        """Replace the aliases, tags, description or metadata given (``None``: unchanged).
+        """Replace the aliases, tags, description, metadata or TTL given (``None``: unchanged).
 
         ``latest`` is managed by the catalog: it is kept where it is, whatever ``aliases`` says.
         """
@@ -219,6 +224,8 @@ class SQLCatalog(FenceVerbs, PendingVerbs):
                 values["description"] = description
             if metadata is not None:
                 values["metadata"] = metadata
+            if ttl is not None:
+                values.update(versions.ttl_columns(ttl))
             conn.execute(t.versions.update().where(t.versions.c.id == vid).values(**values))
 
         self.tx.write(update)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import sqlalchemy as sa
 
 from ...errors import ValidationError
-from ..catalog import RUN_TEXT_LIMIT, RunRecord, now
+from ..catalog import RUN_TEXT_LIMIT, HistoryRow, RunRecord, now
 from . import schema as t
+
+if TYPE_CHECKING:
+    from .txn import Transactions
 
 
 def project_id(conn: sa.Connection, project: str, create: bool) -> int | None:
@@ -52,6 +57,10 @@ def record(conn: sa.Connection, runs: list[RunRecord], url: str) -> None:
                 state=run.state,
                 created_at=run.created_at,
                 finished_at=run.finished_at,
+                tags=run.tags,
+                notes=run.notes,
+                summary=run.summary,
+                info=run.info,
             )
         )
 
@@ -65,7 +74,21 @@ def load(conn: sa.Connection, ids: sa.Select[tuple[str]]) -> list[RunRecord]:
         .order_by(t.runs.c.created_at)
     )
     return [
-        RunRecord(r.id, r.pname, r.name, r.group_name, r.job_type, r.config, r.state, r.created_at, r.finished_at)
+        RunRecord(
+            r.id,
+            r.pname,
+            r.name,
+            r.group_name,
+            r.job_type,
+            r.config,
+            r.state,
+            r.created_at,
+            r.finished_at,
+            tags=r.tags or [],
+            notes=r.notes,
+            summary=r.summary or {},
+            info=r.info or {},
+        )
         for r in conn.execute(query)
     ]
 
@@ -80,3 +103,40 @@ def edges(conn: sa.Connection, run_ids: list[str], vid: str, direction: str) -> 
     new = [{"run_id": r, "version_id": vid, "direction": direction} for r in dict.fromkeys(run_ids) if r not in have]
     if new:
         conn.execute(t.lineage.insert(), new)
+
+
+class RunVerbs:
+    """The catalog's run verbs beyond creating and finishing one: listing, updating and
+    the history (mixed into :class:`~quire.store.sql.SQLCatalog`, which provides ``tx``)."""
+
+    tx: Transactions
+    url: str
+
+    def project_runs(self, project: str) -> list[RunRecord]:
+        """Every run of a project, oldest first."""
+        raise NotImplementedError
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        config: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        notes: str | None = None,
+        info: dict[str, Any] | None = None,
+        state: str | None = None,
+    ) -> RunRecord:
+        """Replace the fields given (None: unchanged); ``state="running"`` reopens it."""
+        raise NotImplementedError
+
+    def log_history(self, run_id: str, rows: list[HistoryRow]) -> None:
+        """Record history rows (a row at a step already recorded replaces it)."""
+        raise NotImplementedError
+
+    def history(self, run_id: str, start: int = 0, stop: int | None = None) -> list[HistoryRow]:
+        """The run's history rows with ``start <= step < stop``, by step."""
+        raise NotImplementedError

@@ -17,6 +17,7 @@ projects = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(128), nullable=False, unique=True),
     sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("info", sa.JSON),  # a registry's description, visibility, ... (None: {})
 )
 
 collections = sa.Table(
@@ -31,7 +32,15 @@ collections = sa.Table(
     # the row doubles as the lock that serialises commits to one collection.
     sa.Column("next_index", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("ttl", sa.BigInteger),  # the default TTL (seconds) of versions that inherit; None: never
     sa.UniqueConstraint("project_id", "name"),
+)
+
+collection_tags = sa.Table(
+    "collection_tags",
+    metadata,
+    sa.Column("collection_id", sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(128), primary_key=True),
 )
 
 versions = sa.Table(
@@ -53,9 +62,15 @@ versions = sa.Table(
     # The client-made id of the commit that made it (None before 0004): a commit whose
     # answer was lost finds its own version by it instead of making it again.
     sa.Column("commit_id", sa.String(32)),
+    # Its time to live: seconds from created_at; with ttl_inherit, the collection's applies.
+    sa.Column("ttl", sa.BigInteger),
+    sa.Column("ttl_inherit", sa.Boolean, nullable=False, server_default=sa.true()),
+    # A link (a version of a registry collection) points at its source version.
+    sa.Column("source_id", sa.String(32)),
     sa.UniqueConstraint("collection_id", "idx"),
     sa.Index("ix_versions_digest", "collection_id", "digest"),
     sa.Index("ux_versions_commit_id", "commit_id", unique=True),
+    sa.Index("ix_versions_source_id", "source_id"),
 )
 
 aliases = sa.Table(
@@ -85,6 +100,21 @@ runs = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("finished_at", sa.String(32)),
+    # None read as empty: rows made before 0006 lack them
+    sa.Column("tags", sa.JSON),
+    sa.Column("notes", sa.Text),
+    sa.Column("summary", sa.JSON),
+    sa.Column("info", sa.JSON),
+)
+
+# What run.log recorded, one row per step.
+run_history = sa.Table(
+    "run_history",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("step", sa.BigInteger, primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
 )
 
 lineage = sa.Table(
@@ -223,6 +253,30 @@ def _leases_and_identity(conn: sa.Connection) -> None:
         conn.execute(identity.insert().values(id=1, catalog_id=uuid.uuid4().hex, created_at=created))
 
 
+def _wandb_surface(conn: sa.Connection) -> None:
+    # What the W&B surface needs: run tags, notes, summary and history; collection tags
+    # and default TTL; version TTL and links; project info. A catalog made since (by
+    # 0001) has them already.
+    added = {
+        "projects": [("info", "JSON")],
+        "collections": [("ttl", "BIGINT")],
+        "runs": [("tags", "JSON"), ("notes", "TEXT"), ("summary", "JSON"), ("info", "JSON")],
+        "versions": [
+            ("ttl", "BIGINT"),
+            ("ttl_inherit", "BOOLEAN NOT NULL DEFAULT TRUE"),
+            ("source_id", "VARCHAR(32)"),
+        ],
+    }
+    for table, columns in added.items():
+        have = _columns(conn, table)
+        for column, sql_type in columns:
+            if column not in have:
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_versions_source_id ON versions (source_id)"))
+    collection_tags.create(conn, checkfirst=True)
+    run_history.create(conn, checkfirst=True)
+
+
 #: Applied in order, each once, each recorded by name in ``migrations``. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _initial),
@@ -230,4 +284,5 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0003_leases_and_identity", _leases_and_identity),
     ("0004_commit_ids", _commit_ids),
     ("0005_glossary", _glossary),
+    ("0006_wandb_surface", _wandb_surface),
 ]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from ...errors import ArtifactNotFoundError, CollectionTypeError, MovedOnError
-from ..catalog import ANY_LATEST, NewVersion, VersionRecord, now
+from ..catalog import ANY_LATEST, INHERIT, NEVER, TTL, NewVersion, VersionRecord, now
 from . import runs
 from . import schema as t
 
@@ -122,6 +123,7 @@ def add_version(
                 created_at=stamp,
                 updated_at=stamp,
                 commit_id=commit_id,
+                **ttl_columns(new.ttl),
             )
         )
         conn.execute(t.collections.update().where(t.collections.c.id == coll.id).values(next_index=coll.next_index + 1))
@@ -133,6 +135,20 @@ def add_version(
     add_tags(conn, vid, tags)
     runs.edges(conn, run_ids, vid, "output")
     return vid, created
+
+
+def ttl_columns(ttl: TTL) -> dict[str, Any]:
+    """The ``versions`` columns that hold a TTL."""
+    if ttl == INHERIT:
+        return {"ttl": None, "ttl_inherit": True}
+    return {"ttl": None if ttl == NEVER else int(ttl), "ttl_inherit": False}
+
+
+def expiry(created_at: str, seconds: int | None) -> str | None:
+    """When a version made at ``created_at`` with a TTL of ``seconds`` expires (None: never)."""
+    if seconds is None:
+        return None
+    return (datetime.fromisoformat(created_at) + timedelta(seconds=int(seconds))).isoformat(timespec="microseconds")
 
 
 def point(conn: sa.Connection, coll_id: int, alias: str, vid: str) -> None:
@@ -155,7 +171,11 @@ def load(conn: sa.Connection, ids: list[str]) -> list[VersionRecord]:
         return []
     query = (
         sa.select(
-            t.versions, t.collections.c.name.label("cname"), t.collections.c.type, t.projects.c.name.label("pname")
+            t.versions,
+            t.collections.c.name.label("cname"),
+            t.collections.c.type,
+            t.collections.c.ttl.label("default_ttl"),
+            t.projects.c.name.label("pname"),
         )
         .join(t.collections, t.collections.c.id == t.versions.c.collection_id)
         .join(t.projects, t.projects.c.id == t.collections.c.project_id)
@@ -179,6 +199,9 @@ def load(conn: sa.Connection, ids: list[str]) -> list[VersionRecord]:
             run_id=r.run_id,
             created_at=r.created_at,
             updated_at=r.updated_at,
+            ttl=INHERIT if r.ttl_inherit else (NEVER if r.ttl is None else int(r.ttl)),
+            expires_at=expiry(r.created_at, r.default_ttl if r.ttl_inherit else r.ttl),
+            source_id=r.source_id,
         )
     for vid, alias in conn.execute(
         sa.select(t.aliases.c.version_id, t.aliases.c.alias)
