@@ -273,9 +273,9 @@ class MemoryCatalog:
             )
             self.state.versions[vid] = _Version(record, commit_id)
             coll.next_index += 1
-            coll.aliases["latest"] = vid
         else:
             vid = same
+        coll.aliases["latest"] = vid  # the version committed is the latest, new or not
         for alias in aliases:
             coll.aliases[alias] = vid
         self.state.versions[vid].tags.update(tags)
@@ -343,9 +343,9 @@ class MemoryCatalog:
                 raise ArtifactNotFoundError(f"version {vid} was deleted")
             self._record_deferred()
             coll = self.state.collections[(held.record.project, held.record.collection)]
-            if aliases is not None:  # latest is the catalog's to move, never the caller's
+            if aliases is not None:  # latest may be moved here, never removed
                 coll.aliases = {a: t for a, t in coll.aliases.items() if t != vid or a == "latest"}
-                coll.aliases.update({a: vid for a in aliases if a != "latest"})
+                coll.aliases.update({a: vid for a in aliases})
             if tags is not None:
                 held.tags = set(tags)
             changes: dict[str, Any] = {"updated_at": now()}

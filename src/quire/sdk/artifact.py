@@ -557,7 +557,10 @@ class Artifact(MediaMixin, LinkMixin):
             staged_in = self._staging.store
             CONTEXT.log(self, project, staged_in.location if staged_in else None)
             return
-        aliases = [check_alias(a) for a in self.aliases if a != "latest"]
+        # latest moves here only when it was added since this version was read: a stale
+        # copy that held it must not take it back from a newer version.
+        held = "latest" in self._version.record.aliases
+        aliases = [a if a == "latest" else check_alias(a) for a in self.aliases if a != "latest" or not held]
         tags = [check_tag(t) for t in self.tags]
         _check_description(self.description)
         self._version.save(aliases, tags)

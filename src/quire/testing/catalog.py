@@ -280,9 +280,27 @@ class CatalogTests(RunCatalogTests, CollectionCatalogTests, LinkCatalogTests):
         again = commit(catalog, "same", aliases=("best",), tags=("t",))
         assert v0.created and not again.created
         assert again.version.id == v0.version.id and again.version.version == "v0"
-        assert again.version.aliases == ["best"] and again.version.tags == ["t"]  # still applied
-        assert summary(catalog) == {"v0": ["best"], "v1": ["latest"]}  # latest stays on the newest
+        assert again.version.aliases == ["best", "latest"] and again.version.tags == ["t"]  # still applied
+        # The rule for latest: the version committed is the latest, new or not (as W&B shows it).
+        assert summary(catalog) == {"v0": ["best", "latest"], "v1": []}
         assert catalog.version("p", "c", "best").id == v0.version.id
+        assert catalog.version("p", "c").id == v0.version.id
+
+    def test_a_commit_builds_on_where_latest_points_not_on_the_newest(self, catalog: Catalog) -> None:
+        # An incremental draft is built on latest; after an older version was logged
+        # again, that is the older one, and compare-and-swap checks against it.
+        v0 = commit(catalog, "a").version
+        v1 = commit(catalog, "b").version
+        commit(catalog, "a")  # latest is v0 again
+        with pytest.raises(MovedOnError):
+            commit(catalog, "c", expect_latest=v1.id)
+        assert summary(catalog) == {"v0": ["latest"], "v1": []}
+        made = commit(catalog, "c", expect_latest=v0.id, parent_id=v0.id).version
+        assert (made.version, made.parent_id, made.aliases) == ("v2", v0.id, ["latest"])
+        # Built on v0, its result equals v1: v1 is the latest, holding what was committed.
+        again = commit(catalog, "b", expect_latest=made.id, parent_id=made.id)
+        assert not again.created and again.version.id == v1.id
+        assert summary(catalog) == {"v0": [], "v1": ["latest"], "v2": []}
 
     def test_dedup_is_per_collection(self, catalog: Catalog) -> None:
         commit(catalog, "same")
@@ -494,12 +512,26 @@ class CatalogTests(RunCatalogTests, CollectionCatalogTests, LinkCatalogTests):
         same = catalog.update_version(v0.id, description="again")  # None leaves the rest alone
         assert (same.aliases, same.tags, same.metadata) == (["best", "new"], ["u", "v"], {"acc": 0.9})
 
-    def test_update_keeps_latest_where_it_is(self, catalog: Catalog) -> None:
+    def test_update_moves_latest_when_asked_and_never_removes_it(self, catalog: Catalog) -> None:
         v0 = commit(catalog, "a").version
         v1 = commit(catalog, "b").version
-        catalog.update_version(v1.id, aliases=[])
-        catalog.update_version(v0.id, aliases=["latest"])
+        catalog.update_version(v1.id, aliases=[])  # latest is moved, never removed
         assert summary(catalog) == {"v0": [], "v1": ["latest"]}
+        moved = catalog.update_version(v0.id, aliases=["latest", "best"])
+        assert moved.aliases == ["best", "latest"]
+        assert summary(catalog) == {"v0": ["best", "latest"], "v1": []}
+        assert catalog.version("p", "c").id == v0.id
+        catalog.update_version(v0.id, aliases=[])  # drops best; latest stays
+        assert summary(catalog) == {"v0": ["latest"], "v1": []}
+        assert commit(catalog, "c").version.aliases == ["latest"]  # the next commit moves it on
+        assert summary(catalog) == {"v0": [], "v1": [], "v2": ["latest"]}
+
+    def test_deleting_an_older_latest_moves_it_to_the_newest_left(self, catalog: Catalog) -> None:
+        v0 = commit(catalog, "a").version
+        commit(catalog, "b")
+        commit(catalog, "a")  # latest is v0 again; holding it does not guard a delete
+        catalog.delete_version(v0.id)
+        assert summary(catalog) == {"v1": ["latest"]}
 
     def test_update_of_a_deleted_version(self, catalog: Catalog) -> None:
         v0 = commit(catalog, "a").version
@@ -744,7 +776,7 @@ class CatalogTests(RunCatalogTests, CollectionCatalogTests, LinkCatalogTests):
         done = finish(catalog, contribution("own"), [], "merged", aliases=("best",))
         assert not done.created and done.version.id == v0.id
         assert done.pending.state == COMMITTED and done.pending.version_id == v0.id
-        assert summary(catalog) == {"v0": ["best"], "v1": ["latest"]}
+        assert summary(catalog) == {"v0": ["best", "latest"], "v1": []}  # as any commit: latest
 
     def test_a_finish_retried_with_its_commit_id_returns_what_it_made(
         self, catalog: Catalog, open_catalog: OpenCatalog

@@ -201,7 +201,9 @@ class SQLCatalog(FenceVerbs, PendingVerbs, RunVerbs, CollectionVerbs, LinkVerbs)
     ) -> VersionRecord:
         """Replace the aliases, tags, description, metadata or TTL given (``None``: unchanged).
 
-        ``latest`` is managed by the catalog: it is kept where it is, whatever ``aliases`` says.
+        ``aliases`` holding ``latest`` moves it here (until the next commit moves it on);
+        ``aliases`` without it leave it where it is: ``latest`` is moved, never removed, so
+        a collection with versions always has one (what incremental commits build on).
         """
 
         def update(conn: sa.Connection) -> None:
@@ -214,8 +216,7 @@ class SQLCatalog(FenceVerbs, PendingVerbs, RunVerbs, CollectionVerbs, LinkVerbs)
             if aliases is not None:
                 conn.execute(t.aliases.delete().where(t.aliases.c.version_id == vid, t.aliases.c.alias != "latest"))
                 for alias in dict.fromkeys(aliases):
-                    if alias != "latest":
-                        versions.point(conn, coll_id, alias, vid)
+                    versions.point(conn, coll_id, alias, vid)
             if tags is not None:
                 conn.execute(t.tags.delete().where(t.tags.c.version_id == vid))
                 versions.add_tags(conn, vid, tags)

@@ -97,7 +97,12 @@ def add_version(
     """Make ``new`` the collection's next version (the collection locked by the caller),
     unless its digest equals a version of the collection: that one gets the aliases, tags
     and output edges. Returns the version id and whether it is new (a new one records
-    ``commit_id``)."""
+    ``commit_id``).
+
+    Either way the version committed becomes ``latest`` (the rule for ``latest``, as W&B
+    shows it: the version most recently logged, see docs/design.md): logging an older
+    version's files again makes that one the latest, as W&B's service does when a
+    logged artifact equals one it holds."""
     same = conn.scalar(
         sa.select(t.versions.c.id)
         .where(t.versions.c.collection_id == coll.id, t.versions.c.digest == new.digest)
@@ -127,9 +132,9 @@ def add_version(
             )
         )
         conn.execute(t.collections.update().where(t.collections.c.id == coll.id).values(next_index=coll.next_index + 1))
-        point(conn, coll.id, "latest", vid)
     else:
         vid = same
+    point(conn, coll.id, "latest", vid)
     for alias in dict.fromkeys(aliases):
         point(conn, coll.id, alias, vid)
     add_tags(conn, vid, tags)
