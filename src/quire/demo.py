@@ -202,9 +202,19 @@ def _points_table(rng: random.Random, first_id: int, rows: int) -> quire.Table:
     return quire.Table(columns=["id", "x", "y", "label"], data=data)
 
 
+def _again(artifact: quire.Artifact, run: quire.Run) -> str:
+    """What to add when logging made no new version (an older one is latest again)."""
+    logged = artifact.logged_by()
+    new = logged is not None and logged.id == run.id
+    return "" if new else " (no new version: equal to one logged before, latest again)"
+
+
 def scrape_daily(demo: Demo) -> None:
     """Patch mode: a daily scraper. Each day a run appends that day's rows as one more
-    part of a partitioned table, on top of whatever the latest version is (incremental)."""
+    part of a partitioned table, on top of whatever the latest version is (incremental).
+
+    Run again, day 2's rows are the unfixed ones: appended onto the fixed version, the
+    result equals an older version, which becomes latest (the rule for ``latest``)."""
     rng = random.Random(2)
     for day in range(1, 4):
         with demo.run("scrape") as run:
@@ -212,8 +222,9 @@ def scrape_daily(demo: Demo) -> None:
             artifact.add(_points_table(rng, 1000 * day, 20), f"parts/day-{day:03d}")
             artifact.add(quire.PartitionedTable("parts"), "scraped")  # the same pointer every day
             run.log_artifact(artifact)
+            again = _again(artifact, run)
         parts = len(artifact.manifest.under("parts"))
-        demo.say(f"day {day}: appended a table part: {artifact.qualified_name} holds {parts} of them")
+        demo.say(f"day {day}: appended a table part: {artifact.qualified_name} holds {parts} of them{again}")
     demo.state["scraped"] = artifact.version
     table = artifact.get("scraped")
     demo.say(
@@ -229,15 +240,14 @@ def patch_a_part(demo: Demo) -> None:
     draft.add(_points_table(random.Random(3), 2000, 20), "parts/day-002", overwrite=True)
     with demo.run("fix") as run:
         run.log_artifact(draft)
+        again = _again(draft, run)
     if draft.version == scraped.version:
         demo.say(f"fixed day 2's part of {scraped.qualified_name}: it was fixed already")
         return
     changes = scraped.diff(draft)
-    parent = draft.parent
-    assert parent is not None  # a draft of a committed version has it as its parent
     demo.say(
-        f"fixed day 2's part as {draft.qualified_name} (parent {parent.version}; "
-        f"{len(changes.changed)} changed, {len(changes.added)} added, {len(changes.removed)} removed)"
+        f"fixed day 2's part of {scraped.qualified_name} as {draft.qualified_name} ("
+        f"{len(changes.changed)} changed, {len(changes.added)} added, {len(changes.removed)} removed){again}"
     )
 
 

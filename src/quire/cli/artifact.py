@@ -14,7 +14,7 @@ import quire
 from quire.errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
 from quire.sdk.names import check_alias, check_name
 
-from . import pending
+from . import cache, pending
 from .common import (
     VERSION_COLUMNS,
     JsonFlag,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Log, download, list, alias, diff and verify artifact versions.", no_args_is_help=True)
 app.add_typer(pending.app, name="pending")
+app.add_typer(cache.app, name="cache")  # W&B's `wandb artifact cache cleanup`; also `quire cache`
 
 Address = Annotated[str, typer.Argument(metavar="NAME", help="[project/]name[:vN|:alias]; no suffix means latest.")]
 
@@ -49,16 +50,41 @@ class Policy(StrEnum):
 @app.command()
 def put(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A file or a folder to log.", show_default=False)],
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="A file or a folder to log, or a URI (s3://, gs://, file://, http(s)://) to log as a reference.",
+            show_default=False,
+        ),
+    ],
     name: Annotated[
-        str | None, typer.Option("--name", "-n", help="[project/]name of the collection (default: the path's name).")
+        str | None,
+        typer.Option("--name", "-n", help="[entity/][project/]name of the collection (default: the path's name)."),
     ] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d", help="Free text describing the version.")] = None,
     type_: Annotated[str, typer.Option("--type", "-t", help="The artifact type.")] = "dataset",
     alias: Annotated[
         list[str] | None,
-        typer.Option("--alias", "-a", help="An alias for the new version (repeatable); latest is always set."),
+        typer.Option("--alias", "-a", help="An alias for the version (repeatable); latest is always set."),
     ] = None,
-    description: Annotated[str | None, typer.Option(help="Free text describing the version.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--id", help="Log from the run with this id (reopened if it exists).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="With --id: reopen that run (as W&B's). Alone: a new run (Quire keeps no last run)."
+        ),
+    ] = False,
+    skip_cache: Annotated[
+        bool,
+        typer.Option(
+            "--skip_cache",
+            "--skip-cache",
+            help="Keep no copy of the files when adding them (as --policy immutable): "
+            "they must not change until the upload is done.",
+        ),
+    ] = False,
     policy: Annotated[
         Policy,
         typer.Option(
@@ -68,23 +94,32 @@ def put(
     ] = Policy.mutable,
     json_: JsonFlag = False,
 ) -> None:
-    """Log a file or a folder as the next version of a collection.
+    """Log a file, a folder or a URI reference as a version of a collection.
 
-    If the files equal a version the collection already has, no version is made: that
-    one is reported and gets the aliases.
+    The version logged becomes latest. If the files equal a version the collection
+    already has, no version is made: that one is reported, gets the aliases and
+    becomes latest again (as in W&B).
     """
-    project, collection = _split_collection(name or path.resolve().name)
+    reference = "://" in path
+    local = Path(path)
+    default_name = path.rstrip("/").rsplit("/", 1)[-1] if reference else local.resolve().name
+    project, collection = _split_collection(name or default_name)
     artifact = quire.Artifact(collection, type_, description=description)
-    aliases = [a if a == "latest" else check_alias(a) for a in alias or []]
-    if not path.exists():  # checked before the run starts, so bad input writes nothing
-        raise ValidationError(f"{path} does not exist: give a file or a folder to log")
-    with quire.init(project=project, job_type="cli", store=settings(ctx).store) as run:
-        with working(f"storing {path}", total=lambda: _bytes_below(path)):
-            if path.is_dir():
-                artifact.add_dir(path, policy=policy.value)
-            else:
-                artifact.add_file(path, policy=policy.value)
-            run.log_artifact(artifact, aliases=aliases)
+    aliases = [check_alias(a) for a in alias or []]
+    # Checked before the run starts, so bad input writes nothing.
+    if reference:
+        with working(f"checking {path}"):
+            artifact.add_reference(path)
+    elif not local.exists():
+        raise ValidationError(f"{path} does not exist: give a file, a folder or a URI such as s3://bucket/key")
+    with _cli_run(ctx, project, run_id, resume) as run:
+        if not reference:
+            with working(f"storing {path}", total=lambda: _bytes_below(local)):
+                if local.is_dir():
+                    artifact.add_dir(local, skip_cache=skip_cache, policy=policy.value)
+                else:
+                    artifact.add_file(local, skip_cache=skip_cache, policy=policy.value)
+        run.log_artifact(artifact, aliases=aliases)
         # A new version's first run is this one; an equal older version was logged before.
         logged = artifact.logged_by()
         created = logged is not None and logged.id == run.id
@@ -95,6 +130,17 @@ def put(
     typer.echo(f"{what} {artifact.qualified_name} ({_summary(artifact)}).")
 
 
+def _cli_run(ctx: typer.Context, project: str | None, run_id: str | None, resume: bool) -> quire.Run:
+    """The run ``put`` logs from: a new one, or (``--id``) the run with that id, reopened
+    when it exists (W&B's ``wandb artifact put --id``)."""
+    store = settings(ctx).store
+    if run_id is None:
+        if resume:  # W&B resumes the last run started in this folder; Quire keeps none
+            typer.echo("Note: --resume without --id starts a new run (Quire keeps no last run)", err=True)
+        return quire.init(project=project, job_type="cli", store=store)
+    return quire.init(project=project, job_type="cli", store=store, id=run_id, resume="allow")
+
+
 @app.command()
 def get(
     ctx: typer.Context,
@@ -102,13 +148,16 @@ def get(
     root: Annotated[
         Path | None, typer.Option(help="The folder to download into (default: ./artifacts/NAME:vN).")
     ] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", help="The type the artifact must have (refused otherwise).")
+    ] = None,
     path_prefix: Annotated[
         str | None, typer.Option(help="Download only the files at or below this path of the artifact.")
     ] = None,
     json_: JsonFlag = False,
 ) -> None:
     """Download a version's files into a folder."""
-    artifact = api(ctx).artifact(name)
+    artifact = api(ctx).artifact(name, type_)
     chosen = artifact.manifest.under(path_prefix) if path_prefix else None
     files = len(chosen) if chosen is not None else artifact.file_count
     if path_prefix and not files:
@@ -131,18 +180,39 @@ def list_collections(
     type_: Annotated[str | None, typer.Option("--type", "-t", help="Only collections of this type.")] = None,
     json_: JsonFlag = False,
 ) -> None:
-    """List the collections (named series of versions) in the store."""
+    """List the latest version of each collection: its type, when it last changed, its
+    size and its name (W&B's columns), by type, then name."""
     quire_api = api(ctx)
-    projects = [check_name(project, "project name")] if project else quire_api.projects()
-    collections = [c for p in projects for c in quire_api.artifact_collections(p, type_)]
+    # A project is a name, or (Api().projects() of newer sdks) an object with one.
+    projects = [check_name(project, "project name")] if project else [getattr(p, "name", p) for p in quire_api.projects()]
+    collections = sorted(
+        (c for p in projects for c in quire_api.artifact_collections(p, type_)),
+        key=lambda c: (c.type, c.project, c.name),
+    )
+    latest = {(c.project, c.name): _latest(quire_api, c) for c in collections}
     if json_:
-        emit([_collection_data(c) for c in collections])
+        emit([_collection_data(c, latest[c.project, c.name]) for c in collections])
         return
     if not collections:
         typer.echo(f"No artifacts in {quire_api.store.url}" + (f" (project {project})" if project else ""))
         return
-    rows = [[f"{c.project}/{c.name}", c.type, c.version_count, ", ".join(c.aliases) or "-"] for c in collections]
-    table(None, ("collection", "type", "versions", "aliases"), rows)
+    rows = []
+    for c in collections:
+        found = latest[c.project, c.name]
+        shown = f"{c.name}:{found.version}" if found else f"{c.name} (no versions)"
+        if not project:
+            shown = f"{c.project}/{shown}"
+        updated = found.updated_at[:16].replace("T", " ") if found else "-"
+        rows.append([c.type, updated, human_size(found.size) if found else "0 B", shown])
+    table(None, ("type", "updated (UTC)", "size", "name"), rows)
+
+
+def _latest(quire_api: quire.Api, c: ArtifactCollection) -> quire.Artifact | None:
+    """The collection's latest version (None: every version was deleted)."""
+    try:
+        return quire_api.artifact(f"{c.project}/{c.name}:latest")
+    except ArtifactNotFoundError:
+        return None
 
 
 @app.command()
@@ -168,12 +238,19 @@ def alias(
     remove: Annotated[bool, typer.Option("--remove", help="Remove the alias instead of adding it.")] = False,
     json_: JsonFlag = False,
 ) -> None:
-    """Add an alias to a version (moving it from the version that held it), or remove it."""
+    """Add an alias to a version (moving it from the version that held it), or remove it.
+
+    latest may be moved too (it names the version logged last until then, and moves on
+    with the next version logged), never removed.
+    """
     check_alias(alias_name)
-    if alias_name == "latest":
-        raise ValidationError("'latest' is managed by Quire: it always names the newest version")
     quire_api = api(ctx)
     artifact = quire_api.artifact(name)
+    if remove and alias_name == "latest":
+        raise ValidationError(
+            "'latest' cannot be removed: it moves on by itself to the next version logged; "
+            f"to point it elsewhere, run `quire artifact alias {artifact.project}/{artifact.collection_name}:vN latest`"
+        )
     if remove:
         if alias_name not in artifact.aliases:
             raise ArtifactNotFoundError(
@@ -184,7 +261,8 @@ def alias(
     else:
         address = f"{artifact.project}/{artifact.collection_name}:{alias_name}"
         held_by = quire_api.artifact(address).version if quire_api.artifact_exists(address) else None
-        artifact.aliases.append(alias_name)
+        if alias_name not in artifact.aliases:
+            artifact.aliases.append(alias_name)
         moved = f" (moved from {held_by})" if held_by and held_by != artifact.version else ""
         done = f"{alias_name!r} now names {artifact.qualified_name}{moved}"
     artifact.save()
@@ -337,11 +415,15 @@ def _size(n: int | None) -> str:
 
 
 def _split_collection(text: str) -> tuple[str | None, str]:
-    """``[project/]name`` → (project or None, name), both checked."""
+    """``[entity/][project/]name`` → (project or None, name), both checked; the entity is
+    accepted and ignored, as in every Quire address (a store has no entities)."""
     if ":" in text:
         raise ValidationError(f"invalid collection name {text!r}: give [project/]name, without ':vN' or ':alias'")
-    project, _, name = text.rpartition("/")
-    return (check_name(project, "project name") if project else None), check_name(name)
+    parts = text.split("/")
+    if len(parts) > 3:
+        raise ValidationError(f"invalid collection name {text!r}: give [entity/][project/]name")
+    project = parts[-2] if len(parts) > 1 else None
+    return (check_name(project, "project name") if project is not None else None), check_name(parts[-1])
 
 
 def _find_collection(quire_api: quire.Api, text: str) -> ArtifactCollection:
@@ -356,7 +438,7 @@ def _find_collection(quire_api: quire.Api, text: str) -> ArtifactCollection:
     )
 
 
-def _collection_data(c: ArtifactCollection) -> dict[str, object]:
+def _collection_data(c: ArtifactCollection, latest: quire.Artifact | None) -> dict[str, object]:
     return {
         "project": c.project,
         "name": c.name,
@@ -364,6 +446,9 @@ def _collection_data(c: ArtifactCollection) -> dict[str, object]:
         "versions": c.version_count,
         "aliases": c.aliases,
         "description": c.description,
+        "latest": None if latest is None else latest.version,
+        "size": None if latest is None else latest.size,
+        "updated_at": None if latest is None else latest.updated_at,
     }
 
 

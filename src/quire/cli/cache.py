@@ -1,4 +1,4 @@
-"""``quire cache …``: the local cache of downloaded files."""
+"""``quire cache …`` (also ``quire artifact cache …``): the local cache of downloaded files."""
 
 from __future__ import annotations
 
@@ -17,9 +17,17 @@ def cleanup(
     max_bytes: Annotated[
         int, typer.Argument(metavar="SIZE", parser=parse_size, help="Keep at most this much: 0, 500MB, 10GB, 2GiB.")
     ],
+    remove_temp: Annotated[
+        bool,
+        typer.Option(
+            "--remove-temp/--no-remove-temp",
+            help="Accepted for W&B; Quire leaves temporary files alone: they belong to downloads in progress.",
+        ),
+    ] = False,
     json_: JsonFlag = False,
 ) -> None:
-    """Remove the least recently used cached files until the cache holds at most SIZE.
+    """Remove the least recently used cached files until the cache holds at most SIZE
+    (also `quire artifact cache cleanup`, as W&B's `wandb artifact cache cleanup`).
 
     Downloaded folders keep their files: only the cache's own copies go.
     """

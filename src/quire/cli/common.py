@@ -188,12 +188,13 @@ def working(description: str, total: Callable[[], int] | None = None) -> Iterato
 
 # -- sizes ----------------------------------------------------------------------------
 
-_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?))?b?\s*", re.IGNORECASE)
+_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([kmgtpe])(i?))?b?\s*", re.IGNORECASE)
 
 
 def parse_size(text: str) -> int:
-    """Bytes in a size such as ``0``, ``500MB``, ``10GB`` (powers of 1000) or ``2GiB`` (1024)."""
+    """Bytes in a size such as ``0``, ``500MB``, ``10GB`` (powers of 1000, as W&B's
+    ``wandb artifact cache cleanup`` reads them) or ``2GiB`` (1024)."""
     m = _SIZE.fullmatch(text)
     if not m:
         raise typer.BadParameter(f"{text!r} is not a size: write e.g. 0, 500MB, 10GB or 2GiB")
