@@ -169,9 +169,48 @@ def test_alias_add_move_and_remove(make_files) -> None:
     quire_cli("artifact", "alias", "ds:v1", "prod", "--remove")
     assert not quire.Api().artifact_exists("ds:prod")
     assert_one_line_error(runner.invoke(app, ["artifact", "alias", "ds:v1", "prod", "--remove"]), "no alias 'prod'")
-    assert_one_line_error(runner.invoke(app, ["artifact", "alias", "ds:v0", "latest"]), "latest")
     assert_one_line_error(runner.invoke(app, ["artifact", "alias", "ds:v0", "v3"]), "version index")
+    assert_one_line_error(runner.invoke(app, ["artifact", "alias", "ds:v0", "a/b"]), "invalid alias 'a/b'")
     assert quire.Api().artifact("ds:latest").version == "v1"
+    assert [v["aliases"] for v in as_json("artifact", "versions", "ds")] == [[], ["latest"]]  # unchanged
+
+
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+def test_alias_latest_moves_it_and_the_next_put_moves_it_on(make_files) -> None:
+    data = make_files({"a.txt": "one"})
+    quire_cli("artifact", "put", str(data), "--name", "ds")
+    (data / "a.txt").write_text("two")
+    quire_cli("artifact", "put", str(data), "--name", "ds")
+
+    moved = quire_cli("artifact", "alias", "ds:v0", "latest")
+    assert "'latest' now names uncategorized/ds:v0 (moved from v1)" in moved.stdout
+    assert quire.Api().artifact("ds").version == "v0"
+    quire_cli("artifact", "alias", "ds:v0", "latest")  # already there: nothing moves
+    assert [v["aliases"] for v in as_json("artifact", "versions", "ds")] == [["latest"], []]
+
+    # Removing it is refused (it would leave the collection without one), and changes nothing.
+    refused = runner.invoke(app, ["artifact", "alias", "ds:v0", "latest", "--remove"])
+    assert_one_line_error(refused, "'latest' cannot be removed", "quire artifact alias uncategorized/ds:vN latest")
+    assert [v["aliases"] for v in as_json("artifact", "versions", "ds")] == [["latest"], []]
+
+    (data / "a.txt").write_text("three")
+    assert as_json("artifact", "put", str(data), "--name", "ds")["aliases"] == ["latest"]
+    assert [v["aliases"] for v in as_json("artifact", "versions", "ds")] == [[], [], ["latest"]]
+
+
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+def test_put_of_an_older_versions_files_makes_it_latest(make_files) -> None:
+    data = make_files({"a.txt": "one"})
+    quire_cli("artifact", "put", str(data), "--name", "ds", "--alias", "first")
+    (data / "a.txt").write_text("two")
+    quire_cli("artifact", "put", str(data), "--name", "ds")
+    (data / "a.txt").write_text("one")
+    again = as_json("artifact", "put", str(data), "--name", "ds")
+    assert (again["version"], again["created"], again["aliases"]) == ("v0", False, ["first", "latest"])
+    assert quire.Api().artifact("ds:latest").version == "v0"
+    assert "No new version: the files equal uncategorized/ds:v0" in quire_cli(
+        "artifact", "put", str(data), "--name", "ds"
+    ).stdout
 
 
 # -- verify ---------------------------------------------------------------------------
@@ -275,7 +314,14 @@ def test_bad_input_is_one_line_and_writes_nothing(make_files, store_url: str) ->
     assert_one_line_error(runner.invoke(app, ["artifact", "put", "no/such/path", "--name", "ds"]), "does not exist")
     assert_one_line_error(put("--name", "bad name!"), "invalid artifact name")
     assert_one_line_error(put("--name", "ds:v1"), "without ':vN'")
-    assert_one_line_error(put("--name", "a/b/c"), "invalid project name")
+    assert_one_line_error(put("--name", "a/b/c/d"), "[entity/][project/]name")
+    assert_one_line_error(put("--name", "team/bad project/ds"), "invalid project name")
+    assert_one_line_error(put("--name", "ds", "--alias", "a/b"), "invalid alias 'a/b'")
+    assert_one_line_error(runner.invoke(app, ["artifact", "put", "s3:/x"]), "does not exist", "s3://")
+    assert_one_line_error(runner.invoke(app, ["artifact", "put", "gs://bucket/x"]), "gs://", "not supported")
+    missing = (data / "nothing-here").as_uri()
+    assert_one_line_error(runner.invoke(app, ["artifact", "put", missing]), missing, "does not exist")
+    assert_one_line_error(runner.invoke(app, ["artifact", "put", "://x"]), "invalid reference")
     assert_one_line_error(put("--name", "ds", "--type", "x y"), "artifact type")
     assert_one_line_error(put("--name", "ds", "--alias", "v2"), "alias")
     assert quire.Api().projects() == []  # not even a run was recorded
@@ -286,6 +332,9 @@ def test_bad_input_is_one_line_and_writes_nothing(make_files, store_url: str) ->
     assert_one_line_error(runner.invoke(app, ["artifact", "versions", "nope"]), "no collection", "available: ds")
     assert_one_line_error(runner.invoke(app, ["artifact", "get", "ds", "--path-prefix", "zzz"]), "zzz")
     assert_one_line_error(put("--name", "ds", "--type", "model"), "type 'dataset'")
+    assert_one_line_error(runner.invoke(app, ["artifact", "get", "ds", "--type", "model"]), "'dataset'", "'model'")
+    assert not (Path.cwd() / "artifacts").exists()  # nothing downloaded
+    assert [v["version"] for v in as_json("artifact", "versions", "ds")] == ["v0"]
 
 
 def test_bad_store_is_one_line(tmp_path: Path) -> None:
