@@ -321,7 +321,7 @@ def test_bad_input_is_one_line_and_writes_nothing(make_files, store_url: str) ->
     assert_one_line_error(runner.invoke(app, ["artifact", "put", "gs://bucket/x"]), "gs://", "not supported")
     missing = (data / "nothing-here").as_uri()
     assert_one_line_error(runner.invoke(app, ["artifact", "put", missing]), missing, "does not exist")
-    assert_one_line_error(runner.invoke(app, ["artifact", "put", "://x"]), "invalid reference")
+    assert_one_line_error(runner.invoke(app, ["artifact", "put", "://x"]), "invalid URI")
     assert_one_line_error(put("--name", "ds", "--type", "x y"), "artifact type")
     assert_one_line_error(put("--name", "ds", "--alias", "v2"), "alias")
     assert quire.Api().projects() == []  # not even a run was recorded

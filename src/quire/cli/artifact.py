@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +39,10 @@ app.add_typer(pending.app, name="pending")
 app.add_typer(cache.app, name="cache")  # W&B's `wandb artifact cache cleanup`; also `quire cache`
 
 Address = Annotated[str, typer.Argument(metavar="NAME", help="[project/]name[:vN|:alias]; no suffix means latest.")]
+
+
+#: a URI's scheme and location (RFC 3986's scheme characters), the rest checked by add_reference
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://.")
 
 
 class Policy(StrEnum):
@@ -100,7 +105,9 @@ def put(
     already has, no version is made: that one is reported, gets the aliases and
     becomes latest again (as in W&B).
     """
-    reference = "://" in path
+    reference = "://" in path  # as W&B tells a URI from a path
+    if reference and not _URI.match(path):
+        raise ValidationError(f"invalid URI {path!r}: write scheme://location, e.g. s3://bucket/key or file:///data")
     local = Path(path)
     default_name = path.rstrip("/").rsplit("/", 1)[-1] if reference else local.resolve().name
     project, collection = _split_collection(name or default_name)
