@@ -208,9 +208,10 @@ def test_put_of_an_older_versions_files_makes_it_latest(make_files) -> None:
     again = as_json("artifact", "put", str(data), "--name", "ds")
     assert (again["version"], again["created"], again["aliases"]) == ("v0", False, ["first", "latest"])
     assert quire.Api().artifact("ds:latest").version == "v0"
-    assert "No new version: the files equal uncategorized/ds:v0" in quire_cli(
-        "artifact", "put", str(data), "--name", "ds"
-    ).stdout
+    assert (
+        "No new version: the files equal uncategorized/ds:v0"
+        in quire_cli("artifact", "put", str(data), "--name", "ds").stdout
+    )
 
 
 # -- verify ---------------------------------------------------------------------------

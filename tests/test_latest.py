@@ -17,6 +17,7 @@ import pytest
 
 import quire
 
+
 def log(files: dict[str, str], folder: Path, aliases: list[str] | None = None) -> quire.Artifact:
     """Log ``files`` (written below ``folder``) as the next version of ``ds``."""
     for rel, text in files.items():

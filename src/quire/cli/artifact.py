@@ -7,7 +7,7 @@ import re
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -66,7 +66,9 @@ def put(
         str | None,
         typer.Option("--name", "-n", help="[entity/][project/]name of the collection (default: the path's name)."),
     ] = None,
-    description: Annotated[str | None, typer.Option("--description", "-d", help="Free text describing the version.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", help="Free text describing the version.")
+    ] = None,
     type_: Annotated[str, typer.Option("--type", "-t", help="The artifact type.")] = "dataset",
     alias: Annotated[
         list[str] | None,
@@ -145,7 +147,9 @@ def _cli_run(ctx: typer.Context, project: str | None, run_id: str | None, resume
         if resume:  # W&B resumes the last run started in this folder; Quire keeps none
             typer.echo("Note: --resume without --id starts a new run (Quire keeps no last run)", err=True)
         return quire.init(project=project, job_type="cli", store=store)
-    return quire.init(project=project, job_type="cli", store=store, id=run_id, resume="allow")
+    # resume= comes with init's whole W&B signature (issue 12, item 1), typed there.
+    reopen: dict[str, Any] = {"id": run_id, "resume": "allow"}
+    return quire.init(project=project, job_type="cli", store=store, **reopen)
 
 
 @app.command()
@@ -191,7 +195,9 @@ def list_collections(
     size and its name (W&B's columns), by type, then name."""
     quire_api = api(ctx)
     # A project is a name, or (Api().projects() of newer sdks) an object with one.
-    projects = [check_name(project, "project name")] if project else [getattr(p, "name", p) for p in quire_api.projects()]
+    projects = (
+        [check_name(project, "project name")] if project else [getattr(p, "name", p) for p in quire_api.projects()]
+    )
     collections = sorted(
         (c for p in projects for c in quire_api.artifact_collections(p, type_)),
         key=lambda c: (c.type, c.project, c.name),
