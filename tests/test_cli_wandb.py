@@ -287,3 +287,21 @@ def test_help_stays_cheap(args: list[str], python_env: dict[str, str]) -> None:
     )
     assert "Usage" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.s3
+def test_put_of_an_s3_prefix_logs_references(s3_client, s3_bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for key, body in {"training/a.txt": b"alpha", "training/sub/b.txt": b"beta"}.items():
+        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=body)
+    made = as_json("artifact", "put", f"s3://{s3_bucket}/training", "-t", "dataset")
+    assert (made["name"], made["files"]) == ("uncategorized/training:v0", 2)  # named as W&B: the last part
+    artifact = quire.Api().artifact("training")
+    assert sorted((e.path, e.ref) for e in artifact.manifest) == [
+        ("a.txt", f"s3://{s3_bucket}/training/a.txt"),
+        ("sub/b.txt", f"s3://{s3_bucket}/training/sub/b.txt"),
+    ]
+    cli("artifact", "get", "training", "--root", str(tmp_path / "got"))
+    assert (tmp_path / "got" / "sub" / "b.txt").read_bytes() == b"beta"
+    missing = f"s3://{s3_bucket}/nothing-here"
+    one_line_error(runner.invoke(app, ["artifact", "put", missing, "-n", "other"]), missing)
+    assert [c["name"] for c in as_json("artifact", "ls")] == ["training"]  # nothing else written
