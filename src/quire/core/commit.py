@@ -189,7 +189,9 @@ def commit_draft(
     run_ids: list[str],
 ) -> Committed:
     """Upload, store the manifest and commit ``draft``; an incremental one (patch mode)
-    is overlaid on the collection's latest version, again on each race it loses.
+    is overlaid on the collection's latest version, again on each race it loses. That is
+    the version ``latest`` names, which may be older than the newest (the rule for
+    ``latest``, docs/design.md): an append lands on what users read as latest.
 
     ``run_ids``: the runs that get an output edge, the first the version's run."""
     commit_id = new_commit_id()
