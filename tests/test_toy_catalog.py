@@ -394,7 +394,9 @@ class MemoryCatalog:
         ttl = coll.ttl if held.record.ttl == INHERIT else held.record.ttl
         expires = None
         if ttl != NEVER:
-            expires = (datetime.fromisoformat(held.record.created_at) + timedelta(seconds=int(ttl))).isoformat(timespec="microseconds")
+            expires = (datetime.fromisoformat(held.record.created_at) + timedelta(seconds=int(ttl))).isoformat(
+                timespec="microseconds"
+            )
         return replace(
             held.record,
             metadata=dict(held.record.metadata),

@@ -64,7 +64,7 @@ def test_a_ttl_set_on_a_draft_is_stored_with_the_version(files: dict[str, Path])
 def test_the_default_inherits_and_a_draft_cannot_say_what_it_inherits(files: dict[str, Path]) -> None:
     draft = wandb.Artifact("ds", "dataset")
     with pytest.raises(ArtifactNotLoggedError, match="inherited"):
-        draft.ttl  # noqa: B018 - W&B raises: the inherited TTL is known once logged
+        draft.ttl  # W&B raises: the inherited TTL is known once logged
     log(files["a"])
     fetched = wandb.Api().artifact("p/ds:v0")
     assert fetched.ttl is None  # the collection has no default: it never expires
@@ -85,7 +85,7 @@ def test_a_logged_version_gets_a_ttl_on_save(files: dict[str, Path]) -> None:
     assert fetched.ttl is None and fetched._record is not None and fetched._record.ttl == "never"
     fetched.ttl = wandb.ArtifactTTL.INHERIT
     with pytest.raises(ArtifactNotLoggedError):
-        fetched.ttl  # noqa: B018 - unknown until saved, as in W&B
+        fetched.ttl  # unknown until saved, as in W&B
     fetched.save()
     assert wandb.Api().artifact("p/ds:v0")._record.ttl == "inherit"  # type: ignore[union-attr]
 

@@ -13,6 +13,7 @@ A version's time to live (``ttl``) is a ``timedelta`` from its creation, ``None`
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -81,7 +82,8 @@ def parse_target(target_path: object) -> Target:
         raise ValidationError(f"a link's target_path is a string {shape}, not {target_path!r}")
     if ":" in target_path:
         raise ValidationError(
-            f"target_path {target_path!r} names a version; link into a collection: {shape} (aliases=[...] names the link)"
+            f"target_path {target_path!r} names a version; link into a collection, {shape} "
+            "(aliases=[...] name the link)"
         )
     parts = target_path.split("/")
     if len(parts) not in (2, 3) or not is_registry_project(parts[-2]):
@@ -137,10 +139,9 @@ def link_version(store: Store, record: VersionRecord, target_path: str, aliases:
     names = [a if a == "latest" else check_alias(a) for a in _strings(aliases, "aliases")]
     target, info = check_link(store, record.type, target_path)
     if target.project not in store.catalog.projects():
-        try:  # a core registry, made on first use (another linker may make it meanwhile)
+        # a core registry, made on first use (another linker may make it meanwhile)
+        with contextlib.suppress(ValidationError):
             store.catalog.create_project(target.project, info)
-        except ValidationError:
-            pass
     return store.catalog.link(record.id, target.project, target.collection, [a for a in names if a != "latest"]).version
 
 
@@ -186,8 +187,7 @@ def check_ttl(store: Store, record: VersionRecord, ttl: TTL) -> None:
     what = f"{record.project}/{record.collection}:{record.version}"
     if record.source_id is not None:
         raise ValidationError(
-            f"cannot set the TTL of {what}: it is a link; set it on its source (artifact.source_artifact) "
-            "once unlinked"
+            f"cannot set the TTL of {what}: it is a link; set it on its source (artifact.source_artifact) once unlinked"
         )
     if isinstance(ttl, int):
         links = store.catalog.links_to(record.id)

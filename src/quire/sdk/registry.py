@@ -29,10 +29,12 @@ VISIBILITIES = ("organization", "restricted")
 def _check_visibility(value: object) -> str:
     if value not in VISIBILITIES:
         raise ValidationError(f"a registry's visibility is 'organization' or 'restricted', not {value!r}")
-    return cast(str, value)
+    return str(value)
 
 
-def _selected(items: Iterable[Any], filter: dict[str, Any] | None, fields: dict[str, Callable[[Any], list[str]]]) -> list[Any]:
+def _selected(
+    items: Iterable[Any], filter: dict[str, Any] | None, fields: dict[str, Callable[[Any], list[str]]]
+) -> list[Any]:
     """The items a W&B-style filter keeps: ``{field: value}``, ``{field: {"$regex": pattern}}``,
     several fields (all must match) or ``{"$or": [filter, ...]}``."""
     if not filter:
@@ -47,9 +49,7 @@ def _selected(items: Iterable[Any], filter: dict[str, Any] | None, fields: dict[
                     return False
                 continue
             if key not in fields:
-                raise ValidationError(
-                    f"Quire filters on {', '.join(sorted(fields))} (and $or), not {key!r}"
-                )
+                raise ValidationError(f"Quire filters on {', '.join(sorted(fields))} (and $or), not {key!r}")
             have = fields[key](item)
             if isinstance(want, dict) and set(want) == {"$regex"}:
                 if not any(re.search(want["$regex"], h) for h in have):
@@ -115,7 +115,11 @@ class Registry:
         return self._api.store
 
     def collections(
-        self, filter: dict[str, Any] | None = None, order: str | None = None, per_page: int = 100, start: str | None = None
+        self,
+        filter: dict[str, Any] | None = None,
+        order: str | None = None,
+        per_page: int = 100,
+        start: str | None = None,
     ) -> list[ArtifactCollection]:
         """The registry's collections, by name (filter on ``name``, ``type``)."""
         if self.full_name not in self._store.catalog.projects():
@@ -124,7 +128,11 @@ class Registry:
         return _selected(found, filter, {"name": lambda c: [c.name], "type": lambda c: [c.type]})
 
     def versions(
-        self, filter: dict[str, Any] | None = None, order: str | None = None, per_page: int = 100, start: str | None = None
+        self,
+        filter: dict[str, Any] | None = None,
+        order: str | None = None,
+        per_page: int = 100,
+        start: str | None = None,
     ) -> list[Artifact]:
         """Every link in the registry's collections (filter on ``alias``, ``tag``, ``name``)."""
         found = [v for c in self.collections() for v in c.versions()]
@@ -279,11 +287,15 @@ class RegistryApi:
         types = [check_name(t, "artifact type") for t in dict.fromkeys(artifact_types or [])]
         if description is not None and not isinstance(description, str):
             raise ValidationError(f"a registry's description is a string, not {description!r}")
-        info = registry_info(description, _check_visibility(visibility), artifact_types=types, organization=organization)
+        info = registry_info(
+            description, _check_visibility(visibility), artifact_types=types, organization=organization
+        )
         if short in CORE_REGISTRIES or (REGISTRY_PREFIX + short) in api.store.catalog.projects():
             raise ValidationError(f"registry {short!r} already exists in {api.store.url}; use a different name")
         try:
             record = api.store.catalog.create_project(REGISTRY_PREFIX + short, info)
         except ValidationError as exc:  # made meanwhile
-            raise ValidationError(f"registry {short!r} already exists in {api.store.url}; use a different name") from exc
+            raise ValidationError(
+                f"registry {short!r} already exists in {api.store.url}; use a different name"
+            ) from exc
         return Registry(api, short, record.info, record.created_at)

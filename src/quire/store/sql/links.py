@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from ...errors import ArtifactNotFoundError, ValidationError
 from ..catalog import Committed, ProjectRecord, VersionRecord, now
-from . import versions
 from . import schema as t
+from . import versions
 
 if TYPE_CHECKING:
     from .txn import Transactions
@@ -138,7 +138,9 @@ class LinkVerbs:
                     f"{project}/{collection} holds logged versions, not links; link into a registry collection"
                 )
             same = conn.scalar(
-                sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll.id, t.versions.c.source_id == source.id)
+                sa.select(t.versions.c.id).where(
+                    t.versions.c.collection_id == coll.id, t.versions.c.source_id == source.id
+                )
             )
             vid = same or uuid.uuid4().hex
             if same is None:
