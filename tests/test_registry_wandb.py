@@ -45,6 +45,7 @@ def test_link_artifact_as_the_registry_guide_does(model_file: Path) -> None:
     assert (link.qualified_name, link.is_link, link.aliases) == ("wandb-registry-model/resnet:v0", True, ["latest"])
     fetched = wandb.Api().artifact("wandb-registry-model/resnet:latest")
     assert (Path(fetched.download()) / "model.pt").read_bytes() == model_file.read_bytes()
+    assert wandb.Api().artifact("my-org/wandb-registry-model/resnet:v0").id == link.id  # an org prefix too
 
 
 def test_a_link_copies_no_bytes_and_has_its_own_numbers(model_file: Path, tmp_path: Path) -> None:
