@@ -3,6 +3,9 @@ Projects with info (registries), links into registry collections, and time to li
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -141,6 +144,16 @@ class LinkCatalogTests:
         catalog.delete_version(v1.id)
         assert catalog.version_by_id(old.id).source_id == v0.id
 
+    def test_a_link_racing_a_delete_never_outlives_its_source(self, open_catalog: Callable[[], Catalog]) -> None:
+        for round_ in range(8):
+            linker, deleter = open_catalog(), open_catalog()
+            source = _commit(linker, f"raced {round_}")
+            _race(
+                lambda: linker.link(source.id, REGISTRY, f"c{round_}", []),  # noqa: B023 - joined in this round
+                lambda: deleter.delete_version(source.id),  # noqa: B023
+            )
+            assert linker.version_exists(source.id) == bool(linker.links_to(source.id))
+
     def test_deleting_a_registry_deletes_its_links_never_their_sources(self, catalog: Catalog) -> None:
         catalog.create_project(REGISTRY, {"description": "models"})
         v0 = _commit(catalog, "a")
@@ -225,3 +238,19 @@ def _set_default_ttl(catalog: Catalog, ttl: int | Literal["never"]) -> None:
         catalog.update_collection("p", "c", ttl=ttl)
     except NotImplementedError:
         pytest.skip("update_collection is not implemented by this catalog yet")
+
+
+def _race(*calls: Callable[[], object]) -> None:
+    """Run ``calls`` at once, each in a thread; the refusals a loser gets are expected."""
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], object]) -> None:
+        start.wait()
+        with contextlib.suppress(ArtifactNotFoundError, ValidationError):  # the other came first
+            call()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -33,6 +33,9 @@ def check_unlinked(conn: sa.Connection, vids: list[str], what: str) -> None:
     """
     if not vids:
         return
+    # Their rows locked first (PostgreSQL): a link being made to one of them waits for
+    # this delete (then finds no source), or this check waits for it and sees the link.
+    conn.execute(sa.select(t.versions.c.id).where(t.versions.c.id.in_(vids)).with_for_update())
     ids = list(conn.scalars(sa.select(t.versions.c.id).where(t.versions.c.source_id.in_(vids)).limit(5)))
     if ids:
         names = ", ".join(f"{r.project}/{r.collection}:{r.version}" for r in versions.load(conn, ids))
@@ -40,6 +43,10 @@ def check_unlinked(conn: sa.Connection, vids: list[str], what: str) -> None:
             f"cannot delete {what}: registry links point at it ({names}); "
             "unlink them first (artifact.unlink() on each link), then delete it"
         )
+
+
+def _lock_version(conn: sa.Connection, vid: str) -> None:
+    conn.execute(sa.select(t.versions.c.id).where(t.versions.c.id == vid).with_for_update())
 
 
 def _project_row(conn: sa.Connection, name: str) -> sa.Row[Any]:
@@ -120,11 +127,13 @@ class LinkVerbs:
         points at that link's source."""
 
         def link(conn: sa.Connection) -> tuple[str, bool]:
+            _lock_version(conn, source_id)  # a delete of the source waits, then sees this link
             found = versions.load(conn, [source_id])
             if not found:
                 raise ArtifactNotFoundError(f"no version with id {source_id!r} in {self.url} to link")
             source = found[0]
             if source.source_id is not None:  # linking a link links its source
+                _lock_version(conn, source.source_id)
                 source = versions.load(conn, [source.source_id])[0]
             coll = versions.collection(conn, project, collection, source.type, lock=True)
             assert coll is not None
