@@ -12,6 +12,8 @@ import quire as wandb
 from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, ValidationError
 from support import stored_bytes
 
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
 
 @pytest.fixture
 def model_file(tmp_path: Path) -> Path:

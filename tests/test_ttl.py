@@ -19,6 +19,8 @@ from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, Validati
 from quire.store import Store
 from quire.store.sql import schema
 
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
 DAY = timedelta(days=1)
 
 
