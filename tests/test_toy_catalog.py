@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import pytest
@@ -31,9 +32,12 @@ from quire.store.catalog import (
     ABORTED,
     ANY_LATEST,
     COMMITTED,
+    INHERIT,
+    NEVER,
     OPEN,
     PENDING_STATES,
     RUN_TEXT_LIMIT,
+    TTL,
     Added,
     CollectionRecord,
     Committed,
@@ -67,6 +71,7 @@ class _Collection:
     created_at: str
     next_index: int = 0
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> version id
+    ttl: int | Literal["never"] = NEVER  # the default TTL of versions that inherit one
 
 
 @dataclass
@@ -97,6 +102,7 @@ class MemoryState:
         self.lock = threading.RLock()
         self.catalog_id = uuid.uuid4().hex
         self.projects: set[str] = set()
+        self.project_info: dict[str, ProjectRecord] = {}  # made by create_project
         self.collections: dict[tuple[str, str], _Collection] = {}
         self.versions: dict[str, _Version] = {}
         self.runs: dict[str, RunRecord] = {}
@@ -125,26 +131,117 @@ class MemoryCatalog:
 
     # -- projects and registries (links, TTL) ---------------------------------------------
 
+    def _project(self, name: str) -> ProjectRecord:
+        if name not in self.state.projects:
+            raise ArtifactNotFoundError(f"no project {name!r}", sorted(self.state.projects))
+        made = self.state.project_info.get(name)
+        if made is None:  # made by a commit or a run: as old as its oldest collection or run
+            stamps = [c.created_at for (p, _), c in self.state.collections.items() if p == name]
+            stamps += [r.created_at for r in self.state.runs.values() if r.project == name]
+            made = self.state.project_info[name] = ProjectRecord(name, min(stamps, default=now()))
+        return replace(made, info=dict(made.info))
+
     def project(self, name: str) -> ProjectRecord:
-        raise NotImplementedError
+        with self.state.lock:
+            return self._project(name)
 
     def create_project(self, name: str, info: dict[str, Any] | None = None) -> ProjectRecord:
-        raise NotImplementedError
+        with self.state.lock:
+            if name in self.state.projects:
+                raise ValidationError(f"a project named {name!r} exists already; choose another name")
+            self._record_deferred()
+            self.state.projects.add(name)
+            self.state.project_info[name] = ProjectRecord(name, now(), dict(info or {}))
+            return self._project(name)
 
     def update_project(self, name: str, info: dict[str, Any]) -> ProjectRecord:
-        raise NotImplementedError
+        with self.state.lock:
+            made = self._project(name)
+            self._record_deferred()
+            self.state.project_info[name] = replace(made, info=dict(info))
+            return self._project(name)
+
+    def _check_unlinked(self, vids: set[str], what: str) -> None:
+        links = [v.record for v in self.state.versions.values() if v.record.source_id in vids]
+        if links:
+            names = ", ".join(f"{r.project}/{r.collection}:{r.version}" for r in links)
+            raise ValidationError(f"cannot delete {what}: registry links point at it ({names}); unlink them first")
 
     def delete_project(self, name: str) -> None:
-        raise NotImplementedError
+        with self.state.lock:
+            self._project(name)
+            inside = {vid for vid, v in self.state.versions.items() if v.record.project == name}
+            outside = {v.record.source_id for vid, v in self.state.versions.items() if vid not in inside}
+            self._check_unlinked(inside & {s for s in outside if s}, f"project {name!r}")
+            self._record_deferred()
+            runs = {r for r, run in self.state.runs.items() if run.project == name}
+            for vid in inside:
+                del self.state.versions[vid]
+            self.state.edges = [e for e in self.state.edges if e[1] not in inside and e[0] not in runs]
+            for key in [k for k in self.state.collections if k[0] == name]:
+                del self.state.collections[key]
+            for pid in [p for p, pending in self.state.pending.items() if pending.project == name]:
+                del self.state.pending[pid]
+            for run_id in runs:
+                del self.state.runs[run_id]
+            self.state.projects.discard(name)
+            self.state.project_info.pop(name, None)
 
     def link(self, source_id: str, project: str, collection: str, aliases: list[str]) -> Committed:
-        raise NotImplementedError
+        with self.state.lock:
+            source = self._load(source_id)
+            if source.source_id is not None:  # a link of a link is a link of its source
+                source = self._load(source.source_id)
+            coll = self._collection(project, collection, source.type)
+            ids = self._ids(coll)
+            if any(self.state.versions[i].record.source_id is None for i in ids):
+                raise ValidationError(f"{project}/{collection} holds logged versions, not links")
+            self._record_deferred()
+            self._store_collection(coll)
+            vid = next((i for i in ids if self.state.versions[i].record.source_id == source.id), None)
+            created = vid is None
+            if vid is None:
+                vid, stamp = uuid.uuid4().hex, now()
+                record = replace(
+                    source,
+                    id=vid,
+                    project=project,
+                    collection=collection,
+                    index=coll.next_index,
+                    metadata=dict(source.metadata),
+                    parent_id=None,
+                    run_id=None,
+                    created_at=stamp,
+                    updated_at=stamp,
+                    aliases=[],
+                    tags=[],
+                    ttl=NEVER,
+                    expires_at=None,
+                    source_id=source.id,
+                )
+                self.state.versions[vid] = _Version(record, None)
+                coll.next_index += 1
+                coll.aliases["latest"] = vid
+            for alias in aliases:
+                coll.aliases[alias] = vid
+            return Committed(self._load(vid), created)
 
     def links_to(self, source_id: str) -> list[VersionRecord]:
-        raise NotImplementedError
+        with self.state.lock:
+            found = [v.record for v in self.state.versions.values() if v.record.source_id == source_id]
+            return [self._load(r.id) for r in sorted(found, key=lambda r: r.created_at)]
 
     def expired_versions(self, at: str) -> list[VersionRecord]:
-        raise NotImplementedError
+        with self.state.lock:
+            linked = {v.record.source_id for v in self.state.versions.values()}
+            cutoff = datetime.fromisoformat(at)
+            found = [self._load(vid) for vid in self.state.versions if vid not in linked]
+            gone = [
+                r
+                for r in found
+                if r.source_id is None and r.expires_at is not None and datetime.fromisoformat(r.expires_at) <= cutoff
+            ]
+            return sorted(gone, key=lambda r: r.created_at)
 
     # -- collections beyond commits --------------------------------------------------------
 
@@ -270,6 +367,7 @@ class MemoryCatalog:
                 run_ids[0] if run_ids else None,
                 stamp,
                 stamp,
+                ttl=new.ttl,
             )
             self.state.versions[vid] = _Version(record, commit_id)
             coll.next_index += 1
@@ -293,7 +391,19 @@ class MemoryCatalog:
             raise ArtifactNotFoundError(f"no version with id {vid!r} in {self.url}")
         coll = self.state.collections[(held.record.project, held.record.collection)]
         aliases = sorted(a for a, target in coll.aliases.items() if target == vid)
-        return replace(held.record, metadata=dict(held.record.metadata), aliases=aliases, tags=sorted(held.tags))
+        ttl = coll.ttl if held.record.ttl == INHERIT else held.record.ttl
+        expires = None
+        if ttl != NEVER:
+            expires = (datetime.fromisoformat(held.record.created_at) + timedelta(seconds=int(ttl))).isoformat(
+                timespec="microseconds"
+            )
+        return replace(
+            held.record,
+            metadata=dict(held.record.metadata),
+            aliases=aliases,
+            tags=sorted(held.tags),
+            expires_at=expires,
+        )
 
     def version(self, project: str, name: str, version: str = "latest") -> VersionRecord:
         with self.state.lock:
@@ -336,6 +446,7 @@ class MemoryCatalog:
         tags: list[str] | None = None,
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
+        ttl: TTL | None = None,
     ) -> VersionRecord:
         with self.state.lock:
             held = self.state.versions.get(vid)
@@ -353,6 +464,8 @@ class MemoryCatalog:
                 changes["description"] = description
             if metadata is not None:
                 changes["metadata"] = dict(metadata)
+            if ttl is not None:
+                changes["ttl"] = ttl
             held.record = replace(held.record, **changes)
             return self._load(vid)
 
@@ -361,6 +474,7 @@ class MemoryCatalog:
             if vid not in self.state.versions:
                 raise ArtifactNotFoundError(f"version {vid} does not exist")
             record = self._load(vid)
+            self._check_unlinked({vid}, f"{record.project}/{record.collection}:{record.version}")
             held = [a for a in record.aliases if a != "latest"]
             if held and not delete_aliases:
                 raise ValidationError(

@@ -26,6 +26,7 @@ from .errors import (
 )
 from .sdk.api import Api
 from .sdk.artifact import Artifact
+from .sdk.links import ArtifactTTL
 from .sdk.run import Run, finish, init
 from .sdk.run import current_run as _current_run
 
@@ -41,6 +42,7 @@ __all__ = [
     "Artifact",
     "ArtifactFinalizedError",
     "ArtifactNotFoundError",
+    "ArtifactTTL",
     "ConflictError",
     "PartitionedTable",
     "QuireError",

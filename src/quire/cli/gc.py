@@ -66,5 +66,6 @@ def gc(
     typer.echo(
         f"{verb} {human_size(report.freed)}: {count(len(report.deleted), 'object')} deleted, "
         f"{count(len(report.repacked), 'pack')} rewritten; {report.live} blobs and pages in use, "
-        f"{count(report.young, 'unused object')} younger than the grace period kept."
+        f"{count(report.young, 'unused object')} younger than the grace period kept; "
+        f"{count(len(report.expired), 'expired version')} {'would be ' if dry_run else ''}deleted."
     )

@@ -166,6 +166,7 @@ def _new_version(store: Store, draft: Draft, root: str, parent_id: str | None, m
         metadata=metadata,
         description=draft.description,
         parent_id=parent_id,
+        ttl=draft.ttl,
     )
 
 
@@ -330,6 +331,7 @@ def finish(
             metadata=metadata,
             description=draft.description,
             parent_id=draft.parent.id if draft.parent else None,
+            ttl=draft.ttl,
         )
         return store.catalog.finish(
             FinishCommit(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store.catalog import VersionRecord
+from ..store.catalog import INHERIT, TTL, VersionRecord
 from .manifest import Manifest
 
 
@@ -27,6 +27,7 @@ class Draft:
             time (patch mode) instead of committing them as the whole version.
         parent: the version it was made from (``new_draft``), if any.
         metadata, description: what the version will carry.
+        ttl: its time to live (``NewVersion.ttl``; default: its collection's).
     """
 
     collection: str
@@ -37,3 +38,4 @@ class Draft:
     parent: VersionRecord | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
+    ttl: TTL = INHERIT

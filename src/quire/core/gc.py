@@ -31,6 +31,10 @@ keeps a margin of the measurement's uncertainty.
 gc touches only what it can account for: large blobs under their digest's key, packs and
 indexes under the names writers give them, and writers' staging files. Anything else
 in the store (a file a user dropped into ``objects/``, say) is never deleted.
+
+First, gc deletes the versions whose time to live ran out (with their aliases), never
+one that a registry link points at (the catalog refuses that delete, so a link made
+meanwhile keeps its source); their blobs then go like any others, after the grace period.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from ..errors import (
 )
 from ..store import Store
 from ..store.blobs import Inventory, blob_key
-from ..store.catalog import Lease
+from ..store.catalog import Lease, now
 from ..store.digests import is_digest
 from ..store.objects import ObjectInfo
 from ..store.packs import StoredPack
@@ -78,6 +82,8 @@ class GCReport:
     rewritten_bytes: int = 0  #: live blobs copied out of repacked packs
     young: int = 0  #: unreferenced objects kept because they are younger than the grace period
     live: int = 0  #: blobs and pages referenced by some version or contribution
+    #: versions whose time to live ran out, deleted first (``project/name:vN``)
+    expired: list[str] = field(default_factory=list)
 
     @property
     def freed(self) -> int:
@@ -94,6 +100,7 @@ class GCReport:
             "deleted": [{"kind": k, "key": key, "bytes": n} for k, key, n in self.deleted],
             "repacked": [{"key": key, "bytes": n} for key, n in self.repacked],
             "rewritten_bytes": self.rewritten_bytes,
+            "expired_versions": list(self.expired),
         }
 
 
@@ -148,12 +155,15 @@ def collect_garbage(
     seen = store.catalog.gc_epoch()
     if seen.sweeping:
         raise ConcurrentGCError(f"another gc is running in {store.url}; wait for it to finish")
+    expired = _delete_expired(store, dry_run)
     cutoffs = _cutoffs(store, grace)  # before the listing: a writer's blobs come after its lease
     inventory = store.blobs.inventory()
     live = _Live(store)
     live.add(store.catalog.roots())
     if dry_run:
-        return _plan(store, inventory, live, cutoffs, repack_below, dry_run=True)[0]
+        report = _plan(store, inventory, live, cutoffs, repack_below, dry_run=True)[0]
+        report.expired = expired
+        return report
     granted = time.monotonic()
     epoch = store.catalog.begin_sweep(seen, lease, holder_name("quire gc"))
     beat = Heartbeat(lambda: _renew(store, epoch, lease), lease, granted, "quire-gc-lease")
@@ -168,6 +178,7 @@ def collect_garbage(
     try:
         live.add(store.catalog.roots())  # versions committed while we looked
         report, repack, keep = _plan(store, inventory, live, cutoffs, repack_below, dry_run=False)
+        report.expired = expired
         for _, key, _ in report.deleted:
             check()
             _delete(store, key)
@@ -178,6 +189,25 @@ def collect_garbage(
     finally:
         beat.stop()
         store.catalog.end_sweep(epoch)
+
+
+def _delete_expired(store: Store, dry_run: bool) -> list[str]:
+    """Delete the versions whose time to live ran out, with their aliases (with
+    ``dry_run``, only list them); returns their names. One linked meanwhile is kept: the
+    catalog refuses to delete a version a link points at."""
+    gone = []
+    for version in store.catalog.expired_versions(now()):
+        name = f"{version.project}/{version.collection}:{version.version}"
+        if not dry_run:
+            try:
+                store.catalog.delete_version(version.id, delete_aliases=True)
+            except ArtifactNotFoundError:
+                continue  # deleted meanwhile
+            except ValidationError:
+                log.info("gc keeps expired %s: a registry link points at it now", name)
+                continue
+        gone.append(name)
+    return gone
 
 
 def _renew(store: Store, epoch: int, lease: float) -> bool:

@@ -147,11 +147,6 @@ class Artifact(MediaMixin, LinkMixin):
         return f"{self._name}:{self._record.version}" if self._record else self._name
 
     @property
-    def source_name(self) -> str:
-        """Same as :attr:`name`."""
-        return self.name
-
-    @property
     def collection_name(self) -> str:
         """The collection's name, without a version."""
         return self._name

@@ -24,7 +24,8 @@ from ..core.names import check_metadata
 from ..core.repair import RepairReport
 from ..errors import QuireError, StoreError
 from ..store import Store
-from ..store.catalog import Direction, RunRecord, VersionRecord
+from ..store.catalog import INHERIT, TTL, Direction, RunRecord, VersionRecord
+from .links import check_ttl
 
 
 class Version:
@@ -34,6 +35,7 @@ class Version:
         record: what the catalog holds of it.
         store: the store it is in.
         description, metadata: its editable fields, as edited (``save`` persists them).
+        ttl: its time to live as set since the last save (None: unchanged).
     """
 
     def __init__(self, record: VersionRecord, store: Store) -> None:
@@ -42,6 +44,7 @@ class Version:
         self.record = record
         self.description = record.description
         self.metadata: dict[str, Any] = dict(record.metadata)
+        self.ttl: TTL | None = None
 
     @property
     def manifest(self) -> Manifest:
@@ -77,15 +80,19 @@ class Version:
         return self.store.catalog.runs_of(self.record.id, direction)
 
     def save(self, aliases: list[str], tags: list[str]) -> None:
-        """Persist the aliases, tags, description and metadata (all checked already)."""
+        """Persist the aliases, tags, description, metadata and TTL (all checked already)."""
+        if self.ttl is not None:  # again: a link may have come since it was set
+            check_ttl(self.store, self.record, self.ttl)
         self.record = self.store.catalog.update_version(
             self.record.id,
             aliases=aliases,
             tags=tags,
             description=self.description,
             metadata=check_metadata(self.metadata),
+            ttl=self.ttl,
         )
         self.description, self.metadata = self.record.description, dict(self.record.metadata)
+        self.ttl = None
 
     def new_draft(self) -> tuple[Draft, Noted]:
         """A draft holding this version's files, and the gc epoch its commit is fenced with."""
@@ -100,6 +107,7 @@ class Version:
             parent=self.record,
             metadata=dict(self.metadata),
             description=self.description,
+            ttl=self.record.ttl if self.record.source_id is None else INHERIT,  # as W&B's new_draft
         )
         return draft, epoch
 

@@ -29,7 +29,7 @@ from ..catalog import (
     VersionRecord,
     now,
 )
-from . import fence, runs, versions
+from . import fence, links, runs, versions
 from . import schema as t
 from .collections import CollectionVerbs
 from .fence import FenceVerbs
@@ -239,6 +239,7 @@ class SQLCatalog(FenceVerbs, PendingVerbs, RunVerbs, CollectionVerbs, LinkVerbs)
             rec = versions.load(conn, [vid])
             if not rec:
                 raise ArtifactNotFoundError(f"version {vid} does not exist")
+            links.check_unlinked(conn, [vid], f"{rec[0].project}/{rec[0].collection}:{rec[0].version}")
             held = [a for a in rec[0].aliases if a != "latest"]
             if held and not delete_aliases:
                 raise ValidationError(
