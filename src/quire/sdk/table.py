@@ -4,11 +4,15 @@
 ``artifact.get("predictions")`` (or ``artifact["predictions"]``) reads it back, fetching
 only that file into the local cache. Columns have Arrow types (see
 :mod:`quire.sdk.table_types`), so the file is readable by any Parquet reader.
+
+Cells may hold media (``quire.Image(...)``, ``Audio``, ...): their files are stored in the
+artifact beside the table, under ``media/<kind>/``, as W&B stores them, and the column
+holds each cell's path and description (see :mod:`quire.sdk.table_types`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +22,8 @@ import pyarrow.parquet as pq
 
 from ..errors import ValidationError
 from . import media
-from .table_types import Column, arrow_type, is_mixed, python_values, to_pandas
+from .media_types import Media
+from .table_types import Column, arrow_type, is_mixed, media_kind, python_values, to_pandas
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -61,6 +66,8 @@ class Table:
         log_mode: str | None = None,
     ) -> None:
         self.allow_mixed_types = allow_mixed_types
+        self.log_mode = log_mode  # accepted for W&B: logging a table stores it as it is now
+        self._source: Artifact | None = None  # the artifact it was read from: its media files
         data = rows if data is None else data
         if dataframe is None and _is_frame(data):
             dataframe, data = data, None
@@ -143,7 +150,63 @@ class Table:
             self._arrow = pa.Table.from_arrays([array], schema=pa.schema([field]))
         self._columns.append(column)
 
+    def add_computed_columns(self, fn: Callable[[int, dict[str, Any]], dict[str, Any]]) -> None:
+        """Add the columns ``fn(index, row)`` returns (a dict of name → cell) for every
+        row, where ``row`` maps each column name to its cell, as in W&B."""
+        computed: dict[str, list[Any]] = {}
+        rows = list(self.iterrows())
+        for index, row in rows:
+            new = fn(index, dict(zip(self.columns, row, strict=False)))
+            if not isinstance(new, dict):
+                raise ValidationError(f"add_computed_columns: fn must return a dict of column → cell, not {new!r:.60}")
+            if index == 0:
+                computed = {k: [] for k in new}
+            if set(new) != set(computed):
+                raise ValidationError(
+                    f"add_computed_columns: row {index} gave columns {sorted(new)}, row 0 gave {sorted(computed)}"
+                )
+            for name, value in new.items():
+                computed[name].append(value)
+        before = (list(self._columns), self._arrow, list(self._pending))
+        try:
+            for name, values in computed.items():
+                self.add_column(name, values)
+        except ValidationError:  # all the columns or none
+            self._columns, self._arrow, self._pending = before[0], before[1], before[2]
+            raise
+
+    def cast(self, col_name: str, dtype: Any, optional: bool = False) -> None:
+        """Give column ``col_name`` the type ``dtype`` (its cells must fit it)."""
+        if col_name not in self.columns:
+            raise ValidationError(f"the table has no column {col_name!r}; its columns: {', '.join(self.columns)}")
+        table = self._table()
+        i = self.columns.index(col_name)
+        if media_kind(table.schema.field(i)) is not None or is_mixed(table.schema.field(i)):
+            raise ValidationError(f"column {col_name!r} holds media or mixed cells, which cast cannot change")
+        target = arrow_type(dtype)
+        try:
+            array = table.column(i).cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise ValidationError(f"cannot cast column {col_name!r} to {target}: {exc}") from None
+        self._arrow = table.set_column(i, pa.field(col_name, target), array)
+        self._columns[i] = Column(col_name, target, True, self.allow_mixed_types)
+
     # -- reading ------------------------------------------------------------------------
+
+    def get_index(self) -> list[int]:
+        """The row indices, ``[0, 1, ..., n - 1]`` (W&B returns them as an index column)."""
+        return list(range(self._table().num_rows))
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def __len__(self) -> int:
+        return self._arrow.num_rows + len(self._pending)
+
+    def _objects(self) -> dict[str, Media]:
+        """The media objects of this table's cells made in this process, by description."""
+        return {k: v for c in self._columns for k, v in c.objects.items()}
 
     @property
     def columns(self) -> list[str]:
@@ -159,8 +222,9 @@ class Table:
         """Yield ``(index, row)`` for every row, as W&B does."""
         index = 0
         table = self._table()
+        objects = self._objects()
         for batch in table.to_batches():
-            columns = [python_values(batch.column(i), f) for i, f in enumerate(table.schema)]
+            columns = [python_values(batch.column(i), f, self._source, objects) for i, f in enumerate(table.schema)]
             for row in zip(*columns, strict=False):
                 yield index, list(row)
                 index += 1
@@ -173,14 +237,14 @@ class Table:
             raise ValidationError(f"convert_to must be None or 'numpy', not {convert_to!r}")
         table = self._table()
         field = table.schema.field(name)
-        if convert_to == "numpy" and not is_mixed(field):
+        if convert_to == "numpy" and not is_mixed(field) and media_kind(field) is None:
             return table.column(name).to_numpy()
-        values = python_values(table.column(name), field)
+        values = python_values(table.column(name), field, self._source, self._objects())
         return np.array(values, dtype=object) if convert_to == "numpy" else values
 
     def get_dataframe(self) -> Any:
         """The table as a pandas DataFrame (needs ``pip install 'quire[pandas]'``)."""
-        return to_pandas(self._table())
+        return to_pandas(self._table(), self._source, self._objects())
 
     def to_arrow(self) -> pa.Table:
         """The table as a ``pyarrow.Table`` (mixed columns stay structs)."""
@@ -221,19 +285,33 @@ class Table:
         self._pending = []
         return self._arrow
 
-    def _write(self, path: Path) -> None:
-        pq.write_table(self._table(), path)
+    def _write(self, path: Path) -> dict[str, Path]:
+        """Write the Parquet file; return the media files of its cells."""
+        table = self._table()
+        pq.write_table(table, path)
+        files: dict[str, Path] = {}
+        for field in table.schema:
+            if media_kind(field) is not None:
+                for cell in python_values(table.column(field.name), field, self._source, self._objects()):
+                    if cell is not None:
+                        files.update(cell._files())
+        return files
 
     @classmethod
     def read(cls, artifact: Artifact, path: str) -> Table:
-        """The table stored at ``path`` of a committed version (only that file is fetched)."""
+        """The table stored at ``path`` of a committed version (only that file is fetched;
+        the files of media cells when they are read)."""
         (file,) = media.local_files(artifact, [path])
-        return cls._from_arrow(pq.read_table(file, memory_map=True))
+        table = cls._from_arrow(pq.read_table(file, memory_map=True))
+        table._source = artifact
+        return table
 
     @classmethod
     def _from_arrow(cls, arrow: pa.Table, allow_mixed_types: bool = False) -> Table:
         table = cls.__new__(cls)
         table.allow_mixed_types = allow_mixed_types
+        table.log_mode = None
+        table._source = None
         table._init_arrow(arrow)
         return table
 
