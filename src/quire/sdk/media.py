@@ -112,6 +112,7 @@ class MediaMixin:
         kind = kind_of(obj)
         if not isinstance(name, str):
             raise ValidationError(f"artifact.add: the name must be a string, not {type(name).__name__}")
+        check_path(name)  # the name itself: "a/.." must not pass as the file "a/...table.parquet"
         logical = check_path(name if name.endswith(kind.suffix) else name + kind.suffix)
         folder = tempfile.mkdtemp(prefix="quire-add-")
         with art._staging.own_folder(folder):

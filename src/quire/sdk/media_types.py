@@ -28,8 +28,8 @@ import json
 import os
 import shutil
 import tempfile
-import wave
 import warnings
+import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -162,7 +162,7 @@ class Media:
     def _local(self) -> Path:
         if self._file is None:
             if self._artifact is None or self._entry_path is None:
-                raise ValidationError(f"{type(self).__name__} {self.path!r} has no file: it was not read from an artifact")
+                raise ValidationError(f"{type(self).__name__} {self.path!r} has no file: not read from an artifact")
             (self._file,) = media.local_files(self._artifact, [self._entry_path], named=True)
         return self._file
 
@@ -257,14 +257,12 @@ def _to_uint8(data: Any, normalize: bool) -> Any:
     low, high = float(np.nanmin(data)), float(np.nanmax(data))
     if data.dtype.kind == "f":
         data = np.nan_to_num(data)
-        if 0 <= low and high <= 1:
+        if low >= 0 and high <= 1:
             return (data * 255).round().astype(np.uint8)
-        if -1 <= low and high <= 1:
+        if low >= -1 and high <= 1:
             return ((data + 1) * 127.5).round().astype(np.uint8)
     if low < 0 or high > 255:
-        warnings.warn(
-            f"image values span [{low}, {high}], outside [0, 255]: clipped to it", UserWarning, stacklevel=4
-        )
+        warnings.warn(f"image values span [{low}, {high}], outside [0, 255]: clipped to it", UserWarning, stacklevel=4)
     return np.clip(data, 0, 255).astype(np.uint8)
 
 
@@ -333,6 +331,9 @@ class Image(Media):
         super().__init__(caption)
         self._grouping = grouping
         self._image: Any = None
+        self.format: str | None = None
+        self._width: int | None = None
+        self._height: int | None = None
         self._boxes = _check_boxes(boxes)
         self._masks: dict[str, Mask] = {k: Mask(v, k) for k, v in _check_dict(masks, "masks").items()}
         self._classes = _check_classes(classes, self._boxes)
@@ -359,7 +360,8 @@ class Image(Media):
         if fmt not in _IMAGE_FORMATS:
             raise ValidationError(f"quire.Image: file_type must be one of {', '.join(_IMAGE_FORMATS)}, not {fmt!r}")
         pil = _pil()
-        image = data_or_path if isinstance(data_or_path, pil.Image) else _pixels_to_pil(data_or_path, mode, normalize, fmt)
+        is_pil = isinstance(data_or_path, pil.Image)
+        image = data_or_path if is_pil else _pixels_to_pil(data_or_path, mode, normalize, fmt)
         if mode is not None and image.mode != mode:
             image = image.convert(mode)
         if fmt in ("jpg", "jpeg") and image.mode not in ("L", "RGB"):
@@ -419,10 +421,8 @@ class Image(Media):
         files = super()._files()
         for mask in self._masks.values():
             files.update(mask._files())
-        if self._classes is not None and self._artifact is None:
+        if self._classes is not None:  # written anew: its path is its content's digest
             files[self._classes_path()] = _tmp_file("json", self._classes_doc())
-        elif self._classes is not None:
-            files.update(dict(zip([self._classes_path()], media.local_files(self._artifact, [self._classes_path()]))))
         return files
 
     def _load_fields(self, doc: dict[str, Any]) -> None:
@@ -433,7 +433,7 @@ class Image(Media):
         self._boxes = {k: {"box_data": v} for k, v in (doc.get("boxes") or {}).items()}
         self._masks = {}
         for key, mdoc in (doc.get("masks") or {}).items():
-            self._masks[key] = Mask._from_json(mdoc, self._artifact)  # type: ignore[assignment]
+            self._masks[key] = Mask._from_json(mdoc, self._artifact)
         self._classes = None
         classes = doc.get("classes")
         if isinstance(classes, dict) and isinstance(classes.get("path"), str) and self._artifact is not None:
@@ -460,7 +460,9 @@ def _check_boxes(boxes: Any) -> dict[str, dict[str, Any]]:
             raise ValidationError(f"quire.Image: boxes[{key!r}] must be a dict with a 'box_data' list (W&B's layout)")
         for box in layer["box_data"]:
             if not isinstance(box, dict) or not isinstance(box.get("position"), dict):
-                raise ValidationError(f"quire.Image: each box of boxes[{key!r}] needs a 'position' dict, got {box!r:.80}")
+                raise ValidationError(
+                    f"quire.Image: each box of boxes[{key!r}] needs a 'position' dict, got {box!r:.80}"
+                )
         checked[key] = {"box_data": _jsonable(layer["box_data"]), "class_labels": layer.get("class_labels") or {}}
     return checked
 
@@ -700,7 +702,9 @@ class Html(Media):
         elif isinstance(data, str):
             page = data
         else:
-            raise ValidationError(f"quire.Html takes a string of HTML, a path or a file object, not {type(data).__name__}")
+            raise ValidationError(
+                f"quire.Html takes a string of HTML, a path or a file object, not {type(data).__name__}"
+            )
         self._html = _inject_head(page) if inject else page
         self._set_file(_tmp_file("html", self._html.encode()), "html")
 

@@ -183,7 +183,9 @@ class Column:
                 f"column {self.name!r} holds {self.media} media, not {value!r:.60}; "
                 "a media column holds media objects of one type, or None"
             )
-        if self.media is None and (self.mixed is not None or (self.type is not None and not pa.types.is_null(self.type))):
+        if self.media is None and (
+            self.mixed is not None or (self.type is not None and not pa.types.is_null(self.type))
+        ):
             raise ValidationError(
                 f"column {self.name!r} holds {self.mixed or self.type} but got a {type(value).__name__}; "
                 "put media in a column of their own (media cells cannot share a column with other values)"
