@@ -537,3 +537,41 @@ def test_without_pillow_an_image_says_which_extra_to_install(monkeypatch: pytest
         quire.Video(np.zeros((2, 3, 4, 4)))
     audio = quire.Audio(np.zeros(4), sample_rate=4)  # WAV needs no Pillow
     assert audio.path.endswith(".wav")
+
+
+# -- JoinedTable ----------------------------------------------------------------------
+
+
+def test_a_joined_table_of_two_tables_as_in_wandbs_guide() -> None:
+    left = wandb.Table(columns=["id", "img"], data=[[1, wandb.Image(pixels((3, 3)))], [2, None]])
+    right = wandb.Table(columns=["id", "label"], data=[[1, "cat"], [2, "dog"], [3, "cow"]])
+    with wandb.init(project="p") as run:
+        art = wandb.Artifact("joined", "dataset")
+        art.add(right, "labels")
+        art.add(wandb.JoinedTable(left, "labels", "id"), "both")
+        run.log_artifact(art)
+    version = quire.Api().artifact("p/joined:latest")
+    doc = stored_json(version, "both.joined-table.json")
+    assert (doc["_type"], doc["table2"], doc["join_key"]) == ("joined-table", "labels.table.parquet", "id")
+    assert doc["table1"].startswith("media/tables/t1_") and doc["table1"].endswith(".table.parquet")
+    joined = version.get("both")
+    assert joined.table1 == left and joined.table2 == right
+    both = joined.joined()
+    assert both.columns == ["id", "img", "label"]
+    assert both.get_column("label") == ["cat", "dog"]
+    assert both.get_column("img")[0] == left.get_column("img")[0]
+    assert isinstance(joined.table1.get_column("img")[0], quire.Image)
+
+
+def test_a_joined_table_naming_a_table_the_artifact_lacks(unchanged) -> None:
+    draft = quire.Artifact("d", "dataset")
+    table = quire.Table(columns=["id"], data=[[1]])
+    with (
+        unchanged(draft),
+        pytest.raises(ValidationError, match=r"points at 'nope\.table\.parquet', which 'd' does not"),
+    ):
+        draft.add(quire.JoinedTable(table, "nope", "id"), "j")
+    with pytest.raises(ValidationError, match="a table has no column 'key'"):
+        quire.JoinedTable(table, table, "key")
+    with pytest.raises(ValidationError, match="joins Tables or the names of tables"):
+        quire.JoinedTable(table, 5, "id")  # type: ignore[arg-type]

@@ -33,11 +33,11 @@ if TYPE_CHECKING:
     from . import data_types
     from .sdk.media_types import Audio, Histogram, Html, Image, Molecule, Object3D, Video
     from .sdk.partitioned_table import PartitionedTable
-    from .sdk.table import Table
+    from .sdk.table import JoinedTable, Table
 
 # Names served by ``quire.data_types``, imported on first use (tables need pyarrow, images Pillow).
 _DATA_TYPES = {"Table", "PartitionedTable", "Image", "Audio", "Video", "Html", "Object3D", "Molecule", "Histogram"}
-_DATA_TYPES |= {"Classes", "Plotly", "Bokeh", "Graph"}
+_DATA_TYPES |= {"JoinedTable", "Classes", "Plotly", "Bokeh", "Graph"}
 
 __version__ = "0.1.0"
 
@@ -51,6 +51,7 @@ __all__ = [
     "Histogram",
     "Html",
     "Image",
+    "JoinedTable",
     "Molecule",
     "Object3D",
     "PartitionedTable",

@@ -18,7 +18,7 @@ from .sdk.media_types import (
     Video,
 )
 from .sdk.partitioned_table import PartitionedTable
-from .sdk.table import Table
+from .sdk.table import JoinedTable, Table
 
 __all__ = [
     "Audio",
@@ -28,6 +28,7 @@ __all__ = [
     "Histogram",
     "Html",
     "Image",
+    "JoinedTable",
     "Media",
     "Molecule",
     "Object3D",

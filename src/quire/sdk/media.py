@@ -114,6 +114,13 @@ class MediaMixin:
             raise ValidationError(f"artifact.add: the name must be a string, not {type(name).__name__}")
         check_path(name)  # the name itself: "a/.." must not pass as the file "a/...table.parquet"
         logical = check_path(name if name.endswith(kind.suffix) else name + kind.suffix)
+        needs: list[str] = getattr(obj, "_needs", list)()  # files it points at (a JoinedTable's tables by name)
+        absent = [p for p in needs if p not in art.manifest]
+        if absent:
+            raise ValidationError(
+                f"{type(obj).__name__} points at {absent[0]!r}, which {art.name!r} does not hold; "
+                "add that table to the artifact first (artifact.add(table, name))"
+            )
         folder = tempfile.mkdtemp(prefix="quire-add-")
         with art._staging.own_folder(folder):
             path = Path(folder, "obj" + kind.suffix)

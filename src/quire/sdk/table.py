@@ -12,6 +12,7 @@ holds each cell's path and description (see :mod:`quire.sdk.table_types`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..core.names import check_path
 from ..errors import ValidationError
+from ..hashing import hash_file
 from . import media
 from .media_types import Media
 from .table_types import Column, arrow_type, is_mixed, media_kind, python_values, to_pandas
@@ -373,3 +376,98 @@ def _frame_to_arrow(frame: Any, dtype: Any, allow_mixed: bool) -> pa.Table:
         types = _dtypes(dtype, arrow.num_columns)
         arrow = arrow.cast(pa.schema([(f.name, t or f.type) for f, t in zip(arrow.schema, types, strict=False)]))
     return arrow
+
+
+@media.register
+class JoinedTable:
+    """Two tables of an artifact and the key that joins them, as W&B's ``JoinedTable``.
+
+    Args:
+        table1, table2: a ``Table`` (stored with the joined table, under
+            ``media/tables/``), or the name of a table already added to the artifact.
+        join_key: the column both tables share, or ``[left, right]`` column names.
+
+    Stored as ``<name>.joined-table.json`` (``_type``, ``table1``, ``table2``: the tables'
+    paths in the artifact, ``join_key``); reading it back reads the two tables.
+    """
+
+    suffix = ".joined-table.json"
+
+    def __init__(self, table1: Table | str, table2: Table | str, join_key: str | Sequence[str]) -> None:
+        for table in (table1, table2):
+            if not isinstance(table, (Table, str)):
+                raise ValidationError(
+                    f"JoinedTable joins Tables or the names of tables in the artifact, not {type(table).__name__}"
+                )
+        keys = [join_key] if isinstance(join_key, str) else list(join_key)
+        if len(keys) not in (1, 2) or not all(isinstance(k, str) and k for k in keys):
+            raise ValidationError(f"JoinedTable: join_key must be a column name or [left, right], not {join_key!r}")
+        for table, key in zip((table1, table2), (keys[0], keys[-1]), strict=True):
+            if isinstance(table, Table) and key not in table.columns:
+                raise ValidationError(f"JoinedTable: a table has no column {key!r}; its columns: {table.columns}")
+        self._table1, self._table2, self._join_key = table1, table2, join_key
+
+    @property
+    def table1(self) -> Table | str:
+        return self._table1
+
+    @property
+    def table2(self) -> Table | str:
+        return self._table2
+
+    @property
+    def join_key(self) -> str | Sequence[str]:
+        return self._join_key
+
+    def _needs(self) -> list[str]:
+        """The tables given by name: they must be in the artifact already."""
+        return [_table_path(t) for t in (self._table1, self._table2) if isinstance(t, str)]
+
+    def _write(self, path: Path) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        refs = []
+        for i, table in enumerate((self._table1, self._table2), start=1):
+            if isinstance(table, str):
+                refs.append(_table_path(table))
+                continue
+            local = path.parent / f"t{i}{Table.suffix}"
+            files.update(table._write(local))
+            stored = f"media/tables/t{i}_{hash_file(local)[0][:20]}{Table.suffix}"
+            files[stored] = local
+            refs.append(stored)
+        doc = {"_type": "joined-table", "table1": refs[0], "table2": refs[1], "join_key": self._join_key}
+        path.write_text(json.dumps(doc))
+        return files
+
+    @classmethod
+    def read(cls, artifact: Artifact, path: str) -> JoinedTable:
+        """The joined table at ``path``, with both its tables read from the artifact."""
+        (file,) = media.local_files(artifact, [path])
+        doc = json.loads(file.read_text())
+        if not isinstance(doc, dict) or doc.get("_type") != "joined-table":
+            raise ValidationError(f"{artifact.name}: {path!r} is not a joined table")
+        tables = [Table.read(artifact, doc[k]) for k in ("table1", "table2")]
+        return cls(tables[0], tables[1], doc["join_key"])
+
+    def joined(self) -> Table:
+        """The inner join of the two tables on the key: the left table's columns, then the
+        right one's but its key (a name both have gets ``_2``); cells keep their types."""
+        if not isinstance(self._table1, Table) or not isinstance(self._table2, Table):
+            raise ValidationError("JoinedTable.joined needs both tables: read it back from a logged artifact")
+        keys = [self._join_key] if isinstance(self._join_key, str) else list(self._join_key)
+        left, right = self._table1, self._table2
+        li, ri = left.columns.index(keys[0]), right.columns.index(keys[-1])
+        matches: dict[Any, list[list[Any]]] = {}
+        for _, row in right.iterrows():
+            matches.setdefault(row[ri], []).append(row[:ri] + row[ri + 1 :])
+        extra = [c + "_2" if c in left.columns else c for i, c in enumerate(right.columns) if i != ri]
+        rows = [lrow + rrow for _, lrow in left.iterrows() for rrow in matches.get(lrow[li], [])]
+        return Table(columns=left.columns + extra, data=rows, allow_mixed_types=True)
+
+    def get_dataframe(self) -> Any:
+        """:meth:`joined` as a pandas DataFrame."""
+        return self.joined().get_dataframe()
+
+
+def _table_path(name: str) -> str:
+    return check_path(name if name.endswith(Table.suffix) else name + Table.suffix)
