@@ -287,6 +287,16 @@ def test_object3d_point_clouds_and_files_and_molecules(tmp_path: Path) -> None:
     assert Path(water._path).read_bytes() == pdb.read_bytes()
 
 
+def test_wandbs_media_helpers() -> None:
+    images = [quire.Image(pixels(), caption="a"), quire.Image(pixels())]
+    assert quire.Image.captions(images) == ["a", ""]
+    assert quire.Image.captions(images[1:]) is False
+    assert quire.Image.get_media_subdir() == "media/images"
+    assert quire.Audio.get_media_subdir() == "media/audio"
+    assert images[0].path.startswith(quire.Image.get_media_subdir() + "/")
+    assert images[0].file_is_set()
+
+
 def test_histogram_is_wandbs_json_alone() -> None:
     hist = quire.Histogram([1, 1, 2, 3, 3, 3], num_bins=3)
     version = log((hist, "h"), (quire.Histogram(np_histogram=([1, 2], [0.0, 0.5, 1.0])), "given"))
@@ -575,3 +585,20 @@ def test_a_joined_table_naming_a_table_the_artifact_lacks(unchanged) -> None:
         quire.JoinedTable(table, table, "key")
     with pytest.raises(ValidationError, match="joins Tables or the names of tables"):
         quire.JoinedTable(table, 5, "id")  # type: ignore[arg-type]
+
+
+def test_a_column_declared_as_media_takes_only_that_media() -> None:
+    table = quire.Table(columns=["img", "n"], dtype=[quire.Image, int])
+    table.add_data(None, 1)
+    with pytest.raises(ValidationError, match="holds image-file media but got a Audio"):
+        table.add_data(quire.Audio(np.zeros(2), sample_rate=2), 2)
+    with pytest.raises(ValidationError, match="holds image-file media, not 3"):
+        table.add_data(3, 2)
+    table.add_data(quire.Image(pixels()), 2)
+    assert table.to_arrow().schema.field("img").metadata == {b"quire.media": b"image-file"}
+    later = quire.Table(columns=["a", "b"], data=[[None, 1]])
+    later.cast("a", quire.Audio)
+    with pytest.raises(ValidationError, match="holds audio-file media but got a Image"):
+        later.add_data(quire.Image(pixels()), 2)
+    with pytest.raises(ValidationError, match="column 'b' holds int64, not Image media"):
+        later.cast("b", quire.Image)

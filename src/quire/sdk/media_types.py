@@ -159,6 +159,21 @@ class Media:
             return self._entry_path
         return f"media/{self._subdir}/{self._sha256[:20]}.{self._ext}"
 
+    @classmethod
+    def get_media_subdir(cls) -> str:
+        """Where W&B puts this kind's files: ``media/images``, ``media/audio``, ..."""
+        return f"media/{cls._subdir}"
+
+    @classmethod
+    def captions(cls, media_items: Any) -> list[str] | bool:
+        """The captions of a sequence of media (False when none has one), as W&B gives them."""
+        captions = [m._caption for m in media_items]
+        return False if all(c is None for c in captions) else [c or "" for c in captions]
+
+    def file_is_set(self) -> bool:
+        """Whether the object has its file (W&B's name; always true once made)."""
+        return self._file is not None or self._entry_path is not None
+
     def _local(self) -> Path:
         if self._file is None:
             if self._artifact is None or self._entry_path is None:

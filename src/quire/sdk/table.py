@@ -26,7 +26,7 @@ from ..errors import ValidationError
 from ..hashing import hash_file
 from . import media
 from .media_types import Media
-from .table_types import Column, arrow_type, is_mixed, media_kind, python_values, to_pandas
+from .table_types import MEDIA_STRUCT, Column, arrow_type, is_mixed, media_kind, python_values, to_pandas
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -90,6 +90,7 @@ class Table:
         _check_names(names)
         types = _dtypes(dtype, len(names))
         self._columns = [Column(n, t, t is not None, allow_mixed_types) for n, t in zip(names, types, strict=False)]
+        _declare_media(self._columns, dtype)
         self._pending: list[list[Any]] = []
         cells = self._by_column(data if data is not None else [])
         checked = [c.check_many(v) for c, v in zip(self._columns, cells, strict=False)]
@@ -184,7 +185,18 @@ class Table:
             raise ValidationError(f"the table has no column {col_name!r}; its columns: {', '.join(self.columns)}")
         table = self._table()
         i = self.columns.index(col_name)
-        if media_kind(table.schema.field(i)) is not None or is_mixed(table.schema.field(i)):
+        field = table.schema.field(i)
+        if _is_media_class(dtype):  # W&B's cast(col, wandb.Image): the column holds that media only
+            if media_kind(field) == dtype._log_type:
+                return
+            if table.column(i).null_count != table.num_rows:
+                raise ValidationError(f"column {col_name!r} holds {field.type}, not {dtype.__name__} media")
+            column = Column(col_name, None, False, self.allow_mixed_types)
+            _declare_media([column], dtype)
+            self._arrow = table.set_column(i, column.field(), pa.nulls(table.num_rows, MEDIA_STRUCT))
+            self._columns[i] = column
+            return
+        if media_kind(field) is not None or is_mixed(field):
             raise ValidationError(f"column {col_name!r} holds media or mixed cells, which cast cannot change")
         target = arrow_type(dtype)
         try:
@@ -329,14 +341,32 @@ def _check_names(names: Sequence[Any]) -> None:
         raise ValidationError(f"column names must be unique; repeated: {', '.join(dups)}")
 
 
-def _dtypes(dtype: Any, n: int) -> list[pa.DataType | None]:
-    if dtype is None:
-        return [None] * n
+def _specs(dtype: Any, n: int) -> list[Any]:
     if isinstance(dtype, (list, tuple)):
         if len(dtype) != n:
             raise ValidationError(f"dtype lists {len(dtype)} types for {n} columns")
-        return [arrow_type(d) if d is not None else None for d in dtype]
-    return [arrow_type(dtype)] * n
+        return list(dtype)
+    return [dtype] * n
+
+
+def _is_media_class(spec: Any) -> bool:
+    return isinstance(spec, type) and issubclass(spec, Media)
+
+
+def _dtypes(dtype: Any, n: int) -> list[pa.DataType | None]:
+    """The declared Arrow type of each column (None: inferred, or a media column)."""
+    if dtype is None:
+        return [None] * n
+    return [arrow_type(d) if d is not None and not _is_media_class(d) else None for d in _specs(dtype, n)]
+
+
+def _declare_media(columns: list[Column], dtype: Any) -> None:
+    """Columns declared with a media class (``dtype=[quire.Image, int]``) take only that media."""
+    if dtype is None:
+        return
+    for column, spec in zip(columns, _specs(dtype, len(columns)), strict=True):
+        if _is_media_class(spec):
+            column.media, column.type = spec._log_type, MEDIA_STRUCT
 
 
 def _is_frame(obj: Any) -> bool:
