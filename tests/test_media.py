@@ -90,6 +90,7 @@ def unchanged(store_url: str):
 # -- Image: as W&B stores it ----------------------------------------------------------
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_an_image_is_stored_as_wandbs_json_and_a_png_named_by_its_digest() -> None:
     data = pixels()
     version = log((wandb.Image(data, caption="a cat"), "sample"))
@@ -330,6 +331,7 @@ def test_get_on_a_draft_says_to_log_it_first() -> None:
 # -- Tables of media ------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_a_table_of_images_as_in_wandbs_guide() -> None:
     images = [pixels((4, 4, 3)) for _ in range(3)]
     table = wandb.Table(columns=["img", "label"], data=[[wandb.Image(images[0], caption="zero"), 0]])
@@ -456,6 +458,13 @@ def test_a_media_path_that_does_not_exist(unchanged, tmp_path: Path, make) -> No
         draft.add(make(tmp_path / "missing.bin"), "bad")
 
 
+def test_media_by_reference_are_refused_clearly() -> None:
+    with pytest.raises(ValidationError, match=r"media by reference \('s3://bucket/a\.png'\) are not supported"):
+        quire.Image("s3://bucket/a.png")
+    with pytest.raises(ValidationError, match=r"use artifact\.add_reference"):
+        quire.Audio("https://example.com/a.wav")
+
+
 def test_a_missing_html_path_given_as_a_string_is_not_taken_as_a_page(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"page\.html' does not exist"):
         quire.Html(str(tmp_path / "page.html"))
@@ -501,6 +510,7 @@ def test_a_media_name_that_leaves_the_artifact(unchanged, name: str) -> None:
         draft.add(quire.Image(pixels()), name)
 
 
+@pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 def test_a_name_already_holding_another_object_needs_overwrite(unchanged) -> None:
     draft = quire.Artifact("d", "dataset")
     draft.add(quire.Image(pixels(), caption="first"), "x")

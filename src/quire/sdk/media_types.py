@@ -85,6 +85,11 @@ def _numpy_of(data: Any) -> Any:
 
 
 def _source_path(data: Any, what: str) -> Path:
+    if isinstance(data, str) and "://" in data:
+        raise ValidationError(
+            f"{what}: media by reference ({data!r}) are not supported; download the file and give its path, "
+            "or use artifact.add_reference for the file itself"
+        )
     path = Path(data)
     if not path.exists():
         raise ValidationError(f"{what}: {str(path)!r} does not exist; give the path of an existing file")
