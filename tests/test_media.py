@@ -379,6 +379,19 @@ def test_a_table_read_back_and_added_again_carries_its_media_files() -> None:
     assert stored_bytes(second, cell.path) == stored_bytes(first, audio.path)
 
 
+def test_a_partitioned_table_of_parts_with_media() -> None:
+    images = [pixels((2, 2)) for _ in range(2)]
+    with quire.init(project="p") as run:
+        art = quire.Artifact("parted", "dataset")
+        for i, data in enumerate(images):
+            art.add(quire.Table(columns=["i", "img"], data=[[i, quire.Image(data)]]), f"parts/p{i}")
+        art.add(quire.PartitionedTable("parts"), "all")
+        run.log_artifact(art)
+    rows = [row for _, row in quire.Api().artifact("p/parted:latest").get("all").iterrows()]
+    assert [r[0] for r in rows] == [0, 1]
+    assert all(np.array_equal(np.asarray(r[1].image), d) for r, d in zip(rows, images, strict=True))
+
+
 def test_computed_columns_index_and_cast() -> None:
     table = quire.Table(columns=["x"], data=[[1], [2], [3]])
     table.add_computed_columns(lambda i, row: {"double": row["x"] * 2, "idx": i})

@@ -200,7 +200,9 @@ class Media:
 
     def _files(self) -> dict[str, Path]:
         """Every file this object stores: its path in the artifact → a local file."""
-        if self._file is not None and self._artifact is None and _sha256(self._file) != self._sha256:
+        # A user's file may have changed since it was hashed (ours, in the media folder, not).
+        user_file = self._file is not None and self._artifact is None and self._file.parent != Path(_TMP or "")
+        if user_file and _sha256(self._local()) != self._sha256:
             raise ValidationError(
                 f"{type(self).__name__}: {str(self._file)!r} changed after the object was made; make it again"
             )
