@@ -135,9 +135,9 @@ def test_array_shapes_wandb_accepts(shape: tuple[int, ...], mode: str) -> None:
 
 def test_float_pixels_are_rescaled_as_wandb_documents() -> None:
     unit = np.array([[0.0, 0.5, 1.0]])
-    assert np.asarray(quire.Image(unit).image).tolist() == [[0, 128, 255]]
+    assert np.asarray(quire.Image(unit).image).tolist() == [[0, 127, 255]]
     signed = np.array([[-1.0, 0.0, 1.0]])
-    assert np.asarray(quire.Image(signed).image).tolist() == [[0, 128, 255]]
+    assert np.asarray(quire.Image(signed).image).tolist() == [[0, 127, 255]]
     in_range = np.array([[0.0, 100.0, 255.0]])
     assert np.asarray(quire.Image(in_range).image).tolist() == [[0, 100, 255]]
     with pytest.warns(UserWarning, match=r"outside \[0, 255\]: clipped"):
@@ -145,6 +145,9 @@ def test_float_pixels_are_rescaled_as_wandb_documents() -> None:
     assert np.asarray(wide.image).tolist() == [[0, 10, 255]]
     assert np.asarray(quire.Image(unit, normalize=False).image).tolist() == [[0, 0, 1]]
     assert np.asarray(quire.Image(np.array([[True, False]])).image).tolist() == [[255, 0]]
+    # As documented: any values all in [0, 1] are scaled, integers too.
+    assert np.asarray(quire.Image(np.array([[0, 1]], dtype=np.uint8)).image).tolist() == [[0, 255]]
+    assert np.asarray(quire.Image(np.array([[0, 1]], dtype=np.uint8), normalize=False).image).tolist() == [[0, 1]]
 
 
 def test_an_image_from_pil_from_a_path_and_from_another_image(tmp_path: Path) -> None:

@@ -265,24 +265,23 @@ _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
 def _to_uint8(data: Any, normalize: bool) -> Any:
-    """Pixels as uint8, with W&B's rescaling of floats: values in [0, 1] are scaled by 255,
-    values in [-1, 1] mapped onto [0, 255], anything else outside [0, 255] clipped (with a
-    warning). Integers in [0, 255] are kept; booleans become 0 and 255."""
+    """Pixels as uint8, normalised as W&B documents it: values all in [0, 1] are scaled by
+    255, values in [-1, 1] mapped onto [0, 255], anything else outside [0, 255] clipped
+    (with a warning), values in [0, 255] kept. Booleans become 0 and 255."""
     import numpy as np
 
     if data.dtype.kind == "b":
         return data.astype(np.uint8) * 255
     if data.size == 0:
         return data.astype(np.uint8)
+    data = np.nan_to_num(data) if data.dtype.kind == "f" else data
     if not normalize:
         return np.clip(data, 0, 255).astype(np.uint8)
-    low, high = float(np.nanmin(data)), float(np.nanmax(data))
-    if data.dtype.kind == "f":
-        data = np.nan_to_num(data)
-        if low >= 0 and high <= 1:
-            return (data * 255).round().astype(np.uint8)
-        if low >= -1 and high <= 1:
-            return ((data + 1) * 127.5).round().astype(np.uint8)
+    low, high = float(data.min()), float(data.max())
+    if low >= 0 and high <= 1:
+        return (data * 255).astype(np.uint8)  # truncated, as W&B's conversion does
+    if low >= -1 and high <= 1:
+        return ((data + 1) * 127.5).astype(np.uint8)
     if low < 0 or high > 255:
         warnings.warn(f"image values span [{low}, {high}], outside [0, 255]: clipped to it", UserWarning, stacklevel=4)
     return np.clip(data, 0, 255).astype(np.uint8)
@@ -332,7 +331,7 @@ class Image(Media):
         boxes: ``{"predictions": {"box_data": [...], "class_labels": {...}}}``.
         masks: ``{"predictions": {"mask_data": array, "class_labels": {...}}}`` (or ``"path"``).
         file_type: ``png`` (default), ``jpg``, ``jpeg`` or ``bmp``, for pixels.
-        normalize: rescale float pixels to [0, 255] as W&B does (see ``_to_uint8``).
+        normalize: rescale pixels to [0, 255] as W&B documents it (see ``_to_uint8``).
     """
 
     _log_type = "image-file"
