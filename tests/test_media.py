@@ -212,6 +212,15 @@ def test_classes_boxes_masks_and_grouping_are_stored_as_wandbs_json() -> None:
     }
 
 
+def test_box_and_mask_objects_as_wandb_names_them() -> None:
+    val = {"box_data": [{"position": {"middle": [0.5, 0.5], "width": 0.2, "height": 0.2}}], "class_labels": {2: "x"}}
+    mask = quire.data_types.ImageMask({"mask_data": np.eye(6, 5, dtype=np.uint8)}, "m")
+    image = quire.Image(pixels(), boxes={"b": quire.data_types.BoundingBoxes2D(val, "b")}, masks={"m": mask})
+    doc = image.to_json()
+    assert doc["boxes"] == {"b": val["box_data"]} and doc["masks"]["m"]["path"].startswith("media/images/mask/")
+    assert image._class_set == [{"id": 2, "name": "x"}]
+
+
 def test_explicit_classes_and_the_classes_object() -> None:
     version = log((quire.Image(pixels(), classes=quire.Classes([{"id": 0, "name": "dog"}])), "x"))
     assert version.get("x")._class_set == [{"id": 0, "name": "dog"}]

@@ -356,7 +356,9 @@ class Image(Media):
         self._width: int | None = None
         self._height: int | None = None
         self._boxes = _check_boxes(boxes)
-        self._masks: dict[str, Mask] = {k: Mask(v, k) for k, v in _check_dict(masks, "masks").items()}
+        self._masks: dict[str, ImageMask] = {
+            k: v if isinstance(v, ImageMask) else ImageMask(v, k) for k, v in _check_dict(masks, "masks").items()
+        }
         self._classes = _check_classes(classes, self._boxes)
         if isinstance(data_or_path, Image):
             other = data_or_path
@@ -454,7 +456,7 @@ class Image(Media):
         self._boxes = {k: {"box_data": v} for k, v in (doc.get("boxes") or {}).items()}
         self._masks = {}
         for key, mdoc in (doc.get("masks") or {}).items():
-            self._masks[key] = Mask._from_json(mdoc, self._artifact)
+            self._masks[key] = ImageMask._from_json(mdoc, self._artifact)
         self._classes = None
         classes = doc.get("classes")
         if isinstance(classes, dict) and isinstance(classes.get("path"), str) and self._artifact is not None:
@@ -477,6 +479,8 @@ def _check_dict(value: Any, what: str) -> dict[str, Any]:
 def _check_boxes(boxes: Any) -> dict[str, dict[str, Any]]:
     checked = {}
     for key, layer in _check_dict(boxes, "boxes").items():
+        if isinstance(layer, BoundingBoxes2D):
+            layer = layer._val
         if not isinstance(layer, dict) or not isinstance(layer.get("box_data"), list):
             raise ValidationError(f"quire.Image: boxes[{key!r}] must be a dict with a 'box_data' list (W&B's layout)")
         for box in layer["box_data"]:
@@ -508,6 +512,14 @@ def _jsonable(value: Any) -> Any:
         raise ValidationError(f"cannot store {value!r:.80} as JSON: {exc}") from None
 
 
+class BoundingBoxes2D:
+    """One box layer of an ``Image``, as W&B's: ``{"box_data": [...], "class_labels": {...}}``."""
+
+    def __init__(self, val: dict[str, Any], key: str) -> None:
+        self._key = key
+        self._val = _check_boxes({key: val})[key]
+
+
 class Classes:
     """W&B's class set: ``Classes([{"id": 1, "name": "cat"}])``."""
 
@@ -516,7 +528,7 @@ class Classes:
         self._class_set = checked or []
 
 
-class Mask:
+class ImageMask:
     """One mask layer of an ``Image``: ``mask_data`` (a 2-D array of class ids) or a ``path``."""
 
     def __init__(self, val: Any, key: str) -> None:
@@ -557,7 +569,7 @@ class Mask:
         return {self.path: self._file}
 
     @classmethod
-    def _from_json(cls, doc: dict[str, Any], artifact: Artifact | None) -> Mask:
+    def _from_json(cls, doc: dict[str, Any], artifact: Artifact | None) -> ImageMask:
         mask = cls.__new__(cls)
         mask._file, mask._artifact, mask._entry_path = None, artifact, doc.get("path")
         mask._sha256, mask._class_labels = doc.get("sha256", ""), doc.get("class_labels") or {}
