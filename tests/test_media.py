@@ -536,6 +536,13 @@ def test_a_media_name_that_leaves_the_artifact(unchanged, name: str) -> None:
 
 
 @pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+@pytest.mark.parametrize("name", [None, 5, ""])
+def test_a_media_name_that_is_not_a_path(unchanged, name: object) -> None:
+    draft = quire.Artifact("d", "dataset")
+    with unchanged(draft), pytest.raises(ValidationError, match=r"must be a string|invalid entry path"):
+        draft.add(quire.Image(pixels()), name)  # type: ignore[arg-type]
+
+
 def test_a_name_already_holding_another_object_needs_overwrite(unchanged) -> None:
     draft = quire.Artifact("d", "dataset")
     draft.add(quire.Image(pixels(), caption="first"), "x")
