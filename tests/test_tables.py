@@ -285,10 +285,11 @@ def test_tables_load_on_first_use(python_env: dict[str, str]) -> None:
     assert proc.stdout.strip() == "[[5]]"
 
 
-def test_get_of_a_missing_name_lists_what_exists() -> None:
+def test_get_of_a_missing_name_is_none_as_in_wandb() -> None:
     version = log((quire.Table(columns=["a"]), "first"), (quire.PartitionedTable("parts"), "whole"))
-    with pytest.raises(ArtifactNotFoundError, match=r"no table or other object named 'nope'.*available: first, whole"):
-        version.get("nope")
+    assert version.get("nope") is None
+    assert version["nope"] is None
+    assert version.get("first") == quire.Table(columns=["a"])
 
 
 def test_get_on_a_draft_says_to_log_first() -> None:

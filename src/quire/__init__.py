@@ -32,8 +32,13 @@ from .sdk.run import current_run as _current_run
 
 if TYPE_CHECKING:
     from . import data_types
+    from .sdk.media_types import Audio, Histogram, Html, Image, Molecule, Object3D, Video
     from .sdk.partitioned_table import PartitionedTable
-    from .sdk.table import Table
+    from .sdk.table import JoinedTable, Table
+
+# Names served by ``quire.data_types``, imported on first use (tables need pyarrow, images Pillow).
+_DATA_TYPES = {"Table", "PartitionedTable", "Image", "Audio", "Video", "Html", "Object3D", "Molecule", "Histogram"}
+_DATA_TYPES |= {"JoinedTable", "Classes", "Plotly", "Bokeh", "Graph"}
 
 __version__ = "0.1.0"
 
@@ -43,13 +48,21 @@ __all__ = [
     "ArtifactFinalizedError",
     "ArtifactNotFoundError",
     "ArtifactTTL",
+    "Audio",
     "ConflictError",
+    "Histogram",
+    "Html",
+    "Image",
+    "JoinedTable",
+    "Molecule",
+    "Object3D",
     "PartitionedTable",
     "QuireError",
     "Run",
     "StoreError",
     "Table",
     "ValidationError",
+    "Video",
     "__version__",
     "data_types",
     "errors",
@@ -76,7 +89,7 @@ def __getattr__(name: str) -> Any:
     if name == "run":
         return _current_run()
     # Tables need pyarrow: imported when first asked for, so `import quire` stays light.
-    if name in ("Table", "PartitionedTable", "data_types"):
+    if name in _DATA_TYPES or name == "data_types":
         data_types = importlib.import_module(".data_types", __name__)
         return data_types if name == "data_types" else getattr(data_types, name)
     raise AttributeError(f"module 'quire' has no attribute {name!r}")

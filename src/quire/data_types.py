@@ -1,8 +1,43 @@
-"""Media types, where W&B code looks for them: ``wandb.data_types.PartitionedTable``."""
+"""Media types, where W&B code looks for them: ``wandb.data_types.Image``,
+``wandb.data_types.PartitionedTable``, ..."""
 
 from __future__ import annotations
 
+from .sdk.media_types import (
+    Audio,
+    Bokeh,
+    BoundingBoxes2D,
+    Classes,
+    Graph,
+    Histogram,
+    Html,
+    Image,
+    ImageMask,
+    Media,
+    Molecule,
+    Object3D,
+    Plotly,
+    Video,
+)
 from .sdk.partitioned_table import PartitionedTable
-from .sdk.table import Table
+from .sdk.table import JoinedTable, Table
 
-__all__ = ["PartitionedTable", "Table"]
+__all__ = [
+    "Audio",
+    "Bokeh",
+    "BoundingBoxes2D",
+    "Classes",
+    "Graph",
+    "Histogram",
+    "Html",
+    "Image",
+    "ImageMask",
+    "JoinedTable",
+    "Media",
+    "Molecule",
+    "Object3D",
+    "PartitionedTable",
+    "Plotly",
+    "Table",
+    "Video",
+]

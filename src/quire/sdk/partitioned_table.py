@@ -56,8 +56,9 @@ class PartitionedTable:
 
     # -- storage ------------------------------------------------------------------------
 
-    def _write(self, path: Path) -> None:
+    def _write(self, path: Path) -> dict[str, Path]:
         path.write_text(json.dumps({"_type": _TYPE, "parts_path": self.parts_path}))
+        return {}  # the parts are tables of their own
 
     @classmethod
     def read(cls, artifact: Artifact, path: str) -> PartitionedTable:
@@ -90,7 +91,7 @@ class PartitionedTable:
         for file in self._local_files():
             for batch in _batches(file):
                 batch = _conform(batch, schema)
-                columns = [python_values(batch.column(i), f) for i, f in enumerate(schema)]
+                columns = [python_values(batch.column(i), f, self._artifact) for i, f in enumerate(schema)]
                 for row in zip(*columns, strict=False):
                     yield index, list(row)
                     index += 1
@@ -114,7 +115,7 @@ class PartitionedTable:
 
     def to_pandas(self) -> Any:
         """Every row as a pandas DataFrame (needs ``pip install 'quire[pandas]'``)."""
-        return to_pandas(self.to_arrow())
+        return to_pandas(self.to_arrow(), self._artifact)
 
     def get_dataframe(self) -> Any:
         """Same as :meth:`to_pandas`, named as ``Table`` names it."""

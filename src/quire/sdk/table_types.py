@@ -11,11 +11,20 @@ and the field is marked ``quire.mixed``. Parquet has no union type; a struct kee
 value with its own type (nothing is turned into a string), and DuckDB or Polars can
 still query each child. Reading a table back turns a mixed column into plain Python
 values again.
+
+A **media column** holds W&B media objects (``Image``, ``Audio``, ... of
+:mod:`quire.sdk.media_types`), all of one kind, or None. It is stored as a struct of two
+strings, ``path`` (the media file inside the artifact, ``media/images/<digest>.png``,
+stored beside the table) and ``meta`` (the cell's W&B JSON description: caption, size,
+boxes...), and the field is marked ``quire.media`` with W&B's type name
+(``image-file``). A Parquet reader sees the paths (``SELECT img.path FROM t``); reading
+the table back with Quire gives the media objects again.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,8 +32,11 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import MissingExtraError, ValidationError
+from .media_types import Media, media_from_cell
 
 MIXED_KEY = b"quire.mixed"
+MEDIA_KEY = b"quire.media"
+MEDIA_STRUCT = pa.struct([("path", pa.string()), ("meta", pa.string())])
 
 _PY_DTYPES: dict[Any, pa.DataType] = {
     int: pa.int64(),
@@ -135,6 +147,12 @@ def is_mixed(field: pa.Field) -> bool:
     return bool(field.metadata and field.metadata.get(MIXED_KEY))
 
 
+def media_kind(field: pa.Field) -> str | None:
+    """W&B's type name of a media column's cells (``image-file``), or None."""
+    kind = field.metadata.get(MEDIA_KEY) if field.metadata else None
+    return kind.decode() if kind else None
+
+
 class Column:
     """The type of one column as cells arrive.
 
@@ -155,21 +173,49 @@ class Column:
         self.declared = declared
         self.allow_mixed = allow_mixed
         self.mixed = mixed
+        self.media: str | None = None  # a media column: its cells' W&B type name
+        self.objects: dict[str, Media] = {}  # its cells' objects, by their description
+
+    def _check_media(self, value: Any) -> Any:
+        """Take a cell of a media column, or a media cell: the stored struct of it."""
+        if not isinstance(value, Media):
+            raise ValidationError(
+                f"column {self.name!r} holds {self.media} media, not {value!r:.60}; "
+                "a media column holds media objects of one type, or None"
+            )
+        if self.media is None and (
+            self.mixed is not None or (self.type is not None and not pa.types.is_null(self.type))
+        ):
+            raise ValidationError(
+                f"column {self.name!r} holds {self.mixed or self.type} but got a {type(value).__name__}; "
+                "put media in a column of their own (media cells cannot share a column with other values)"
+            )
+        if self.media is not None and self.media != value._log_type:
+            raise ValidationError(
+                f"column {self.name!r} holds {self.media} media but got a {type(value).__name__} "
+                f"({value._log_type}); a media column holds one type of media"
+            )
+        self.media, self.type = value._log_type, MEDIA_STRUCT
+        meta = json.dumps(value.to_json(), sort_keys=True)
+        self.objects.setdefault(meta, value)
+        return {"path": value.path, "meta": meta}
 
     @classmethod
     def from_field(cls, field: pa.Field, allow_mixed: bool) -> Column:
         """The column a stored field is."""
         if is_mixed(field):
             return cls(field.name, None, False, True, [f.type for f in field.type])
-        return cls(field.name, field.type, False, allow_mixed)
+        column = cls(field.name, field.type, False, allow_mixed)
+        column.media = media_kind(field)
+        return column
 
-    def state(self) -> tuple[pa.DataType | None, list[pa.DataType] | None]:
+    def state(self) -> tuple[pa.DataType | None, list[pa.DataType] | None, str | None]:
         """What :meth:`check` may change, for :meth:`restore`."""
-        return self.type, (list(self.mixed) if self.mixed is not None else None)
+        return self.type, (list(self.mixed) if self.mixed is not None else None), self.media
 
-    def restore(self, state: tuple[pa.DataType | None, list[pa.DataType] | None]) -> None:
+    def restore(self, state: tuple[pa.DataType | None, list[pa.DataType] | None, str | None]) -> None:
         """Undo the changes since :meth:`state` was taken."""
-        self.type, self.mixed = state
+        self.type, self.mixed, self.media = state
 
     def check(self, value: Any) -> Any:
         """Take one cell: return it normalized, widening the column's type if needed."""
@@ -177,6 +223,8 @@ class Column:
             return None
         if self.mixed is None and (type(value), self.type) in _FAST:
             return value
+        if self.media is not None or isinstance(value, Media):
+            return self._check_media(value)
         value = normalize(value)
         try:
             got = infer(value)
@@ -232,6 +280,8 @@ class Column:
         """The Arrow field this column is stored as."""
         if self.mixed is not None:
             return pa.field(self.name, pa.struct([(str(t), t) for t in self.mixed]), metadata={MIXED_KEY: b"1"})
+        if self.media is not None:
+            return pa.field(self.name, MEDIA_STRUCT, metadata={MEDIA_KEY: self.media.encode()})
         return pa.field(self.name, self.type if self.type is not None else pa.null())
 
     def array(self, values: Sequence[Any]) -> pa.Array:
@@ -275,11 +325,18 @@ def _build(name: str, values: Sequence[Any], type: pa.DataType) -> pa.Array:
         raise ValidationError(f"column {name!r}: cannot store its cells as {type}: {exc}") from None
 
 
-def python_values(column: pa.ChunkedArray | pa.Array, field: pa.Field) -> list[Any]:
-    """A stored column as Python values (a mixed column's rows as their own values)."""
+def python_values(
+    column: pa.ChunkedArray | pa.Array, field: pa.Field, source: Any = None, objects: dict[str, Media] | None = None
+) -> list[Any]:
+    """A stored column as Python values (a mixed column's rows as their own values, a
+    media column's as media objects: those in ``objects`` if made in this process, else
+    read from the artifact ``source`` the table came from)."""
     values = column.to_pylist()
     if is_mixed(field):
         return [_pick(v) for v in values]
+    if media_kind(field) is not None:
+        known = objects or {}
+        return [None if v is None else known.get(v["meta"]) or media_from_cell(v, source) for v in values]
     return values
 
 
@@ -289,15 +346,15 @@ def _pick(row: dict[str, Any] | None) -> Any:
     return next((v for v in row.values() if v is not None), None)
 
 
-def to_pandas(table: pa.Table) -> Any:
-    """A pandas DataFrame of an Arrow table; mixed columns become object columns."""
+def to_pandas(table: pa.Table, source: Any = None, objects: dict[str, Media] | None = None) -> Any:
+    """A pandas DataFrame of an Arrow table; mixed and media columns become object columns."""
     try:
         import pandas as pd
     except ImportError:
         raise MissingExtraError("reading a table as a DataFrame", "pandas") from None
-    mixed = [f for f in table.schema if is_mixed(f)]
+    mixed = [f for f in table.schema if is_mixed(f) or media_kind(f) is not None]
     frame = table.drop_columns([f.name for f in mixed]).to_pandas() if mixed else table.to_pandas()
     for field in mixed:
-        values = python_values(table.column(field.name), field)
+        values = python_values(table.column(field.name), field, source, objects)
         frame.insert(table.schema.get_field_index(field.name), field.name, pd.Series(values, dtype=object))
     return frame
