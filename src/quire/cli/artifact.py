@@ -133,7 +133,7 @@ def list_collections(
 ) -> None:
     """List the collections (named series of versions) in the store."""
     quire_api = api(ctx)
-    projects = [check_name(project, "project name")] if project else quire_api.projects()
+    projects = [check_name(project, "project name")] if project else [p.name for p in quire_api.projects()]
     collections = [c for p in projects for c in quire_api.artifact_collections(p, type_)]
     if json_:
         emit([_collection_data(c) for c in collections])

@@ -39,7 +39,7 @@ class CollectionCatalogTests:
             catalog.collection("nowhere", "c")
         for change in ({"description": "d"}, {"new_name": "x"}, {"tags": ["t"]}, {"type_": "model"}, {"ttl": 5}):
             with pytest.raises(ArtifactNotFoundError):
-                catalog.update_collection("p", "missing", **change)  # type: ignore[arg-type]
+                catalog.update_collection("p", "missing", **change)
         with pytest.raises(ArtifactNotFoundError):
             catalog.delete_collection("p", "missing")
         assert [c.name for c in catalog.collections("p")] == ["there"]
