@@ -320,6 +320,10 @@ def test_bad_listing_arguments_are_refused(api: wandb.Api) -> None:
         api.artifacts("dataset", "data", tags=["a/b"])
     with pytest.raises(ValidationError, match="project path"):
         api.artifact_collections("a/b/c")
+    for listing in (api.artifact_type("model").collections, api.project("p").collections):
+        assert [c.name for c in listing(filters={})] != []
+        with pytest.raises(ValidationError, match="server-side filters"):
+            listing(filters={"name": "net"})
 
 
 def test_collections_and_types_of_a_project(api: wandb.Api) -> None:

@@ -115,9 +115,9 @@ class Api(RunApi, RegistryApi):
         self,
         type_name: str,
         name: str,
+        order: str | None = None,
         per_page: int = 50,
         tags: str | list[str] | None = None,
-        order: str | None = None,
         start: str | None = None,
     ) -> Paginated[Artifact]:
         """The versions of the collection ``[entity/][project/]name``: those holding every

@@ -65,6 +65,16 @@ def check_per_page(per_page: object) -> int:
     return per_page
 
 
+def check_filters(filters: object) -> None:
+    """Refuse W&B's ``filters`` (a query its server runs): ignoring one would list what
+    it filters out. None or ``{}`` is no filter."""
+    if filters:
+        raise ValidationError(
+            f"filters={filters!r}: Quire does not run W&B's server-side filters; list without "
+            "them and filter the result in Python (see docs/compatibility.md)"
+        )
+
+
 def check_tags(tags: object) -> list[str]:
     """W&B's rule for collection tags: one tag or several, each words of letters, digits,
     ``_`` and ``-`` with single spaces between them; duplicates dropped, order kept."""
@@ -360,8 +370,8 @@ class ArtifactType:
     def collections(
         self, filters: dict[str, Any] | None = None, order: str | None = None, per_page: int = 50
     ) -> Paginated[ArtifactCollection]:
-        """Its collections, by name unless ``order`` says otherwise (``filters`` is
-        accepted and ignored: it is W&B's server-side query)."""
+        """Its collections, by name unless ``order`` says otherwise (see :func:`check_filters`)."""
+        check_filters(filters)
         return collection_listing(self._store, self.project, self._name, order, per_page)
 
     def collection(self, name: str) -> ArtifactCollection:
@@ -445,8 +455,8 @@ class Project:
     def collections(
         self, filters: dict[str, Any] | None = None, order: str | None = None, per_page: int = 50
     ) -> Paginated[ArtifactCollection]:
-        """Its collections, by name unless ``order`` says otherwise (``filters`` is
-        accepted and ignored)."""
+        """Its collections, by name unless ``order`` says otherwise (see :func:`check_filters`)."""
+        check_filters(filters)
         return collection_listing(self._store, self.name, None, order, per_page)
 
     def __getattr__(self, name: str) -> Any:
