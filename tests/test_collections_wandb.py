@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import quire as wandb
 from quire.cli import app
 from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, ValidationError
-from quire.sdk.collections import Paginated, check_type_change
+from quire.sdk.collections import MAX_TTL, Paginated, check_type_change
 from quire.store.sql import schema
 from quire.testing.catalog import commit
 
@@ -132,6 +132,10 @@ def test_description_tags_and_ttl_are_saved(api: wandb.Api) -> None:
     again.save()
     last = api.artifact_collection("dataset", "data")
     assert (last.description, last.tags, last.ttl) == (None, ["one"], None)
+    last.ttl = MAX_TTL  # the longest: its versions still read, with a date to expire at
+    last.save()
+    assert api.artifact_collection("dataset", "data").ttl == MAX_TTL
+    assert api.artifact("p/data:v0").version == "v0"
 
 
 def test_bad_edits_are_refused_when_made_and_nothing_is_written(api: wandb.Api) -> None:
@@ -143,11 +147,12 @@ def test_bad_edits_are_refused_when_made_and_nothing_is_written(api: wandb.Api) 
     for bad_tags in (["ok", "bad/tag"], ["trailing "], ["a:b"], [3]):
         with pytest.raises(ValidationError, match="tag"):
             coll.tags = bad_tags  # type: ignore[assignment]
-    for bad_ttl in (timedelta(0), timedelta(seconds=-5), 30):
+    for bad_ttl in (timedelta(0), timedelta(seconds=-5), timedelta.max, timedelta(days=10**6), 30):
         with pytest.raises(ValidationError, match="ttl"):
             coll.ttl = bad_ttl  # type: ignore[assignment]
-    with pytest.raises(ValidationError, match="description"):
-        coll.description = 42  # type: ignore[assignment]
+    for bad_description in (42, "nul \x00 inside"):
+        with pytest.raises(ValidationError, match="description"):
+            coll.description = bad_description  # type: ignore[assignment]
     assert coll.name == "data" and coll.tags == []
     coll.save()  # nothing was edited: nothing changes
     assert state(api) == before

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from ..core.names import check_name, check_tag
+from ..core.names import check_name, check_tag, check_text
 from ..errors import ArtifactNotFoundError, ValidationError
 from ..store import Store
 from ..store.catalog import NEVER, CollectionRecord, VersionRecord
@@ -29,6 +29,8 @@ T = TypeVar("T")
 
 #: projects whose collections hold links (W&B's portfolios), not versions of their own
 REGISTRY_PREFIX = "wandb-registry-"
+#: the longest default time to live: an expiry date past the year 9999 is no date
+MAX_TTL = timedelta(days=1000 * 365)
 #: W&B reserves types with this prefix for itself ...
 _RESERVED_TYPE_PREFIX = "wandb-"
 #: ... and, for these types, names with these prefixes ("" reserves every name)
@@ -219,9 +221,7 @@ class ArtifactCollection:
 
     @description.setter
     def description(self, value: str | None) -> None:
-        if value is not None and not isinstance(value, str):
-            raise ValidationError(f"a description must be a string or None, not {type(value).__name__}")
-        self._description = value
+        self._description = None if value is None else check_text(value, "a collection's description")
 
     @property
     def tags(self) -> list[str]:
@@ -250,8 +250,11 @@ class ArtifactCollection:
 
     @ttl.setter
     def ttl(self, value: timedelta | None) -> None:
-        if value is not None and (not isinstance(value, timedelta) or value.total_seconds() < 1):
-            raise ValidationError(f"a collection's ttl must be a timedelta of a second or more, or None, not {value!r}")
+        if value is not None and (not isinstance(value, timedelta) or not timedelta(seconds=1) <= value <= MAX_TTL):
+            raise ValidationError(
+                f"a collection's ttl must be a timedelta from a second to {MAX_TTL.days // 365} years, or None "
+                f"(never expire), not {value!r}"
+            )
         self._ttl = value
 
     def save(self) -> None:
