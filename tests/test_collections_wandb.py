@@ -113,6 +113,19 @@ def test_a_rename_keeps_versions_aliases_and_id(api: wandb.Api) -> None:
     assert log("renamed", "3").version == "v3"
 
 
+def test_the_guide_to_updating_a_collection_runs_as_written(api: wandb.Api) -> None:
+    # W&B's "update an artifact" guide, with a collection (its keyword names included)
+    with wandb.init(project="p"):
+        collection = api.artifact_collection(type="dataset", collection="p/data")
+        collection.name = "data-v2"
+        collection.description = "What this collection is for"
+        collection.save()
+    again = api.artifact_collection(type_name="dataset", name="p/data-v2")
+    assert (again.id, again.description) == (collection.id, "What this collection is for")
+    with pytest.raises(ValidationError, match="needs a type"):
+        api.artifact_collection(name="p/data-v2")
+
+
 def test_description_tags_and_ttl_are_saved(api: wandb.Api) -> None:
     coll = api.artifact_collection("dataset", "data")
     coll.description = "MNIST, cleaned"

@@ -147,14 +147,27 @@ class Api(RunApi, RegistryApi):
         name unless ``order`` says otherwise (``"name"``, ``"-created_at"``)."""
         return collection_listing(self.store, self._project_of(project_name), type_name, order, per_page)
 
-    def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
+    def artifact_collection(
+        self,
+        type_name: str | None = None,
+        name: str | None = None,
+        *,
+        type: str | None = None,
+        collection: str | None = None,
+    ) -> ArtifactCollection:
         """The collection ``[entity/][project/]name`` of type ``type_name``.
+
+        ``type=`` and ``collection=`` are taken for ``type_name`` and ``name``: W&B's guide
+        to updating a collection calls it so.
 
         Raises:
             ArtifactNotFoundError: there is none, or it holds another type.
         """
-        project, collection = self._collection_address(name)
-        return find_collection(self.store, project, collection, type_name)
+        type_name, name = type_name or type, name or collection
+        if type_name is None or name is None:
+            raise ValidationError("artifact_collection needs a type (type_name) and a name ([project/]name)")
+        project, coll = self._collection_address(name)
+        return find_collection(self.store, project, coll, type_name)
 
     def artifact_collection_exists(self, name: str, type: str) -> bool:
         """Whether the project holds the collection ``[entity/][project/]name`` of type ``type``."""
