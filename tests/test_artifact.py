@@ -334,7 +334,7 @@ def test_api_listings(tmp_path: Path) -> None:
     assert api.artifact_exists("data:v1") and api.artifact_exists("p/data:best")
     assert not api.artifact_exists("data:v2") and not api.artifact_exists("nothing")
     assert api.artifact("data:v0", type="dataset").version == "v0"
-    assert api.projects() == ["p"]
+    assert [p.name for p in api.projects()] == ["p"]
 
 
 # -- references -----------------------------------------------------------------------

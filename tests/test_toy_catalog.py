@@ -71,7 +71,10 @@ class _Collection:
     created_at: str
     next_index: int = 0
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> version id
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
     ttl: int | Literal["never"] = NEVER  # the default TTL of versions that inherit one
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 @dataclass
@@ -245,8 +248,22 @@ class MemoryCatalog:
 
     # -- collections beyond commits --------------------------------------------------------
 
+    def _collection_record(self, coll: _Collection) -> CollectionRecord:
+        return CollectionRecord(
+            coll.project,
+            coll.name,
+            coll.type,
+            coll.description,
+            len(self._ids(coll)),
+            coll.created_at,
+            id=coll.id,
+            tags=sorted(coll.tags),
+            ttl=coll.ttl,
+        )
+
     def collection(self, project: str, name: str) -> CollectionRecord:
-        raise NotImplementedError
+        with self.state.lock:
+            return self._collection_record(self._existing(project, name))
 
     def update_collection(
         self,
@@ -259,10 +276,57 @@ class MemoryCatalog:
         type_: str | None = None,
         ttl: int | Literal["never"] | None = None,
     ) -> CollectionRecord:
-        raise NotImplementedError
+        with self.state.lock:
+            coll = self._existing(project, name)
+            renamed = new_name is not None and new_name != name
+            if renamed and (project, new_name) in self.state.collections:
+                raise ValidationError(f"{project}/{new_name} exists already; choose another name")
+            ids = self._ids(coll)
+            retyped = type_ is not None and type_ != coll.type
+            if retyped and any(self.state.versions[v].record.source_id for v in ids):
+                raise ValidationError(f"{project}/{name} holds links, which keep their sources' type")
+            self._record_deferred()
+            if description is not None:
+                coll.description = description or None
+            if tags is not None:
+                coll.tags = list(dict.fromkeys(tags))
+            if ttl is not None:
+                coll.ttl = ttl
+            if retyped and type_ is not None:
+                coll.type = type_
+                for vid in ids:
+                    held = self.state.versions[vid]
+                    held.record = replace(held.record, type=type_)
+            if renamed and new_name is not None:
+                del self.state.collections[(project, name)]
+                coll.name = new_name
+                self.state.collections[(project, new_name)] = coll
+                for vid in ids:
+                    held = self.state.versions[vid]
+                    held.record = replace(held.record, collection=new_name)
+                for pending in self.state.pending.values():
+                    if (pending.project, pending.collection) == (project, name):
+                        pending.collection = new_name
+            return self._collection_record(coll)
 
     def delete_collection(self, project: str, name: str) -> None:
-        raise NotImplementedError
+        with self.state.lock:
+            coll = self._existing(project, name)
+            ids = set(self._ids(coll))
+            links = [
+                v.record for v in self.state.versions.values() if v.record.source_id in ids and v.record.id not in ids
+            ]
+            if links:
+                named = ", ".join(f"{r.project}/{r.collection}:{r.version}" for r in links)
+                raise ValidationError(f"registry links point at {project}/{name}: {named}; unlink them first")
+            self._record_deferred()
+            for vid in ids:
+                del self.state.versions[vid]
+            self.state.edges = [e for e in self.state.edges if e[1] not in ids]
+            self.state.pending = {
+                k: p for k, p in self.state.pending.items() if (p.project, p.collection) != (project, name)
+            }
+            del self.state.collections[(project, name)]
 
     # -- projects and collections ------------------------------------------------------
 
@@ -273,11 +337,7 @@ class MemoryCatalog:
     def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
         with self.state.lock:
             found = [c for (p, _), c in self.state.collections.items() if p == project]
-            return [
-                CollectionRecord(c.project, c.name, c.type, None, len(self._ids(c)), c.created_at)
-                for c in sorted(found, key=lambda c: c.name)
-                if type_ in (None, c.type)
-            ]
+            return [self._collection_record(c) for c in sorted(found, key=lambda c: c.name) if type_ in (None, c.type)]
 
     def collection_type(self, project: str, name: str) -> str | None:
         with self.state.lock:

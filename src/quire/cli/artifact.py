@@ -194,10 +194,7 @@ def list_collections(
     """List the latest version of each collection: its type, when it last changed, its
     size and its name (W&B's columns), by type, then name."""
     quire_api = api(ctx)
-    # A project is a name, or (Api().projects() of newer sdks) an object with one.
-    projects = (
-        [check_name(project, "project name")] if project else [getattr(p, "name", p) for p in quire_api.projects()]
-    )
+    projects = [check_name(project, "project name")] if project else [p.name for p in quire_api.projects()]
     collections = sorted(
         (c for p in projects for c in quire_api.artifact_collections(p, type_)),
         key=lambda c: (c.type, c.project, c.name),

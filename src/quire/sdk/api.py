@@ -9,13 +9,25 @@ from typing import Any
 from ..core.cache import cache_for
 from ..core.gc import GRACE, GCReport, collect_garbage
 from ..core.names import DEFAULT_PROJECT, check_name, parse_address
-from ..errors import ArtifactNotFoundError
+from ..errors import ArtifactNotFoundError, ValidationError
 from ..store import Store, open_store
 from ..store.catalog import pending_state
 from . import compat
 from .artifact import Artifact
 from .collaborative import PendingVersion
-from .collections import ArtifactCollection
+from .collections import (
+    VERSION_ORDER,
+    ArtifactCollection,
+    ArtifactType,
+    Paginated,
+    Project,
+    check_per_page,
+    collection_listing,
+    find_collection,
+    sort_key,
+    type_listing,
+    version_listing,
+)
 from .public_run import RunApi
 from .registry import RegistryApi
 from .run import resolve
@@ -43,6 +55,23 @@ class LocalCache:
         return self._cache.cleanup(max_bytes)
 
 
+class DefaultProject(str):
+    """``Api().project``: the project used when an address names none (a ``str``), and,
+    called, W&B's ``api.project(name, entity=None)``, which returns a :class:`Project`
+    (``entity`` is accepted and ignored: Quire has no entities). One attribute does both
+    so that code written for either keeps working."""
+
+    _store: Store
+
+    def __new__(cls, name: str, store: Store) -> DefaultProject:
+        made = super().__new__(cls, name)
+        made._store = store
+        return made
+
+    def __call__(self, name: str, entity: str | None = None) -> Project:
+        return Project(check_name(name, "project name"), self._store)
+
+
 class Api(RunApi, RegistryApi):
     """The public read API over one store (``store``, else ``$QUIRE_STORE``, else ~/.quire).
 
@@ -57,8 +86,11 @@ class Api(RunApi, RegistryApi):
         timeout: int | None = None,
     ) -> None:
         self.store = open_store(store)
-        self.project = check_name(
-            (overrides or {}).get("project") or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name"
+        self.project = DefaultProject(
+            check_name(
+                (overrides or {}).get("project") or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name"
+            ),
+            self.store,
         )
 
     def artifact(self, name: str, type: str | None = None) -> Artifact:
@@ -73,33 +105,116 @@ class Api(RunApi, RegistryApi):
             return False
         return True
 
-    def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> list[Artifact]:
-        """Every version of a collection, oldest first."""
-        addr = parse_address(name, self.project)
-        records = self.store.catalog.versions(addr.project, addr.name)
-        if records and records[0].type != type_name:
-            raise ArtifactNotFoundError(f"{addr.project}/{addr.name} is of type {records[0].type!r}, not {type_name!r}")
-        return [Artifact._committed(r, self.store) for r in records]
+    def artifact_versions(
+        self, type_name: str, name: str, per_page: int = 50, tags: str | list[str] | None = None
+    ) -> Paginated[Artifact]:
+        """Every version of a collection, oldest first (W&B's older name of :meth:`artifacts`)."""
+        return self.artifacts(type_name, name, per_page=per_page, tags=tags)
 
-    artifacts = artifact_versions
+    def artifacts(
+        self,
+        type_name: str,
+        name: str,
+        order: str | None = None,
+        per_page: int = 50,
+        tags: str | list[str] | None = None,
+        start: str | None = None,
+    ) -> Paginated[Artifact]:
+        """The versions of the collection ``[entity/][project/]name``: those holding every
+        tag in ``tags``, oldest first unless ``order`` says otherwise (``"-created_at"``,
+        ``"version"``, ``"+size"``, ...).
+
+        Raises:
+            ArtifactNotFoundError: no such collection, or it holds another type.
+            ValidationError: ``per_page`` is not a positive integer, or ``order`` names
+                no field versions are ordered by.
+        """
+        check_per_page(per_page)
+        sort_key(order, VERSION_ORDER)  # refused before anything is read
+        project, collection = self._collection_address(name)
+        find_collection(self.store, project, collection, type_name)
+        return version_listing(self.store.catalog.versions(project, collection), self.store, per_page, tags, order)
 
     def artifact_collections(
-        self, project_name: str | None = None, type_name: str | None = None
-    ) -> list[ArtifactCollection]:
-        """The collections of a project (optionally of one type)."""
-        project = check_name(project_name or self.project, "project name")
-        return [
-            ArtifactCollection(c.name, c.type, c.project, c.description, c.version_count, self.store)
-            for c in self.store.catalog.collections(project, type_name)
-        ]
+        self,
+        project_name: str | None = None,
+        type_name: str | None = None,
+        order: str | None = None,
+        per_page: int = 50,
+        start: str | None = None,
+    ) -> Paginated[ArtifactCollection]:
+        """The collections of a project (``[entity/]project``; optionally of one type), by
+        name unless ``order`` says otherwise (``"name"``, ``"-created_at"``)."""
+        return collection_listing(self.store, self._project_of(project_name), type_name, order, per_page)
 
-    def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
-        """One collection."""
+    def artifact_collection(
+        self,
+        type_name: str | None = None,
+        name: str | None = None,
+        *,
+        type: str | None = None,
+        collection: str | None = None,
+    ) -> ArtifactCollection:
+        """The collection ``[entity/][project/]name`` of type ``type_name``.
+
+        ``type=`` and ``collection=`` are taken for ``type_name`` and ``name``: W&B's guide
+        to updating a collection calls it so.
+
+        Raises:
+            ArtifactNotFoundError: there is none, or it holds another type.
+        """
+        type_name, name = type_name or type, name or collection
+        if type_name is None or name is None:
+            raise ValidationError("artifact_collection needs a type (type_name) and a name ([project/]name)")
+        project, coll = self._collection_address(name)
+        return find_collection(self.store, project, coll, type_name)
+
+    def artifact_collection_exists(self, name: str, type: str) -> bool:
+        """Whether the project holds the collection ``[entity/][project/]name`` of type ``type``."""
+        try:
+            self.artifact_collection(type, name)
+        except ArtifactNotFoundError:
+            return False
+        return True
+
+    def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
+        """The collections of type ``type_name`` in a project (``[entity/]project``).
+
+        Raises:
+            ArtifactNotFoundError: no collection of the project holds that type.
+        """
+        name = self._project_of(project)
+        types = [t.name for t in type_listing(self.store, name)]
+        if type_name not in types:
+            raise ArtifactNotFoundError(f"no artifact type {type_name!r} in project {name!r}", types)
+        return ArtifactType(name, type_name, self.store)
+
+    def artifact_types(self, project: str | None = None, start: str | None = None) -> Paginated[ArtifactType]:
+        """The types of a project's collections (``[entity/]project``), by name."""
+        return type_listing(self.store, self._project_of(project))
+
+    def projects(self, entity: str | None = None, per_page: int = 200) -> Paginated[Project]:
+        """Every project of the store, by name (``entity`` is accepted and ignored)."""
+        per_page = check_per_page(per_page)
+        return Paginated((Project(n, self.store) for n in self.store.catalog.projects()), per_page)
+
+    def _project_of(self, path: str | None) -> str:
+        """The project a ``[entity/]project`` path names (none: the Api's project)."""
+        if path is None:
+            return self.project
+        parts = path.split("/") if isinstance(path, str) else [path]
+        if len(parts) > 2:
+            raise ValidationError(f"invalid project path {path!r}: expected [entity/]project")
+        return check_name(parts[-1], "project name")
+
+    def _collection_address(self, name: str) -> tuple[str, str]:
+        """The project and collection ``[entity/][project/]name`` names (no ``:vN`` or alias)."""
+        if isinstance(name, str) and ":" in name:
+            raise ValidationError(
+                f"invalid collection name {name!r}: give [entity/][project/]name, without ':vN' or ':alias'"
+            )
         addr = parse_address(name, self.project)
-        for c in self.artifact_collections(addr.project, type_name):
-            if c.name == addr.name:
-                return c
-        raise ArtifactNotFoundError(f"no {type_name} collection {addr.project}/{addr.name}")
+        return addr.project, addr.name
 
     def pending_versions(self, project: str | None = None, state: str | None = "open") -> list[PendingVersion]:
         """Pending versions of collaborative mode, oldest first.
@@ -116,10 +231,6 @@ class Api(RunApi, RegistryApi):
     def pending_version(self, ref: str, project: str | None = None) -> PendingVersion:
         """One pending version, by its id or by its distributed id (if unambiguous)."""
         return PendingVersion(self.store.catalog.resolve_pending(ref, project), self.store)
-
-    def projects(self) -> list[str]:
-        """Every project in the store."""
-        return self.store.catalog.projects()
 
     def __getattr__(self, name: str) -> Any:
         raise compat.missing(self, name)

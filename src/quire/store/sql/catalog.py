@@ -21,7 +21,6 @@ from ...errors import ArtifactNotFoundError, ValidationError
 from ..catalog import (
     OPEN,
     TTL,
-    CollectionRecord,
     Committed,
     Direction,
     RunRecord,
@@ -103,34 +102,6 @@ class SQLCatalog(FenceVerbs, PendingVerbs, RunVerbs, CollectionVerbs, LinkVerbs)
 
         # Runs wait: their table may be one a migration has yet to make.
         self.tx.write(apply, record_runs=False)
-
-    # -- projects and collections -----------------------------------------------------
-
-    def collection_type(self, project: str, name: str) -> str | None:
-        """The type of ``project/name``, or None when there is no such collection."""
-        row = self.tx.read(lambda conn: versions.collection(conn, project, name, None, lock=False))
-        return row.type if row is not None else None
-
-    def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
-        """The collections of a project, optionally of one type, by name."""
-        count = sa.select(sa.func.count()).where(t.versions.c.collection_id == t.collections.c.id).scalar_subquery()
-        query = (
-            sa.select(t.collections, count.label("n"))
-            .join(t.projects, t.projects.c.id == t.collections.c.project_id)
-            .where(t.projects.c.name == project)
-            .order_by(t.collections.c.name)
-        )
-        if type_ is not None:
-            query = query.where(t.collections.c.type == type_)
-        return self.tx.read(
-            lambda conn: [
-                CollectionRecord(project, r.name, r.type, r.description, r.n, r.created_at) for r in conn.execute(query)
-            ]
-        )
-
-    def projects(self) -> list[str]:
-        """Every project name."""
-        return self.tx.read(lambda conn: list(conn.scalars(sa.select(t.projects.c.name).order_by(t.projects.c.name))))
 
     # -- versions ---------------------------------------------------------------------
 
