@@ -372,7 +372,7 @@ def test_projects_as_wandb_lists_them(api: wandb.Api) -> None:
     assert [t.name for t in project.artifacts_types()] == ["dataset", "model"]
     assert [c.name for c in project.collections()] == ["data", "net"]
     # the Api's default project is still a name, used for addresses without one
-    assert api.project == "p" and api.artifact("data:v0").project == "p"
+    assert api.default_project == "p" and api.settings["project"] == "p" and api.artifact("data:v0").project == "p"
     with pytest.raises(ValidationError, match="project name"):
         api.project("bad/name")
     ghost = api.project("ghost")  # read lazily, as W&B's

@@ -438,12 +438,12 @@ def _split_collection(text: str) -> tuple[str | None, str]:
 
 def _find_collection(quire_api: quire.Api, text: str) -> ArtifactCollection:
     project, name = _split_collection(text)
-    collections = quire_api.artifact_collections(project or quire_api.project)
+    collections = quire_api.artifact_collections(project or quire_api.default_project)
     for collection in collections:
         if collection.name == name:
             return collection
     raise ArtifactNotFoundError(
-        f"no collection {project or quire_api.project}/{name} in {quire_api.store.url}",
+        f"no collection {project or quire_api.default_project}/{name} in {quire_api.store.url}",
         [c.name for c in collections],
     )
 

@@ -55,23 +55,6 @@ class LocalCache:
         return self._cache.cleanup(max_bytes)
 
 
-class DefaultProject(str):
-    """``Api().project``: the project used when an address names none (a ``str``), and,
-    called, W&B's ``api.project(name, entity=None)``, which returns a :class:`Project`
-    (``entity`` is accepted and ignored: Quire has no entities). One attribute does both
-    so that code written for either keeps working."""
-
-    _store: Store
-
-    def __new__(cls, name: str, store: Store) -> DefaultProject:
-        made = super().__new__(cls, name)
-        made._store = store
-        return made
-
-    def __call__(self, name: str, entity: str | None = None) -> Project:
-        return Project(check_name(name, "project name"), self._store)
-
-
 class Api(RunApi, RegistryApi):
     """The public read API over one store (``store``, else ``$QUIRE_STORE``, else ~/.quire).
 
@@ -86,16 +69,28 @@ class Api(RunApi, RegistryApi):
         timeout: int | None = None,
     ) -> None:
         self.store = open_store(store)
-        self.project = DefaultProject(
-            check_name(
-                (overrides or {}).get("project") or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT, "project name"
-            ),
-            self.store,
-        )
+        project = (overrides or {}).get("project") or os.environ.get("QUIRE_PROJECT") or DEFAULT_PROJECT
+        #: W&B's settings: ``project`` is the one used when an address names none
+        #: (``entity`` is always None: Quire has no entities)
+        self.settings: dict[str, Any] = {"project": check_name(project, "project name"), "entity": None}
+
+    @property
+    def default_project(self) -> str:
+        """The project used when an address names none."""
+        return str(self.settings["project"])
+
+    @property
+    def default_entity(self) -> None:
+        """Always None: Quire has no entities."""
+        return None
+
+    def project(self, name: str, entity: str | None = None) -> Project:
+        """The project ``name`` (``entity`` is accepted and ignored: Quire has no entities)."""
+        return Project(check_name(name, "project name"), self.store)
 
     def artifact(self, name: str, type: str | None = None) -> Artifact:
         """The version an address names: ``[project/]name[:vN|:alias]`` (default ``latest``)."""
-        return Artifact._committed(resolve(self.store, name, self.project, type), self.store)
+        return Artifact._committed(resolve(self.store, name, self.default_project, type), self.store)
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:
         """Whether the address names a committed version."""
@@ -201,7 +196,7 @@ class Api(RunApi, RegistryApi):
     def _project_of(self, path: str | None) -> str:
         """The project a ``[entity/]project`` path names (none: the Api's project)."""
         if path is None:
-            return self.project
+            return self.default_project
         parts = path.split("/") if isinstance(path, str) else [path]
         if len(parts) > 2:
             raise ValidationError(f"invalid project path {path!r}: expected [entity/]project")
@@ -213,7 +208,7 @@ class Api(RunApi, RegistryApi):
             raise ValidationError(
                 f"invalid collection name {name!r}: give [entity/][project/]name, without ':vN' or ':alias'"
             )
-        addr = parse_address(name, self.project)
+        addr = parse_address(name, self.default_project)
         return addr.project, addr.name
 
     def pending_versions(self, project: str | None = None, state: str | None = "open") -> list[PendingVersion]:

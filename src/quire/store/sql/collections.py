@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from ...errors import ArtifactNotFoundError, ValidationError
 from ..catalog import NEVER, CollectionRecord
+from . import links, versions
 from . import schema as t
-from . import versions
 
 if TYPE_CHECKING:
     from .txn import Transactions
@@ -62,20 +62,6 @@ def _locked(conn: sa.Connection, project: str, name: str) -> sa.Row[Any]:
     if row is None:
         raise ArtifactNotFoundError(f"no collection {project}/{name}", versions.collection_names(conn, project))
     return row
-
-
-def _links_into(conn: sa.Connection, coll_id: int) -> list[str]:
-    """``project/collection:vN`` of every link (in another collection) to a version of this one."""
-    source = t.versions.alias("source")
-    query = (
-        sa.select(t.projects.c.name, t.collections.c.name, t.versions.c.idx)
-        .join(t.collections, t.collections.c.id == t.versions.c.collection_id)
-        .join(t.projects, t.projects.c.id == t.collections.c.project_id)
-        .join(source, source.c.id == t.versions.c.source_id)
-        .where(source.c.collection_id == coll_id, t.versions.c.collection_id != coll_id)
-        .order_by(t.projects.c.name, t.collections.c.name, t.versions.c.idx)
-    )
-    return [f"{p}/{c}:v{i}" for p, c, i in conn.execute(query)]
 
 
 class CollectionVerbs:
@@ -180,14 +166,8 @@ class CollectionVerbs:
 
         def delete(conn: sa.Connection) -> None:
             row = _locked(conn, project, name)
-            links = _links_into(conn, row.id)
-            if links:
-                shown = ", ".join(links[:10]) + (", ..." if len(links) > 10 else "")
-                raise ValidationError(
-                    f"cannot delete {project}/{name}: {len(links)} registry link(s) point at its "
-                    f"versions ({shown}); unlink them first"
-                )
             ids = sa.select(t.versions.c.id).where(t.versions.c.collection_id == row.id)
+            links.check_unlinked(conn, list(conn.scalars(ids)), f"{project}/{name}")
             pending = sa.select(t.pending_versions.c.id).where(t.pending_versions.c.collection_id == row.id)
             conn.execute(t.contributions.delete().where(t.contributions.c.pending_id.in_(pending)))
             conn.execute(t.pending_versions.delete().where(t.pending_versions.c.collection_id == row.id))
