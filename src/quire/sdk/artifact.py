@@ -273,7 +273,9 @@ class Artifact(MediaMixin, LinkMixin):
 
     # -- drafting ---------------------------------------------------------------------
 
-    def _ensure_draft(self) -> None:
+    def _ensure_draft(self, editing: bool = True) -> None:
+        """Refuse a change to what is no longer a draft (``editing=False``: a commit,
+        which a finalized draft still allows)."""
         if self._upserted is not None:
             raise ArtifactFinalizedError(
                 f"{self._name!r} was upserted into {self._upserted} and cannot change; "
@@ -283,15 +285,15 @@ class Artifact(MediaMixin, LinkMixin):
             raise ArtifactFinalizedError(
                 f"{self.qualified_name} is committed and cannot change; call new_draft() to make a new version from it"
             )
-        if self._final:
+        if self._final and editing:
             raise ArtifactFinalizedError(
                 f"{self._name!r} was finalized (finalize()) and its files cannot change; log it, "
                 "or put more files in a new Artifact"
             )
 
-    def _drafted(self) -> Draft:
-        """The draft's content, if it may still change."""
-        self._ensure_draft()
+    def _drafted(self, editing: bool = True) -> Draft:
+        """The draft's content, if it may still change (``editing=False``: be committed)."""
+        self._ensure_draft(editing)
         assert self._draft is not None
         return self._draft
 
@@ -500,7 +502,7 @@ class Artifact(MediaMixin, LinkMixin):
 
     def _check_draft(self) -> Draft:
         """Refuse, before anything is written, a draft that cannot become a version."""
-        draft = self._drafted()
+        draft = self._drafted(editing=False)
         draft.metadata = check_metadata(draft.metadata)  # it may have been edited in place
         _check_description(draft.description)
         clashes = draft.manifest.folder_clashes()

@@ -162,7 +162,7 @@ class ArtifactManifestEntry(Entry):
         raise compat.missing(self, name)
 
     def __repr__(self) -> str:
-        shown = {k: v for k, v in self.to_json().items() if k != "skip_cache" and (k != "extra" or v)}
+        shown = {k: v for k, v in self.to_json().items() if k != "extra" or v}  # W&B's form
         return f"ArtifactManifestEntry({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
@@ -244,11 +244,12 @@ class ArtifactFiles:
     def __getitem__(self, index: slice) -> list[ArtifactManifestEntry]: ...
 
     def __getitem__(self, index: int | slice) -> ArtifactManifestEntry | list[ArtifactManifestEntry]:
-        stop = index.stop if isinstance(index, slice) else index
-        if stop is None or stop < 0:  # counted from the end: every page is needed
+        # the last position needed: a slice's stop is exclusive (so no page past it is loaded)
+        stop = index + 1 if isinstance(index, int) else index.stop
+        if stop is None or stop < 0 or (stop == 0 and isinstance(index, int)):  # from the end: all pages
             while self._load_page():
                 pass
-        while stop is not None and stop >= len(self.objects) and self._load_page():
+        while stop is not None and stop > len(self.objects) and self._load_page():
             pass
         return self.objects[index]
 
