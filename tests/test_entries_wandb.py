@@ -415,3 +415,20 @@ def test_logged_by_and_used_by(logged: wandb.Artifact) -> None:
         consumer.use_artifact("data:v0").download()
     assert producer is not None and producer.id != consumer.id
     assert [r.id for r in logged.used_by()] == [consumer.id]
+
+
+def test_a_drafts_distributed_id_is_what_upsert_and_finish_use(tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"a.txt": b"a", "b.txt": b"b"})
+    with wandb.init(project="p") as writer:  # no group: the id comes from the artifact
+        part = wandb.Artifact("preds", "dataset")
+        part.distributed_id = "job-7"
+        part.add_file(str(src / "a.txt"))
+        writer.upsert_artifact(part)
+    with wandb.init(project="p") as finisher:
+        last = wandb.Artifact("preds", "dataset")
+        last.add_file(str(src / "b.txt"))
+        finisher.finish_artifact(last, distributed_id="job-7")
+    assert last.distributed_id == "job-7"
+    assert [e.path for e in last.files()] == ["a.txt", "b.txt"]
+    with pytest.raises(ValidationError, match="distributed_id must be a string"):
+        wandb.Artifact("x", "dataset").distributed_id = 7  # type: ignore[assignment]

@@ -105,6 +105,7 @@ class Artifact(MediaMixin, LinkMixin):
         self.aliases: list[str] = []
         self.tags: list[str] = []
         self._final = False
+        self._distributed_id: str | None = None
         #: local path as given to add_file / add_dir → its path in the artifact
         self._added: dict[str, str] = {}
 
@@ -115,7 +116,7 @@ class Artifact(MediaMixin, LinkMixin):
         art = cls.__new__(cls)
         art._draft, art._staging = None, Staging(store)
         art._name, art._type = record.collection, record.type
-        art._final, art._added = False, {}
+        art._final, art._added, art._distributed_id = False, {}, None
         art._bind(Version(record, store))
         return art
 
@@ -137,6 +138,19 @@ class Artifact(MediaMixin, LinkMixin):
     def incremental(self, value: bool) -> None:
         if self._draft is not None:  # a committed version's files are fixed: nothing to overlay
             self._draft.incremental = value
+
+    @property
+    def distributed_id(self) -> str | None:
+        """The id that the writers of one collaborative version share: what
+        ``upsert_artifact`` and ``finish_artifact`` use when they are given none (before
+        the run's ``group``); set by them when they are."""
+        return self._distributed_id
+
+    @distributed_id.setter
+    def distributed_id(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"distributed_id must be a string, not {type(value).__name__}")
+        self._distributed_id = value
 
     @property
     def description(self) -> str | None:
@@ -484,7 +498,9 @@ class Artifact(MediaMixin, LinkMixin):
     def _upsert(self, run: Run, distributed_id: str | None, aliases: list[str]) -> None:
         """Add this draft's entries to a pending version as one contribution; it is final then."""
         draft = self._check_draft()
+        distributed_id = distributed_id if distributed_id is not None else self._distributed_id
         self._upserted = collaborative.upsert(run, draft, self._staging, distributed_id, aliases)
+        self._distributed_id = distributed_id
         self._staging.done()
 
     def _finish(
@@ -497,8 +513,10 @@ class Artifact(MediaMixin, LinkMixin):
     ) -> None:
         """Merge every contribution and this draft's entries, and commit them as this version."""
         draft = self._check_draft()
+        distributed_id = distributed_id if distributed_id is not None else self._distributed_id
         record = collaborative.finish(run, draft, self._staging, distributed_id, aliases, expected_writers, timeout)
         self._finalize(record, run.store)
+        self._distributed_id = distributed_id
 
     def _check_draft(self) -> Draft:
         """Refuse, before anything is written, a draft that cannot become a version."""
