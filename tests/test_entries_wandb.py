@@ -432,3 +432,12 @@ def test_a_drafts_distributed_id_is_what_upsert_and_finish_use(tmp_path: Path) -
     assert [e.path for e in last.files()] == ["a.txt", "b.txt"]
     with pytest.raises(ValidationError, match="distributed_id must be a string"):
         wandb.Artifact("x", "dataset").distributed_id = 7  # type: ignore[assignment]
+
+
+def test_a_drafts_md5_is_refused_once_its_local_file_changed(tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"a.txt": b"alpha"})
+    art = wandb.Artifact("data", "dataset")
+    entry = art.add_file(str(src / "a.txt"), policy="immutable")
+    (src / "a.txt").write_bytes(b"ALPHA, edited")
+    with pytest.raises(ValidationError, match="changed since it was added"):
+        entry.md5

@@ -17,6 +17,7 @@ import itertools
 import mimetypes
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from ..core.cache import cache_for
@@ -24,6 +25,7 @@ from ..core.download import cached_files
 from ..core.manifest import Entry
 from ..core.names import check_path
 from ..errors import ArtifactNotLoggedError, ValidationError
+from ..hashing import new_hasher, read_chunks
 from . import compat
 
 if TYPE_CHECKING:
@@ -83,20 +85,26 @@ class ArtifactManifestEntry(Entry):
     @property
     def md5(self) -> str | None:
         """The base64 MD5 of the bytes, W&B's digest format, computed from the bytes
-        themselves (of a committed version, they are fetched into the local cache first).
-        None for a reference: its bytes are not in the store."""
+        themselves: of a committed version, its cached copy (fetched first if need be); of
+        a draft, the local file, if it still holds the bytes added. None for a reference:
+        its bytes are not in the store."""
         if not self.stored:
             return None
         artifact = self._artifact
-        if artifact.is_draft():
-            if self.local_path is None:
-                raise ArtifactNotLoggedError(f"{self.path!r} of the draft {artifact.name!r} has no local file to hash")
-            source = self.local_path
-        else:
+        if not artifact.is_draft():
             version = artifact._committed_version()
-            source = os.fspath(cached_files(version.store.blobs, cache_for(version.store.local_dir), [self])[0])
-        with open(source, "rb") as f:
-            return base64.b64encode(hashlib.file_digest(f, "md5").digest()).decode()
+            cached = cached_files(version.store.blobs, cache_for(version.store.local_dir), [self])[0]
+            md5, _ = _md5_and_digest(cached)  # the cache verified these bytes already
+            return md5
+        if self.local_path is None:
+            raise ArtifactNotLoggedError(f"{self.path!r} of the draft {artifact.name!r} has no local file to hash")
+        md5, digest = _md5_and_digest(self.local_path)
+        if digest != self.digest:
+            raise ValidationError(
+                f"{self.local_path} changed since it was added as {self.path!r}: its MD5 would not be of the "
+                "bytes the draft holds; log the artifact first, or add the file again"
+            )
+        return md5
 
     def parent_artifact(self) -> Artifact:
         """The artifact this entry was read from."""
@@ -255,3 +263,12 @@ class ArtifactFiles:
 
     def __repr__(self) -> str:
         return f"<ArtifactFiles {self.artifact.project}/{self.artifact.name} ({len(self)})>"
+
+
+def _md5_and_digest(path: str | Path) -> tuple[str, str]:
+    """The base64 MD5 and the BLAKE3 hex of a file's bytes, in one read."""
+    md5, blake = hashlib.md5(), new_hasher()
+    for chunk in read_chunks(path):
+        md5.update(chunk)
+        blake.update(chunk)
+    return base64.b64encode(md5.digest()).decode(), blake.hexdigest()
