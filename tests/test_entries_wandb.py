@@ -181,6 +181,8 @@ def test_files_yields_every_entry_in_path_order_page_by_page(many: wandb.Artifac
     assert fresh.cursor == "d/f009.txt"  # a slice loads no page past its end
     path = files[7].download(root=str(tmp_path / "one"))
     assert Path(path).read_bytes() == b"7"
+    again = files[7].download(root=str(tmp_path / "one"), replace=True, exist_ok=True)  # a W&B File's arguments
+    assert again == path and Path(path).read_bytes() == b"7"
 
 
 def test_files_resume_at_an_earlier_listings_cursor(many: wandb.Artifact) -> None:

@@ -263,7 +263,9 @@ class Artifact(MediaMixin, LinkMixin):
 
     @property
     def digest(self) -> str:
-        """The version digest: a hash over the (path, entry digest) pairs."""
+        """The version digest: a hex hash over the (path, entry digest, reference) terms,
+        so the same files give the same digest. Hex like W&B's, which is an MD5 over its
+        manifest; Quire's is BLAKE3-based and independent of how the manifest is paged."""
         return self._record.digest if self._record else self.manifest.digest
 
     @property
@@ -426,12 +428,13 @@ class Artifact(MediaMixin, LinkMixin):
         name: str | None = None,
         checksum: bool = True,
         max_objects: int | None = None,
-    ) -> list[Entry]:
-        """Add a reference to bytes that stay at ``uri`` (``file://``, ``http(s)://``)."""
+    ) -> list[ArtifactManifestEntry]:
+        """Add a reference to bytes that stay at ``uri`` (``file://``, ``http(s)://``,
+        ``s3://``); returns its entries (a folder's: one per file)."""
         self._ensure_draft()
         entries = reference_entries(uri, name, checksum, max_objects)
         self._put(entries, overwrite=False)
-        return entries
+        return [ArtifactManifestEntry.of(e, self) for e in entries]
 
     def remove(self, item: str | os.PathLike[str] | Entry) -> None:
         """Remove a path (a string, a ``Path`` or an entry), or every path below a folder

@@ -115,11 +115,22 @@ class ArtifactManifestEntry(Entry):
         return DIGEST_ALGORITHM
 
     def download(
-        self, root: str | os.PathLike[str] | None = None, skip_cache: bool | None = None, executor: Any = None
+        self,
+        root: str | os.PathLike[str] | None = None,
+        skip_cache: bool | None = None,
+        executor: Any = None,
+        *,
+        replace: bool | None = None,
+        exist_ok: bool | None = None,
     ) -> str:
         """Download this one file below ``root`` (default: the artifact's default root,
-        ``$WANDB_ARTIFACT_DIR/<name>:<vN>``); returns the file's path. ``executor`` is
-        accepted and ignored (W&B's thread pool for multipart transfers)."""
+        ``$WANDB_ARTIFACT_DIR/<name>:<vN>``); returns the file's path.
+
+        ``executor`` (W&B's thread pool for multipart transfers) is accepted and ignored.
+        So are ``replace`` and ``exist_ok``, the arguments of the ``File`` objects W&B's
+        ``files()`` yields: a file already there with the right bytes is kept, any other
+        is replaced, and the path is returned (W&B's ``File`` returns an open file).
+        """
         artifact = self._artifact
         if artifact.is_draft():
             where = f"; its bytes are at {self.local_path}" if self.local_path else ""
