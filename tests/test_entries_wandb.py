@@ -443,3 +443,14 @@ def test_a_drafts_md5_is_refused_once_its_local_file_changed(tmp_path: Path) -> 
     (src / "a.txt").write_bytes(b"ALPHA, edited")
     with pytest.raises(ValidationError, match="changed since it was added"):
         entry.md5
+
+
+def test_a_deleted_versions_state_is_deleted(tmp_path: Path) -> None:
+    art = log_files("data", {"a.txt": b"a"}, tmp_path / "src", aliases=["best"])
+    with pytest.raises(ValueError, match="alias"):  # W&B too refuses a version that has aliases
+        art.delete()
+    assert art.state == "COMMITTED"
+    art.delete(delete_aliases=True)
+    assert art.state == "DELETED"
+    with pytest.raises(KeyError):
+        wandb.Api().artifact("p/data:v0")

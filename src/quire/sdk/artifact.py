@@ -76,6 +76,8 @@ class Artifact(MediaMixin, LinkMixin):
 
     #: where an upsert put this draft's files (it is then final, not yet committed)
     _upserted: str | None = None
+    #: whether delete() deleted this version
+    _deleted = False
 
     def __init__(
         self,
@@ -216,7 +218,9 @@ class Artifact(MediaMixin, LinkMixin):
 
     @property
     def state(self) -> str:
-        """``PENDING`` for a draft, ``COMMITTED`` once logged."""
+        """``PENDING`` for a draft, ``COMMITTED`` once logged, ``DELETED`` after ``delete()``."""
+        if self._deleted:
+            return "DELETED"
         return "COMMITTED" if self._record else "PENDING"
 
     @property
@@ -368,9 +372,10 @@ class Artifact(MediaMixin, LinkMixin):
         cache = self._cache()
         entry = ingest_file(path, logical, writer, cache.stat)
         cache.stat.save()
-        if is_tmp:  # a temporary file's name is made unique by its content
-            stem, dot, ext = logical.rpartition(".")
-            entry.path = f"{stem}.{entry.digest[:20]}.{ext}" if dot else f"{ext}.{entry.digest[:20]}"
+        if is_tmp:  # as W&B: the name's first dot-part becomes 20 hex digits of the digest
+            folder, slash, file_name = logical.rpartition("/")
+            _, dot, rest = file_name.partition(".")
+            entry.path = f"{folder}{slash}{entry.digest[:20]}{dot}{rest}"
         self._put([entry], overwrite)
         return ArtifactManifestEntry.of(entry, self)
 
@@ -722,6 +727,7 @@ class Artifact(MediaMixin, LinkMixin):
         """Delete this version (its aliases too with ``delete_aliases=True``)."""
         version = self._committed_version()
         version.store.catalog.delete_version(version.record.id, delete_aliases)
+        self._deleted = True
 
     def new_draft(self) -> Artifact:
         """A draft holding this version's files, to edit (``add_*``, ``overwrite=True``,
