@@ -28,6 +28,8 @@ from quire.store.objects import LocalObjects
 from support import digest, files_of, log_files, write_tree
 from test_bad_input import store_state
 
+pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
+
 FILES = {
     "images/a.png": b"png bytes",
     "images/b.png": b"more png",
