@@ -14,6 +14,7 @@ import pytest
 
 import quire as wandb
 from quire.core import pages
+from quire.core.gc import collect_garbage
 from quire.core.manifest import Entry, Manifest, load_manifest, save_manifest
 from quire.errors import (
     ArtifactFinalizedError,
@@ -23,6 +24,7 @@ from quire.errors import (
     ValidationError,
 )
 from quire.sdk.artifact import default_root
+from quire.store import open_store
 from quire.store.blobs import BlobStore
 from quire.store.objects import LocalObjects
 from support import digest, files_of, log_files, write_tree
@@ -456,3 +458,37 @@ def test_a_deleted_versions_state_is_deleted(tmp_path: Path) -> None:
     assert art.state == "DELETED"
     with pytest.raises(KeyError):
         wandb.Api().artifact("p/data:v0")
+
+
+def test_a_ref_url_adds_that_file_to_another_artifact(logged: wandb.Artifact, tmp_path: Path, store_url: str) -> None:
+    url = logged.get_entry("images/a.png").ref_url()  # W&B's documented use of ref_url
+    with wandb.init(project="p") as run:
+        derived = wandb.Artifact("derived", "dataset")
+        derived.add_reference(url)
+        derived.add_reference(url, name="copy/a.png")
+        run.log_artifact(derived)
+    got = wandb.Api().artifact("p/derived:v0")
+    assert {e.path: e.digest for e in got.files()} == {
+        "images/a.png": digest(b"png bytes"),
+        "copy/a.png": digest(b"png bytes"),
+    }
+    logged.delete()  # the derived version holds the bytes itself: a gc keeps them
+    collect_garbage(open_store(store_url), grace=0)
+    out = got.download(str(tmp_path / "out"), skip_cache=True)  # from the store, not this machine's cache
+    assert files_of(out) == {"images/a.png": b"png bytes", "copy/a.png": b"png bytes"}
+
+
+@pytest.mark.parametrize("uri", ["wandb-artifact://", "wandb-artifact://abc", "wandb-artifact:///images/a.png"])
+def test_a_malformed_artifact_reference_is_refused(uri: str, unchanged) -> None:
+    with unchanged(), pytest.raises(ValidationError, match="wandb-artifact://<version id>/<path>"):
+        wandb.Artifact("derived", "dataset").add_reference(uri)
+
+
+def test_an_artifact_reference_to_nothing_is_refused(logged: wandb.Artifact, unchanged) -> None:
+    art = wandb.Artifact("derived", "dataset")
+    with unchanged():
+        with pytest.raises(KeyError, match=r"no entry 'images/c\.png'"):
+            art.add_reference(f"wandb-artifact://{logged.id}/images/c.png")
+        with pytest.raises(KeyError):
+            art.add_reference("wandb-artifact://0123456789abcdef/images/a.png")
+    assert len(art.manifest) == 0

@@ -39,7 +39,7 @@ from ..store import Store
 from ..store.catalog import VersionRecord
 from . import collaborative, compat
 from .context import CONTEXT
-from .entry import DIGEST_ALGORITHM, ArtifactFiles, ArtifactManifestEntry
+from .entry import ARTIFACT_SCHEME, DIGEST_ALGORITHM, ArtifactFiles, ArtifactManifestEntry
 from .links import LinkMixin
 from .media import MediaMixin, kinds
 from .staging import Staging
@@ -435,11 +435,34 @@ class Artifact(MediaMixin, LinkMixin):
         max_objects: int | None = None,
     ) -> list[ArtifactManifestEntry]:
         """Add a reference to bytes that stay at ``uri`` (``file://``, ``http(s)://``,
-        ``s3://``); returns its entries (a folder's: one per file)."""
+        ``s3://``); returns its entries (a folder's: one per file).
+
+        A ``wandb-artifact://<version id>/<path>`` URI (an entry's ``ref_url()``) adds that
+        file of another version of this store, under ``name`` (default: its path there).
+        Its bytes are shared, not copied, and the new entry holds them as stored bytes:
+        it does not depend on the other version being kept (W&B's entry stays a reference
+        to it).
+        """
         self._ensure_draft()
-        entries = reference_entries(uri, name, checksum, max_objects)
+        if uri.startswith(f"{ARTIFACT_SCHEME}://"):
+            entries = [self._entry_of_version(uri, name)]
+        else:
+            entries = reference_entries(uri, name, checksum, max_objects)
         self._put(entries, overwrite=False)
         return [ArtifactManifestEntry.of(e, self) for e in entries]
+
+    def _entry_of_version(self, uri: str, name: str | None) -> Entry:
+        """The entry a ``wandb-artifact://`` URI names, at ``name`` (see :meth:`add_reference`)."""
+        vid, _, path = uri[len(ARTIFACT_SCHEME) + 3 :].partition("/")
+        if not vid or not path:
+            raise ValidationError(
+                f"invalid reference {uri!r}: expected {ARTIFACT_SCHEME}://<version id>/<path> (an entry's ref_url())"
+            )
+        store = self._staging.store or CONTEXT.store()
+        source = Artifact._committed(store.catalog.version_by_id(vid), store).get_entry(path)
+        if not source.stored:  # a reference of that version: this one points at the same URI
+            return Entry(check_path(name or source.path), source.digest, source.size, source.ref, dict(source.extra))
+        return Entry(check_path(name or source.path), source.digest, source.size)
 
     def remove(self, item: str | os.PathLike[str] | Entry) -> None:
         """Remove a path (a string, a ``Path`` or an entry), or every path below a folder

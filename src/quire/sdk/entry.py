@@ -156,7 +156,7 @@ class ArtifactManifestEntry(Entry):
 
     def ref_url(self) -> str:
         """``wandb-artifact://<version id>/<path>``, the address W&B gives a file of a
-        committed version. Quire's ``add_reference`` does not take this scheme yet."""
+        committed version: another draft's ``add_reference`` takes it (sharing the bytes)."""
         artifact = self._artifact
         if artifact.id is None:
             raise ArtifactNotLoggedError(
