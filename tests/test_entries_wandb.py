@@ -492,3 +492,13 @@ def test_an_artifact_reference_to_nothing_is_refused(logged: wandb.Artifact, unc
         with pytest.raises(KeyError):
             art.add_reference("wandb-artifact://0123456789abcdef/images/a.png")
     assert len(art.manifest) == 0
+
+
+def test_get_entry_finds_a_media_object_by_its_name(tmp_path: Path) -> None:
+    with wandb.init(project="p") as run:
+        art = wandb.Artifact("tables", "dataset")
+        art.add(wandb.Table(columns=["a"], data=[[1], [2]]), "results")
+        run.log_artifact(art)
+    entry = wandb.Api().artifact("p/tables:v0").get_entry("results")  # as W&B: the name given to add()
+    assert entry.path == "results.table.parquet"
+    assert Path(entry.download(str(tmp_path / "out"))).is_file()
