@@ -123,6 +123,7 @@ def test_reference_entries_name_their_target(tmp_path: Path) -> None:
         run.log_artifact(art)
     ref = art.get_entry("w.bin")
     assert ref.ref_target() == source.as_uri() and ref.md5 is None
+    assert Path(ref.download(str(tmp_path / "out"))).read_bytes() == b"weights"  # fetched from where it stays
     with pytest.raises(ValueError, match="not a reference"):
         art.get_entry("s.txt").ref_target()
     assert art.get_entry("s.txt").ref_url() == f"wandb-artifact://{art.id}/s.txt"
