@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 import quire as wandb
-from quire.core import pages
 from quire.core.gc import collect_garbage
-from quire.core.manifest import Entry, Manifest, load_manifest, save_manifest
 from quire.errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
@@ -25,8 +23,6 @@ from quire.errors import (
 )
 from quire.sdk.artifact import default_root
 from quire.store import open_store
-from quire.store.blobs import BlobStore
-from quire.store.objects import LocalObjects
 from support import digest, files_of, log_files, write_tree
 from test_bad_input import store_state
 
@@ -213,40 +209,6 @@ def test_files_per_page_must_be_a_positive_count(many: wandb.Artifact, per_page:
 def test_files_names_outside_the_artifact_are_refused(many: wandb.Artifact, unchanged) -> None:
     with unchanged(), pytest.raises(ValidationError, match="invalid entry path"):
         many.files(names=["../x"])
-
-
-class CountingPages:
-    """A page source that counts the pages read (the process's page LRU is cleared first)."""
-
-    def __init__(self, blobs: BlobStore) -> None:
-        self.blobs, self.reads = blobs, 0
-        pages._cache.clear()
-
-    def read(self, digest: str) -> bytes:
-        self.reads += 1
-        return self.blobs.read(digest)
-
-
-def test_a_page_of_a_large_manifest_reads_only_its_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pages, "TARGET", 8)  # small pages: 5,000 entries make a deep tree
-    monkeypatch.setattr(pages, "MAX_ITEMS", 24)
-    blobs = BlobStore(LocalObjects(tmp_path / "blobs"))
-    entries = [Entry(f"d{i % 10}/f{i:05}", f"{i:064x}", i) for i in range(5000)]
-    root = save_manifest(blobs, Manifest(entries))
-    paths = sorted(e.path for e in entries)
-
-    whole = CountingPages(blobs)
-    assert [e.path for e in load_manifest(whole, root)] == paths
-    middle = CountingPages(blobs)
-    manifest = load_manifest(middle, root)
-    page = [e.path for _, e in zip(range(50), manifest.after(paths[2500]), strict=False)]
-    assert page == paths[2501:2551]
-    assert middle.reads * 10 < whole.reads  # a tenth of the pages, or fewer
-    prefixed = CountingPages(blobs)
-    assert [e.path for e in load_manifest(prefixed, root).starting_with("d3/f0003")] == [
-        p for p in paths if p.startswith("d3/f0003")
-    ]
-    assert prefixed.reads * 10 < whole.reads
 
 
 # -- download() ------------------------------------------------------------------------
