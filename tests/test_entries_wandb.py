@@ -465,3 +465,23 @@ def test_get_entry_finds_a_media_object_by_its_name(tmp_path: Path) -> None:
     entry = wandb.Api().artifact("p/tables:v0").get_entry("results")  # as W&B: the name given to add()
     assert entry.path == "results.table.parquet"
     assert Path(entry.download(str(tmp_path / "out"))).is_file()
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"images/a.png", ["images/a.png"]])
+def test_a_path_that_is_no_string_is_refused_by_name(
+    logged: wandb.Artifact, tmp_path: Path, bad: object, unchanged
+) -> None:
+    with unchanged():
+        with pytest.raises(ValidationError, match="invalid entry path"):
+            logged.get_entry(bad)  # type: ignore[arg-type]
+        if bad is not None:  # path_prefix=None is every file
+            with pytest.raises(ValidationError, match="invalid entry path"):
+                logged.download(str(tmp_path / "out"), path_prefix=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="invalid entry path"):
+            wandb.Artifact("draft", "dataset").remove(bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()
+
+
+def test_files_names_must_be_a_list(logged: wandb.Artifact, unchanged) -> None:
+    with unchanged(), pytest.raises(ValidationError, match="names must be a list"):
+        logged.files(names="images/a.png")  # type: ignore[arg-type]

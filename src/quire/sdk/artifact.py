@@ -473,7 +473,7 @@ class Artifact(MediaMixin, LinkMixin):
                 ``FileNotFoundError``, as in W&B, and a ``KeyError``); nothing is removed.
         """
         draft = self._drafted()
-        path = check_path(item.path if isinstance(item, Entry) else os.fspath(item))
+        path = check_path(item.path if isinstance(item, Entry) else _text(item))
         found = [e.path for e in draft.manifest.under(path)]
         if not found and not draft.incremental:
             near = [e.path for e in itertools.islice(draft.manifest, 21)]
@@ -676,7 +676,7 @@ class Artifact(MediaMixin, LinkMixin):
             ValidationError: ``name`` leaves the artifact (``..``, absolute).
             EntryNotFoundError: no such entry (a ``KeyError``, as in W&B).
         """
-        path = check_path(os.fspath(name))
+        path = check_path(_text(name))
         entry = self.manifest.get(path)
         if entry is None:
             entry = next((e for k in kinds() if (e := self.manifest.get(path + k.suffix)) is not None), None)
@@ -815,7 +815,7 @@ def _check_prefix(prefix: str | os.PathLike[str] | None) -> str | None:
     matches only the folder's files, ``"images"`` also ``images.txt``."""
     if prefix is None:
         return None
-    text = os.fspath(prefix)
+    text = _text(prefix)
     if not isinstance(text, str):
         raise ValidationError(f"invalid entry path {text!r}: path_prefix must be a string")
     text = text.replace("\\", "/")
@@ -823,3 +823,9 @@ def _check_prefix(prefix: str | os.PathLike[str] | None) -> str | None:
         return None  # W&B: an empty prefix selects every file
     folder = text.endswith("/")
     return check_path(text.rstrip("/") or text) + ("/" if folder else "")
+
+
+def _text(path: object) -> object:
+    """A ``Path`` (any ``os.PathLike``) as its string; anything else as it is, for
+    :func:`~quire.core.names.check_path` to accept or refuse by name."""
+    return os.fspath(path) if isinstance(path, os.PathLike) else path

@@ -211,6 +211,8 @@ class ArtifactFiles:
             found: Iterator[Entry] = manifest.after(start)
             self._count = artifact.file_count
         else:
+            if isinstance(names, str | bytes) or not isinstance(names, list | tuple | set | frozenset):
+                raise ValidationError(f"names must be a list of paths in the artifact, not {type(names).__name__}")
             paths = sorted({check_path(n) for n in names})  # a bad path is refused, not matched against
             held = [e for e in map(manifest.get, paths) if e is not None]
             found = iter([e for e in held if start is None or e.path > start])
