@@ -100,7 +100,9 @@ def test_is_tmp_names_the_file_by_its_content(make_files) -> None:
     path = make_files({"table.json": b"{}"}) / "table.json"
     art = quire.Artifact("x", "dataset")
     entry = art.add_file(path, is_tmp=True)
-    assert entry.path == f"table.{digest(b'{}')[:20]}.json"
+    assert entry.path == f"{digest(b'{}')[:20]}.json"  # W&B's shape (its digest is MD5, Quire's BLAKE3)
+    entry = art.add_file(path, "media/t.table.json", is_tmp=True)
+    assert entry.path == f"media/{digest(b'{}')[:20]}.table.json"
 
 
 def test_draft_has_no_version(make_files) -> None:

@@ -199,3 +199,9 @@ class MissingCapabilityError(StoreError):
     def __init__(self, message: str, capability: str) -> None:
         super().__init__(message)
         self.capability = capability
+
+
+class EntryNotFoundError(ArtifactNotFoundError, FileNotFoundError):
+    """An artifact holds no file or folder at the path given (``remove``, ``get_entry``):
+    a ``KeyError`` like every not-found error, and the ``FileNotFoundError`` that W&B's
+    ``remove`` raises, so ``except`` clauses of either kind keep working."""

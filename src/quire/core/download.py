@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,14 +23,13 @@ from .targets import make_folders
 def download(
     blobs: BlobStore,
     cache: Cache,
-    manifest: Manifest,
+    entries: Sequence[Entry],
     root: Path,
-    path_prefix: str | None = None,
     allow_missing_references: bool = False,
 ) -> Path:
-    """Place the entries (those under ``path_prefix``, or all) below ``root``."""
+    """Place ``entries`` (of one manifest: all of it, a prefix's, or one) below ``root``."""
     with paused_gc():
-        return _download(blobs, cache, manifest, root, path_prefix, allow_missing_references)
+        return _download(blobs, cache, entries, root, allow_missing_references)
 
 
 @contextmanager
@@ -50,12 +49,10 @@ def paused_gc() -> Iterator[None]:
 def _download(
     blobs: BlobStore,
     cache: Cache,
-    manifest: Manifest,
+    entries: Sequence[Entry],
     root: Path,
-    path_prefix: str | None,
     allow_missing_references: bool,
 ) -> Path:
-    entries = manifest.under(path_prefix) if path_prefix else list(manifest)
     base = os.fspath(root)
     targets = [(e, f"{base}/{check_manifest_path(e.path, root)}") for e in entries]  # refuse before writing
     # real folders, no symlink followed; rpartition: a third of dirname's cost, 20,000 times
@@ -68,7 +65,7 @@ def _download(
     return root
 
 
-def cached_files(blobs: BlobStore, cache: Cache, entries: list[Entry]) -> list[Path]:
+def cached_files(blobs: BlobStore, cache: Cache, entries: Sequence[Entry]) -> list[Path]:
     """The cached file of each entry, fetching what the cache lacks; no folder is made.
 
     For readers that open a few files of a version in place (a table, the parts of a
@@ -81,7 +78,7 @@ def cached_files(blobs: BlobStore, cache: Cache, entries: list[Entry]) -> list[P
     return [paths[e.digest] for e in entries]
 
 
-def named_files(cache: Cache, view: str, entries: list[Entry], files: list[Path]) -> list[Path]:
+def named_files(cache: Cache, view: str, entries: Sequence[Entry], files: list[Path]) -> list[Path]:
     """Symlinks to cached ``files`` named by their entries' paths, in the cache's folder
     ``views/<view>``: readers that go by file name (Ray Data wants ``.parquet``) can then
     open the cached bytes in place. A view is a few links, made again if a link is stale.

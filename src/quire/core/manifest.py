@@ -251,6 +251,29 @@ class Manifest:
         changed = sorted(p for p in self._changes if p == folder or p.startswith(folder + "/"))
         return list(self._merged(rows, changed))
 
+    def starting_with(self, prefix: str) -> list[Entry]:
+        """The entries whose path starts with the string ``prefix``, sorted by path: W&B's
+        ``path_prefix``, so ``"im"`` matches ``images/a.png`` and ``imx.txt`` alike.
+
+        A stored manifest loads only the pages that cover the prefix's range of paths.
+        """
+        if self._tree is None:
+            return sorted((e for p, e in self.entries.items() if p.startswith(prefix)), key=lambda e: e.path)
+        # Every path starting with the prefix sorts in [prefix, prefix with its last
+        # character raised by one).
+        rows = self._tree.range(prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)) if prefix else iter(self._tree)
+        return list(self._merged(rows, sorted(p for p in self._changes if p.startswith(prefix))))
+
+    def after(self, path: str | None) -> Iterator[Entry]:
+        """The entries whose path sorts after ``path`` (all of them for None), in path
+        order, lazily: a page of a listing costs the manifest pages it covers, not the
+        whole manifest (a stored one is read from the page holding ``path`` on)."""
+        if self._tree is None:
+            return iter(sorted((e for p, e in self.entries.items() if path is None or p > path), key=lambda e: e.path))
+        # "\0" sorts before every character a path may hold: the first path after ``path``.
+        rows = self._tree.range(path + "\0") if path is not None else iter(self._tree)
+        return self._merged(rows, sorted(p for p in self._changes if path is None or p > path))
+
     # -- the single-blob form (format 1) ---------------------------------------------
 
     def folder_clashes(self) -> list[str]:

@@ -32,14 +32,16 @@ from ..errors import (
     ArtifactNotFoundError,
     ArtifactNotLoggedError,
     CollectionTypeError,
+    EntryNotFoundError,
     ValidationError,
 )
 from ..store import Store
 from ..store.catalog import VersionRecord
 from . import collaborative, compat
 from .context import CONTEXT
+from .entry import ARTIFACT_SCHEME, DIGEST_ALGORITHM, ArtifactFiles, ArtifactManifestEntry
 from .links import LinkMixin
-from .media import MediaMixin
+from .media import MediaMixin, kinds
 from .staging import Staging
 from .version import Version
 from .views import VIEWS
@@ -64,10 +66,18 @@ class Artifact(MediaMixin, LinkMixin):
         metadata: a JSON-serialisable dict (no NaN or infinity).
         incremental: overlay this draft's entries on the collection's latest version at
             commit time (patch mode).
+        use_as: accepted and ignored (deprecated in W&B, where it changes nothing either).
+        storage_region: accepted and ignored: the bytes go to the store's blob store,
+            wherever that is.
+        digest_algorithm: W&B's ``"MD5"`` or ``"XXH128"``, accepted and ignored: Quire
+            addresses and checks every file by its BLAKE3 digest (see
+            :attr:`digest_algorithm`; an entry's ``md5`` gives the real MD5).
     """
 
     #: where an upsert put this draft's files (it is then final, not yet committed)
     _upserted: str | None = None
+    #: whether delete() deleted this version
+    _deleted = False
 
     def __init__(
         self,
@@ -77,6 +87,8 @@ class Artifact(MediaMixin, LinkMixin):
         metadata: dict[str, Any] | None = None,
         incremental: bool = False,
         use_as: str | None = None,
+        storage_region: str | None = None,
+        digest_algorithm: str = "MD5",
     ) -> None:
         draft = Draft(
             check_name(name),
@@ -94,6 +106,10 @@ class Artifact(MediaMixin, LinkMixin):
         self._name, self._type = draft.collection, draft.type
         self.aliases: list[str] = []
         self.tags: list[str] = []
+        self._final = False
+        self._distributed_id: str | None = None
+        #: local path as given to add_file / add_dir → its path in the artifact
+        self._added: dict[str, str] = {}
 
     # -- construction from the catalog ------------------------------------------------
 
@@ -102,6 +118,7 @@ class Artifact(MediaMixin, LinkMixin):
         art = cls.__new__(cls)
         art._draft, art._staging = None, Staging(store)
         art._name, art._type = record.collection, record.type
+        art._final, art._added, art._distributed_id = False, {}, None
         art._bind(Version(record, store))
         return art
 
@@ -123,6 +140,19 @@ class Artifact(MediaMixin, LinkMixin):
     def incremental(self, value: bool) -> None:
         if self._draft is not None:  # a committed version's files are fixed: nothing to overlay
             self._draft.incremental = value
+
+    @property
+    def distributed_id(self) -> str | None:
+        """The id that the writers of one collaborative version share: what
+        ``upsert_artifact`` and ``finish_artifact`` use when they are given none (before
+        the run's ``group``); set by them when they are."""
+        return self._distributed_id
+
+    @distributed_id.setter
+    def distributed_id(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"distributed_id must be a string, not {type(value).__name__}")
+        self._distributed_id = value
 
     @property
     def description(self) -> str | None:
@@ -183,7 +213,9 @@ class Artifact(MediaMixin, LinkMixin):
 
     @property
     def state(self) -> str:
-        """``PENDING`` for a draft, ``COMMITTED`` once logged."""
+        """``PENDING`` for a draft, ``COMMITTED`` once logged, ``DELETED`` after ``delete()``."""
+        if self._deleted:
+            return "DELETED"
         return "COMMITTED" if self._record else "PENDING"
 
     @property
@@ -230,7 +262,9 @@ class Artifact(MediaMixin, LinkMixin):
 
     @property
     def digest(self) -> str:
-        """The version digest: a hash over the (path, entry digest) pairs."""
+        """The version digest: a hex hash over the (path, entry digest, reference) terms,
+        so the same files give the same digest. Hex like W&B's, which is an MD5 over its
+        manifest; Quire's is BLAKE3-based and independent of how the manifest is paged."""
         return self._record.digest if self._record else self.manifest.digest
 
     @property
@@ -252,19 +286,11 @@ class Artifact(MediaMixin, LinkMixin):
     def metadata(self, value: dict[str, Any]) -> None:
         self._content().metadata = check_metadata(value)
 
-    def get_entry(self, name: str) -> Entry:
-        """The entry at path ``name`` (of a large version, only its pages are read)."""
-        path = check_path(name)
-        entry = self.manifest.get(path)
-        if entry is None:
-            folder = path.rpartition("/")[0]
-            near = self.manifest.under(folder) if folder else itertools.islice(self.manifest, 21)
-            raise ArtifactNotFoundError(f"{self.name} has no entry {path!r}", [e.path for e in near][:21])
-        return entry
-
     # -- drafting ---------------------------------------------------------------------
 
-    def _ensure_draft(self) -> None:
+    def _ensure_draft(self, editing: bool = True) -> None:
+        """Refuse a change to what is no longer a draft (``editing=False``: a commit,
+        which a finalized draft still allows)."""
         if self._upserted is not None:
             raise ArtifactFinalizedError(
                 f"{self._name!r} was upserted into {self._upserted} and cannot change; "
@@ -274,10 +300,15 @@ class Artifact(MediaMixin, LinkMixin):
             raise ArtifactFinalizedError(
                 f"{self.qualified_name} is committed and cannot change; call new_draft() to make a new version from it"
             )
+        if self._final and editing:
+            raise ArtifactFinalizedError(
+                f"{self._name!r} was finalized (finalize()) and its files cannot change; log it, "
+                "or put more files in a new Artifact"
+            )
 
-    def _drafted(self) -> Draft:
-        """The draft's content, if it may still change."""
-        self._ensure_draft()
+    def _drafted(self, editing: bool = True) -> Draft:
+        """The draft's content, if it may still change (``editing=False``: be committed)."""
+        self._ensure_draft(editing)
         assert self._draft is not None
         return self._draft
 
@@ -302,6 +333,8 @@ class Artifact(MediaMixin, LinkMixin):
         for entry in entries:
             manifest.put(entry)
             removed.discard(entry.path)
+            if entry.local_path is not None:
+                self._added[entry.local_path] = entry.path
 
     def add_file(
         self,
@@ -311,8 +344,14 @@ class Artifact(MediaMixin, LinkMixin):
         skip_cache: bool | None = False,
         policy: str = "mutable",
         overwrite: bool = False,
-    ) -> Entry:
-        """Add one file at path ``name`` (default: the file's name); returns its entry."""
+    ) -> ArtifactManifestEntry:
+        """Add one file at path ``name`` (default: the file's name); returns its entry.
+
+        A path the draft holds already, with other bytes, is refused unless
+        ``overwrite=True``; ``is_tmp=True`` makes the name unique by the file's digest.
+        ``skip_cache`` and ``policy="immutable"`` store nothing now: the file is read at
+        commit time, so it must not change before then.
+        """
         self._ensure_draft()
         check_policy(policy)
         path = Path(local_path)
@@ -328,11 +367,12 @@ class Artifact(MediaMixin, LinkMixin):
         cache = self._cache()
         entry = ingest_file(path, logical, writer, cache.stat)
         cache.stat.save()
-        if is_tmp:  # a temporary file's name is made unique by its content
-            stem, dot, ext = logical.rpartition(".")
-            entry.path = f"{stem}.{entry.digest[:20]}.{ext}" if dot else f"{ext}.{entry.digest[:20]}"
+        if is_tmp:  # as W&B: the name's first dot-part becomes 20 hex digits of the digest
+            folder, slash, file_name = logical.rpartition("/")
+            _, dot, rest = file_name.partition(".")
+            entry.path = f"{folder}{slash}{entry.digest[:20]}{dot}{rest}"
         self._put([entry], overwrite)
-        return entry
+        return ArtifactManifestEntry.of(entry, self)
 
     def add_dir(
         self,
@@ -356,20 +396,31 @@ class Artifact(MediaMixin, LinkMixin):
         self._put(ingest_dir(root, prefix, writer, self._cache().stat), overwrite=merge)
 
     @contextmanager
-    def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO[Any]]:
-        """Open a new file that is added at path ``name`` when the block ends."""
+    def new_file(
+        self, name: str, mode: str = "x", encoding: str | None = None, policy: str = "mutable"
+    ) -> Iterator[IO[Any]]:
+        """Open a new file that is added at path ``name`` when the block ends.
+
+        Mode ``"x"`` (the default) refuses a path the draft holds already; ``"w"``
+        replaces it, as W&B's ``overwrite``. ``policy`` is accepted: the file is Quire's
+        own temporary copy either way.
+        """
         self._ensure_draft()
+        check_policy(policy)
         logical = check_path(name)
-        if logical in self.manifest:
-            raise ValidationError(f"new_file: {logical!r} is already in {self._name!r}")
         if "x" not in mode and "w" not in mode:
             raise ValidationError(f"new_file: mode {mode!r} must create a file ('x' or 'w', with 'b' for bytes)")
+        overwrite = "x" not in mode
+        if not overwrite and logical in self.manifest:
+            raise ValidationError(
+                f"new_file: {logical!r} is already in {self._name!r}; open it with mode='w' to replace it"
+            )
         folder = tempfile.mkdtemp(prefix="quire-new-file-")
         path = Path(folder, Path(logical).name)
         with self._staging.own_folder(folder):
             with open(path, mode, encoding=encoding) as f:
                 yield f
-            self.add_file(path, logical, policy="mutable")
+            self.add_file(path, logical, policy="mutable", overwrite=overwrite)
 
     def add_reference(
         self,
@@ -377,26 +428,70 @@ class Artifact(MediaMixin, LinkMixin):
         name: str | None = None,
         checksum: bool = True,
         max_objects: int | None = None,
-    ) -> list[Entry]:
-        """Add a reference to bytes that stay at ``uri`` (``file://``, ``http(s)://``)."""
-        self._ensure_draft()
-        entries = reference_entries(uri, name, checksum, max_objects)
-        self._put(entries, overwrite=False)
-        return entries
+    ) -> list[ArtifactManifestEntry]:
+        """Add a reference to bytes that stay at ``uri`` (``file://``, ``http(s)://``,
+        ``s3://``); returns its entries (a folder's: one per file).
 
-    def remove(self, item: str | Entry) -> None:
-        """Remove a path, or every path below a folder (in an incremental draft, also from
-        the latest version it is committed onto)."""
+        A ``wandb-artifact://<version id>/<path>`` URI (an entry's ``ref_url()``) adds that
+        file of another version of this store, under ``name`` (default: its path there).
+        Its bytes are shared, not copied, and the new entry holds them as stored bytes:
+        it does not depend on the other version being kept (W&B's entry stays a reference
+        to it).
+        """
+        self._ensure_draft()
+        if uri.startswith(f"{ARTIFACT_SCHEME}://"):
+            entries = [self._entry_of_version(uri, name)]
+        else:
+            entries = reference_entries(uri, name, checksum, max_objects)
+        self._put(entries, overwrite=False)
+        return [ArtifactManifestEntry.of(e, self) for e in entries]
+
+    def _entry_of_version(self, uri: str, name: str | None) -> Entry:
+        """The entry a ``wandb-artifact://`` URI names, at ``name`` (see :meth:`add_reference`)."""
+        vid, _, path = uri[len(ARTIFACT_SCHEME) + 3 :].partition("/")
+        if not vid or not path:
+            raise ValidationError(
+                f"invalid reference {uri!r}: expected {ARTIFACT_SCHEME}://<version id>/<path> (an entry's ref_url())"
+            )
+        store = self._staging.store or CONTEXT.store()
+        source = Artifact._committed(store.catalog.version_by_id(vid), store).get_entry(path)
+        if not source.stored:  # a reference of that version: this one points at the same URI
+            return Entry(check_path(name or source.path), source.digest, source.size, source.ref, dict(source.extra))
+        return Entry(check_path(name or source.path), source.digest, source.size)
+
+    def remove(self, item: str | os.PathLike[str] | Entry) -> None:
+        """Remove a path (a string, a ``Path`` or an entry), or every path below a folder
+        (in an incremental draft, also from the latest version it is committed onto).
+
+        Raises:
+            EntryNotFoundError: the draft holds no such path or folder (a
+                ``FileNotFoundError``, as in W&B, and a ``KeyError``); nothing is removed.
+        """
         draft = self._drafted()
-        path = check_path(item.path if isinstance(item, Entry) else item)
+        path = check_path(item.path if isinstance(item, Entry) else _text(item))
         found = [e.path for e in draft.manifest.under(path)]
         if not found and not draft.incremental:
             near = [e.path for e in itertools.islice(draft.manifest, 21)]
-            raise ArtifactNotFoundError(f"cannot remove {path!r}: {self.name!r} has no such path or folder", near)
+            raise EntryNotFoundError(f"cannot remove {path!r}: {self.name!r} has no such path or folder", near)
         for p in found:
             draft.manifest.pop(p)
         if draft.incremental:
             draft.removed.add(path)
+
+    def finalize(self) -> None:
+        """Fix the draft's files: later ``add_*`` and ``remove`` raise
+        ``ArtifactFinalizedError``. Logging it still commits it (logging finalizes a draft
+        by itself; call this to guard against later edits before that)."""
+        self._final = True
+
+    def get_added_local_path_name(self, local_path: str | os.PathLike[str]) -> str | None:
+        """The path inside the artifact of a file added from ``local_path`` (by
+        ``add_file`` or ``add_dir``, the local path spelled as then, or absolute), else None."""
+        given = os.fspath(local_path)
+        if given in self._added:
+            return self._added[given]
+        absolute = os.path.abspath(given)
+        return next((p for local, p in self._added.items() if os.path.abspath(local) == absolute), None)
 
     # -- committing -------------------------------------------------------------------
 
@@ -429,7 +524,9 @@ class Artifact(MediaMixin, LinkMixin):
     def _upsert(self, run: Run, distributed_id: str | None, aliases: list[str]) -> None:
         """Add this draft's entries to a pending version as one contribution; it is final then."""
         draft = self._check_draft()
+        distributed_id = distributed_id if distributed_id is not None else self._distributed_id
         self._upserted = collaborative.upsert(run, draft, self._staging, distributed_id, aliases)
+        self._distributed_id = distributed_id
         self._staging.done()
 
     def _finish(
@@ -442,12 +539,14 @@ class Artifact(MediaMixin, LinkMixin):
     ) -> None:
         """Merge every contribution and this draft's entries, and commit them as this version."""
         draft = self._check_draft()
+        distributed_id = distributed_id if distributed_id is not None else self._distributed_id
         record = collaborative.finish(run, draft, self._staging, distributed_id, aliases, expected_writers, timeout)
         self._finalize(record, run.store)
+        self._distributed_id = distributed_id
 
     def _check_draft(self) -> Draft:
         """Refuse, before anything is written, a draft that cannot become a version."""
-        draft = self._drafted()
+        draft = self._drafted(editing=False)
         draft.metadata = check_metadata(draft.metadata)  # it may have been edited in place
         _check_description(draft.description)
         clashes = draft.manifest.folder_clashes()
@@ -466,8 +565,10 @@ class Artifact(MediaMixin, LinkMixin):
 
     # -- reading ----------------------------------------------------------------------
 
-    def _default_root(self) -> Path:
-        return Path("artifacts") / f"{self._name}:{self.version}"
+    def _default_root(self, include_version: bool = True) -> str:
+        """W&B's default folder: ``<artifact dir>/<name>:<vN>`` (``checkout``: no ``:vN``)."""
+        name = self.source_name if include_version else self.source_name.split(":")[0]
+        return default_root(name)
 
     def _committed_version(self) -> Version:
         self._committed_record()
@@ -479,35 +580,64 @@ class Artifact(MediaMixin, LinkMixin):
         root: str | os.PathLike[str] | None = None,
         allow_missing_references: bool = False,
         skip_cache: bool | None = None,
-        path_prefix: str | None = None,
+        path_prefix: str | os.PathLike[str] | None = None,
+        multipart: bool | None = None,
     ) -> str:
-        """Place the files in ``root`` (default ``./artifacts/<name>:<vN>``); returns it.
+        """Place the files in ``root``; returns it. Files already there with the right
+        bytes are kept, others replaced; files of no entry are left (see :meth:`checkout`).
 
-        ``skip_cache=True`` takes every blob from the store rather than the local cache,
-        and leaves the cache as it was.
+        Args:
+            root: the folder; by default ``./artifacts/<name>:<vN>`` made absolute, below
+                ``$QUIRE_ARTIFACT_DIR`` or else ``$WANDB_ARTIFACT_DIR`` when set (the path
+                returned is then absolute; a ``root`` given is returned as given, as W&B does).
+            allow_missing_references: skip references whose bytes are gone.
+            skip_cache: take every blob from the store rather than the local cache, and
+                leave the cache as it was.
+            path_prefix: only the files whose path starts with this string (``"im"``
+                matches ``images/a.png`` and ``imx.txt``; ``"images/"`` only the folder).
+            multipart: accepted and ignored (W&B's parallel parts of large files: Quire's
+                transfers are already chunked by its blob store).
+
+        Raises:
+            ArtifactNotLoggedError: a draft (log it first).
+            ValidationError: ``path_prefix`` leaves the artifact (``..``, absolute).
+            ArtifactNotFoundError: no path starts with ``path_prefix``; nothing is written.
         """
+        return self._place(root, skip_cache, allow_missing_references, prefix=_check_prefix(path_prefix))
+
+    def _place(
+        self,
+        root: str | os.PathLike[str] | None,
+        skip_cache: bool | None,
+        allow_missing_references: bool = False,
+        prefix: str | None = None,
+        paths: list[str] | None = None,
+    ) -> str:
+        """Download all files, a prefix's or those at ``paths`` into ``root`` (default:
+        :meth:`_default_root`); returns the folder as :meth:`download` does."""
         version = self._committed_version()
-        target = Path(root) if root is not None else self._default_root()
-        version.download(
-            target, check_path(path_prefix) if path_prefix else None, allow_missing_references, bool(skip_cache)
-        )
+        target = os.fspath(root) if root is not None else self._default_root()
+        version.download(Path(target), allow_missing_references, bool(skip_cache), prefix, paths)
         run = CONTEXT.run
         if run is not None and run.store is version.store:
             version.store.catalog.use_version(run.id, version.record.id)
-        return str(target)
+        return target
 
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
-        """Make ``root`` hold exactly this version: download, then delete other files."""
-        target = Path(self.download(root))
+        """Make ``root`` hold exactly this version: download, then delete other files.
+        The default root is W&B's: ``<artifact dir>/<name>``, without the version, so
+        checking out another version replaces this one's files."""
+        target = self.download(root if root is not None else self._default_root(include_version=False))
         paths = {e.path for e in self.manifest}  # one pass, not a page lookup per file
-        for rel in _download.files_below(target):
+        for rel in _download.files_below(Path(target)):
             if rel not in paths:
-                (target / rel).unlink()
-        return str(target)
+                (Path(target) / rel).unlink()
+        return target
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
-        """Raise ``ValueError`` unless ``root`` holds exactly this version's bytes."""
-        self._committed_version().verify(Path(root) if root is not None else self._default_root())
+        """Raise ``ValueError`` unless ``root`` (default: :meth:`download`'s) holds
+        exactly this version's bytes, checked against their BLAKE3 digests."""
+        self._committed_version().verify(Path(root) if root is not None else Path(self._default_root()))
 
     def repair(self, source: str | os.PathLike[str]) -> RepairReport:
         """Check that the store holds every blob of this version intact, and store the
@@ -521,17 +651,65 @@ class Artifact(MediaMixin, LinkMixin):
         return self._committed_version().repair(Path(source))
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
-        """Download a one-file artifact; returns the file's path."""
+        """Download a one-file artifact; returns the file's path. The default root is
+        W&B's for this call: ``./artifacts/<name>:<vN>``, relative, whatever the
+        artifact dir."""
         if len(self.manifest) != 1:
-            raise ValidationError(f"{self.name} holds {len(self.manifest)} files; file() needs exactly one")
-        target = Path(self.download(root))
-        return str(target / next(iter(self.manifest)).path)
+            raise ValidationError(
+                f"{self.name} holds {len(self.manifest)} files; file() needs exactly one: call download() "
+                "for all of them, or get_entry(path).download() for one"
+            )
+        entry = self.get_entry(next(iter(self.manifest)).path)
+        return entry.download(root if root is not None else os.path.join(".", "artifacts", self.source_name))
 
-    def files(self, names: list[str] | None = None, per_page: int = 50) -> list[Entry]:
-        """The entries (all, or those at the given paths)."""
-        if names is None:
-            return sorted(self.manifest, key=lambda e: e.path)
-        return [self.get_entry(n) for n in names]
+    def get_entry(self, name: str | os.PathLike[str]) -> ArtifactManifestEntry:
+        """The entry at path ``name``, bound to this artifact (it can ``download()``
+        itself); a media object's name without its suffix finds it too (``"table"`` for
+        ``table.table.parquet``). Of a large version, only the pages it needs are read.
+
+        Raises:
+            ValidationError: ``name`` leaves the artifact (``..``, absolute).
+            EntryNotFoundError: no such entry (a ``KeyError``, as in W&B).
+        """
+        path = check_path(_text(name))
+        entry = self.manifest.get(path)
+        if entry is None:
+            entry = next((e for k in kinds() if (e := self.manifest.get(path + k.suffix)) is not None), None)
+        if entry is None:
+            folder = path.rpartition("/")[0]
+            near = self.manifest.under(folder) if folder else itertools.islice(self.manifest, 21)
+            raise EntryNotFoundError(f"{self.name} has no entry {path!r}", [e.path for e in near][:21])
+        return ArtifactManifestEntry.of(entry, self)
+
+    def get_path(self, name: str | os.PathLike[str]) -> ArtifactManifestEntry:
+        """W&B's older name for :meth:`get_entry`."""
+        return self.get_entry(name)
+
+    def files(self, names: list[str] | None = None, per_page: int = 50, start: str | None = None) -> ArtifactFiles:
+        """The entries (all, or those at the paths ``names`` that exist), in path order,
+        loaded ``per_page`` at a time; ``start`` is an earlier listing's ``cursor``, to
+        resume after it. Each has W&B's file fields (``name``, ``size``, ``mimetype``,
+        ``md5``, ``download()``)."""
+        return ArtifactFiles(self, names, per_page, start)
+
+    @property
+    def digest_algorithm(self) -> str:
+        """``"BLAKE3"``: what the files' digests and the version digest are made with.
+        W&B shows MD5 (or XXH128) here; Quire keeps BLAKE3, the digest its store
+        addresses and verifies every file by (``entry.md5`` computes a real MD5)."""
+        return DIGEST_ALGORITHM
+
+    def json_encode(self) -> dict[str, Any]:
+        """The reference to this version that W&B puts in a run's config."""
+        record = self._committed_record()
+        return {
+            "_type": "artifactVersion",
+            "_version": "v0",
+            "id": record.id,
+            "version": record.version,
+            "sequenceName": self.source_name.split(":")[0],
+            "usedAs": None,  # W&B's use_as is deprecated and always None
+        }
 
     def logged_by(self) -> PublicRun | None:
         """The run that committed this version."""
@@ -570,6 +748,7 @@ class Artifact(MediaMixin, LinkMixin):
         """Delete this version (its aliases too with ``delete_aliases=True``)."""
         version = self._committed_version()
         version.store.catalog.delete_version(version.record.id, delete_aliases)
+        self._deleted = True
 
     def new_draft(self) -> Artifact:
         """A draft holding this version's files, to edit (``add_*``, ``overwrite=True``,
@@ -605,3 +784,46 @@ class Artifact(MediaMixin, LinkMixin):
 def _check_description(description: object) -> None:
     if description is not None:
         check_text(description, "the description")
+
+
+def artifact_dir() -> str:
+    """Where default download roots go: ``$QUIRE_ARTIFACT_DIR``, else W&B's
+    ``$WANDB_ARTIFACT_DIR``, else ``./artifacts``; absolute."""
+    return os.path.abspath(os.environ.get("QUIRE_ARTIFACT_DIR") or os.environ.get("WANDB_ARTIFACT_DIR") or "artifacts")
+
+
+def default_root(name: str) -> str:
+    """The default folder of the version ``name`` (``name:vN``) below :func:`artifact_dir`.
+
+    Windows refuses ``:`` in a file name, so there ``name:v0`` becomes ``name-v0``, as in
+    W&B; a folder of either spelling that exists already is used as it is (a drive shared
+    between systems keeps finding its files).
+    """
+    base = artifact_dir()
+    plain, safe = os.path.join(base, name), os.path.join(base, name.replace(":", "-"))
+    for candidate in (plain, safe):
+        if os.path.exists(candidate):
+            return candidate
+    return safe if os.name == "nt" else plain
+
+
+def _check_prefix(prefix: str | os.PathLike[str] | None) -> str | None:
+    """A download's ``path_prefix`` as a string prefix of paths (None: every file),
+    refused when it would leave the artifact. A trailing ``/`` is kept: ``"images/"``
+    matches only the folder's files, ``"images"`` also ``images.txt``."""
+    if prefix is None:
+        return None
+    text = _text(prefix)
+    if not isinstance(text, str):
+        raise ValidationError(f"invalid entry path {text!r}: path_prefix must be a string")
+    text = text.replace("\\", "/")
+    if not text:
+        return None  # W&B: an empty prefix selects every file
+    folder = text.endswith("/")
+    return check_path(text.rstrip("/") or text) + ("/" if folder else "")
+
+
+def _text(path: object) -> object:
+    """A ``Path`` (any ``os.PathLike``) as its string; anything else as it is, for
+    :func:`~quire.core.names.check_path` to accept or refuse by name."""
+    return os.fspath(path) if isinstance(path, os.PathLike) else path

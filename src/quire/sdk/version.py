@@ -9,6 +9,7 @@ W&B-compatible :class:`~quire.sdk.artifact.Artifact` is a facade over it.
 from __future__ import annotations
 
 import errno
+import itertools
 import tempfile
 from contextlib import nullcontext
 from pathlib import Path
@@ -19,10 +20,10 @@ from ..core import repair as _repair
 from ..core.cache import Cache, cache_for
 from ..core.draft import Draft
 from ..core.fence import Noted, writer_epoch
-from ..core.manifest import Manifest, load_manifest
+from ..core.manifest import Entry, Manifest, load_manifest
 from ..core.names import check_metadata
 from ..core.repair import RepairReport
-from ..errors import QuireError, StoreError
+from ..errors import ArtifactNotFoundError, QuireError, StoreError
 from ..store import Store
 from ..store.catalog import INHERIT, TTL, Direction, RunRecord, VersionRecord
 from .links import check_ttl
@@ -53,19 +54,51 @@ class Version:
             self._manifest = load_manifest(self.store.blobs, self.record.root)
         return self._manifest
 
-    def download(self, target: Path, prefix: str | None, allow_missing_references: bool, skip_cache: bool) -> None:
-        """Place the files (those at or below ``prefix``) in ``target``; ``skip_cache``
-        takes every blob from the store and leaves the local cache as it was."""
+    def download(
+        self,
+        target: Path,
+        allow_missing_references: bool,
+        skip_cache: bool,
+        prefix: str | None = None,
+        paths: list[str] | None = None,
+    ) -> None:
+        """Place the files in ``target``: all, those whose path starts with the string
+        ``prefix``, or those at ``paths``; ``skip_cache`` takes every blob from the store
+        and leaves the local cache as it was.
+
+        Raises:
+            ArtifactNotFoundError: ``prefix`` matches no path (nothing is written).
+        """
         if self._manifest is None and not skip_cache:  # its pages through the cache too
             self._manifest = load_manifest(cache_for(self.store.local_dir).pages(self.store.blobs), self.record.root)
-        with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
-            cache = Cache(Path(scratch)) if scratch else cache_for(self.store.local_dir)
-            try:
-                _download.download(self.store.blobs, cache, self.manifest, target, prefix, allow_missing_references)
-            except QuireError:
-                raise
-            except OSError as exc:  # the folder's or the cache's file system refused a write
-                raise _download_error(exc, target, cache.root) from exc
+        with _download.paused_gc():  # a large version's entries: see paused_gc
+            entries = self._chosen(prefix, paths)
+            with tempfile.TemporaryDirectory(prefix="quire-nocache-") if skip_cache else nullcontext() as scratch:
+                cache = Cache(Path(scratch)) if scratch else cache_for(self.store.local_dir)
+                try:
+                    _download.download(self.store.blobs, cache, entries, target, allow_missing_references)
+                except QuireError:
+                    raise
+                except OSError as exc:  # the folder's or the cache's file system refused a write
+                    raise _download_error(exc, target, cache.root) from exc
+
+    def _chosen(self, prefix: str | None, paths: list[str] | None) -> list[Entry]:
+        """The entries a download places (see :meth:`download`)."""
+        manifest = self.manifest
+        if paths is not None:
+            return [e for e in map(manifest.get, paths) if e is not None]
+        if not prefix:
+            return list(manifest)
+        entries = manifest.starting_with(prefix)
+        if not entries:
+            folder = prefix.rpartition("/")[0]
+            near = manifest.under(folder) if folder else itertools.islice(manifest, 21)
+            raise ArtifactNotFoundError(
+                f"no path of {self.record.collection}:{self.record.version} starts with {prefix!r}; "
+                "path_prefix is the start of a path inside the artifact (such as 'images/' or 'im')",
+                [e.path for e in near][:21],
+            )
+        return entries
 
     def verify(self, root: Path) -> None:
         """Raise ``ValueError`` unless ``root`` holds exactly this version's bytes."""
