@@ -199,3 +199,8 @@ class MissingCapabilityError(StoreError):
     def __init__(self, message: str, capability: str) -> None:
         super().__init__(message)
         self.capability = capability
+
+
+class ConfigError(ValidationError):
+    """A run's config key would change value without ``allow_val_change`` (W&B's
+    ``wandb.sdk.lib.config_util.ConfigError``); nothing of the update was applied."""
