@@ -27,8 +27,8 @@ from .errors import (
 from .sdk.api import Api
 from .sdk.artifact import Artifact
 from .sdk.config import Config
-from .sdk.run import Run, define_metric, finish, init, log, login
 from .sdk.run import PreInit as _PreInit
+from .sdk.run import Run, define_metric, finish, init, log, login
 from .sdk.run import current_run as _current_run
 
 if TYPE_CHECKING:

@@ -47,13 +47,13 @@ def to_json(value: Any, what: str) -> Any:
         return os.fspath(value)
     item = getattr(value, "item", None)  # a numpy scalar (or 0-d array)
     tolist = getattr(value, "tolist", None)  # a numpy array
-    if callable(tolist) and getattr(value, "ndim", 0):
+    ndim: object = getattr(value, "ndim", None)
+    if callable(tolist) and ndim:
         return to_json(tolist(), what)
     if callable(item):
         return to_json(item(), what)
     raise ValidationError(
-        f"{what} is a {type(value).__name__}, which a run cannot record; "
-        "give numbers, strings, lists or dicts of them"
+        f"{what} is a {type(value).__name__}, which a run cannot record; give numbers, strings, lists or dicts of them"
     )
 
 
@@ -262,7 +262,7 @@ class Summary(MutableMapping[str, Any]):
     def __repr__(self) -> str:
         return repr(self._items)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """Set the keys given (a dict, and keyword arguments)."""
         given = dict(*args, **kwargs)
         self._merge(given)
@@ -283,4 +283,3 @@ class Summary(MutableMapping[str, Any]):
         """What the catalog records."""
         stored: dict[str, Any] = to_json(self._items, "summary")
         return stored
-

@@ -7,6 +7,7 @@ Edits of a public run (``config``, ``summary``, ``tags``, ``notes``, ``name``, `
 
 from __future__ import annotations
 
+import getpass
 import math
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -52,13 +53,13 @@ class PublicRun:
     state = property(lambda self: self._record.state)
     created_at = property(lambda self: self._record.created_at)
     display_name = property(lambda self: self.name)
-    entity = property(lambda self: self._record.info.get("entity"), doc="The entity given at init, if any.")
+    entity = property(lambda self: entity_of(self._record), doc="The entity given at init, else the user's name.")
     url = property(lambda self: None, doc="None: Quire has no web app.")
 
     @property
     def path(self) -> list[str]:
         """``[entity, project, id]``, as W&B's public run gives it."""
-        return [self.entity or "", self.project, self.id]
+        return [self.entity, self.project, self.id]
 
     # -- history --------------------------------------------------------------------------
 
@@ -115,7 +116,9 @@ class PublicRun:
         if wanted is not None:
             rows = [{k: r[k] for k in wanted if k in r} for r in rows]
         if len(rows) > samples:
-            rows = [rows[round(i * (len(rows) - 1) / (samples - 1))] for i in range(samples)] if samples > 1 else rows[:1]
+            rows = (
+                [rows[round(i * (len(rows) - 1) / (samples - 1))] for i in range(samples)] if samples > 1 else rows[:1]
+            )
         if not pandas:
             return rows
         try:
@@ -138,7 +141,9 @@ class PublicRun:
         """Record that this run used a logged version (an input edge); returns it."""
         if isinstance(artifact, str):
             addr = parse_address(artifact, self.project)
-            artifact = Artifact._committed(self._store.catalog.version(addr.project, addr.name, addr.version), self._store)
+            artifact = Artifact._committed(
+                self._store.catalog.version(addr.project, addr.name, addr.version), self._store
+            )
         record = _logged(artifact, "use_artifact")
         self._store.catalog.use_version(self.id, record.id)
         return artifact
@@ -206,6 +211,18 @@ class PublicRun:
         return f"<Run {self.project}/{self.id} ({self.state})>"
 
 
+def entity_of(record: RunRecord) -> str:
+    """The run's entity: the one ``init`` was given (recorded in its info), else the
+    user's name, as W&B defaults to; Quire keeps it but has no use for it."""
+    given = record.info.get("entity")
+    if isinstance(given, str) and given:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name (a container without a passwd entry)
+        return "quire"
+
+
 def _row(row: HistoryRow) -> dict[str, Any]:
     got: dict[str, Any] = from_json(row.data)
     got["_step"] = row.step
@@ -253,8 +270,8 @@ _OPS = {
     "$gte": lambda a, b: a is not None and a >= b,
     "$lt": lambda a, b: a is not None and a < b,
     "$lte": lambda a, b: a is not None and a <= b,
-    "$in": lambda a, b: (bool(set(a) & set(b)) if isinstance(a, list) else a in b),
-    "$nin": lambda a, b: (not set(a) & set(b) if isinstance(a, list) else a not in b),
+    "$in": lambda a, b: bool(set(a) & set(b)) if isinstance(a, list) else a in b,
+    "$nin": lambda a, b: not set(a) & set(b) if isinstance(a, list) else a not in b,
     "$exists": lambda a, b: (a is not None) == bool(b),
 }
 _MISSING = object()
@@ -375,5 +392,7 @@ class RunApi:
         try:
             present.sort(key=lambda r: _order_key(r, field_)[1], reverse=order.startswith("-"))
         except TypeError:
-            raise ValidationError(f"runs hold values of different types under {field_!r}; they cannot be ordered") from None
+            raise ValidationError(
+                f"runs hold values of different types under {field_!r}; they cannot be ordered"
+            ) from None
         return present + absent

@@ -16,16 +16,16 @@ logs every batch costs no transaction each; a process that dies loses at most th
 from __future__ import annotations
 
 import atexit
-import getpass
-import math
+import operator
 import os
 import re
 import secrets
+import shutil
 import string
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ from .artifact import Artifact
 from .config import Config, Summary, as_mapping, filtered, from_json, to_json
 from .context import CONTEXT
 from .models import ModelMixin
-from .public_run import PublicRun
+from .public_run import PublicRun, entity_of
 
 __all__ = [
     "Metric",
@@ -138,8 +138,7 @@ class Run(ModelMixin):
     def entity(self) -> str:
         """The entity given (``init(entity=)``, ``WANDB_ENTITY``), else the user's name, as
         W&B defaults to; Quire keeps it but has no use for it."""
-        entity: str = self._record.info.get("entity") or _user()
-        return entity
+        return entity_of(self._record)
 
     @property
     def path(self) -> str:
@@ -325,7 +324,11 @@ class Run(ModelMixin):
         entry = art.add(media, _entry_name(key))
         self.log_artifact(art)
         kind = "table" if is_table else type(media).__name__.lower()
-        return {"_type": f"{kind}-file", "artifact_path": f"{self.project}/{art.name}:{art.version}", "path": entry.path}
+        return {
+            "_type": f"{kind}-file",
+            "artifact_path": art.qualified_name,
+            "path": entry.path,
+        }
 
     def define_metric(
         self,
@@ -604,9 +607,9 @@ def init(
     if mode is not None and mode not in _MODES:
         raise ValidationError(f"unknown mode {mode!r}: choose one of {', '.join(_MODES)}")
     resume = _resume(_setting(resume, "resume"))
-    tags = _setting(tags, "tags")
-    if isinstance(tags, str):  # WANDB_TAGS is comma-separated
-        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    if tags is None:  # QUIRE_TAGS / WANDB_TAGS: comma-separated
+        from_env = _setting(None, "tags")
+        tags = [t.strip() for t in from_env.split(",") if t.strip()] if from_env else None
     notes = _setting(notes, "notes")
     _check_tags_and_notes(tags, notes)
     entity = _setting(entity, "entity")
@@ -725,6 +728,15 @@ class DisabledRun(Run):
     disabled = property(lambda self: True, doc="True.")
 
     @property
+    def store(self) -> Store:
+        """A throwaway store in a temporary folder (removed at ``finish``): what drafts
+        made meanwhile stage their files in, so the store the run would use is untouched."""
+        if self._store is None:
+            self._scratch = tempfile.mkdtemp(prefix=f"quire-disabled-{self.id}-")
+            self._store = open_store(self._scratch)
+        return self._store
+
+    @property
     def dir(self) -> str:
         """A temporary folder, made on first use (nothing is written where the run would)."""
         if self._dir is None:
@@ -744,8 +756,11 @@ class DisabledRun(Run):
         self._finished = True
         self._record.state = "crashed" if exit_code else "finished"
         CONTEXT.leave(self)
+        scratch = self.__dict__.get("_scratch")
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
-    def log_artifact(self, *_: Any, **__: Any) -> Any:  # type: ignore[override]
+    def log_artifact(self, *_: Any, **__: Any) -> Any:
         """Does nothing; returns an object that accepts any call."""
         return _Nothing()
 
@@ -835,9 +850,7 @@ def _new_record(
     )
 
 
-def _begin(
-    record: RunRecord, store: str | os.PathLike[str] | None, chosen: bool, root_dir: str | None = None
-) -> Run:
+def _begin(record: RunRecord, store: str | os.PathLike[str] | None, chosen: bool, root_dir: str | None = None) -> Run:
     opened = open_store(store)
     if chosen:  # recorded now, so that an id taken meanwhile fails here, not in a later write
         opened.catalog.create_run(record)
@@ -852,7 +865,7 @@ def _begin(
 def _checked_step(step: object) -> int:
     if isinstance(step, bool) or not hasattr(step, "__index__"):
         raise ValidationError(f"step must be an integer, not {step!r}")
-    value = int(step)  # type: ignore[call-overload]  # has __index__: numpy integers too
+    value = operator.index(step)  # numpy integers too
     if value < 0:
         raise ValidationError(f"step must not be negative, not {value}")
     return value
@@ -896,13 +909,6 @@ def _entry_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-/ ]", "_", key).strip("/") or "media"
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in a container without a passwd entry
-        return "quire"
-
-
 def _current(call: str) -> Run:
     run = current_run()
     if run is None:
@@ -939,7 +945,7 @@ class PreInit:
             raise AttributeError(name)
         return self._fail()
 
-    __getitem__ = __setitem__ = __setattr__ = __contains__ = __iter__ = _fail  # type: ignore[assignment]
+    __getitem__ = __setitem__ = __setattr__ = __contains__ = __iter__ = _fail
 
     def __repr__(self) -> str:
         return f"<quire.{self._name} before quire.init()>"

@@ -139,7 +139,8 @@ class RunVerbs:
         state: str | None = None,
     ) -> RunRecord:
         """Replace the fields given (None: unchanged); ``state="running"`` reopens it."""
-        given = {"name": name, "group": group, "job_type": job_type, "config": config, "summary": summary}
+        given: dict[str, Any] = {"name": name, "group": group, "job_type": job_type, "config": config}
+        given["summary"] = summary
         given |= {"tags": tags, "notes": notes, "info": info, "state": state}
         check_run_update(given)
         columns = {("group_name" if k == "group" else k): v for k, v in given.items() if v is not None}
