@@ -32,11 +32,33 @@ def run_ids() -> list[str]:
 # -- init ---------------------------------------------------------------------------------
 
 #: wandb 0.31's ``init`` parameters (``inspect.signature(wandb.init)``)
-WANDB_INIT = (
-    "entity project dir id name notes tags config config_exclude_keys config_include_keys "
-    "allow_val_change group job_type mode force reinit resume resume_from fork_from save_code "
-    "tensorboard sync_tensorboard monitor_gym settings anonymous"
-).split()
+WANDB_INIT = [
+    "entity",
+    "project",
+    "dir",
+    "id",
+    "name",
+    "notes",
+    "tags",
+    "config",
+    "config_exclude_keys",
+    "config_include_keys",
+    "allow_val_change",
+    "group",
+    "job_type",
+    "mode",
+    "force",
+    "reinit",
+    "resume",
+    "resume_from",
+    "fork_from",
+    "save_code",
+    "tensorboard",
+    "sync_tensorboard",
+    "monitor_gym",
+    "settings",
+    "anonymous",
+]
 
 
 def test_init_takes_every_argument_of_wandbs_init() -> None:
@@ -110,7 +132,7 @@ def test_config_may_be_a_dict_a_namespace_or_an_object(config: object) -> None:
 
 
 def test_a_config_that_is_not_a_mapping_is_refused_before_anything_is_written() -> None:
-    with pytest.raises(ValidationError, match="dict, an argparse.Namespace"):
+    with pytest.raises(ValidationError, match=r"dict, an argparse.Namespace"):
         wandb.init(config=[1, 2])
     with pytest.raises(ValidationError, match="not both"):
         wandb.init(config={"a": 1}, config_include_keys=["a"], config_exclude_keys=["b"])
@@ -240,7 +262,7 @@ def test_resume_allow_of_an_unknown_id_starts_that_run() -> None:
 
 
 def test_resume_must_of_an_unknown_id_is_refused_and_writes_nothing() -> None:
-    with pytest.raises(ValidationError, match="no run 'ghost1'.*resume"):
+    with pytest.raises(ValidationError, match=r"no run 'ghost1'.*resume"):
         wandb.init(id="ghost1", resume="must")
     with pytest.raises(ValidationError, match="needs the id"):
         wandb.init(resume="must")
@@ -250,7 +272,7 @@ def test_resume_must_of_an_unknown_id_is_refused_and_writes_nothing() -> None:
 def test_resume_never_of_a_recorded_id_is_refused_and_changes_nothing() -> None:
     _a_finished_run()
     before = open_store().catalog.run("r1")
-    with pytest.raises(ValidationError, match="exists already.*allow"):
+    with pytest.raises(ValidationError, match=r"exists already.*allow"):
         wandb.init(id="r1", resume="never")
     assert open_store().catalog.run("r1") == before and wandb.run is None
 
@@ -258,7 +280,7 @@ def test_resume_never_of_a_recorded_id_is_refused_and_changes_nothing() -> None:
 def test_resume_with_a_changed_config_value_needs_allow_val_change() -> None:
     _a_finished_run()
     before = open_store().catalog.run("r1")
-    with pytest.raises(ConfigError, match='"lr" from 0.1 to 0.2'):
+    with pytest.raises(ConfigError, match=r'"lr" from 0.1 to 0.2'):
         wandb.init(id="r1", resume="allow", config={"lr": 0.2})
     assert open_store().catalog.run("r1") == before
     with wandb.init(id="r1", resume="allow", config={"lr": 0.2}, allow_val_change=True) as run:
@@ -300,14 +322,14 @@ def test_config_reads_and_writes_as_wandb_config() -> None:
         }
     )
     with pytest.raises(AttributeError, match="nothing"):
-        config.nothing  # noqa: B018
+        config.nothing
     run.finish()
     assert recorded(run.id).config == config.as_dict()
 
 
 def test_changing_a_config_value_needs_allow_val_change_and_else_changes_nothing() -> None:
     run = wandb.init(config={"lr": 0.1, "bs": 8})
-    with pytest.raises(ConfigError, match='"lr" from 0.1 to 0.2.*allow_val_change=True'):
+    with pytest.raises(ConfigError, match=r'"lr" from 0.1 to 0.2.*allow_val_change=True'):
         run.config.update({"new": 1, "lr": 0.2})
     with pytest.raises(ConfigError):
         run.config.lr = 0.3
@@ -334,7 +356,7 @@ def test_config_changes_are_written_with_the_runs_next_write_not_each(make_files
 
 def test_config_values_that_a_run_cannot_record_are_refused() -> None:
     run = wandb.init(config={"lr": 0.1})
-    with pytest.raises(ValidationError, match="config\\['model'\\].*object"):
+    with pytest.raises(ValidationError, match=r"config\['model'\].*object"):
         run.config.update({"ok": 1, "model": object()})
     with pytest.raises(ValidationError, match="strings"):
         run.config.update({3: "x"})
@@ -431,7 +453,7 @@ def test_a_finished_run_takes_no_more_history_or_config() -> None:
 def test_module_level_names_before_init_say_to_call_init() -> None:
     assert wandb.run is None
     with pytest.raises(ValidationError, match="init"):
-        wandb.config.lr  # noqa: B018
+        wandb.config.lr
     with pytest.raises(ValidationError, match="init"):
         wandb.summary["x"] = 1
     with pytest.raises(ValidationError, match="init"):
