@@ -690,3 +690,16 @@ def test_warnings_module_is_quiet_for_a_normal_run() -> None:
         with wandb.init() as run:
             run.log({"a": 1})
             run.log({"a": 2}, step=1)
+
+
+def test_reinit_returns_the_previous_run_finishes_it_or_makes_a_new_one() -> None:
+    first = wandb.init(id="one111")
+    assert wandb.init(id="ignored", reinit="return_previous") is first and run_ids() == ["one111"]
+    side = wandb.init(id="side11", reinit="create_new")
+    assert wandb.run is first and side.state == "running"
+    side.finish()
+    assert wandb.run is first
+    second = wandb.init(id="two222", reinit="finish_previous")
+    assert first.state == "finished" and wandb.run is second
+    third = wandb.init()  # Quire finishes the current run by default (W&B outside notebooks returns it)
+    assert second.state == "finished" and wandb.run is third

@@ -577,7 +577,12 @@ def init(
       filtered by ``config_include_keys`` / ``config_exclude_keys``.
     - ``store``: Quire's own (default ``QUIRE_STORE``).
 
-    ``force``, ``reinit``, ``resume_from``, ``fork_from``, ``save_code``,
+    - ``reinit``: with a run current, ``"return_previous"`` returns it (nothing new is
+      made), ``"create_new"`` starts a run that does not become current; otherwise (and
+      by default: W&B returns the previous run outside notebooks) the current run is
+      finished first.
+
+    ``force``, ``resume_from``, ``fork_from``, ``save_code``,
     ``tensorboard``, ``sync_tensorboard``, ``monitor_gym``, ``settings``, ``anonymous``
     and ``magic`` change nothing in Quire: those given are recorded in the run's info.
 
@@ -590,7 +595,7 @@ def init(
     """
     ignored = {
         "force": force,
-        "reinit": reinit,
+        "reinit": reinit,  # acted on below, and recorded
         "resume_from": resume_from,
         "fork_from": fork_from,
         "save_code": save_code,
@@ -635,12 +640,17 @@ def init(
     record.tags, record.notes, record.info = list(tags or []), notes, info
     root = _setting(dir, "dir")
     root_dir = os.fspath(root) if root is not None else None
+    previous = current_run()
+    if previous is not None and reinit == "return_previous":
+        return previous
     if mode == "disabled":
         run: Run = DisabledRun(None, record, root_dir)
     else:
         run = _open(record, store, run_id is not None, resume, root_dir, allow_val_change)
-    if CONTEXT.run is not None:
-        CONTEXT.run.finish()
+    if reinit == "create_new" and previous is not None:
+        return run  # a run of its own: the current run stays current, as W&B's
+    if previous is not None:
+        previous.finish()
     CONTEXT.enter(run)
     return run
 
