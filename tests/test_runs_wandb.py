@@ -356,7 +356,7 @@ def test_config_changes_are_written_with_the_runs_next_write_not_each(make_files
 
 def test_config_values_that_a_run_cannot_record_are_refused() -> None:
     run = wandb.init(config={"lr": 0.1})
-    with pytest.raises(ValidationError, match=r"config\['model'\].*object"):
+    with pytest.raises(ValidationError, match=r"run config\['model'\].*object"):
         run.config.update({"ok": 1, "model": object()})
     with pytest.raises(ValidationError, match="strings"):
         run.config.update({3: "x"})

@@ -21,14 +21,17 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
+from ..core.names import MAX_METADATA_DEPTH
 from ..errors import ConfigError, ValidationError
 
 #: the tag of a stored non-finite float: ``{"_quire_float": "nan" | "inf" | "-inf"}``
 _FLOAT_TAG = "_quire_float"
 
 
-def to_json(value: Any, what: str) -> Any:
+def to_json(value: Any, what: str, _depth: int = 0) -> Any:
     """``value`` as JSON a catalog holds (a new object), or ``ValidationError`` naming ``what``."""
+    if _depth > MAX_METADATA_DEPTH:
+        raise ValidationError(f"{what.split('[')[0]} nests deeper than {MAX_METADATA_DEPTH} levels; flatten it")
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -38,20 +41,20 @@ def to_json(value: Any, what: str) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValidationError(f"{what} has a key {key!r} that is not a string; use string keys")
-            out[key] = to_json(item, f"{what}[{key!r}]")
+            out[key] = to_json(item, f"{what}[{key!r}]", _depth + 1)
         return out
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
-        return [to_json(item, what) for item in items]
+        return [to_json(item, what, _depth + 1) for item in items]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     item = getattr(value, "item", None)  # a numpy scalar (or 0-d array)
     tolist = getattr(value, "tolist", None)  # a numpy array
     ndim: object = getattr(value, "ndim", None)
     if callable(tolist) and ndim:
-        return to_json(tolist(), what)
+        return to_json(tolist(), what, _depth)
     if callable(item):
-        return to_json(item(), what)
+        return to_json(item(), what, _depth)
     raise ValidationError(
         f"{what} is a {type(value).__name__}, which a run cannot record; give numbers, strings, lists or dicts of them"
     )
@@ -198,7 +201,7 @@ class Config:
             key = raw.strip("-")
             if not key:
                 raise ValidationError(f"config key {raw!r} is empty once its dashes are dropped")
-            value = from_json(to_json(value, f"config[{key!r}]"))  # as it reads back
+            value = from_json(to_json(value, f"run config[{key!r}]"))  # as it reads back
             if not allow_val_change and key in self._items and self._items[key] != value:
                 raise ConfigError(
                     f'Attempted to change value of key "{key}" from {self._items[key]!r} to '

@@ -44,7 +44,8 @@ def record(conn: sa.Connection, runs: list[RunRecord], url: str) -> None:
             continue
         if made is not None:
             raise ValidationError(
-                f"a run with id {run.id!r} exists already in {url}; give another id, or none for a fresh one"
+                f"a run with id {run.id!r} exists already in {url}; give another id, none for a fresh "
+                "one, or resume it (init(id=..., resume='allow'))"
             )
         conn.execute(
             t.runs.insert().values(
