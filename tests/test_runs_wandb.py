@@ -703,3 +703,36 @@ def test_reinit_returns_the_previous_run_finishes_it_or_makes_a_new_one() -> Non
     assert first.state == "finished" and wandb.run is second
     third = wandb.init()  # Quire finishes the current run by default (W&B outside notebooks returns it)
     assert second.state == "finished" and wandb.run is third
+
+
+def test_other_logged_media_are_stored_in_an_artifact_of_the_run() -> None:
+    from quire.sdk import media
+
+    class Note:  # a media kind as Image & co. are: artifact.add-able, registered
+        suffix = ".note.txt"
+
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def _write(self, path: Path) -> None:
+            Path(path).write_text(self.text)
+
+        @classmethod
+        def read(cls, artifact: object, path: str) -> Note:
+            return cls(media.local_files(artifact, [path])[0].read_text())  # type: ignore[arg-type]
+
+    media.register(Note)  # type: ignore[arg-type]
+    try:
+        run = wandb.init(project="p")
+        run.log({"sample": Note("hello"), "loss": 0.1})
+        run.finish()
+        (row,) = recorded(run.id).scan_history()
+        assert row["sample"] == {
+            "_type": "note-file",
+            "artifact_path": f"p/run-{run.id}-sample:v0",
+            "path": "sample.note.txt",
+        }
+        art = wandb.Api().artifact(row["sample"]["artifact_path"])
+        assert art.type == "run_media" and art.get("sample").text == "hello"
+    finally:
+        media.KINDS.remove(Note)  # type: ignore[arg-type]
