@@ -438,7 +438,12 @@ def test_log_a_path_directly_and_module_level_helpers(make_files) -> None:
     logged = run.log_artifact(root / "sub", name="folder", type="dataset")
     assert (logged.version, logged.type, sorted(logged.manifest.entries)) == ("v0", "dataset", ["b.txt"])
     single = quire.log_artifact(str(root / "a.txt"), aliases=["one"])  # through quire.run
-    assert (single.qualified_name, single.type, single.aliases) == ("p/a.txt:v0", "unspecified", ["latest", "one"])
+    # named as W&B names it: run-<id>-<basename>
+    assert (single.qualified_name, single.type, single.aliases) == (
+        f"p/run-{run.id}-a.txt:v0",
+        "unspecified",
+        ["latest", "one"],
+    )
     assert quire.run is run
     assert quire.use_artifact("folder:v0").id == logged.id
     run.finish()

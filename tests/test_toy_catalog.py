@@ -8,6 +8,7 @@ the SQL catalog (it shares none of its code); it is written from the protocol al
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -57,6 +58,8 @@ from quire.store.catalog import (
     Sweep,
     VersionCommit,
     VersionRecord,
+    check_json,
+    check_run_update,
     now,
     pending_where,
 )
@@ -109,6 +112,7 @@ class MemoryState:
         self.collections: dict[tuple[str, str], _Collection] = {}
         self.versions: dict[str, _Version] = {}
         self.runs: dict[str, RunRecord] = {}
+        self.history: dict[str, dict[int, HistoryRow]] = {}  # run id -> step -> row
         self.edges: list[tuple[str, str, Direction]] = []  # (run id, version id, direction)
         self.pending: dict[str, _Pending] = {}
         self.epoch = 0
@@ -572,7 +576,7 @@ class MemoryCatalog:
         """Record the runs this handle deferred (checked already), as part of this write."""
         for run in self._deferred.values():
             if run.id not in self.state.runs:
-                self.state.runs[run.id] = replace(run, config=dict(run.config))
+                self.state.runs[run.id] = copy.deepcopy(run)
                 self.state.projects.add(run.project)
         self._deferred = {}
 
@@ -601,10 +605,12 @@ class MemoryCatalog:
             found = self.state.runs.get(run_id)
             if found is None:
                 raise ArtifactNotFoundError(f"no run {run_id!r} in {self.url}")
-            return replace(found, config=dict(found.config))
+            return copy.deepcopy(found)
 
     def project_runs(self, project: str) -> list[RunRecord]:
-        raise NotImplementedError
+        with self.state.lock:
+            found = [self.run(r.id) for r in self.state.runs.values() if r.project == project]
+            return sorted(found, key=lambda r: r.created_at)
 
     def update_run(
         self,
@@ -620,13 +626,38 @@ class MemoryCatalog:
         info: dict[str, Any] | None = None,
         state: str | None = None,
     ) -> RunRecord:
-        raise NotImplementedError
+        given = {"name": name, "group": group, "job_type": job_type, "config": config, "summary": summary}
+        given |= {"tags": tags, "notes": notes, "info": info, "state": state}
+        check_run_update(given)
+        changes = {k: copy.deepcopy(v) for k, v in given.items() if v is not None}
+        if state is not None:
+            changes["finished_at"] = None if state == "running" else now()
+        with self.state.lock:
+            self._check_deferred()
+            self._record_deferred()
+            self.run(run_id)  # not found: raises
+            self.state.runs[run_id] = replace(self.state.runs[run_id], **changes)
+            return self.run(run_id)
 
     def log_history(self, run_id: str, rows: list[HistoryRow]) -> None:
-        raise NotImplementedError
+        for row in rows:
+            if isinstance(row.step, bool) or not isinstance(row.step, int) or not 0 <= row.step < 2**63:
+                raise ValidationError(f"a history step must be an integer from 0 to 2**63-1, not {row.step!r}")
+            check_json(row.data, f"the history row at step {row.step}")
+        with self.state.lock:
+            self._check_deferred()
+            self._record_deferred()
+            self.run(run_id)
+            held = self.state.history.setdefault(run_id, {})
+            for row in rows:
+                held[row.step] = copy.deepcopy(row)
 
     def history(self, run_id: str, start: int = 0, stop: int | None = None) -> list[HistoryRow]:
-        raise NotImplementedError
+        with self.state.lock:
+            self.run(run_id)
+            held = self.state.history.get(run_id, {})
+            steps = sorted(s for s in held if s >= start and (stop is None or s < stop))
+            return [copy.deepcopy(held[s]) for s in steps]
 
     def use_version(self, run_id: str, vid: str) -> None:
         with self.state.lock:

@@ -26,8 +26,10 @@ from .errors import (
 )
 from .sdk.api import Api
 from .sdk.artifact import Artifact
+from .sdk.config import Config
 from .sdk.links import ArtifactTTL
-from .sdk.run import Run, finish, init
+from .sdk.run import PreInit as _PreInit
+from .sdk.run import Run, define_metric, finish, init, log, login
 from .sdk.run import current_run as _current_run
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "ArtifactTTL",
     "Audio",
+    "Config",
     "ConflictError",
     "Histogram",
     "Html",
@@ -65,10 +68,13 @@ __all__ = [
     "Video",
     "__version__",
     "data_types",
+    "define_metric",
     "errors",
     "finish",
     "init",
+    "log",
     "log_artifact",
+    "login",
     "reporting",
     "use_artifact",
 ]
@@ -85,9 +91,13 @@ def use_artifact(artifact_or_name: Artifact | str, **kwargs: Any) -> Artifact:
 
 
 def __getattr__(name: str) -> Any:
-    # ``quire.run`` is the current run, as ``wandb.run`` is; it changes, so it is computed.
-    if name == "run":
-        return _current_run()
+    # The current run's surface, as ``wandb.run``, ``wandb.config`` and ``wandb.summary``:
+    # it changes with the run, so it is computed (before init: an object that says so).
+    if name in ("run", "config", "summary"):
+        run = _current_run()
+        if name == "run" or run is not None:
+            return getattr(run, name) if name != "run" else run
+        return _PreInit(name)
     # Tables need pyarrow: imported when first asked for, so `import quire` stays light.
     if name in _DATA_TYPES or name == "data_types":
         data_types = importlib.import_module(".data_types", __name__)

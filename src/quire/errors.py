@@ -205,3 +205,8 @@ class EntryNotFoundError(ArtifactNotFoundError, FileNotFoundError):
     """An artifact holds no file or folder at the path given (``remove``, ``get_entry``):
     a ``KeyError`` like every not-found error, and the ``FileNotFoundError`` that W&B's
     ``remove`` raises, so ``except`` clauses of either kind keep working."""
+
+
+class ConfigError(ValidationError):
+    """A run's config key would change value without ``allow_val_change`` (W&B's
+    ``wandb.sdk.lib.config_util.ConfigError``); nothing of the update was applied."""

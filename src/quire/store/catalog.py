@@ -20,6 +20,7 @@ conformance suite ``quire.testing.CatalogTests`` says what any other must do.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,46 @@ ABORTED: PendingState = "aborted"
 PENDING_STATES: tuple[PendingState, ...] = (OPEN, COMMITTED, ABORTED)
 #: the most characters a run's name, group or job type may have (every catalog holds them)
 RUN_TEXT_LIMIT = 256
+
+#: the states a run is in: ``running`` until it ends, then ``finished`` or ``crashed``
+RUN_STATES = ("running", "finished", "crashed")
+
+
+def check_run_update(fields: dict[str, Any]) -> None:
+    """Refuse, before any write, a run update (``update_run``'s fields, None: unchanged)
+    that a catalog cannot hold as given: text too long or holding NUL, an unknown state,
+    tags that are not strings, JSON with NaN (PostgreSQL refuses what SQLite keeps, so
+    every catalog refuses it, with the same message)."""
+    for what in ("name", "group", "job_type", "notes"):
+        value = fields.get(what)
+        if value is None:
+            continue
+        if not isinstance(value, str) or "\x00" in value:
+            raise ValidationError(f"the run's {what} must be a string without NUL, not {value!r:.80}")
+        if what != "notes" and len(value) > RUN_TEXT_LIMIT:
+            raise ValidationError(
+                f"the run's {what} is {len(value)} characters long; the catalog holds at most {RUN_TEXT_LIMIT}"
+            )
+    state = fields.get("state")
+    if state is not None and state not in RUN_STATES:
+        raise ValidationError(f"unknown run state {state!r}: choose one of {', '.join(RUN_STATES)}")
+    tags = fields.get("tags")
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)):
+        raise ValidationError(f"run tags must be a list of strings, not {tags!r:.80}")
+    for what in ("config", "summary", "info"):
+        if fields.get(what) is not None:
+            check_json(fields[what], f"the run's {what}")
+
+
+def check_json(value: object, what: str) -> None:
+    """Refuse what is not a JSON object that every catalog stores as it is (no NaN)."""
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} must be a dict, not {type(value).__name__}")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} is not JSON the catalog can hold: {exc}") from None
+
 
 #: A version's time to live: seconds from its creation, ``"inherit"`` (its collection's
 #: default, read when asked, so changing the default changes it) or ``"never"``.

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ...errors import ValidationError
-from ..catalog import RUN_TEXT_LIMIT, HistoryRow, RunRecord, now
+from ...errors import ArtifactNotFoundError, ValidationError
+from ..catalog import RUN_TEXT_LIMIT, HistoryRow, RunRecord, check_json, check_run_update, now
 from . import schema as t
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ def record(conn: sa.Connection, runs: list[RunRecord], url: str) -> None:
             continue
         if made is not None:
             raise ValidationError(
-                f"a run with id {run.id!r} exists already in {url}; give another id, or none for a fresh one"
+                f"a run with id {run.id!r} exists already in {url}; give another id, none for a fresh "
+                "one, or resume it (init(id=..., resume='allow'))"
             )
         conn.execute(
             t.runs.insert().values(
@@ -107,14 +108,22 @@ def edges(conn: sa.Connection, run_ids: list[str], vid: str, direction: str) -> 
 
 class RunVerbs:
     """The catalog's run verbs beyond creating and finishing one: listing, updating and
-    the history (mixed into :class:`~quire.store.sql.SQLCatalog`, which provides ``tx``)."""
+    the history (mixed into :class:`~quire.store.sql.SQLCatalog`, which provides ``tx``).
+
+    ``update_run`` and ``log_history`` are writes: a deferred run (``defer_run``) is
+    recorded by them first, in the same transaction."""
 
     tx: Transactions
     url: str
 
     def project_runs(self, project: str) -> list[RunRecord]:
-        """Every run of a project, oldest first."""
-        raise NotImplementedError
+        """Every run of a project, oldest first (none for an unknown project)."""
+        ids = (
+            sa.select(t.runs.c.id)
+            .join(t.projects, t.projects.c.id == t.runs.c.project_id)
+            .where(t.projects.c.name == project)
+        )
+        return self.tx.read(lambda conn: load(conn, ids))
 
     def update_run(
         self,
@@ -131,12 +140,63 @@ class RunVerbs:
         state: str | None = None,
     ) -> RunRecord:
         """Replace the fields given (None: unchanged); ``state="running"`` reopens it."""
-        raise NotImplementedError
+        given: dict[str, Any] = {"name": name, "group": group, "job_type": job_type, "config": config}
+        given["summary"] = summary
+        given |= {"tags": tags, "notes": notes, "info": info, "state": state}
+        check_run_update(given)
+        columns = {("group_name" if k == "group" else k): v for k, v in given.items() if v is not None}
+        if state is not None:  # reopened: not finished any more; ended: now
+            columns["finished_at"] = None if state == "running" else now()
+
+        def update(conn: sa.Connection) -> RunRecord:
+            exists(conn, run_id, self.url)
+            if columns:
+                conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**columns))
+            return load(conn, sa.select(t.runs.c.id).where(t.runs.c.id == run_id))[0]
+
+        return self.tx.write(update)
 
     def log_history(self, run_id: str, rows: list[HistoryRow]) -> None:
         """Record history rows (a row at a step already recorded replaces it)."""
-        raise NotImplementedError
+        for row in rows:
+            check_row(row)
+        last = {row.step: row for row in rows}  # the same step twice: the later one holds
+
+        def log(conn: sa.Connection) -> None:
+            exists(conn, run_id, self.url)
+            if not last:
+                return
+            history = t.run_history
+            conn.execute(history.delete().where(history.c.run_id == run_id, history.c.step.in_(list(last))))
+            conn.execute(
+                history.insert(),
+                [{"run_id": run_id, "step": r.step, "data": r.data, "created_at": r.timestamp} for r in last.values()],
+            )
+
+        self.tx.write(log)
 
     def history(self, run_id: str, start: int = 0, stop: int | None = None) -> list[HistoryRow]:
         """The run's history rows with ``start <= step < stop``, by step."""
-        raise NotImplementedError
+        history = t.run_history
+        query = sa.select(history).where(history.c.run_id == run_id, history.c.step >= start)
+        if stop is not None:
+            query = query.where(history.c.step < stop)
+
+        def read(conn: sa.Connection) -> list[HistoryRow]:
+            exists(conn, run_id, self.url)
+            return [HistoryRow(r.step, r.data, r.created_at) for r in conn.execute(query.order_by(history.c.step))]
+
+        return self.tx.read(read)
+
+
+def exists(conn: sa.Connection, run_id: str, url: str) -> None:
+    """``ArtifactNotFoundError`` unless the run is recorded."""
+    if conn.scalar(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)) is None:
+        raise ArtifactNotFoundError(f"no run {run_id!r} in {url}")
+
+
+def check_row(row: HistoryRow) -> None:
+    """Refuse a history row the catalog cannot hold (see ``check_run_update``)."""
+    if isinstance(row.step, bool) or not isinstance(row.step, int) or not 0 <= row.step < 2**63:
+        raise ValidationError(f"a history step must be an integer from 0 to 2**63-1, not {row.step!r}")
+    check_json(row.data, f"the history row at step {row.step}")
