@@ -1,12 +1,12 @@
 """Helpers of the W&B example ports: write files, read a folder back, and a view of what
-a store holds through the public API (to show that bad input leaves it unchanged)."""
+a store holds (to show that bad input leaves it unchanged)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import quire as wandb
+from quire.store import open_store
 
 
 def write(path: str | Path, data: bytes | str) -> Path:
@@ -29,19 +29,26 @@ def paths(artifact: Any) -> list[str]:
 
 
 def snapshot() -> dict[str, Any]:
-    """What the store shows through the public API: every version of every collection
-    with its aliases, tags, description, metadata and paths (to compare before/after)."""
-    api = wandb.Api()
+    """Everything the catalog holds about collections and versions (through the
+    ``Catalog`` protocol's plain records, not the sdk under test): compare it before and
+    after a call that must change nothing."""
+    catalog = open_store().catalog
     shown: dict[str, Any] = {}
-    for project in api.projects():
-        name = getattr(project, "name", project)
-        for collection in api.artifact_collections(name):
-            for version in collection.versions():
-                shown[f"{name}/{version.name}"] = (
-                    sorted(version.aliases),
-                    sorted(version.tags),
-                    version.description,
-                    dict(version.metadata),
-                    paths(version),
+    for project in catalog.projects():
+        project = getattr(project, "name", project)
+        for c in catalog.collections(project):
+            shown[f"{project}/{c.name}"] = (c.type, c.description, sorted(c.tags), c.ttl, c.id)
+            for v in catalog.versions(project, c.name):
+                shown[f"{project}/{c.name}:{v.version}"] = (
+                    v.id,
+                    v.digest,
+                    v.root,
+                    sorted(v.aliases),
+                    sorted(v.tags),
+                    v.description,
+                    v.metadata,
+                    v.ttl,
+                    v.expires_at,
+                    v.source_id,
                 )
     return shown
