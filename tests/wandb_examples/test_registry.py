@@ -13,7 +13,7 @@ from wandb_examples.helpers import paths, snapshot, tree, write
 
 
 def test_log_model_then_use_model() -> None:
-    # docs.wandb.ai/models/track/log-models ("Log a model to a W&B run", "Download and use a logged model")
+    # docs.wandb.ai/models/track/log/log-models ("Log a model to a W&B run", "Download and use a logged model")
     write("model.pt", b"weights v1")
     with wandb.init(project="models") as run:
         run.log_model(path="./model.pt", name="mnist-model")
@@ -105,7 +105,7 @@ def test_a_registry_collection_numbers_its_own_versions() -> None:
 
 
 def test_use_a_model_from_the_registry() -> None:
-    # docs.wandb.ai/models/registry/download_use_artifact ("use_artifact with the registry path")
+    # docs.wandb.ai/models/registry/download_use_artifact (wandb-registry-{REGISTRY}/{COLLECTION}:{ALIAS})
     write("model.pt", b"registered weights")
     with wandb.init(project="models") as run:
         artifact = wandb.Artifact("classifier", type="model")

@@ -114,7 +114,7 @@ def test_resume_must_of_an_unknown_run_is_refused() -> None:
 
 
 def test_a_disabled_run_writes_nothing(tmp_path: Path) -> None:
-    # docs.wandb.ai/models/support/disable-wandb ("mode='disabled'": every call is a no-op)
+    # docs.wandb.ai/models/ref/python/functions/init (mode="disabled": every call is a no-op)
     write("data.csv", "x\n")
     with wandb.init(project="runs", mode="disabled", config={"lr": 1}) as run:
         run.log({"loss": 1.0})
