@@ -122,3 +122,28 @@ def test_an_entry_that_is_not_there(bikes: str) -> None:
         artifact.get_entry("images/nope.png")
     assert artifact.get("no-such-object") is None
     assert not (Path.cwd() / "artifacts").exists()
+
+
+def test_checkout_makes_the_folder_hold_exactly_the_artifact(bikes: str) -> None:
+    # docs.wandb.ai/models/ref/python/experiments/artifact (Artifact.checkout: default root without the version)
+    artifact = wandb.Api().artifact("examples/bike-dataset:v0")
+    stray = write(Path("artifacts") / "bike-dataset" / "stray.txt", "not in the artifact")
+    root = artifact.checkout()
+    assert Path(root) == Path.cwd() / "artifacts" / "bike-dataset"
+    assert tree(root) == BIKES
+    assert not stray.exists()
+
+
+def test_verify_a_downloaded_folder(bikes: str) -> None:
+    # docs.wandb.ai/models/ref/python/experiments/artifact (Artifact.verify: ValueError on a changed or extra file)
+    artifact = wandb.Api().artifact("examples/bike-dataset:v0")
+    root = Path(artifact.download())
+    artifact.verify()
+    (root / "labels.csv").unlink()  # saved anew, as an editor does (a download may be a read-only link)
+    write(root / "labels.csv", "edited\n")
+    with pytest.raises(ValueError, match=r"labels\.csv"):
+        artifact.verify(str(root))
+    artifact.download()
+    write(root / "extra.txt", "extra")
+    with pytest.raises(ValueError, match=r"extra\.txt"):
+        artifact.verify(str(root))
