@@ -147,3 +147,12 @@ def test_verify_a_downloaded_folder(bikes: str) -> None:
     write(root / "extra.txt", "extra")
     with pytest.raises(ValueError, match=r"extra\.txt"):
         artifact.verify(str(root))
+
+
+def test_use_artifact_at_module_level(bikes: str) -> None:
+    # docs.wandb.ai/models/ref/python/functions/use_artifact (wandb.use_artifact in the current run)
+    with wandb.init(project="examples") as run:
+        artifact = wandb.use_artifact("bike-dataset:v0")
+        assert tree(artifact.download()) == BIKES
+        consumer = run.id
+    assert [r.id for r in wandb.Api().artifact("examples/bike-dataset:v0").used_by()] == [consumer]

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import quire as wandb
@@ -93,3 +94,28 @@ def test_an_image_of_an_unsupported_shape_is_refused() -> None:
     # docs.wandb.ai/models/ref/python/data-types/image (2-D grey, or 3-D with 1, 3 or 4 channels)
     with pytest.raises(ValueError, match=r"shape|dimension"):
         wandb.Image(np.zeros((2, 3, 4, 5), dtype=np.uint8))
+
+
+def test_a_table_from_a_dataframe() -> None:
+    # docs.wandb.ai/models/tables/log_tables ("Create a table from a pandas DataFrame")
+    frame = pd.DataFrame({"id": [1, 2, 3], "label": ["cat", "dog", "cow"], "score": [0.5, 0.25, 0.125]})
+    with wandb.init(project="tables") as run:
+        artifact = wandb.Artifact("from-frame", type="dataset")
+        artifact.add(wandb.Table(dataframe=frame), "frame")
+        run.log_artifact(artifact)
+    got = wandb.Api().artifact("tables/from-frame:v0").get("frame")
+    assert got.columns == ["id", "label", "score"]
+    assert got.get_dataframe().to_dict("list") == frame.to_dict("list")
+
+
+def test_a_table_logged_to_the_run_becomes_a_run_table_artifact() -> None:
+    # docs.wandb.ai/models/tables/log_tables ("Log a table": run.log({"key": table}) stores it as an artifact)
+    table = wandb.Table(columns=["id", "label"], data=[[0, "cat"], [1, "dog"]])
+    with wandb.init(project="tables") as run:
+        run.log({"predictions": table})
+        run_id = run.id
+    got = wandb.Api().artifact(f"tables/run-{run_id}-predictions:latest")
+    assert got.type == "run_table"
+    assert got.get("predictions").data == [[0, "cat"], [1, "dog"]]
+    logged = wandb.Api().run(f"tables/{run_id}").logged_artifacts()
+    assert [a.name for a in logged] == [f"run-{run_id}-predictions:v0"]
