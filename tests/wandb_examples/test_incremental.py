@@ -61,9 +61,10 @@ def test_an_incremental_artifact_adds_to_the_latest_version(my_artifact: None) -
 
 def test_remove_takes_a_path_object(my_artifact: None) -> None:
     # docs.wandb.ai/models/ref/python/experiments/artifact (Artifact.remove(item: StrPath | ArtifactManifestEntry))
-    draft = wandb.Api().artifact("incremental/my_artifact:v0").new_draft()
-    draft.remove(Path("images") / "0.png")
-    draft.save()
+    with wandb.init(project="incremental") as run:
+        draft = run.use_artifact("my_artifact:v0").new_draft()
+        draft.remove(Path("images") / "0.png")
+        run.log_artifact(draft)
     assert "images/0.png" not in paths(wandb.Api().artifact("incremental/my_artifact:v1"))
 
 
