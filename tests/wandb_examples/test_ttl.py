@@ -70,7 +70,7 @@ def test_inherit_takes_the_collection_default() -> None:
 def test_a_drafts_inherited_ttl_is_unknown_until_logged() -> None:
     # docs.wandb.ai/models/ref/python/experiments/artifact (ttl: ArtifactNotLoggedError before the artifact is logged)
     draft = wandb.Artifact("pii-data", type="dataset")
-    with pytest.raises(wandb.errors.ArtifactNotLoggedError, match="ttl"):
+    with pytest.raises(wandb.errors.ArtifactNotLoggedError, match=r"(?i)ttl"):
         draft.ttl
     draft.ttl = timedelta(hours=1)
     assert draft.ttl == timedelta(hours=1)
