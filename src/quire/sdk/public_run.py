@@ -341,7 +341,7 @@ class RunApi:
     """The run verbs of ``Api`` (mixed into :class:`quire.sdk.api.Api`, which provides ``store``)."""
 
     store: Store
-    project: str
+    settings: dict[str, Any]  #: ``project``: the one used when a path names none
 
     def run(self, path: str) -> PublicRun:
         """A run, by ``id``, ``project/id``, ``entity/project/id`` or
@@ -377,7 +377,7 @@ class RunApi:
         ``$eq $ne $gt $gte $lt $lte $in $nin $exists``; ``$and``/``$or`` of lists, ``$not``.
         Anything else is a ``ValidationError`` that says what is supported.
         """
-        project = path.strip("/").split("/")[-1] if path else self.project
+        project = path.strip("/").split("/")[-1] if path else self.settings["project"]
         project = check_name(project or DEFAULT_PROJECT, "project name")
         if filters is not None and not isinstance(filters, dict):
             raise ValidationError(f"filters must be a dict, not {type(filters).__name__}")

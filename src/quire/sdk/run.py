@@ -790,7 +790,7 @@ class DisabledRun(Run):
         return None
 
     # W&B's disabled run makes these (and any other run call) no-ops returning None.
-    log_model = use_model = link_model = link_artifact = _none
+    log_model = use_model = link_model = link_artifact = _none  # type: ignore[assignment]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
