@@ -330,6 +330,10 @@ class Run(ModelMixin):
             "path": entry.path,
         }
 
+    def _label(self, code: str | None = None, repo: str | None = None, code_version: str | None = None, **_: Any) -> None:
+        """Accepted and ignored: framework integrations (Lightning's and Hugging Face's
+        loggers) call W&B's private ``run._label`` to say which of them logged the run."""
+
     def define_metric(
         self,
         name: str,
