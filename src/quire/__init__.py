@@ -12,18 +12,12 @@ on storage you own.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .core.progress import reporting
-from .errors import (
-    ArtifactFinalizedError,
-    ArtifactNotFoundError,
-    ConflictError,
-    QuireError,
-    StoreError,
-    ValidationError,
-)
+from .errors import *  # noqa: F403 - every error Quire raises (quire.errors.__all__)
 from .sdk.api import Api
 from .sdk.artifact import Artifact
 from .sdk.run import Run, finish, init
@@ -39,15 +33,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Api",
     "Artifact",
-    "ArtifactFinalizedError",
-    "ArtifactNotFoundError",
-    "ConflictError",
     "PartitionedTable",
-    "QuireError",
     "Run",
-    "StoreError",
     "Table",
-    "ValidationError",
     "__version__",
     "data_types",
     "errors",
@@ -57,6 +45,7 @@ __all__ = [
     "reporting",
     "use_artifact",
 ]
+__all__ += errors.__all__
 
 
 def log_artifact(artifact: Artifact | str, **kwargs: Any) -> Artifact:
@@ -77,4 +66,6 @@ def __getattr__(name: str) -> Any:
     if name in ("Table", "PartitionedTable", "data_types"):
         data_types = importlib.import_module(".data_types", __name__)
         return data_types if name == "data_types" else getattr(data_types, name)
-    raise AttributeError(f"module 'quire' has no attribute {name!r}")
+    from .sdk import compat  # here, not at the top: the sdk imports it, after quire.errors
+
+    raise compat.missing(sys.modules[__name__], name)

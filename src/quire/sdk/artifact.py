@@ -24,7 +24,7 @@ from ..core.diff import ManifestDiff, diff_manifests
 from ..core.draft import Draft
 from ..core.ingest import check_policy, ingest_dir, ingest_file
 from ..core.manifest import Entry, Manifest
-from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag, check_text
+from ..core.names import check_aliases, check_metadata, check_name, check_path, check_tags, check_text
 from ..core.references import reference_entries
 from ..core.repair import RepairReport
 from ..errors import (
@@ -415,8 +415,7 @@ class Artifact(MediaMixin, LinkMixin):
     ) -> bool:
         """Upload what the store lacks, then commit; returns whether a new version was made."""
         draft = self._check_draft()
-        aliases = [check_alias(a) if a != "latest" else a for a in aliases]
-        tags = [check_tag(t) for t in tags]
+        aliases, tags = check_aliases(aliases), check_tags(tags)
         # The commit checks the type again, race-free; this check only spares the uploads.
         existing = store.catalog.collection_type(project, draft.collection)
         if existing is not None and existing != draft.type:
@@ -557,8 +556,8 @@ class Artifact(MediaMixin, LinkMixin):
             staged_in = self._staging.store
             CONTEXT.log(self, project, staged_in.location if staged_in else None)
             return
-        aliases = [check_alias(a) for a in self.aliases if a != "latest"]
-        tags = [check_tag(t) for t in self.tags]
+        aliases = [a for a in check_aliases(self.aliases) if a != "latest"]
+        tags = check_tags(self.tags)
         _check_description(self.description)
         self._version.save(aliases, tags)
         self._bind(self._version)

@@ -302,7 +302,7 @@ def _new_record(
         name=name or f"run-{run_id}",
         group=group,
         job_type=job_type,
-        config=check_metadata(dict(config) if config else {}, "run config"),
+        config=check_metadata(dict(config) if config else {}, "run config", max_keys=None),
         state="running",
         created_at=now(),
     )
