@@ -203,7 +203,9 @@ def _jsonable(obj: object, where: str, depth: int) -> Any:
         return int(obj) if isinstance(obj, int) else str.__str__(obj)
     if isinstance(obj, Mapping | Sequence | set | frozenset) and not isinstance(obj, bytes | bytearray):
         if depth >= MAX_METADATA_DEPTH:
-            raise ValidationError(f"{where} nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it")
+            raise ValidationError(
+                f"{where} nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it"
+            )
         if isinstance(obj, Mapping):
             out: dict[str, Any] = {}
             for key, item in obj.items():
@@ -217,7 +219,9 @@ def _jsonable(obj: object, where: str, depth: int) -> Any:
             items.sort(key=lambda item: json.dumps(item, sort_keys=True))
         return items
     if isinstance(obj, slice):
-        return {k: _jsonable(getattr(obj, k[6:]), where, depth + 1) for k in ("slice_start", "slice_step", "slice_stop")}
+        return {
+            k: _jsonable(getattr(obj, k[6:]), where, depth + 1) for k in ("slice_start", "slice_step", "slice_stop")
+        }
     if isinstance(obj, datetime.date | datetime.time):
         return obj.isoformat()
     if isinstance(obj, bytes):

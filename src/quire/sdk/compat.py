@@ -5,16 +5,14 @@ instead), and the error a missing W&B name raises (naming the call and pointing 
 ``docs/compatibility.md``).
 
 The names were listed once from the installed ``wandb`` (0.31) and written here: wandb is
-not a dependency, and this module is imported only when a name is missing (or to write the
-page), so ``import quire`` stays light. ``python -m quire.sdk.compat > docs/compatibility.md``
-writes the page; ``tests/test_compatibility.py`` checks the page and the map against Quire's
-objects.
+not a dependency, and the map is plain data, so ``import quire`` stays light.
+``python -m quire.sdk.compat_page > docs/compatibility.md`` writes the page;
+``tests/test_compatibility.py`` checks the page and the map against Quire's objects.
 """
 
 from __future__ import annotations
 
 import difflib
-import sys
 import types
 from dataclasses import dataclass
 from typing import Literal
@@ -193,7 +191,7 @@ ARTIFACT: dict[str, Row] = {
     "description": S,
     "digest": ok("a BLAKE3 hash over the (path, entry digest) pairs, not W&B's MD5"),
     "digest_algorithm": ignored("Quire hashes with BLAKE3 whatever is asked, so digests stay comparable"),
-    "distributed_id": S,
+    "distributed_id": no("pass distributed_id= to upsert_artifact() and finish_artifact()"),
     "download": S,
     "entity": S,
     "file": S,
@@ -389,7 +387,9 @@ SURFACES: dict[str, Surface] = {
     "Run": Surface("`Run` (from `init()`)", "quire.sdk.run:Run", RUN),
     "Artifact": Surface("`Artifact`", "quire.sdk.artifact:Artifact", ARTIFACT),
     "Api": Surface("`Api`", "quire.sdk.api:Api", API),
-    "PublicRun": Surface("public `Run` (from `Api().run()`, `artifact.logged_by()`)", "quire.sdk.public_run:PublicRun", PUBLIC_RUN),
+    "PublicRun": Surface(
+        "public `Run` (from `Api().run()`, `artifact.logged_by()`)", "quire.sdk.public_run:PublicRun", PUBLIC_RUN
+    ),
     "ArtifactCollection": Surface("`ArtifactCollection`", "quire.sdk.collections:ArtifactCollection", COLLECTION),
     "ArtifactType": Surface("`ArtifactType`", "quire.sdk.collections:ArtifactType", ARTIFACT_TYPE),
 }
@@ -456,10 +456,15 @@ def missing(obj: object, name: str) -> AttributeError:
     row = SURFACES[key].rows.get(name) if key else None
     if key and row is not None:
         call = f"{_CALLED.get(key, key)}.{name}"
-        why = f": {row.note}" if row.status == "unsupported" and row.note else ""
-        return UnsupportedError(
-            f"{call} is W&B API that Quire does not support{why} (see {PAGE})", name=name, obj=obj
-        )
+        if row.status != "unsupported":  # the map is ahead of the code: a bug to report
+            return UnsupportedError(
+                f"{call} is W&B API that Quire's map lists as {row.status}, but this Quire lacks it "
+                f"(see {PAGE}); please report it",
+                name=name,
+                obj=obj,
+            )
+        why = f": {row.note}" if row.note else ""
+        return UnsupportedError(f"{call} is W&B API that Quire does not support{why} (see {PAGE})", name=name, obj=obj)
     owner = f"module {obj.__name__!r}" if isinstance(obj, types.ModuleType) else f"{type(obj).__name__!r} object"
     close = difflib.get_close_matches(name, [n for n in dir(obj) if not n.startswith("_")], n=1)
     hint = f". Did you mean: {close[0]!r}?" if close else ""
@@ -484,7 +489,7 @@ def page() -> str:
         "",
         "A name W&B does not have raises Python's usual `AttributeError`.",
         "",
-        "This page is generated from `src/quire/sdk/compat.py` (`python -m quire.sdk.compat >",
+        "This page is generated from `src/quire/sdk/compat.py` (`python -m quire.sdk.compat_page >",
         "docs/compatibility.md`), and `tests/test_compatibility.py` checks both against Quire's objects.",
         "",
     ]
@@ -507,7 +512,3 @@ def page() -> str:
     lines += ["## Where Quire differs on purpose", ""]
     lines += [f"- **{what}**: {how}" for what, how in DIFFERENCES]
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    sys.stdout.write(page())
