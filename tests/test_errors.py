@@ -156,16 +156,22 @@ def test_reading_logged_only_fields_of_a_draft_is_not_logged_error_not_unsupport
     assert getattr(draft, "created_at", None) is None
 
 
-def test_a_bug_inside_a_property_is_not_hidden_by_getattr(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An ``AttributeError`` from a broken getter reaches the caller as it was raised."""
+def test_a_bug_inside_a_property_is_not_hidden_by_getattr(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An ``AttributeError`` from a getter reaches the caller as it was raised, on each
+    object whose ``__getattr__`` maps W&B names (a broken getter is a fault the test makes)."""
 
     def broken(self: object) -> str:
-        raise AttributeError("the getter's own message")
+        raise AttributeError(f"the getter of {type(self).__name__} failed")
 
-    monkeypatch.setattr(wandb.Artifact, "description_for_test", property(broken), raising=False)
-    with pytest.raises(AttributeError, match="the getter's own message") as caught:
-        wandb.Artifact("data", "dataset").description_for_test  # type: ignore[attr-defined]
-    assert not isinstance(caught.value, errors.UnsupportedError)
+    art = _logged(tmp_path)
+    with wandb.init(project="p") as run:
+        for obj in (art, run, wandb.Api(), art.logged_by()):
+            # "url" is a W&B name, so a lookup that ended in __getattr__ could say "not supported"
+            monkeypatch.setattr(type(obj), "url", property(broken), raising=False)
+            with pytest.raises(AttributeError, match=f"the getter of {type(obj).__name__} failed") as caught:
+                obj.url  # noqa: B018
+            assert not isinstance(caught.value, errors.UnsupportedError)
+            monkeypatch.undo()
 
 
 def test_bad_input_is_a_usage_error_and_a_value_error(tmp_path: Path) -> None:

@@ -401,26 +401,38 @@ _CALLED = {"wandb": "wandb", "PublicRun": "Api().run(...)"}
 DIFFERENCES: list[tuple[str, str]] = [
     (
         "Digests",
-        "Quire hashes with BLAKE3 (`digest_algorithm` is accepted and ignored): the digest names the "
+        "Quire hashes with BLAKE3 (`digest_algorithm` is accepted and ignored): a digest names the "
         "content, the same in every store.",
     ),
     (
-        "Aliases and tags longer than 128 characters",
-        "refused with a `ValidationError` (the catalog's columns hold 128): W&B's server would refuse them "
-        "later, after the bytes were uploaded.",
+        "Artifact names, types and project names",
+        "keep Quire's rule, 1 to 128 of `A-Z a-z 0-9 _ . -` (W&B refuses only `/`): a name is a folder "
+        "name in `download()`'s default root and a part of an address, where `:` or `..` would be read "
+        "as something else.",
     ),
     (
-        "Names W&B drops silently",
-        "an empty tag or a repeated alias or tag is dropped with a warning rather than silently.",
+        "Aliases and tags longer than 128 characters",
+        "are refused with a `ValidationError` before anything is written (the catalog's columns hold "
+        "128; W&B's client sets no limit). An empty alias, or one with NUL, is refused too.",
+    ),
+    (
+        "What W&B drops silently",
+        "a repeated alias or tag is kept once, with a warning saying so.",
     ),
     (
         "Metadata keys",
-        "must be strings: W&B's encoder would turn `1` and `'1'` into one key and lose a value.",
+        "numbers, `True` and `None` become their JSON text as in W&B, but two keys that would become one "
+        "(`1` and `'1'`) are refused: W&B keeps the last and loses the other value.",
     ),
     (
-        "Metadata values that are not JSON",
-        "an object with no JSON form is refused with a `ValidationError` naming the key; W&B stores its "
-        "`repr`, which cannot be read back as the value.",
+        "Metadata arrays",
+        "are kept whole, as numbers: W&B stores an array of more than 32 items as its truncated text, "
+        "and a one-item array as text.",
+    ),
+    (
+        "Metadata objects with no text of their own",
+        "are refused, naming the key: W&B would store `<… object at 0x…>`, which says nothing. Objects "
+        "with a `str` (`Path`, `Decimal`, `UUID`) are stored as it, as in W&B.",
     ),
 ]
 
@@ -466,9 +478,12 @@ def missing(obj: object, name: str) -> AttributeError:
         why = f": {row.note}" if row.note else ""
         return UnsupportedError(f"{call} is W&B API that Quire does not support{why} (see {PAGE})", name=name, obj=obj)
     owner = f"module {obj.__name__!r}" if isinstance(obj, types.ModuleType) else f"{type(obj).__name__!r} object"
-    close = difflib.get_close_matches(name, [n for n in dir(obj) if not n.startswith("_")], n=1)
+    # a typo gets a hint; a dunder is a protocol probe (copy, numpy, pickle), asked often: none
+    public = [] if name.startswith("_") else [n for n in dir(obj) if not n.startswith("_")]
+    close = difflib.get_close_matches(name, public, n=1)
     hint = f". Did you mean: {close[0]!r}?" if close else ""
-    return AttributeError(f"{owner} has no attribute {name!r}{hint}", name=name)
+    # no name= on it: a traceback would add a second hint, from dir(None)
+    return AttributeError(f"{owner} has no attribute {name!r}{hint}")
 
 
 _STATUS_TEXT = {"supported": "supported", "ignored": "accepted, ignored", "unsupported": "not supported"}
