@@ -169,7 +169,7 @@ def test_a_bug_inside_a_property_is_not_hidden_by_getattr(monkeypatch: pytest.Mo
             # "url" is a W&B name, so a lookup that ended in __getattr__ could say "not supported"
             monkeypatch.setattr(type(obj), "url", property(broken), raising=False)
             with pytest.raises(AttributeError, match=f"the getter of {type(obj).__name__} failed") as caught:
-                obj.url  # noqa: B018
+                obj.url
             assert not isinstance(caught.value, errors.UnsupportedError)
             monkeypatch.undo()
 
