@@ -46,6 +46,7 @@ __all__ = [
     "use_artifact",
 ]
 __all__ += errors.__all__
+__all__.sort()  # one sorted list, the errors among the rest
 
 
 def log_artifact(artifact: Artifact | str, **kwargs: Any) -> Artifact:
