@@ -202,9 +202,10 @@ def _jsonable(obj: object, where: str, depth: int) -> Any:
     if isinstance(obj, bool | int | str):  # subclasses, stored as the plain value
         return int(obj) if isinstance(obj, int) else str.__str__(obj)
     if isinstance(obj, Mapping | Sequence | set | frozenset) and not isinstance(obj, bytes | bytearray):
-        if depth >= MAX_METADATA_DEPTH:
+        if depth >= MAX_METADATA_DEPTH:  # named from its root: the path down is as long as the nesting
+            root = where.split("[", 1)[0]
             raise ValidationError(
-                f"{where} nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it"
+                f"{root} nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it"
             )
         if isinstance(obj, Mapping):
             out: dict[str, Any] = {}
