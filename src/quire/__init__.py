@@ -12,18 +12,13 @@ on storage you own.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .core.progress import reporting
-from .errors import (
-    ArtifactFinalizedError,
-    ArtifactNotFoundError,
-    ConflictError,
-    QuireError,
-    StoreError,
-    ValidationError,
-)
+from .errors import *  # noqa: F403 - every error Quire raises (quire.errors.__all__)
 from .sdk.api import Api
 from .sdk.artifact import Artifact
 from .sdk.config import Config
@@ -40,19 +35,16 @@ if TYPE_CHECKING:
 
 # Names served by ``quire.data_types``, imported on first use (tables need pyarrow, images Pillow).
 _DATA_TYPES = {"Table", "PartitionedTable", "Image", "Audio", "Video", "Html", "Object3D", "Molecule", "Histogram"}
-_DATA_TYPES |= {"JoinedTable", "Classes", "Plotly", "Bokeh", "Graph"}
+_DATA_TYPES |= {"JoinedTable", "Classes"}
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Api",
     "Artifact",
-    "ArtifactFinalizedError",
-    "ArtifactNotFoundError",
     "ArtifactTTL",
     "Audio",
     "Config",
-    "ConflictError",
     "Histogram",
     "Html",
     "Image",
@@ -60,11 +52,8 @@ __all__ = [
     "Molecule",
     "Object3D",
     "PartitionedTable",
-    "QuireError",
     "Run",
-    "StoreError",
     "Table",
-    "ValidationError",
     "Video",
     "__version__",
     "data_types",
@@ -72,12 +61,17 @@ __all__ = [
     "errors",
     "finish",
     "init",
+    "link_model",
     "log",
     "log_artifact",
+    "log_model",
     "login",
     "reporting",
     "use_artifact",
+    "use_model",
 ]
+__all__ += errors.__all__
+__all__.sort()  # one sorted list, the errors among the rest
 
 
 def log_artifact(artifact: Artifact | str, **kwargs: Any) -> Artifact:
@@ -88,6 +82,26 @@ def log_artifact(artifact: Artifact | str, **kwargs: Any) -> Artifact:
 def use_artifact(artifact_or_name: Artifact | str, **kwargs: Any) -> Artifact:
     """Use through the current run (started with :func:`init` when there is none)."""
     return (_current_run() or init()).use_artifact(artifact_or_name, **kwargs)
+
+
+def log_model(path: str | os.PathLike[str], name: str | None = None, aliases: list[str] | None = None) -> None:
+    """``run.log_model`` of the current run (started with :func:`init` when there is none)."""
+    (_current_run() or init()).log_model(path, name, aliases)
+
+
+def use_model(name: str) -> str:
+    """``run.use_model`` of the current run (started with :func:`init` when there is none)."""
+    return (_current_run() or init()).use_model(name)
+
+
+def link_model(
+    path: str | os.PathLike[str],
+    registered_model_name: str,
+    name: str | None = None,
+    aliases: list[str] | None = None,
+) -> Artifact:
+    """``run.link_model`` of the current run (started with :func:`init` when there is none)."""
+    return (_current_run() or init()).link_model(path, registered_model_name, name, aliases)
 
 
 def __getattr__(name: str) -> Any:
@@ -102,4 +116,6 @@ def __getattr__(name: str) -> Any:
     if name in _DATA_TYPES or name == "data_types":
         data_types = importlib.import_module(".data_types", __name__)
         return data_types if name == "data_types" else getattr(data_types, name)
-    raise AttributeError(f"module 'quire' has no attribute {name!r}")
+    from .sdk import compat  # here, not at the top: the sdk imports it, after quire.errors
+
+    raise compat.missing(sys.modules[__name__], name)

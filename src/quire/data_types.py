@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from .sdk.media_types import (
     Audio,
-    Bokeh,
     BoundingBoxes2D,
     Classes,
-    Graph,
     Histogram,
     Html,
     Image,
@@ -16,7 +14,6 @@ from .sdk.media_types import (
     Media,
     Molecule,
     Object3D,
-    Plotly,
     Video,
 )
 from .sdk.partitioned_table import PartitionedTable
@@ -24,10 +21,8 @@ from .sdk.table import JoinedTable, Table
 
 __all__ = [
     "Audio",
-    "Bokeh",
     "BoundingBoxes2D",
     "Classes",
-    "Graph",
     "Histogram",
     "Html",
     "Image",
@@ -37,7 +32,6 @@ __all__ = [
     "Molecule",
     "Object3D",
     "PartitionedTable",
-    "Plotly",
     "Table",
     "Video",
 ]

@@ -1,44 +1,130 @@
 """Every error Quire raises.
 
-Each one derives from :class:`QuireError` and, where one fits, from the builtin a caller
-would already catch (``KeyError`` for things not found, ``ValueError`` for bad input), so
-``except KeyError`` keeps working for code written against the W&B API::
+The tree is W&B's (``wandb.errors`` and the artifact status errors), so ``except`` clauses
+written for W&B catch what Quire raises, with :class:`QuireError` under W&B's
+:class:`Error` holding everything Quire adds. Where one fits, an error also derives from
+the builtin a caller would already catch (``KeyError`` for things not found,
+``ValueError`` for bad input, ``AttributeError`` where W&B raises one)::
 
-    QuireError
-    ├── ValidationError (ValueError)         bad name, path, alias, metadata, ...
-    │   ├── CollectionTypeError              logging type B to a collection of type A
-    │   └── InvalidDigestError               a digest that is not 64 lowercase hex characters
-    ├── ArtifactNotFoundError (KeyError)     no such collection, version, alias or entry
-    ├── ArtifactFinalizedError (ValueError)    editing a logged artifact
-    ├── ArtifactNotLoggedError (ValueError)  reading committed-only attributes of a draft
-    ├── ConflictError                        collaborative merge found one path, two digests
-    ├── PendingVersionError (ValueError)     upsert/finish on a committed or aborted id
-    ├── PendingTimeoutError (TimeoutError)   finish waited for writers that did not come
-    ├── CorruptBlobError                     stored bytes do not match their digest
-    ├── StoreError (OSError)                 store missing, unwritable, unreachable
-    │   ├── ConcurrentGCError                a gc deleted blobs while a commit was prepared
-    │   ├── UnsafeFolderError                a staging folder is a symlink or not private
-    │   ├── CommitOutcomeUnknownError        the catalog went away before it answered a commit
-    │   └── DamagedIndexError                a blob not found, maybe in a pack whose index is damaged
-    └── MissingExtraError (ImportError)      an optional dependency is not installed
+    Error                                    W&B's base: ``message``, ``context``
+    └── QuireError                           every error Quire raises
+        ├── CommError                        the store (W&B: the server) failed or said no
+        │   ├── AuthenticationError          (W&B's; Quire has no login to fail)
+        │   ├── ArtifactNotFoundError (KeyError)   no such collection, version, alias or entry
+        │   │   ├── EntryNotFoundError (FileNotFoundError)  no such path in an artifact
+        │   │   └── ObjectNotFoundError      a stored object is missing
+        │   │       └── BlobNotFoundError    a blob is in no pack and no object
+        │   └── StoreError (OSError)         store missing, unwritable, unreachable
+        │       ├── ConcurrentGCError        a gc deleted blobs while a commit was prepared
+        │       ├── UnsafeFolderError        a staging folder is a symlink or not private
+        │       ├── CommitOutcomeUnknownError  the catalog went away before it answered a commit
+        │       ├── DamagedIndexError        a blob not found, maybe in a pack whose index is damaged
+        │       ├── MovedOnError             a compare-and-swap commit lost the race
+        │       └── MissingCapabilityError   an object store cannot do what is asked
+        ├── UsageError                       the API was called wrongly
+        │   ├── UnsupportedError (AttributeError)  a W&B call Quire does not offer
+        │   └── ValidationError (ValueError)  bad name, path, alias, metadata, ...
+        │       ├── CollectionTypeError      logging type B to a collection of type A
+        │       ├── ConfigError              a run's config key changed without allow_val_change
+        │       └── InvalidDigestError       a digest that is not 64 lowercase hex characters
+        ├── ArtifactStatusError (AttributeError, ValueError)  wrong state for the call
+        │   ├── ArtifactNotLoggedError       reading committed-only attributes of a draft
+        │   └── ArtifactFinalizedError       editing a logged artifact
+        ├── WaitTimeoutError                 a wait ended before what it waited for
+        │   └── PendingTimeoutError (TimeoutError)  finish waited for writers that did not come
+        ├── ConflictError                    collaborative merge found one path, two digests
+        ├── PendingVersionError (ValueError)  upsert/finish on a committed or aborted id
+        ├── CorruptBlobError                 stored bytes do not match their digest
+        └── MissingExtraError (ImportError)  an optional dependency is not installed
 
+The status errors are ``AttributeError`` as in W&B, so ``hasattr(draft, "version")`` is
+False; they stay ``ValueError`` too, as they were before, so no ``except`` breaks.
 Messages say what was wrong and what to do; context is kept as attributes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ArtifactFinalizedError",
+    "ArtifactNotFoundError",
+    "ArtifactNotLoggedError",
+    "ArtifactStatusError",
+    "AuthenticationError",
+    "BlobNotFoundError",
+    "CollectionTypeError",
+    "CommError",
+    "CommitOutcomeUnknownError",
+    "ConcurrentGCError",
+    "ConfigError",
+    "ConflictError",
+    "CorruptBlobError",
+    "DamagedIndexError",
+    "EntryNotFoundError",
+    "Error",
+    "InvalidDigestError",
+    "MissingCapabilityError",
+    "MissingExtraError",
+    "MovedOnError",
+    "ObjectNotFoundError",
+    "PendingTimeoutError",
+    "PendingVersionError",
+    "QuireError",
+    "StoreError",
+    "UnsafeFolderError",
+    "UnsupportedError",
+    "UsageError",
+    "ValidationError",
+    "WaitTimeoutError",
+]
 
 
-class QuireError(Exception):
+class Error(Exception):
+    """W&B's base error (``wandb.Error``): ``message`` is the text, ``context`` a dict of details."""
+
+    def __init__(self, message: str = "", context: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context or {}
+
+
+class QuireError(Error):
     """Base class of every error raised by Quire."""
 
     def __str__(self) -> str:
         # KeyError quotes its message; keep ours readable whatever the builtin base.
-        return str(self.args[0]) if self.args else self.__class__.__name__
+        return str(self.args[0]) if self.args and self.args[0] != "" else self.__class__.__name__
 
 
-class ValidationError(QuireError, ValueError):
+class CommError(QuireError):
+    """The store could not do what was asked (in W&B: talking to the server failed);
+    ``exc`` is the error underneath, if any."""
+
+    def __init__(self, message: str = "", exc: Exception | None = None) -> None:
+        super().__init__(message)
+        self.exc = exc
+
+
+class AuthenticationError(CommError):
+    """W&B's login failure; Quire has no login, so it raises it only where W&B code expects it."""
+
+
+class UsageError(QuireError):
+    """The API was called in a way it does not allow."""
+
+
+class UnsupportedError(UsageError, AttributeError):
+    """A W&B call Quire does not offer: the message names it and points at
+    ``docs/compatibility.md``. An ``AttributeError`` too, so ``hasattr`` is False for it."""
+
+    def __init__(self, message: str, name: str | None = None, obj: object = None) -> None:
+        super().__init__(message)
+        self.name, self.obj = name, obj
+
+
+class ValidationError(UsageError, ValueError):
     """Input broke a rule (a name, a path, an alias, metadata); nothing was written."""
 
 
@@ -57,8 +143,9 @@ class InvalidDigestError(ValidationError):
     """A manifest entry, page reference or contribution holds a malformed digest."""
 
 
-class ArtifactNotFoundError(QuireError, KeyError):
-    """A collection, version, alias or entry does not exist."""
+class ArtifactNotFoundError(CommError, KeyError):
+    """A collection, version, alias or entry does not exist (W&B raises ``CommError``;
+    ``KeyError`` is what a lookup raises)."""
 
     def __init__(self, message: str, available: Iterable[str] = ()) -> None:
         available = list(available)
@@ -69,12 +156,25 @@ class ArtifactNotFoundError(QuireError, KeyError):
         self.available = available
 
 
-class ArtifactFinalizedError(QuireError, ValueError):
+class ArtifactStatusError(QuireError, AttributeError, ValueError):
+    """An artifact is in the wrong state for the call (a draft, or logged already).
+    As ``AttributeError`` does, it keeps the attribute's ``name`` and the ``obj``."""
+
+    def __init__(self, message: str, name: str | None = None, obj: object = None) -> None:
+        super().__init__(message)
+        self.name, self.obj = name, obj
+
+
+class ArtifactNotLoggedError(ArtifactStatusError):
+    """An attribute that only a logged version has was read from a draft."""
+
+
+class ArtifactFinalizedError(ArtifactStatusError):
     """A logged artifact was edited; call ``new_draft()`` to make a changed version."""
 
 
-class ArtifactNotLoggedError(QuireError, ValueError):
-    """An attribute that only a committed version has was read from a draft."""
+class WaitTimeoutError(QuireError):
+    """A wait ended before what it waited for was done."""
 
 
 class ConflictError(QuireError):
@@ -90,7 +190,7 @@ class PendingVersionError(QuireError, ValueError):
     """An upsert or finish named a distributed id that is committed, aborted or absent."""
 
 
-class PendingTimeoutError(QuireError, TimeoutError):
+class PendingTimeoutError(WaitTimeoutError, TimeoutError):
     """``finish_artifact(expected_writers=N, timeout=…)`` saw fewer than N contributions."""
 
     def __init__(self, message: str, arrived: int, expected: int) -> None:
@@ -119,7 +219,7 @@ class CorruptBlobError(QuireError):
         self.digest, self.where = digest, where
 
 
-class StoreError(QuireError, OSError):
+class StoreError(CommError, OSError):
     """The store cannot be opened, written or reached."""
 
 

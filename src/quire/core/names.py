@@ -6,9 +6,14 @@ is written.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import enum
 import json
 import math
 import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -19,6 +24,12 @@ DEFAULT_PROJECT = "uncategorized"
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _INDEX = re.compile(r"v(\d+)")
 _TAG = re.compile(r"[-\w]+( +[-\w]+)*")
+#: what separates an address's parts, so an alias cannot hold it (W&B's rule)
+_ALIAS_SEPARATORS = re.compile(r"[/:]")
+#: the catalog's alias and tag columns are this wide (W&B sets no limit of its own here)
+MAX_ALIAS = MAX_TAG = 128
+#: W&B's limit on an artifact's metadata: top-level keys
+MAX_METADATA_KEYS = 100
 _RUN_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 #: how deep metadata may nest: deeper trees hit Python's recursion limit somewhere between
 #: here and the catalog, depending on the stack of the call (a limit is the same everywhere)
@@ -33,18 +44,60 @@ def check_name(value: object, what: str = "artifact name") -> str:
 
 
 def check_alias(value: object) -> str:
-    """Return ``value`` if it is a valid alias (a name that is not a version index)."""
-    check_name(value, "alias")
-    if _INDEX.fullmatch(str(value)):
+    """Return ``value`` if it is a valid alias, by W&B's rule: any text but ``/`` and ``:``
+    (they separate an address's parts), so spaces are allowed; not a version index
+    (``vN``), not empty, without NUL, and at most :data:`MAX_ALIAS` characters (the
+    catalog's column)."""
+    if not isinstance(value, str):
+        raise ValidationError(f"invalid alias {value!r:.80}: an alias is a string, not {type(value).__name__}")
+    if not value or "\x00" in value or len(value) > MAX_ALIAS or _ALIAS_SEPARATORS.search(value):
+        raise ValidationError(
+            f"invalid alias {value!r:.80}: use 1 to {MAX_ALIAS} characters other than '/', ':' and NUL"
+        )
+    if _INDEX.fullmatch(value):
         raise ValidationError(f"invalid alias {value!r}: 'vN' is a version index, not an alias")
-    return str(value)
+    return value
 
 
 def check_tag(value: object) -> str:
-    """Return ``value`` if it is a valid tag: words of letters, digits, '_' and '-'."""
-    if not isinstance(value, str) or len(value) > 128 or not _TAG.fullmatch(value):
-        raise ValidationError(f"invalid tag {value!r}: use letters, digits, '_' and '-' (single spaces between words)")
+    """Return ``value`` if it is a valid tag, by W&B's rule: words of letters, digits,
+    ``_`` and ``-`` with spaces between them, at most :data:`MAX_TAG` characters."""
+    if not isinstance(value, str) or len(value) > MAX_TAG or not _TAG.fullmatch(value):
+        raise ValidationError(
+            f"invalid tag {value!r:.80}: use words of letters, digits, '_' and '-' with spaces "
+            f"between them, at most {MAX_TAG} characters"
+        )
     return value
+
+
+def check_aliases(values: object) -> list[str]:
+    """The aliases to set, checked: a string is one alias (as W&B takes it), ``latest``
+    passes (the commit places it); a repeat is dropped with a warning (W&B drops it silently)."""
+    return _unique([v if v == "latest" else check_alias(v) for v in _as_list(values, "aliases")], "alias")
+
+
+def check_tags(values: object) -> list[str]:
+    """The tags to set, checked, in order; a repeat is dropped with a warning (W&B drops it
+    silently)."""
+    return _unique([check_tag(v) for v in _as_list(values, "tags")], "tag")
+
+
+def _as_list(values: object, what: str) -> list[object]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    if not isinstance(values, Iterable) or isinstance(values, bytes | dict):
+        raise ValidationError(f"{what} must be a string or a list of strings, not {type(values).__name__}")
+    return list(values)
+
+
+def _unique(values: list[str], what: str) -> list[str]:
+    unique = list(dict.fromkeys(values))
+    if len(unique) < len(values):
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        warnings.warn(f"{what} {', '.join(map(repr, repeated))} given more than once: kept once", stacklevel=3)
+    return unique
 
 
 def check_text(value: object, what: str, max_length: int | None = None) -> str:
@@ -106,52 +159,98 @@ def check_path(value: object) -> str:
     return path
 
 
-def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
-    """Return a JSON-safe deep copy of ``value`` (a dict with no NaN or infinity, nested
-    at most :data:`MAX_METADATA_DEPTH` deep); ``what`` names it in messages."""
+def check_metadata(value: object, what: str = "metadata", max_keys: int | None = MAX_METADATA_KEYS) -> dict[str, Any]:
+    """Return ``value`` as JSON-safe data (a new dict), coerced as W&B coerces artifact
+    metadata: NaN becomes None; numpy (and torch, jax) scalars and arrays, sets and tuples
+    become numbers and lists; ``datetime``, ``date`` and ``time`` ISO text; a slice a
+    ``slice_start/stop/step`` dict; an enum its name; a dataclass a dict; a function its
+    dotted name; ``bytes`` UTF-8 text; other objects (``Path``, ``Decimal``, ``UUID``) their
+    ``str``. A JSON string is parsed, ``None`` is empty.
+
+    Refused (``ValidationError``, naming the key): infinity (W&B refuses it too), keys that
+    are not strings or numbers, two keys that would become one, more than ``max_keys``
+    top-level keys (W&B's 100), nesting deeper than :data:`MAX_METADATA_DEPTH` (or a
+    cycle), and objects with no text of their own (W&B would store ``<object at 0x…>``).
+    """
     if value is None:
         return {}
-    if not isinstance(value, dict):
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError as exc:
+            raise ValidationError(f"{what} is a string but not JSON ({exc}); pass a dict") from None
+    if not isinstance(value, Mapping):
         raise ValidationError(f"{what} must be a dict, not {type(value).__name__}")
-    _check_depth(value, what)
-    try:
-        text = json.dumps(value, allow_nan=False, sort_keys=True, default=_reject)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
-    except RecursionError:  # deep inside an object that _reject turned into a list
-        raise ValidationError(f"{what} nests deeper than {MAX_METADATA_DEPTH} levels; flatten it") from None
-    copy: dict[str, Any] = json.loads(text)  # a dict went in, so a dict comes out
+    if max_keys is not None and len(value) > max_keys:
+        raise ValidationError(f"{what} has {len(value)} keys; W&B allows at most {max_keys}: nest some of them")
+    copy: dict[str, Any] = _jsonable(value, what, 0)
     return copy
 
 
-def _check_depth(value: object, what: str) -> None:
-    """Refuse dicts and lists nested deeper than :data:`MAX_METADATA_DEPTH` (or in a cycle)."""
-    level: list[Any] = [value]
-    depth = 0
-    while level:
-        depth += 1
-        if depth > MAX_METADATA_DEPTH:
+def _jsonable(obj: object, where: str, depth: int) -> Any:
+    """``obj`` as JSON data (see :func:`check_metadata`); ``where`` names it in errors."""
+    if obj is None or type(obj) in (bool, int, str):
+        return obj
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        if math.isinf(obj):
+            raise ValidationError(f"{where} is {obj}: JSON has no infinity (W&B refuses it too); store a string")
+        return float(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.name
+    if isinstance(obj, bool | int | str):  # subclasses, stored as the plain value
+        return int(obj) if isinstance(obj, int) else str.__str__(obj)
+    if isinstance(obj, Mapping | Sequence | set | frozenset) and not isinstance(obj, bytes | bytearray):
+        if depth >= MAX_METADATA_DEPTH:  # named from its root: the path down is as long as the nesting
+            root = where.split("[", 1)[0]
             raise ValidationError(
-                f"{what} nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it"
+                f"{root} nests deeper than {MAX_METADATA_DEPTH} levels (or refers to itself); flatten it"
             )
-        # by id: a container shared by many parents (or a cycle) counts once per level
-        level = list(
-            {
-                id(child): child
-                for node in level
-                for child in (node.values() if isinstance(node, dict) else node)
-                if isinstance(child, dict | list | tuple)
-            }.values()
+        if isinstance(obj, Mapping):
+            out: dict[str, Any] = {}
+            for key, item in obj.items():
+                name = _json_key(key, where)
+                if name in out:
+                    raise ValidationError(f"{where} has two keys that are both {name!r} in JSON; rename one")
+                out[name] = _jsonable(item, f"{where}[{name!r}]", depth + 1)
+            return out
+        items = [_jsonable(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(obj)]
+        if isinstance(obj, set | frozenset):  # no order of its own: give it one, the same every time
+            items.sort(key=lambda item: json.dumps(item, sort_keys=True))
+        return items
+    if isinstance(obj, slice):
+        return {
+            k: _jsonable(getattr(obj, k[6:]), where, depth + 1) for k in ("slice_start", "slice_step", "slice_stop")
+        }
+    if isinstance(obj, datetime.date | datetime.time):
+        return obj.isoformat()
+    if isinstance(obj, bytes):
+        try:
+            return obj.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"{where} is bytes that are not UTF-8 text; store them in a file") from None
+    if callable(getattr(obj, "tolist", None)):  # numpy, torch, jax scalars and arrays
+        return _jsonable(obj.tolist(), where, depth)  # type: ignore[attr-defined]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj), where, depth)
+    if callable(obj):
+        return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', obj)}".lstrip(".")
+    cls = type(obj)
+    if cls.__module__ == "builtins" or (cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__):
+        raise ValidationError(
+            f"{where} is of type {cls.__name__}, which has no JSON form; store a number, text, a list or a dict"
         )
+    return str(obj)
 
 
-def _reject(obj: object) -> object:
-    if isinstance(obj, float) and not math.isfinite(obj):  # pragma: no cover - json handles it
-        raise ValueError("NaN and infinity are not JSON")
-    # numpy scalars and arrays are common in ML metadata; store them as plain JSON.
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+def _json_key(key: object, where: str) -> str:
+    """A dict key as JSON writes it (W&B's rule): text as it is, numbers, True and None as their JSON."""
+    if isinstance(key, str):
+        return str(key)
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    raise ValidationError(f"{where} has a key {key!r:.40} of type {type(key).__name__}; keys must be strings")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from ..core.diff import ManifestDiff, diff_manifests
 from ..core.draft import Draft
 from ..core.ingest import check_policy, ingest_dir, ingest_file
 from ..core.manifest import Entry, Manifest
-from ..core.names import check_alias, check_metadata, check_name, check_path, check_tag, check_text
+from ..core.names import check_aliases, check_metadata, check_name, check_path, check_tags, check_text
 from ..core.references import reference_entries
 from ..core.repair import RepairReport
 from ..errors import (
@@ -505,8 +505,7 @@ class Artifact(MediaMixin, LinkMixin):
     ) -> bool:
         """Upload what the store lacks, then commit; returns whether a new version was made."""
         draft = self._check_draft()
-        aliases = [check_alias(a) if a != "latest" else a for a in aliases]
-        tags = [check_tag(t) for t in tags]
+        aliases, tags = check_aliases(aliases), check_tags(tags)
         # The commit checks the type again, race-free; this check only spares the uploads.
         existing = store.catalog.collection_type(project, draft.collection)
         if existing is not None and existing != draft.type:
@@ -733,8 +732,8 @@ class Artifact(MediaMixin, LinkMixin):
         # latest moves here only when it was added since this version was read: a stale
         # copy that held it must not take it back from a newer version.
         held = "latest" in self._version.record.aliases
-        aliases = [a if a == "latest" else check_alias(a) for a in self.aliases if a != "latest" or not held]
-        tags = [check_tag(t) for t in self.tags]
+        aliases = [a for a in check_aliases(self.aliases) if a != "latest" or not held]
+        tags = check_tags(self.tags)
         _check_description(self.description)
         self._version.save(aliases, tags)
         self._bind(self._version)

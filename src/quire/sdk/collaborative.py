@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..core import commit as core
 from ..core.commit import Staged
 from ..core.draft import Draft
-from ..core.names import check_alias
+from ..core.names import check_aliases
 from ..errors import PendingTimeoutError, ValidationError
 from ..store import Store
 from ..store.catalog import OPEN, ContributionRecord, PendingRecord, VersionRecord, pending_where
@@ -46,7 +46,7 @@ def upsert(run: Run, draft: Draft, staging: Staged, distributed_id: str | None, 
     """Add the draft's entries to the pending version as one contribution (see
     :meth:`Run.upsert_artifact`); returns where they went (the draft is final then)."""
     did = _target(run, draft, distributed_id, "upsert_artifact")
-    aliases = [check_alias(a) if a != "latest" else a for a in aliases]
+    aliases = check_aliases(aliases)
     core.add_contribution(run.store, draft, staging, run.project, did, run.id, _info(draft, aliases, "writer"))
     return pending_where(run.project, draft.collection, did)
 
@@ -63,7 +63,7 @@ def finish(
     """Add the draft's entries, merge every contribution and commit (see
     :meth:`Run.finish_artifact`); returns the version."""
     did = _target(run, draft, distributed_id, "finish_artifact")
-    aliases = [check_alias(a) if a != "latest" else a for a in aliases]
+    aliases = check_aliases(aliases)
     if expected_writers is not None and (
         not isinstance(expected_writers, int) or isinstance(expected_writers, bool) or expected_writers < 0
     ):

@@ -330,7 +330,9 @@ class Run(ModelMixin):
             "path": entry.path,
         }
 
-    def _label(self, code: str | None = None, repo: str | None = None, code_version: str | None = None, **_: Any) -> None:
+    def _label(
+        self, code: str | None = None, repo: str | None = None, code_version: str | None = None, **_: Any
+    ) -> None:
         """Accepted and ignored: framework integrations (Lightning's and Hugging Face's
         loggers) call W&B's private ``run._label`` to say which of them logged the run."""
 
@@ -858,7 +860,7 @@ def _new_record(
         name=name or f"run-{run_id}",
         group=group,
         job_type=job_type,
-        config=check_metadata(dict(config) if config else {}, "run config"),
+        config=check_metadata(dict(config) if config else {}, "run config", max_keys=None),
         state="running",
         created_at=now(),
     )

@@ -29,7 +29,7 @@ from .audio_video import Audio, Video
 from .base import Media
 from .documents import Html, Molecule, Object3D
 from .image import BoundingBoxes2D, Classes, Image, ImageMask
-from .values import Bokeh, Graph, Histogram, Plotly
+from .values import Histogram
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
@@ -37,10 +37,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MEDIA_TYPES",
     "Audio",
-    "Bokeh",
     "BoundingBoxes2D",
     "Classes",
-    "Graph",
     "Histogram",
     "Html",
     "Image",
@@ -48,7 +46,6 @@ __all__ = [
     "Media",
     "Molecule",
     "Object3D",
-    "Plotly",
     "Video",
     "media_from_cell",
 ]

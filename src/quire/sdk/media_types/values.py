@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ValidationError
 from .. import media
@@ -66,26 +66,3 @@ class Histogram:
 
 
 media.register(Histogram)
-
-
-class _Unsupported:
-    """A W&B data type Quire does not store: making one says so, naming it."""
-
-    _hint: ClassVar[str] = ""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise ValidationError(
-            f"wandb.{type(self).__name__} is not supported by Quire (see docs/compatibility.md); {self._hint}"
-        )
-
-
-class Plotly(_Unsupported):
-    _hint = "save the figure with fig.write_html(path) and add quire.Html(path)"
-
-
-class Bokeh(_Unsupported):
-    _hint = "save the plot as HTML (bokeh.io.save) and add quire.Html(path)"
-
-
-class Graph(_Unsupported):
-    _hint = "store the graph as a file (add_file) or a Table of edges"
