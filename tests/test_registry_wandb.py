@@ -214,7 +214,7 @@ def test_a_bad_target_is_refused_and_logs_nothing(model_file: Path, target: str,
             run.link_artifact(art, target)
         assert art.is_draft()
     assert collection_names("p") == []
-    assert [p for p in wandb.Api().projects() if "registry" in p] == []
+    assert [p.name for p in wandb.Api().projects() if "registry" in p.name] == []
 
 
 def test_a_type_the_registry_refuses_is_refused(model_file: Path) -> None:

@@ -33,7 +33,7 @@ class MediaKind(Protocol):
 
     suffix: str
 
-    def _write(self, path: Path) -> dict[str, Path]: ...
+    def _write(self, path: Path) -> dict[str, Path] | None: ...  # the other files it stores (None: none)
 
     @classmethod
     def read(cls, artifact: Artifact, path: str) -> Any: ...
@@ -124,7 +124,7 @@ class MediaMixin:
         folder = tempfile.mkdtemp(prefix="quire-add-")
         with art._staging.own_folder(folder):
             path = Path(folder, "obj" + kind.suffix)
-            files = {logical: path, **obj._write(path)}
+            files = {logical: path, **(obj._write(path) or {})}  # a kind of one file may return None
             stat = art._cache().stat
             # Hashed first and staged only once nothing clashes, so a refused add stores nothing.
             hashed = [ingest_file(p, check_path(lp), None, stat) for lp, p in files.items()]
