@@ -434,6 +434,60 @@ DIFFERENCES: list[tuple[str, str]] = [
         "are refused, naming the key: W&B would store `<… object at 0x…>`, which says nothing. Objects "
         "with a `str` (`Path`, `Decimal`, `UUID`) are stored as it, as in W&B.",
     ),
+    (
+        "`latest`",
+        "every commit moves it to the version it lands on (a new one, or an older one whose files it "
+        "equals), as in W&B; it can be moved by hand (`save()`, `quire artifact alias NAME:vN latest`) "
+        "but is never removed: a `save()` from a stale copy that lacks it does not take it away, and "
+        "deleting the version that holds it moves it to the newest one left.",
+    ),
+    (
+        "Deleting a version that registry links point at",
+        "is refused, naming the links (unlink them first): a link never outlives its source, and gc "
+        "never deletes the bytes a link reads.",
+    ),
+    (
+        "`init()` while a run is current",
+        "finishes that run and starts the new one (W&B, outside notebooks, returns the current run "
+        "whatever the new call asks): a call with another project or config must not log into the "
+        "previous run. `reinit='return_previous'` gives W&B's behaviour.",
+    ),
+    (
+        "`resume='auto'` (or `True`) without an `id`",
+        "starts a fresh run: Quire keeps no resume file of the last run started in a folder.",
+    ),
+    (
+        "History keys starting with `_`",
+        "are refused by `log()`: `_step`, `_runtime` and `_timestamp` are the run's own.",
+    ),
+    (
+        "`entry.digest`",
+        "is BLAKE3 hex (W&B shows a base64 MD5); `entry.md5` gives the real MD5, read from the bytes.",
+    ),
+    (
+        "`download(path_prefix=...)` that matches nothing",
+        "raises `ArtifactNotFoundError` and writes nothing (W&B downloads nothing, silently).",
+    ),
+    (
+        "An entry's `ref_url()` added to another artifact",
+        "becomes a stored entry sharing the same bytes, not a reference: it survives the source's deletion and a gc.",
+    ),
+    (
+        "A media file changed after its object was made",
+        "is refused when it is added: the stored `sha256` would otherwise disagree with the stored bytes.",
+    ),
+    (
+        "Media in tables",
+        "a media column holds one media kind (or None), stored in the Parquet file as a struct "
+        "`{path, meta}` beside the media files, so DuckDB, pandas and Arrow read it; W&B writes a "
+        "`table.json`.",
+    ),
+    (
+        "Listing filters",
+        "`Api().artifacts(..., filters=...)` and `artifact_collections(...)` refuse filters they do not "
+        "implement rather than list what a filter would exclude; `Api().runs(filters=...)` implements "
+        "W&B's MongoDB-style operators on state, tags, name, group, job type, dates, config and summary.",
+    ),
 ]
 
 
