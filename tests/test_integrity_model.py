@@ -200,8 +200,9 @@ class IntegrityMachine(RuleBasedStateMachine):
         """Check the version ``got`` against the model and record it."""
         index = int(got.version[1:])
         same = [i for i, held in self.versions.items() if held == files]
-        if same:  # equal files: no new version, the equal one is returned
+        if same:  # equal files: no new version, the equal one is returned, and is latest now
             assert index == same[0], (index, same)
+            self.latest = index
             return
         assert index not in self.versions and index >= self.next_index, (index, sorted(self.versions))
         self.versions[index] = dict(files)
