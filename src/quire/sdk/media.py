@@ -94,7 +94,7 @@ def local_files(artifact: Artifact, paths: list[str], named: bool = False) -> li
     With ``named``, links to them that carry the paths' own names (see
     :func:`~quire.core.download.named_files`).
     """
-    version = artifact._committed_version()
+    version = artifact._committed_version("get")
     entries = [artifact.get_entry(p) for p in paths]
     cache = cache_for(version.store.local_dir)
     files = cached_files(version.store.blobs, cache, entries)
