@@ -103,6 +103,8 @@ class Artifact(MediaMixin, LinkMixin):
     _upserted: str | None = None
     #: whether delete() deleted this version
     _deleted = False
+    #: of a new_draft(): its source's project, where save() outside a run logs it (W&B's)
+    _source_project: str | None = None
 
     def __init__(
         self,
@@ -769,6 +771,8 @@ class Artifact(MediaMixin, LinkMixin):
         """Commit a draft (in an implicit run), or persist edits of a committed version."""
         if self._version is None:
             staged_in = self._staging.store
+            if project is None and CONTEXT.run is None:
+                project = self._source_project
             CONTEXT.log(self, project, staged_in.location if staged_in else None)
             return
         # latest moves here only when it was added since this version was read: a stale
@@ -788,7 +792,12 @@ class Artifact(MediaMixin, LinkMixin):
     def delete(self, delete_aliases: bool = False) -> None:
         """Delete this version (its aliases too with ``delete_aliases=True``)."""
         version = self._committed_version("delete")
-        version.store.catalog.delete_version(version.record.id, delete_aliases)
+        try:
+            version.store.catalog.delete_version(version.record.id, delete_aliases)
+        except ArtifactNotFoundError as e:  # the catalog knows only the id: name the version
+            raise ArtifactNotFoundError(
+                f"{self.qualified_name} does not exist: it was deleted already (or by another process)"
+            ) from e
         self._deleted = True
 
     def new_draft(self) -> Artifact:
@@ -800,6 +809,7 @@ class Artifact(MediaMixin, LinkMixin):
         draft.metadata = check_metadata(draft.metadata)
         art = Artifact.__new__(Artifact)
         art._open(draft, Staging(version.store, epoch))
+        art._source_project = self.source_project
         return art
 
     @property
