@@ -272,7 +272,7 @@ class Artifact(MediaMixin, LinkMixin):
         field or method a draft cannot have: ``'Artifact.version' used prior to logging``)."""
         if self._record is None:
             raise ArtifactNotLoggedError(
-                f"'Artifact.{what}' used prior to logging artifact {self._name!r}: "
+                f"'Artifact.{what}' used prior to logging artifact {self._name!r}, a draft: "
                 "log it first (run.log_artifact(artifact) or artifact.save())",
                 name=what,
                 obj=self,
