@@ -229,7 +229,9 @@ class LinkMixin:
         record = art._committed_record("source_artifact")
         if record.source_id is None:
             return art
-        return type(art)._committed(self._source_record("source_artifact"), art._committed_version("source_artifact").store)
+        return type(art)._committed(
+            self._source_record("source_artifact"), art._committed_version("source_artifact").store
+        )
 
     @property
     def source_name(self) -> str:
