@@ -160,7 +160,7 @@ def test_a_catalog_of_0005_gets_the_wandb_surface_and_keeps_its_data(tmp_path: P
     close_stores()
     catalog = open_store().catalog  # migrates
     after = catalog.version("p", "data")
-    assert after == before and after.root == v0._committed_record().root
+    assert after == before and after.root == v0._committed_record("root").root
     assert (after.ttl, after.expires_at, after.source_id) == ("inherit", None, None)
     run = catalog.run("old-run")
     assert (run.tags, run.notes, run.summary, run.info, run.state) == ([], None, {}, {}, "finished")
@@ -207,7 +207,7 @@ def test_a_catalog_of_0004_gets_the_glossarys_names_and_keeps_its_data(tmp_path:
         names = list(conn.scalars(sa.select(t.migrations_table.c.name)))
         assert names[-1] == t.MIGRATIONS[-1][0] and "0005_glossary" in names
         assert "pending" not in sa.inspect(conn).get_table_names()
-    assert catalog.version("p", "data").root == v0._committed_record().root
+    assert catalog.version("p", "data").root == v0._committed_record("root").root
     assert catalog.pending_versions() == [pending] and catalog.contributions(pending.id) == [contribution]
     assert catalog.roots() == roots
     with quire.init(project="p", group="open-one") as run:  # and it goes on working
@@ -384,7 +384,7 @@ def test_value_the_database_refuses_is_a_validation_error(store_kind: str, tmp_p
     with quire.init(project="p") as run:
         art = run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files"))
     with pytest.raises(ValidationError, match="refused a value") as caught:
-        open_store().catalog.update_version(art._committed_record().id, description="a\x00b")
+        open_store().catalog.update_version(art._committed_record("id").id, description="a\x00b")
     assert "\n" not in str(caught.value)
 
 

@@ -20,13 +20,15 @@ the builtin a caller would already catch (``KeyError`` for things not found,
         │       ├── CommitOutcomeUnknownError  the catalog went away before it answered a commit
         │       ├── DamagedIndexError        a blob not found, maybe in a pack whose index is damaged
         │       ├── MovedOnError             a compare-and-swap commit lost the race
-        │       └── MissingCapabilityError   an object store cannot do what is asked
+        │       ├── MissingCapabilityError   an object store cannot do what is asked
+        │       └── ReferenceChangedError (ValueError)  a reference's bytes changed since it was logged
         ├── UsageError                       the API was called wrongly
         │   ├── UnsupportedError (AttributeError)  a W&B call Quire does not offer
         │   └── ValidationError (ValueError)  bad name, path, alias, metadata, ...
         │       ├── CollectionTypeError      logging type B to a collection of type A
         │       ├── ConfigError              a run's config key changed without allow_val_change
-        │       └── InvalidDigestError       a digest that is not 64 lowercase hex characters
+        │       ├── InvalidDigestError       a digest that is not 64 lowercase hex characters
+        │       └── WrongTypeError (TypeError)  an object of a type the call does not take
         ├── ArtifactStatusError (AttributeError, ValueError)  wrong state for the call
         │   ├── ArtifactNotLoggedError       reading committed-only attributes of a draft
         │   └── ArtifactFinalizedError       editing a logged artifact
@@ -72,12 +74,14 @@ __all__ = [
     "PendingTimeoutError",
     "PendingVersionError",
     "QuireError",
+    "ReferenceChangedError",
     "StoreError",
     "UnsafeFolderError",
     "UnsupportedError",
     "UsageError",
     "ValidationError",
     "WaitTimeoutError",
+    "WrongTypeError",
 ]
 
 
@@ -126,6 +130,12 @@ class UnsupportedError(UsageError, AttributeError):
 
 class ValidationError(UsageError, ValueError):
     """Input broke a rule (a name, a path, an alias, metadata); nothing was written."""
+
+
+class WrongTypeError(ValidationError, TypeError):
+    """An object of a type the call does not take (``artifact.add`` of what is not a
+    media object). W&B raises ``TypeError`` there; it stays a ``ValidationError`` (a
+    ``ValueError``) too, so Quire's own ``except`` clauses keep catching it."""
 
 
 class CollectionTypeError(ValidationError):
@@ -221,6 +231,12 @@ class CorruptBlobError(QuireError):
 
 class StoreError(CommError, OSError):
     """The store cannot be opened, written or reached."""
+
+
+class ReferenceChangedError(StoreError, ValueError):
+    """The bytes a reference points at are no longer those that were logged (another
+    digest, size or ETag); nothing of them is delivered. W&B raises ``ValueError`` for
+    this ("digest mismatch"); a ``StoreError`` too, as Quire raised before."""
 
 
 class ConcurrentGCError(StoreError):

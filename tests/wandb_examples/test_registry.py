@@ -41,8 +41,14 @@ def test_use_model_refuses_an_artifact_that_is_not_a_model(log_dataset) -> None:
     # docs.wandb.ai/models/ref/python/experiments/run (use_model: the type must contain "model")
     log_dataset("images", {"a.png": b"a"}, project="models")
     with wandb.init(project="models") as run:
-        with pytest.raises(AssertionError, match="model"):
+        # W&B raises a bare AssertionError here, and no wandb code catches it. Quire raises
+        # its ValidationError (a ValueError) as for every other bad input: an
+        # AssertionError says a program's own invariant broke (what `assert` and pytest
+        # raise), not that the caller passed the wrong artifact, and catching it would
+        # also swallow real assertion failures.
+        with pytest.raises(wandb.errors.ValidationError, match="model") as caught:
             run.use_model(name="images:latest")
+        assert isinstance(caught.value, ValueError)
 
 
 def test_link_model_into_the_model_registry() -> None:

@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ..errors import StoreError, ValidationError
+from ..errors import ReferenceChangedError, StoreError, ValidationError
 from ..hashing import hash_bytes, hash_file, new_hasher
 from .ingest import walk_files
 from .manifest import Entry
@@ -127,7 +127,7 @@ def fetch_reference(entry: Entry, dest: Path) -> None:
                 etag = resp.headers.get("ETag")
                 shutil.copyfileobj(resp, out, 1 << 20)
             if "etag" in entry.extra and etag != entry.extra["etag"]:
-                raise StoreError(f"reference {entry.ref} changed since it was logged (ETag {etag})")
+                raise ReferenceChangedError(f"reference {entry.ref} changed since it was logged (ETag {etag})")
             _check(entry, tmp)
 
         write_new(target, fill)
@@ -137,7 +137,7 @@ def fetch_reference(entry: Entry, dest: Path) -> None:
 
 def _check(entry: Entry, tmp: str) -> None:
     if entry.size is not None and "etag" not in entry.extra and hash_file(tmp)[0] != entry.digest:
-        raise StoreError(f"reference {entry.ref} changed since it was logged; its digest differs")
+        raise ReferenceChangedError(f"reference {entry.ref} changed since it was logged; its digest differs")
 
 
 def _copy_folder(src: Path, dest: str) -> None:

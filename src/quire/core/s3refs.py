@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactNotFoundError, StoreError, ValidationError
+from ..errors import ArtifactNotFoundError, ReferenceChangedError, StoreError, ValidationError
 from ..files import discard, replace, temp_name
 from ..hashing import hash_bytes
 from .manifest import Entry
@@ -144,7 +144,9 @@ def _fetch(objects: CloudObjects, key: str, dest: Path, version: str | None = No
     try:
         meta = objects.fetch(key, Path(tmp), version=version, if_match=f'"{etag}"' if etag and not version else None)
         if etag and _etag(meta) != etag:  # a version id whose bytes are not the ones recorded
-            raise StoreError(f"{objects.url}/{key} changed since it was logged (ETag {_etag(meta)}, not {etag})")
+            raise ReferenceChangedError(
+                f"{objects.url}/{key} changed since it was logged (ETag {_etag(meta)}, not {etag})"
+            )
         replace(tmp, dest, durable=False)  # a download lost to a power loss is downloaded again
     finally:
         discard(tmp)

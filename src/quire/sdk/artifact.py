@@ -52,6 +52,31 @@ if TYPE_CHECKING:
     from .run import Run
 
 
+#: W&B reserves types with this prefix for itself ...
+RESERVED_TYPE_PREFIX = "wandb-"
+#: ... and, for these types, names with these prefixes ("" reserves every name)
+RESERVED_NAMES = {"job": "", "run_table": "run-", "code": "source-"}
+
+
+def is_internal_type(name: str, type_: str) -> bool:
+    """Whether ``type_`` is one of W&B's internal types for an artifact called ``name``
+    (``wandb-*``; ``job``; ``run_table`` of ``run-*`` names; ``code`` of ``source-*`` ones)."""
+    reserved = RESERVED_NAMES.get(type_)
+    return type_.startswith(RESERVED_TYPE_PREFIX) or (reserved is not None and name.startswith(reserved))
+
+
+def check_user_type(name: str, type_: str) -> str:
+    """``type_``, unless W&B keeps it for its own artifacts named so (``ValidationError``,
+    a ``ValueError`` as W&B's)."""
+    if is_internal_type(name, type_):
+        raise ValidationError(
+            f"artifact type {type_!r} is reserved for W&B's internal use for {name!r} (types starting with "
+            f"{RESERVED_TYPE_PREFIX!r}, 'job', 'run_table' of 'run-' names, 'code' of 'source-' names); "
+            "choose another type, e.g. 'dataset' or 'model'"
+        )
+    return type_
+
+
 class Artifact(MediaMixin, LinkMixin):
     """A versioned set of files: a draft until logged, then a committed version.
 
@@ -78,6 +103,8 @@ class Artifact(MediaMixin, LinkMixin):
     _upserted: str | None = None
     #: whether delete() deleted this version
     _deleted = False
+    #: of a new_draft(): its source's project, where save() outside a run logs it (W&B's)
+    _source_project: str | None = None
 
     def __init__(
         self,
@@ -92,12 +119,20 @@ class Artifact(MediaMixin, LinkMixin):
     ) -> None:
         draft = Draft(
             check_name(name),
-            check_name(type, "artifact type"),
+            check_user_type(check_name(name), check_name(type, "artifact type")),
             incremental=incremental,
             metadata=check_metadata(metadata),
             description=description,
         )
         self._open(draft, Staging())
+
+    @classmethod
+    def _internal(cls, name: str, type: str) -> Artifact:
+        """A draft of one of W&B's internal types (a run's ``run_table`` of a ``run-``
+        name), which a user's ``Artifact(name, type)`` is refused."""
+        art = cls.__new__(cls)
+        art._open(Draft(check_name(name), check_name(type, "artifact type")), Staging())
+        return art
 
     def _open(self, draft: Draft, staging: Staging) -> None:
         self._draft: Draft | None = draft
@@ -184,7 +219,7 @@ class Artifact(MediaMixin, LinkMixin):
     @property
     def qualified_name(self) -> str:
         """``project/name:vN``."""
-        return f"{self._committed_record().project}/{self.name}"
+        return f"{self._committed_record('qualified_name').project}/{self.name}"
 
     @property
     def type(self) -> str:
@@ -204,7 +239,7 @@ class Artifact(MediaMixin, LinkMixin):
     @property
     def version(self) -> str:
         """``vN`` of a committed version."""
-        return self._committed_record().version
+        return self._committed_record("version").version
 
     @property
     def id(self) -> str | None:
@@ -221,21 +256,26 @@ class Artifact(MediaMixin, LinkMixin):
     @property
     def created_at(self) -> str:
         """When the version was committed (ISO 8601, UTC)."""
-        return self._committed_record().created_at
+        return self._committed_record("created_at").created_at
 
     @property
     def updated_at(self) -> str:
         """When the version's aliases, tags or metadata last changed."""
-        return self._committed_record().updated_at
+        return self._committed_record("updated_at").updated_at
 
     def is_draft(self) -> bool:
         """Whether this is an uncommitted draft."""
         return self._record is None
 
-    def _committed_record(self) -> VersionRecord:
+    def _committed_record(self, what: str) -> VersionRecord:
+        """The committed version's record; of a draft, W&B's error naming ``what`` (the
+        field or method a draft cannot have: ``'Artifact.version' used prior to logging``)."""
         if self._record is None:
             raise ArtifactNotLoggedError(
-                f"artifact {self._name!r} is a draft: log it (run.log_artifact or .save()) first"
+                f"'Artifact.{what}' used prior to logging artifact {self._name!r}, a draft: "
+                "log it first (run.log_artifact(artifact) or artifact.save())",
+                name=what,
+                obj=self,
             )
         return self._record
 
@@ -569,8 +609,9 @@ class Artifact(MediaMixin, LinkMixin):
         name = self.source_name if include_version else self.source_name.split(":")[0]
         return default_root(name)
 
-    def _committed_version(self) -> Version:
-        self._committed_record()
+    def _committed_version(self, what: str) -> Version:
+        """The committed version; of a draft, :meth:`_committed_record`'s error."""
+        self._committed_record(what)
         assert self._version is not None
         return self._version
 
@@ -602,6 +643,7 @@ class Artifact(MediaMixin, LinkMixin):
             ValidationError: ``path_prefix`` leaves the artifact (``..``, absolute).
             ArtifactNotFoundError: no path starts with ``path_prefix``; nothing is written.
         """
+        self._committed_record("download")
         return self._place(root, skip_cache, allow_missing_references, prefix=_check_prefix(path_prefix))
 
     def _place(
@@ -614,7 +656,7 @@ class Artifact(MediaMixin, LinkMixin):
     ) -> str:
         """Download all files, a prefix's or those at ``paths`` into ``root`` (default:
         :meth:`_default_root`); returns the folder as :meth:`download` does."""
-        version = self._committed_version()
+        version = self._committed_version("download")
         target = os.fspath(root) if root is not None else self._default_root()
         version.download(Path(target), allow_missing_references, bool(skip_cache), prefix, paths)
         run = CONTEXT.run
@@ -626,6 +668,7 @@ class Artifact(MediaMixin, LinkMixin):
         """Make ``root`` hold exactly this version: download, then delete other files.
         The default root is W&B's: ``<artifact dir>/<name>``, without the version, so
         checking out another version replaces this one's files."""
+        self._committed_record("checkout")
         target = self.download(root if root is not None else self._default_root(include_version=False))
         paths = {e.path for e in self.manifest}  # one pass, not a page lookup per file
         for rel in _download.files_below(Path(target)):
@@ -636,7 +679,7 @@ class Artifact(MediaMixin, LinkMixin):
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
         """Raise ``ValueError`` unless ``root`` (default: :meth:`download`'s) holds
         exactly this version's bytes, checked against their BLAKE3 digests."""
-        self._committed_version().verify(Path(root) if root is not None else Path(self._default_root()))
+        self._committed_version("verify").verify(Path(root) if root is not None else Path(self._default_root()))
 
     def repair(self, source: str | os.PathLike[str]) -> RepairReport:
         """Check that the store holds every blob of this version intact, and store the
@@ -647,12 +690,13 @@ class Artifact(MediaMixin, LinkMixin):
             What was damaged, what was restored from which file, and which paths still
             lack their bytes (``report.ok`` is False then).
         """
-        return self._committed_version().repair(Path(source))
+        return self._committed_version("repair").repair(Path(source))
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
         """Download a one-file artifact; returns the file's path. The default root is
         W&B's for this call: ``./artifacts/<name>:<vN>``, relative, whatever the
         artifact dir."""
+        self._committed_record("file")
         if len(self.manifest) != 1:
             raise ValidationError(
                 f"{self.name} holds {len(self.manifest)} files; file() needs exactly one: call download() "
@@ -700,7 +744,7 @@ class Artifact(MediaMixin, LinkMixin):
 
     def json_encode(self) -> dict[str, Any]:
         """The reference to this version that W&B puts in a run's config."""
-        record = self._committed_record()
+        record = self._committed_record("json_encode")
         return {
             "_type": "artifactVersion",
             "_version": "v0",
@@ -712,13 +756,13 @@ class Artifact(MediaMixin, LinkMixin):
 
     def logged_by(self) -> PublicRun | None:
         """The run that committed this version."""
-        version = self._committed_version()
+        version = self._committed_version("logged_by")
         first = min(version.runs("output"), key=lambda r: r.created_at, default=None)
         return VIEWS.public_run(first, version.store) if first else None
 
     def used_by(self) -> list[PublicRun]:
         """The runs that used this version."""
-        version = self._committed_version()
+        version = self._committed_version("used_by")
         return [VIEWS.public_run(r, version.store) for r in version.runs("input")]
 
     # -- editing a committed version --------------------------------------------------
@@ -727,6 +771,8 @@ class Artifact(MediaMixin, LinkMixin):
         """Commit a draft (in an implicit run), or persist edits of a committed version."""
         if self._version is None:
             staged_in = self._staging.store
+            if project is None and CONTEXT.run is None:
+                project = self._source_project
             CONTEXT.log(self, project, staged_in.location if staged_in else None)
             return
         # latest moves here only when it was added since this version was read: a stale
@@ -740,24 +786,30 @@ class Artifact(MediaMixin, LinkMixin):
 
     def wait(self, timeout: float | None = None) -> Artifact:
         """Return self: logging is synchronous, so a logged artifact is already committed."""
-        self._committed_record()
+        self._committed_record("wait")
         return self
 
     def delete(self, delete_aliases: bool = False) -> None:
         """Delete this version (its aliases too with ``delete_aliases=True``)."""
-        version = self._committed_version()
-        version.store.catalog.delete_version(version.record.id, delete_aliases)
+        version = self._committed_version("delete")
+        try:
+            version.store.catalog.delete_version(version.record.id, delete_aliases)
+        except ArtifactNotFoundError as e:  # the catalog knows only the id: name the version
+            raise ArtifactNotFoundError(
+                f"{self.qualified_name} does not exist: it was deleted already (or by another process)"
+            ) from e
         self._deleted = True
 
     def new_draft(self) -> Artifact:
         """A draft holding this version's files, to edit (``add_*``, ``overwrite=True``,
         ``remove``) and log as the next version, whose :attr:`parent` this is (patch mode).
         Logging costs what changed: the other files need not even exist locally."""
-        version = self._committed_version()
+        version = self._committed_version("new_draft")
         draft, epoch = version.new_draft()
         draft.metadata = check_metadata(draft.metadata)
         art = Artifact.__new__(Artifact)
         art._open(draft, Staging(version.store, epoch))
+        art._source_project = self.source_project
         return art
 
     @property

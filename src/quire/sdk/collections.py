@@ -19,7 +19,7 @@ from ..errors import ArtifactNotFoundError, ValidationError
 from ..store import Store
 from ..store.catalog import NEVER, CollectionRecord, VersionRecord
 from . import compat
-from .artifact import Artifact
+from .artifact import RESERVED_TYPE_PREFIX, Artifact, is_internal_type
 from .views import VIEWS
 
 if TYPE_CHECKING:
@@ -31,10 +31,6 @@ T = TypeVar("T")
 REGISTRY_PREFIX = "wandb-registry-"
 #: the longest default time to live: an expiry date past the year 9999 is no date
 MAX_TTL = timedelta(days=1000 * 365)
-#: W&B reserves types with this prefix for itself ...
-_RESERVED_TYPE_PREFIX = "wandb-"
-#: ... and, for these types, names with these prefixes ("" reserves every name)
-_RESERVED_NAMES = {"job": "", "run_table": "run-", "code": "source-"}
 
 
 class Paginated(list[T]):
@@ -114,11 +110,11 @@ def ordered(items: list[T], order: str | None, fields: dict[str, Callable[[Any],
 
 #: what versions may be ordered by
 VERSION_ORDER: dict[str, Callable[[Any], Any]] = {
-    "created_at": lambda a: (a._committed_record().created_at, a._committed_record().index),
-    "updated_at": lambda a: a._committed_record().updated_at,
-    "version": lambda a: a._committed_record().index,
-    "version_index": lambda a: a._committed_record().index,
-    "size": lambda a: a._committed_record().size,
+    "created_at": lambda a: (a._committed_record("created_at").created_at, a._committed_record("created_at").index),
+    "updated_at": lambda a: a._committed_record("updated_at").updated_at,
+    "version": lambda a: a._committed_record("version").index,
+    "version_index": lambda a: a._committed_record("version_index").index,
+    "size": lambda a: a._committed_record("size").size,
 }
 #: what collections may be ordered by
 COLLECTION_ORDER: dict[str, Callable[[Any], Any]] = {
@@ -146,19 +142,14 @@ def version_listing(
 def check_type_change(name: str, old: str, new: str) -> str:
     """``new`` if W&B lets the collection ``name`` change from type ``old`` to it: neither
     may be one of W&B's internal types."""
-
-    def internal(type_: str) -> bool:
-        reserved = _RESERVED_NAMES.get(type_)
-        return type_.startswith(_RESERVED_TYPE_PREFIX) or (reserved is not None and name.startswith(reserved))
-
     check_name(new, "artifact type")
-    if new != old and internal(old):
+    if new != old and is_internal_type(name, old):
         raise ValidationError(
             f"cannot change the type of {name!r}: its type {old!r} is an internal type of W&B's, which stays"
         )
-    if internal(new):
+    if is_internal_type(name, new):
         raise ValidationError(
-            f"cannot make {name!r} of type {new!r}: types starting with {_RESERVED_TYPE_PREFIX!r} (and 'job', "
+            f"cannot make {name!r} of type {new!r}: types starting with {RESERVED_TYPE_PREFIX!r} (and 'job', "
             "'run_table' of 'run-' names, 'code' of 'source-' names) are reserved for W&B's internal use; "
             "choose another type"
         )
@@ -343,8 +334,8 @@ class ArtifactCollection:
 
 def collection_of(artifact: Artifact) -> ArtifactCollection:
     """The collection of a committed version (of a link: the registry collection it was read from)."""
-    record = artifact._committed_record()
-    store = artifact._committed_version().store
+    record = artifact._committed_record("collection")
+    store = artifact._committed_version("collection").store
     return ArtifactCollection(store.catalog.collection(record.project, record.collection), store)
 
 

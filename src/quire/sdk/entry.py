@@ -92,7 +92,7 @@ class ArtifactManifestEntry(Entry):
             return None
         artifact = self._artifact
         if not artifact.is_draft():
-            version = artifact._committed_version()
+            version = artifact._committed_version("md5")
             cached = cached_files(version.store.blobs, cache_for(version.store.local_dir), [self])[0]
             md5, _ = _md5_and_digest(cached)  # the cache verified these bytes already
             return md5

@@ -215,21 +215,23 @@ class LinkMixin:
         record = _artifact(self)._record
         return record is not None and record.source_id is not None
 
-    def _source_record(self) -> VersionRecord:
+    def _source_record(self, what: str) -> VersionRecord:
         art = _artifact(self)
-        record = art._committed_record()
+        record = art._committed_record(what)
         if record.source_id is None:
             return record
-        return art._committed_version().store.catalog.version_by_id(record.source_id)
+        return art._committed_version(what).store.catalog.version_by_id(record.source_id)
 
     @property
     def source_artifact(self) -> Artifact:
         """The logged version a link points at (a version that is no link: itself)."""
         art = _artifact(self)
-        record = art._committed_record()
+        record = art._committed_record("source_artifact")
         if record.source_id is None:
             return art
-        return type(art)._committed(self._source_record(), art._committed_version().store)
+        return type(art)._committed(
+            self._source_record("source_artifact"), art._committed_version("source_artifact").store
+        )
 
     @property
     def source_name(self) -> str:
@@ -237,23 +239,23 @@ class LinkMixin:
         art = _artifact(self)
         if art._record is None:
             return art.name
-        source = self._source_record()
+        source = self._source_record("source_name")
         return f"{source.collection}:{source.version}"
 
     @property
     def source_version(self) -> str:
         """``vN`` of the source."""
-        return self._source_record().version
+        return self._source_record("source_version").version
 
     @property
     def source_project(self) -> str:
         """The project of the source."""
-        return self._source_record().project
+        return self._source_record("source_project").project
 
     @property
     def source_entity(self) -> str | None:
         """Always None: Quire stores have no entities (as :attr:`Artifact.entity`)."""
-        self._source_record()
+        self._source_record("source_entity")
         return None
 
     @property
@@ -270,10 +272,10 @@ class LinkMixin:
     def linked_artifacts(self) -> list[Artifact]:
         """The links pointing at this version, oldest first (of a link: none)."""
         art = _artifact(self)
-        record = art._committed_record()
+        record = art._committed_record("linked_artifacts")
         if record.source_id is not None:
             return []
-        store = art._committed_version().store
+        store = art._committed_version("linked_artifacts").store
         return [type(art)._committed(r, store) for r in store.catalog.links_to(record.id)]
 
     def link(self, target_path: str, aliases: Iterable[str] | None = None) -> Artifact:
@@ -296,8 +298,8 @@ class LinkMixin:
         if art.is_draft():
             check_link(art._staging.store or CONTEXT.store(), art.type, target_path)  # refused: nothing logged
             art.save()
-        store = art._committed_version().store
-        return type(art)._committed(link_version(store, art._committed_record(), target_path, aliases), store)
+        store = art._committed_version("link").store
+        return type(art)._committed(link_version(store, art._committed_record("link"), target_path, aliases), store)
 
     def unlink(self) -> None:
         """Remove this link from its registry collection (the source is left as it is).
@@ -306,13 +308,13 @@ class LinkMixin:
             ValidationError: this version is not a link (``delete()`` deletes a version).
         """
         art = _artifact(self)
-        record = art._committed_record()
+        record = art._committed_record("unlink")
         if record.source_id is None:
             raise ValidationError(
                 f"{art.qualified_name} is not a linked artifact and cannot be unlinked; "
                 "to delete it, use artifact.delete()"
             )
-        art._committed_version().store.catalog.delete_version(record.id, delete_aliases=True)
+        art._committed_version("unlink").store.catalog.delete_version(record.id, delete_aliases=True)
 
     # -- time to live -----------------------------------------------------------------
 
@@ -326,7 +328,7 @@ class LinkMixin:
                 set to ``INHERIT`` and not saved).
         """
         art = _artifact(self)
-        pending: TTL | None = art._draft.ttl if art._draft is not None else art._committed_version().ttl
+        pending: TTL | None = art._draft.ttl if art._draft is not None else art._committed_version("ttl").ttl
         if pending == INHERIT:
             raise ArtifactNotLoggedError(
                 f"the TTL of {art.name!r} is inherited from its collection: log or save() it to read it"
@@ -335,7 +337,7 @@ class LinkMixin:
             return None
         if pending is not None:
             return timedelta(seconds=int(pending))
-        record = art._committed_record()
+        record = art._committed_record("ttl")
         if record.expires_at is None:
             return None
         return datetime.fromisoformat(record.expires_at) - datetime.fromisoformat(record.created_at)
@@ -349,6 +351,6 @@ class LinkMixin:
         if art._draft is not None:
             art._drafted().ttl = ttl
             return
-        version = art._committed_version()
+        version = art._committed_version("ttl")
         check_ttl(version.store, version.record, ttl)
         version.ttl = ttl  # save() persists it

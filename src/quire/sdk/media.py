@@ -20,7 +20,7 @@ from ..core.cache import cache_for
 from ..core.download import cached_files, named_files
 from ..core.ingest import ingest_file
 from ..core.names import check_path
-from ..errors import ValidationError
+from ..errors import ValidationError, WrongTypeError
 from .context import CONTEXT
 
 if TYPE_CHECKING:
@@ -67,12 +67,12 @@ def kind_of(obj: object) -> type[MediaKind]:
             return kind
     kind_name = type(obj).__name__
     if type(obj).__module__.split(".")[0] == "wandb":
-        raise ValidationError(
+        raise WrongTypeError(
             f"artifact.add got a wandb.{kind_name} made by the wandb package; make it with quire "
             f"(import quire as wandb; wandb.{kind_name}(...))"
         )
     names = ", ".join(sorted(k.__name__ for k in KINDS))
-    raise ValidationError(
+    raise WrongTypeError(
         f"artifact.add stores a media object ({names}), not a {kind_name}; "
         "use add_file or add_dir for files (see docs/compatibility.md)"
     )
@@ -94,7 +94,7 @@ def local_files(artifact: Artifact, paths: list[str], named: bool = False) -> li
     With ``named``, links to them that carry the paths' own names (see
     :func:`~quire.core.download.named_files`).
     """
-    version = artifact._committed_version()
+    version = artifact._committed_version("get")
     entries = [artifact.get_entry(p) for p in paths]
     cache = cache_for(version.store.local_dir)
     files = cached_files(version.store.blobs, cache, entries)

@@ -254,7 +254,7 @@ def _logged(artifact: object, call: str) -> Any:
             f"{call} of a public run takes a logged artifact; {artifact.name!r} is a draft: log it with "
             "run.log_artifact (or quire artifact put) first"
         )
-    return artifact._committed_record()
+    return artifact._committed_record(call)
 
 
 VIEWS.public_run = PublicRun

@@ -320,7 +320,7 @@ class Run(ModelMixin):
     def _media_reference(self, key: str, media: Any) -> dict[str, Any]:
         """Log ``media`` in the run's artifact for ``key``; what the history row holds."""
         is_table = type(media).__name__ == "Table"
-        art = Artifact(_artifact_name(f"run-{self.id}-{key}"), _RUN_TABLE if is_table else _RUN_MEDIA)
+        art = Artifact._internal(_artifact_name(f"run-{self.id}-{key}"), _RUN_TABLE if is_table else _RUN_MEDIA)
         entry = art.add(media, _entry_name(key))
         self.log_artifact(art)
         kind = "table" if is_table else type(media).__name__.lower()
@@ -452,7 +452,7 @@ class Run(ModelMixin):
                 artifact._commit(self.store, self.project, None, _listify(aliases, "aliases"), [])
         else:
             artifact = Artifact._committed(resolve(self.store, artifact_or_name, self.project, type), self.store)
-        self.store.catalog.use_version(self.id, artifact._committed_record().id)
+        self.store.catalog.use_version(self.id, artifact._committed_record("id").id)
         return artifact
 
 
