@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -340,33 +336,6 @@ def test_api_listings(tmp_path: Path) -> None:
 
 
 # -- references -----------------------------------------------------------------------
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    """Serves a folder; files outside ``noetag/`` get an ETag of their content."""
-
-    def end_headers(self) -> None:
-        path = Path(self.translate_path(self.path))
-        if path.is_file() and "/noetag/" not in self.path:
-            self.send_header("ETag", '"' + hashlib.sha256(path.read_bytes()).hexdigest()[:16] + '"')
-        super().end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A folder served over HTTP on 127.0.0.1, and its base URL."""
-    root = tmp_path / "served"
-    root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: _Handler(*a, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def test_http_reference_with_etag(http_root: tuple[Path, str], tmp_path: Path) -> None:

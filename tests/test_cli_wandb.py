@@ -10,9 +10,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -47,25 +44,6 @@ def one_line_error(result, *words: str) -> str:
 def nothing_written() -> None:
     """Not a version, not a collection, not even a run's project."""
     assert quire.Api().projects() == []
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A folder served over HTTP on 127.0.0.1, and its base URL."""
-    root = tmp_path / "served"
-    root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: _Quiet(*a, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def closed_port() -> int:
@@ -125,8 +103,8 @@ def test_put_of_a_file_uri_logs_a_reference(make_files, tmp_path: Path) -> None:
     assert (Path(got["root"]) / "b.csv").read_text() == "id\n2\n"
 
 
-def test_put_of_an_http_uri_logs_a_reference(served: tuple[Path, str], tmp_path: Path) -> None:
-    root, base = served
+def test_put_of_an_http_uri_logs_a_reference(http_root: tuple[Path, str], tmp_path: Path) -> None:
+    root, base = http_root
     (root / "weights.bin").write_bytes(b"w" * 1000)
     made = as_json("artifact", "put", f"{base}/weights.bin", "-n", "net", "-t", "model")
     assert (made["name"], made["files"], made["size"]) == ("uncategorized/net:v0", 1, 1000)

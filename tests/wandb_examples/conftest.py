@@ -7,9 +7,7 @@ a fresh store, a clean environment and ``tmp_path/work`` as the working folder.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +40,3 @@ def log_dataset() -> Callable[..., Any]:
             return run.id
 
     return log
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A folder served by ``http.server`` on 127.0.0.1 in a thread, and its base URL."""
-    root = tmp_path / "served"
-    root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: _Quiet(*a, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
