@@ -63,7 +63,8 @@ class ArtifactMachine(RuleBasedStateMachine):
 
     # -- rules ------------------------------------------------------------------------
 
-    @rule(files=file_sets, aliases=st.lists(st.sampled_from(ALIASES), max_size=2))
+    # unique: a repeated alias is kept once with a warning (tests/test_names_wandb.py)
+    @rule(files=file_sets, aliases=st.lists(st.sampled_from(ALIASES), max_size=2, unique=True))
     def log(self, files: dict[str, bytes], aliases: list[str]) -> None:
         art = quire.Artifact("coll", "dataset")
         art.add_dir(write_tree(self._fresh("src"), files))
@@ -76,7 +77,7 @@ class ArtifactMachine(RuleBasedStateMachine):
             index = self.next_index
             self.next_index += 1
             self.versions[index] = dict(files)
-            self.aliases["latest"] = index
+        self.aliases["latest"] = index  # a commit moves latest where it lands, new or equal
         for alias in aliases:
             self.aliases[alias] = index
         assert got.version == f"v{index}"
