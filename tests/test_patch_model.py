@@ -58,7 +58,7 @@ class PatchMachine(RuleBasedStateMachine):
         index = int(artifact.version[1:])
         if index not in self.versions:  # a new version, not an equal older one
             self.versions[index] = files
-            self.latest = index
+        self.latest = index  # a commit moves latest where it lands, new or equal
 
     @rule(files=st.dictionaries(PATHS, CONTENT, min_size=1, max_size=4))
     def log(self, files: dict[str, bytes]) -> None:
