@@ -105,19 +105,18 @@ def filtered(
     return config
 
 
-class Config:
-    """A run's config: ``config.lr``, ``config["lr"]``, ``update``, ``setdefaults``, ...
+class _Values:
+    """Keys to values read as items and as attributes (``config.lr``, ``summary["loss"]``);
+    ``on_change`` is called before a change (the run flushes what it waits to write)."""
 
-    Keys are strings (a leading or trailing ``-`` is dropped, as W&B does, so
-    ``--lr`` from a command line is ``lr``); keys starting with ``_`` are kept but not
-    listed by ``keys``/``items``.
-    """
+    _items: dict[str, Any]
+    _on_change: Callable[[], None] | None
+    _missing: str  #: the message for a missing attribute, with ``{key}``
 
     def __init__(self, items: dict[str, Any] | None = None, on_change: Callable[[], None] | None = None) -> None:
+        # around __setattr__: both subclasses turn attribute sets into key sets
         object.__setattr__(self, "_items", dict(items or {}))
         object.__setattr__(self, "_on_change", on_change)
-
-    # -- reading ------------------------------------------------------------------------
 
     def __getitem__(self, key: str) -> Any:
         return self._items[key]
@@ -128,7 +127,20 @@ class Config:
         try:
             return self._items[key]
         except KeyError:
-            raise AttributeError(f"the run's config has no key {key!r}; set it with config.{key} = ...") from None
+            raise AttributeError(self._missing.format(key=key)) from None
+
+
+class Config(_Values):
+    """A run's config: ``config.lr``, ``config["lr"]``, ``update``, ``setdefaults``, ...
+
+    Keys are strings (a leading or trailing ``-`` is dropped, as W&B does, so
+    ``--lr`` from a command line is ``lr``); keys starting with ``_`` are kept but not
+    listed by ``keys``/``items``.
+    """
+
+    _missing = "the run's config has no key {key!r}; set it with config.{key} = ..."
+
+    # -- reading ------------------------------------------------------------------------
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
@@ -224,24 +236,11 @@ class Config:
         return stored
 
 
-class Summary(MutableMapping[str, Any]):
+class Summary(_Values, MutableMapping[str, Any]):
     """A run's summary: the last value of each logged key, and whatever is set in it
     (``summary["best"] = 0.9``, ``summary.best``, ``update``), as W&B's."""
 
-    def __init__(self, items: dict[str, Any] | None = None, on_change: Callable[[], None] | None = None) -> None:
-        object.__setattr__(self, "_items", dict(items or {}))
-        object.__setattr__(self, "_on_change", on_change)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._items[key]
-
-    def __getattr__(self, key: str) -> Any:
-        if key.startswith("__"):
-            raise AttributeError(key)
-        try:
-            return self._items[key]
-        except KeyError:
-            raise AttributeError(f"the run's summary has no key {key!r}") from None
+    _missing = "the run's summary has no key {key!r}"
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._merge({key: value})

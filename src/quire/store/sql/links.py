@@ -9,7 +9,6 @@ source, and it never expires (:meth:`LinkVerbs.expired_versions`).
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -151,30 +150,19 @@ class LinkVerbs:
                     t.versions.c.collection_id == coll.id, t.versions.c.source_id == source.id
                 )
             )
-            vid = same or uuid.uuid4().hex
-            if same is None:
-                stamp = now()
-                conn.execute(
-                    t.versions.insert().values(
-                        id=vid,
-                        collection_id=coll.id,
-                        idx=coll.next_index,
-                        digest=source.digest,
-                        root=source.root,
-                        size=source.size,
-                        file_count=source.file_count,
-                        metadata=source.metadata,
-                        description=source.description,
-                        parent_id=None,
-                        run_id=None,
-                        created_at=stamp,
-                        updated_at=stamp,
-                        source_id=source.id,
-                        **versions.ttl_columns("never"),  # a link never expires: its source does not
-                    )
-                )
-                conn.execute(
-                    t.collections.update().where(t.collections.c.id == coll.id).values(next_index=coll.next_index + 1)
+            vid = same
+            if vid is None:
+                vid = versions.insert_next(
+                    conn,
+                    coll,
+                    digest=source.digest,
+                    root=source.root,
+                    size=source.size,
+                    file_count=source.file_count,
+                    metadata=source.metadata,
+                    description=source.description,
+                    source_id=source.id,
+                    **versions.ttl_columns("never"),  # a link never expires: its source does not
                 )
                 versions.point(conn, coll.id, "latest", vid)
             for alias in dict.fromkeys(aliases):

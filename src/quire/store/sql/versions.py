@@ -110,28 +110,20 @@ def add_version(
     )
     created = same is None
     if same is None:
-        vid = uuid.uuid4().hex
-        stamp = now()
-        conn.execute(
-            t.versions.insert().values(
-                id=vid,
-                collection_id=coll.id,
-                idx=coll.next_index,
-                digest=new.digest,
-                root=new.root,
-                size=new.size,
-                file_count=new.file_count,
-                metadata=new.metadata,
-                description=new.description,
-                parent_id=new.parent_id,
-                run_id=run_ids[0] if run_ids else None,
-                created_at=stamp,
-                updated_at=stamp,
-                commit_id=commit_id,
-                **ttl_columns(new.ttl),
-            )
+        vid = insert_next(
+            conn,
+            coll,
+            digest=new.digest,
+            root=new.root,
+            size=new.size,
+            file_count=new.file_count,
+            metadata=new.metadata,
+            description=new.description,
+            parent_id=new.parent_id,
+            run_id=run_ids[0] if run_ids else None,
+            commit_id=commit_id,
+            **ttl_columns(new.ttl),
         )
-        conn.execute(t.collections.update().where(t.collections.c.id == coll.id).values(next_index=coll.next_index + 1))
     else:
         vid = same
     point(conn, coll.id, "latest", vid)
@@ -140,6 +132,20 @@ def add_version(
     add_tags(conn, vid, tags)
     runs.edges(conn, run_ids, vid, "output")
     return vid, created
+
+
+def insert_next(conn: sa.Connection, coll: sa.Row[Any], **columns: Any) -> str:
+    """Insert a version as the collection's next one (its row locked by the caller), with
+    ``columns``; returns the new version's id."""
+    vid = uuid.uuid4().hex
+    stamp = now()
+    conn.execute(
+        t.versions.insert().values(
+            id=vid, collection_id=coll.id, idx=coll.next_index, created_at=stamp, updated_at=stamp, **columns
+        )
+    )
+    conn.execute(t.collections.update().where(t.collections.c.id == coll.id).values(next_index=coll.next_index + 1))
+    return vid
 
 
 def ttl_columns(ttl: TTL) -> dict[str, Any]:
