@@ -185,6 +185,8 @@ def collect_garbage(
         if repack:
             check()
             report.rewritten_bytes = store.blobs.repack(repack, keep, before_delete=check)
+        check()
+        store.blobs.consolidate()  # one combined index over the packs that are left
         return report
     finally:
         beat.stop()

@@ -415,6 +415,14 @@ class BlobStore:
 
     # -- for gc -------------------------------------------------------------------------
 
+    def consolidate(self) -> None:
+        """Write one combined index over every pack present, and drop the older ones
+        (run by gc after its sweep and by ``quire store upgrade``).
+
+        Interface only for now: the combined index lands with the scale issue.
+        """
+
+
     def inventory(self) -> Inventory:
         """Everything stored now: large blobs, packs with their indexes, and strays."""
         large = {info.key[len("objects/") :].replace("/", ""): info for info in self.objects.list("objects/")}
