@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -289,8 +288,8 @@ def verify(
     root: Annotated[
         Path | None,
         typer.Option(
-            help="A downloaded folder to check. Without it, the version is downloaded from the "
-            "store (bypassing the local cache) into a temporary folder and checked there."
+            help="A downloaded folder to check. Without it, the store's copy is checked: every "
+            "blob read from the store (not the local cache) and hashed, nothing written to disk."
         ),
     ] = None,
     repair: Annotated[
@@ -314,8 +313,11 @@ def verify(
 ) -> None:
     """Check that a folder, or the store, holds exactly a version's bytes (exit 1 if not).
 
-    With --repair --from DIR, damaged or missing files of the store's copy are restored
-    from the files below DIR, and the store is checked again.
+    The store's copy is read pack by pack, packs and large files in parallel, and the
+    missing and corrupt files are listed by path. A corrupt blob found is set aside, as
+    every read does: it then counts as missing, and the next log of those bytes stores
+    them again. With --repair --from DIR, damaged or missing files of the store's copy
+    are restored from the files below DIR, and the store is checked again.
     """
     if repair != (source is not None):
         raise typer.BadParameter("--repair and --from DIR go together", param_hint="--repair/--from")
@@ -325,30 +327,47 @@ def verify(
     if source is not None:
         _repair(artifact, source, json_)
         return
-    if root is not None:
-        artifact.verify(root)
-        where = str(root)
-    else:
-        with (
-            tempfile.TemporaryDirectory(prefix="quire-verify-") as scratch,
-            working(f"verifying {artifact.qualified_name}", total=lambda: artifact.size),
-        ):
-            try:
-                artifact.verify(artifact.download(scratch, skip_cache=True))
-            except CorruptBlobError as exc:  # every blob is checked as it is fetched
-                paths = sorted(e.path for e in artifact.manifest if e.digest == exc.digest)
-                raise StoreError(
-                    f"{artifact.qualified_name} is damaged in the store: {', '.join(paths)} "
-                    f"(blob {exc.digest} at {exc.where} is corrupt{', now set aside' if exc.set_aside else ''}); "
-                    "restore them "
-                    f"with `quire artifact verify {artifact.qualified_name} --repair --from DIR`, "
-                    "or log the files again"
-                ) from exc
-        where = "the store"
-    if json_:
-        emit({**describe(artifact), "verified": where, "ok": True})
+    if root is None:
+        _check_store(artifact, json_)
         return
-    typer.echo(f"OK: {where} holds {artifact.qualified_name} intact ({_summary(artifact)}).")
+    artifact.verify(root)
+    if json_:
+        emit({**describe(artifact), "verified": str(root), "ok": True})
+        return
+    typer.echo(f"OK: {root} holds {artifact.qualified_name} intact ({_summary(artifact)}).")
+
+
+def _check_store(artifact: quire.Artifact, json_: bool) -> None:
+    """``verify`` without ``--root``: list the damaged files; fail if there are any."""
+    name = artifact.qualified_name
+
+    def stored_bytes() -> int:  # what the check reads: each blob once, no references
+        return sum({e.digest: e.size or 0 for e in artifact.manifest if e.stored}.values())
+
+    with working(f"verifying {name} in the store", total=stored_bytes):
+        try:
+            report = artifact.check_store()
+        except CorruptBlobError as exc:  # a page of the manifest
+            raise StoreError(
+                f"the manifest of {name} is damaged in the store (blob {exc.digest} at {exc.where} is corrupt"
+                f"{', now set aside' if exc.set_aside else ''}); restore it with "
+                f"`quire artifact verify {name} --repair --from DIR` (DIR holding exactly its files)"
+            ) from exc
+    if json_:
+        emit({**describe(artifact), "verified": "the store", **report.to_dict()})
+    else:
+        for path, problem in sorted(report.damaged.items()):
+            typer.echo(f"{problem}: {path}")
+    if not report.ok:
+        paths = sorted(report.damaged)
+        shown = ", ".join(paths[:10]) + (", ..." if len(paths) > 10 else "")
+        fail(
+            f"{count(len(paths), 'file')} of {name} damaged in the store (missing or corrupt; a corrupt "
+            f"blob is now set aside): {shown}; restore them with `quire artifact verify {name} "
+            "--repair --from DIR`, or log the files again"
+        )
+    if not json_:
+        typer.echo(f"OK: the store holds {name} intact ({_summary(artifact)}).")
 
 
 def _repair(artifact: quire.Artifact, source: Path, json_: bool) -> None:

@@ -26,7 +26,7 @@ from ..core.ingest import check_policy, ingest_dir, ingest_file
 from ..core.manifest import Entry, Manifest
 from ..core.names import check_aliases, check_metadata, check_name, check_path, check_tags, check_text
 from ..core.references import reference_entries
-from ..core.repair import RepairReport
+from ..core.repair import CheckReport, RepairReport
 from ..errors import (
     ArtifactFinalizedError,
     ArtifactNotFoundError,
@@ -680,6 +680,24 @@ class Artifact(MediaMixin, LinkMixin):
         """Raise ``ValueError`` unless ``root`` (default: :meth:`download`'s) holds
         exactly this version's bytes, checked against their BLAKE3 digests."""
         self._committed_version("verify").verify(Path(root) if root is not None else Path(self._default_root()))
+
+    def check_store(self) -> CheckReport:
+        """Check that the store holds every blob of this version intact, reading each
+        from the store (not the local cache) and hashing it; nothing is written to disk.
+
+        Each pack is read once, in order, and packs and large blobs in parallel. A blob
+        found corrupt is set aside, as every read does (see :mod:`quire.store.blobs`):
+        it then counts as missing, so the next log of its bytes stores them again, and
+        :meth:`repair` can restore it from a folder of the files.
+
+        Returns:
+            The damaged files by path (``report.ok`` is False when there are any).
+
+        Raises:
+            CorruptBlobError, ArtifactNotFoundError: the manifest's own pages cannot be
+                read (:meth:`repair` makes them again from a folder of the files).
+        """
+        return self._committed_version("check_store").check_store()
 
     def repair(self, source: str | os.PathLike[str]) -> RepairReport:
         """Check that the store holds every blob of this version intact, and store the

@@ -1,7 +1,7 @@
 """``Version``: a committed version as the sdk reads it, its record plus its store.
 
 The manifest is loaded on first use (of a large version, only the pages asked for are
-read). Reading verbs (download, verify, repair) and edits of what a committed version
+read). Reading verbs (download, verify, check_store, repair) and edits of what a committed version
 may still change (aliases, tags, description, metadata) live here; the
 W&B-compatible :class:`~quire.sdk.artifact.Artifact` is a facade over it.
 """
@@ -22,7 +22,7 @@ from ..core.draft import Draft
 from ..core.fence import Noted, writer_epoch
 from ..core.manifest import Entry, Manifest, load_manifest
 from ..core.names import check_metadata
-from ..core.repair import RepairReport
+from ..core.repair import CheckReport, RepairReport
 from ..errors import ArtifactNotFoundError, QuireError, StoreError
 from ..store import Store
 from ..store.catalog import INHERIT, TTL, Direction, RunRecord, VersionRecord
@@ -103,6 +103,10 @@ class Version:
     def verify(self, root: Path) -> None:
         """Raise ``ValueError`` unless ``root`` holds exactly this version's bytes."""
         _download.verify(self.manifest, root)
+
+    def check_store(self) -> CheckReport:
+        """Check the store's copy: its pages and every stored blob, read and hashed there."""
+        return _repair.check(self.store.blobs, self.record.root)
 
     def repair(self, source: Path) -> RepairReport:
         """Check the store's copy, storing damaged or missing blobs again from ``source``."""

@@ -338,6 +338,11 @@ class BlobStore:
             "`quire artifact verify NAME --repair --from DIR`"
         )
 
+    def slots(self, digests: Iterable[str]) -> dict[str, PackSlot | None]:
+        """The pack slot of each digest, None for one in no pack (a large blob, or one the
+        store lacks): for a reader that plans its own range reads, pack by pack."""
+        return {digest: self._slot(digest) for digest in dict.fromkeys(digests)}
+
     def read_many(self, digests: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """Verified ``(digest, bytes)`` of many blobs, reading each pack in few ranges."""
         by_pack: dict[str, list[tuple[PackSlot, str]]] = {}
