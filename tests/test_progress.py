@@ -31,7 +31,7 @@ def test_storing_and_downloading_report_every_byte_once(make_files, tmp_path: Pa
         art = quire.Artifact("ds", "dataset")
         art.add_dir(root)
         run.log_artifact(art)
-    assert sum(reports) == total and len(reports) == len(files)
+    assert sum(reports) == total and all(n > 0 for n in reports)  # stored files: in halves (see test_progress_durable)
 
     reports.clear()
     with progress.reporting(listen):  # a cold cache: bytes as blobs arrive, then placed

@@ -127,7 +127,11 @@ def put(
                     artifact.add_dir(local, skip_cache=skip_cache, policy=policy.value)
                 else:
                     artifact.add_file(local, skip_cache=skip_cache, policy=policy.value)
-        run.log_artifact(artifact, aliases=aliases)
+                # Inside the bar: the commit writes the last pack, whose files' bytes count
+                # only once durable.
+                run.log_artifact(artifact, aliases=aliases)
+        else:
+            run.log_artifact(artifact, aliases=aliases)
         # A new version's first run is this one; an equal older version was logged before.
         logged = artifact.logged_by()
         created = logged is not None and logged.id == run.id

@@ -49,15 +49,18 @@ def ingest_file(
         st = os.stat(path)
         digest = stat.get(st)
     local = os.fspath(path)
-    progress.advance(st.st_size)
     if writer is None:  # immutable: hash only
         if digest is None:
             digest, _ = hash_file(local)
             stat.put(st, digest)
+        progress.advance(st.st_size)
         return Entry(logical, digest, st.st_size, local_path=local)
     if digest is not None and writer.holds(digest, st.st_size):
+        progress.advance(st.st_size)
         return Entry(logical, digest, st.st_size, local_path=local)
-    digest, size = writer.add_file(local, size=st.st_size)
+    # Reported as stored: half as read and hashed, half once durable (not at 100% while
+    # a large file is still being fsynced or uploaded).
+    digest, size = writer.add_file(local, size=st.st_size, report=progress.advance)
     if size == st.st_size:  # it did not change while we read it
         stat.put(st, digest)
     return Entry(logical, digest, size, local_path=local)

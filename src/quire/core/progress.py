@@ -1,7 +1,10 @@
 """Progress of long operations, for whoever shows it (the command line's bars).
 
-The core reports bytes as it finishes with them: a file ingested (hashed, and stored when
-the policy is mutable), a blob fetched into the cache, a file placed by a download. One
+The core reports bytes as it finishes with them: a file ingested (hashed; when the policy
+is mutable and the file is stored, half as it is read and hashed and half once it is
+durable in the store, so that a bar never waits at its end for an fsync or an upload;
+see :meth:`~quire.store.blobs.BlobWriter.add_file`), a blob checked by ``verify``, a
+blob fetched into the cache, a file placed by a download. One
 listener per process, set around an operation; with none set, a report costs a lookup.
 The listener is held by a :class:`Progress` object, the process's :data:`PROGRESS`;
 :func:`reporting` and :func:`advance` are its methods.

@@ -60,6 +60,8 @@ PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
 WRITER_LOOK = 1.0
 _log = logging.getLogger("quire")
 QUARANTINE = "quarantine/"  #: where corrupt large blobs are moved (never read, never collected)
+#: told of bytes as they are stored (a progress bar's listener; see BlobWriter.add_file)
+Report = Callable[[int], None]
 
 
 def blob_key(digest: str) -> str:
@@ -427,7 +429,6 @@ class BlobStore:
         Interface only for now: the combined index lands with the scale issue.
         """
 
-
     def inventory(self) -> Inventory:
         """Everything stored now: large blobs, packs with their indexes, and strays."""
         large = {info.key[len("objects/") :].replace("/", ""): info for info in self.objects.list("objects/")}
@@ -522,6 +523,8 @@ class BlobWriter:
         blobs.refresh(max_age=WRITER_LOOK)
         self._spool: Spool | None = None
         self.bytes_written = 0
+        #: progress owed once the pack being gathered is durable: listener → bytes
+        self._owed: dict[Report, int] = {}
 
     def __enter__(self) -> BlobWriter:
         return self
@@ -532,6 +535,7 @@ class BlobWriter:
         elif self._spool is not None:
             self._spool.discard()
             self._spool = None
+            self._owed.clear()
 
     def holds(self, digest: str, size: int) -> bool:
         """Whether the blob is stored (with ``size`` bytes) or waiting in this writer."""
@@ -559,28 +563,45 @@ class BlobWriter:
             self.flush()
         return digest
 
-    def add_file(self, path: Path | str, expected: str | None = None, size: int | None = None) -> tuple[str, int]:
+    def add_file(
+        self, path: Path | str, expected: str | None = None, size: int | None = None, report: Report | None = None
+    ) -> tuple[str, int]:
         """Hash and store a file in one read; returns ``(digest, size)``.
 
         With ``expected`` the bytes must hash to it (a file changed since it was hashed
         raises ``ValidationError``), and a blob already stored is not read at all. ``size`` is
         the file's size when the caller has stat'ed it already.
+
+        ``report(n)`` is told the file's bytes as they are stored, for a progress bar that
+        must not reach the end before the bytes are durable: half as they are read, hashed
+        and staged, the other half once they are durable in the store (fsynced, or
+        uploaded; a small file's when its pack is, at the latest by :meth:`flush`).
         """
         if size is None:
             size = os.stat(path).st_size
         if expected is not None and self.holds(expected, size):
+            if report is not None:
+                report(size)
             return expected, size
         if size < SMALL:
             data = read_small(path)
             digest = hash_bytes(data)
             _check_expected(path, expected, digest)
-            return self.add_bytes(data, digest), len(data)
+            self.add_bytes(data, digest)
+            if report is not None:
+                staged = len(data) // 2
+                report(staged)
+                if self._spool is not None and digest in self._spool.slots:  # durable with the pack
+                    self._owed[report] = self._owed.get(report, 0) + len(data) - staged
+                else:  # stored before, or the pack it filled was written just now
+                    report(len(data) - staged)
+            return digest, len(data)
         objects = self.blobs.objects
         remote = uploader(objects)
         if remote is not None:
-            return self._add_remote(Path(path), expected, remote)
+            return self._add_remote(Path(path), expected, remote, report)
         tmp = objects.temp_path()
-        h, size = new_hasher(), 0
+        h, size, staged = new_hasher(), 0, 0
         durable = objects.capabilities.durable_local_writes  # it will be fsynced: start early
         try:
             with open(tmp, "wb", buffering=0) as dst:
@@ -588,10 +609,13 @@ class BlobWriter:
                     h.update(chunk)
                     append_chunk(dst, chunk, size, durable)
                     size += len(chunk)
+                    if report is not None:
+                        report(len(chunk) // 2)
+                        staged += len(chunk) // 2
             digest = h.hexdigest()
             _check_expected(path, expected, digest)
             self.blobs._make_room(digest, size)  # a stored blob of another size is set aside
-            objects.put_file(blob_key(digest), tmp)
+            objects.put_file(blob_key(digest), tmp)  # fsynced (a durable store): the other half
         except StoreError:
             raise  # already says which store and what to do
         except OSError as exc:
@@ -599,21 +623,38 @@ class BlobWriter:
         finally:
             tmp.unlink(missing_ok=True)
         self.bytes_written += size
+        if report is not None:
+            report(size - staged)
         return digest, size
 
-    def _add_remote(self, path: Path, expected: str | None, remote: SourceUploader) -> tuple[str, int]:
+    def _add_remote(
+        self, path: Path, expected: str | None, remote: SourceUploader, report: Report | None
+    ) -> tuple[str, int]:
         """A large file into a remote store: hashed, then sent straight from its place.
 
         A staging copy would only cost a local write; instead the upload is abandoned
-        (nothing stored) if the file changed since it was hashed.
+        (nothing stored) if the file changed since it was hashed. Reported (see
+        :meth:`add_file`) half as hashed, half as its parts are uploaded.
         """
         try:
             before = os.stat(path)
-            digest, size = hash_file(path)
+            h, size, hashed = new_hasher(), 0, 0
+            for chunk in read_chunks(path):
+                h.update(chunk)
+                size += len(chunk)
+                if report is not None:
+                    report(len(chunk) // 2)
+                    hashed += len(chunk) // 2
+            digest = h.hexdigest()
             _check_expected(path, expected, digest)
             if not self._packed(digest, size) and not self.blobs._make_room(digest, size):
-                remote.put_source(blob_key(digest), path, digest, before)
+                sent = _Half(report)
+                remote.put_source(blob_key(digest), path, digest, before, report=sent)
                 self.bytes_written += size
+                if report is not None:
+                    report(size - hashed - sent.total)  # uploaded: what the parts did not say
+            elif report is not None:
+                report(size - hashed)
         except StoreError:
             raise
         except OSError as exc:
@@ -623,11 +664,28 @@ class BlobWriter:
     def flush(self) -> None:
         """Write the gathered small blobs as one pack, then its index: both durable."""
         spool, self._spool = self._spool, None
+        owed, self._owed = self._owed, {}
         if spool is not None:
             try:
                 self.bytes_written += self.blobs._write_pack(spool)
             finally:
                 spool.discard()
+        for report, nbytes in owed.items():  # the pack is durable: its files' second halves
+            report(nbytes)
+
+
+class _Half:
+    """Passes on half of each count an upload reports (the other half of a file's bytes
+    was reported as it was hashed), and keeps the total."""
+
+    def __init__(self, report: Report | None) -> None:
+        self.report, self.total = report, 0
+
+    def __call__(self, nbytes: int) -> None:
+        half = nbytes // 2
+        self.total += half
+        if self.report is not None:
+            self.report(half)
 
 
 def read_small(path: Path | str) -> bytes:

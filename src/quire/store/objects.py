@@ -158,9 +158,19 @@ class ObjectStore(ObjectReader, ObjectWriter, ObjectCollector, Protocol):
 class SourceUploader(Protocol):
     """A store with the capability ``upload_from_file``."""
 
-    def put_source(self, key: str, path: Path, digest: str, hashed: os.stat_result | None = None) -> None:
+    def put_source(
+        self,
+        key: str,
+        path: Path,
+        digest: str,
+        hashed: os.stat_result | None = None,
+        report: Callable[[int], None] | None = None,
+    ) -> None:
         """Upload the file at ``path`` (left in place) under ``key``, completing the upload
-        only if the file still hashes to ``digest`` (``ValidationError`` otherwise)."""
+        only if the file still hashes to ``digest`` (``ValidationError`` otherwise);
+        ``report(n)`` is told the bytes of parts as they are known uploaded, while the
+        upload runs (those still in flight at its end are not: the caller counts them
+        once this returns)."""
         ...
 
 

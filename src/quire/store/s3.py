@@ -23,13 +23,14 @@ was used gets a clear error (use the ``spawn`` or ``forkserver`` start method).
 
 from __future__ import annotations
 
+import collections
 import getpass
 import os
 import re
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -151,7 +152,14 @@ class CloudObjects:
         finally:
             Path(path).unlink(missing_ok=True)
 
-    def put_source(self, key: str, path: Path, digest: str, hashed: os.stat_result | None = None) -> None:
+    def put_source(
+        self,
+        key: str,
+        path: Path,
+        digest: str,
+        hashed: os.stat_result | None = None,
+        report: Callable[[int], None] | None = None,
+    ) -> None:
         """Upload the file at ``path`` (left in place) in parallel parts, completing the
         upload only if the file is still what hashed to ``digest``; otherwise raise
         ``ValidationError`` and store nothing.
@@ -164,6 +172,11 @@ class CloudObjects:
         git does for such racy entries. Every later read verifies the digest anyway.
         """
         racy = hashed is None or time.time_ns() - max(hashed.st_mtime_ns, hashed.st_ctime_ns) < RACY_NS
+        # The sizes of parts handed over and not yet reported. The upload keeps at most
+        # PART_CONCURRENCY parts in flight: when it asks for the next, all but that many
+        # of those handed over are uploaded (a lower bound; the last parts are the caller's
+        # to count once this returns).
+        in_flight: collections.deque[int] = collections.deque()
 
         def parts() -> Iterator[bytes]:
             hasher = new_hasher() if racy else None
@@ -171,6 +184,10 @@ class CloudObjects:
                 while chunk := f.read(PART_SIZE):
                     if hasher is not None:
                         hasher.update(chunk)
+                    if report is not None:
+                        if len(in_flight) >= PART_CONCURRENCY:
+                            report(in_flight.popleft())
+                        in_flight.append(len(chunk))
                     yield chunk
                 now = os.fstat(f.fileno())
             # Raised before the last part is handed over, so the upload never completes.
