@@ -97,9 +97,13 @@ def check(blobs: BlobStore, manifest: str) -> CheckReport:
         CorruptBlobError, ArtifactNotFoundError: a page of the manifest cannot be read
             (``repair`` makes the pages again from a folder of the version's files).
     """
-    entries = [e for e in load_manifest(blobs, manifest) if e.stored]  # every page, verified
+    every = list(load_manifest(blobs, manifest))  # every page, verified
+    entries = [e for e in every if e.stored]
     sizes = {e.digest: e.size or 0 for e in entries}
     damaged = check_blobs(blobs, sizes)
+    # References and second paths of a blob have nothing more to read: counted, so that
+    # a bar over the version's size ends at its end.
+    progress.advance(sum(e.size or 0 for e in every) - sum(sizes.values()))
     return CheckReport(
         {e.path: damaged[e.digest] for e in entries if e.digest in damaged}, len(entries), sum(sizes.values())
     )
