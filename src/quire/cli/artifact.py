@@ -121,16 +121,17 @@ def put(
     elif not local.exists():
         raise ValidationError(f"{path} does not exist: give a file, a folder or a URI such as s3://bucket/key")
     with _cli_run(ctx, project, run_id, resume) as run:
+        committed = False
         if not reference:
             with working(f"storing {path}", total=lambda: _bytes_below(local)):
                 if local.is_dir():
                     artifact.add_dir(local, skip_cache=skip_cache, policy=policy.value)
                 else:
                     artifact.add_file(local, skip_cache=skip_cache, policy=policy.value)
-                # Inside the bar: the commit writes the last pack, whose files' bytes count
-                # only once durable.
-                run.log_artifact(artifact, aliases=aliases)
-        else:
+                if policy is Policy.mutable:  # the commit writes the last pack: the bar's last bytes
+                    run.log_artifact(artifact, aliases=aliases)
+                    committed = True
+        if not committed:
             run.log_artifact(artifact, aliases=aliases)
         # A new version's first run is this one; an equal older version was logged before.
         logged = artifact.logged_by()
