@@ -92,3 +92,18 @@ def test_lazy_names_are_the_real_ones(python_env: dict[str, str]) -> None:
         "assert sqlite_engine is engine and callable(writer_turn)\n"
     )
     assert "quire.sdk.run" in loaded_after(code, python_env)
+
+
+def test_a_draft_saved_first_thing_logs_in_a_run_of_its_own(python_env: dict[str, str], tmp_path: Path) -> None:
+    # quire.Artifact is the only name touched: the run module, which says how a draft is
+    # logged without a run, must have come with it.
+    (tmp_path / "w.bin").write_bytes(b"weights")
+    code = (
+        "import quire\n"
+        f"art = quire.Artifact('weights', 'model')\nart.add_file({str(tmp_path / 'w.bin')!r})\n"
+        "art.save()\nart.wait()\n"
+    )
+    env = python_env | {"QUIRE_STORE": str(tmp_path / "store")}
+    assert "quire.sdk.run" in loaded_after(code, env)
+    read = "import quire\nassert quire.Api().artifact('weights:v0').files()[0].name == 'w.bin'\n"
+    assert "quire.store.sql" in loaded_after(read, env)
