@@ -53,7 +53,9 @@ def _writer(data: str, folder: str, out: mp.Queue) -> None:  # type: ignore[type
 
 def main(data: str) -> None:
     os.environ["QUIRE_STORE"] = tempfile.mkdtemp(prefix="quire-stmts-")
-    import quire  # noqa: F401  (imported before forking, as C1's writers are)
+    from bench.preload import import_quire
+
+    import_quire()  # before forking, as C1's writers are
 
     ctx = mp.get_context("fork")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]

@@ -25,6 +25,7 @@ MARK = "BENCH-RESULT "
 
 from bench.ops_collab import collab_merge, collab_writers  # noqa: E402  (stdlib-only module)
 from bench.ops_tables import OPS as TABLE_OPS  # noqa: E402  (stdlib-only module)
+from bench.preload import import_quire  # noqa: E402  (stdlib-only module)
 
 
 def log_artifact(module, data, name, policy, init_kwargs, wait):
@@ -34,7 +35,7 @@ def log_artifact(module, data, name, policy, init_kwargs, wait):
     keyword arguments differ (Quire gets ``store=``) and ``wait()`` (wandb refuses it
     in offline mode; for Quire it makes sure the commit is included in the time).
     """
-    lib = importlib.import_module(module)
+    lib = import_quire() if module == "quire" else importlib.import_module(module)
 
     def go():
         run = lib.init(project="bench", **init_kwargs)
@@ -50,7 +51,7 @@ def log_artifact(module, data, name, policy, init_kwargs, wait):
 
 def quire_download(store, ref, root):
     """Download a committed version into a new folder (the local cache is warm)."""
-    import quire
+    quire = import_quire()
 
     def go():
         quire.Api(store=store).artifact(ref).download(root=root)
@@ -112,7 +113,7 @@ def read_tree(root, hasher=None):
 def quire_patch(store, ref, root, changed, removed):
     """W3: ``new_draft()`` of a logged version, re-add the ``changed`` files (paths
     relative to ``root``), ``remove`` the ``removed`` ones, log: patch mode."""
-    import quire
+    quire = import_quire()
 
     def go():
         run = quire.init(project="bench", store=store)

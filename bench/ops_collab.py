@@ -10,6 +10,8 @@ import multiprocessing as mp
 import os
 import random
 
+from bench.preload import import_quire
+
 
 def forked_writers(target, arg_lists):  # type: ignore[no-untyped-def]
     """Fork one writer process per tuple of ``arg_lists``, running ``target(*args, start)``;
@@ -49,7 +51,7 @@ def collab_writers(data, name):
     every tool, interpreter start-up and imports are not timed), and wait at a barrier
     that the timed closure opens; the time ends with the finisher's commit.
     """
-    import quire
+    quire = import_quire()
 
     folders = sorted(f for f in os.listdir(data) if os.path.isdir(os.path.join(data, f)))
     expected = sum(len(files) for _, _, files in os.walk(data))

@@ -12,6 +12,7 @@ import json
 import random
 
 from bench.ops_collab import forked_writers
+from bench.preload import import_quire
 
 COLUMNS = ["id", "x", "y", "label", "flag"]
 LABELS = ["cat", "dog", "bird", "fish", "horse"]
@@ -60,7 +61,7 @@ def tables_write_parts(total, writers):
     The writers are forked after ``import quire`` and generate their rows before the
     clock starts; they wait at a barrier that the timed closure opens.
     """
-    import quire
+    quire = import_quire()
 
     bounds = [(w * total // writers, (w + 1) * total // writers) for w in range(writers)]
     release = forked_writers(_part_writer, [("parts", w, a, b - a) for w, (a, b) in enumerate(bounds)])
@@ -79,8 +80,9 @@ def tables_write_parts(total, writers):
 
 def tables_to_arrow(total):
     """``get("table").to_arrow()`` of the partitioned table (the local cache as found)."""
-    import quire
     import quire.data_types
+
+    import_quire()
 
     def go():
         table = quire.Api().artifact(PARTITIONED).get("table").to_arrow()
@@ -132,7 +134,7 @@ def parquet_read(total):
 
 def table_write(module, n, init_kwargs):
     """Rows in memory → a ``Table`` in a committed version; Quire and wandb share this path."""
-    lib = importlib.import_module(module)
+    lib = import_quire() if module == "quire" else importlib.import_module(module)
     table = lib.Table  # Quire imports its table module on first use: before the clock
     data = rows(n)
 
@@ -148,8 +150,9 @@ def table_write(module, n, init_kwargs):
 
 def quire_table_read(n):
     """A committed version → the table's rows as Python lists (``get("table").data``)."""
-    import quire
     import quire.data_types
+
+    import_quire()
 
     def go():
         data = quire.Api().artifact("bench/json-size:latest").get("table").data

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from quire.demo import PROJECT, run_demo
-
 from .common import VERSION_COLUMNS, api, settings, table, version_rows
 
 
@@ -20,6 +18,8 @@ def demo(ctx: typer.Context) -> None:
     (incremental versions) and a patch fixes one part (patch mode). The data is
     deterministic: running the demo again makes no new versions.
     """
+    from quire.demo import PROJECT, run_demo  # here: help lists the command without loading it
+
     store = settings(ctx).store
     typer.echo(f"Quire demo on the store {api(ctx).store.url}")  # a bad store fails here, before any step
     made = run_demo(store, say=lambda text: typer.echo(f"  - {text}"))

@@ -12,7 +12,6 @@ import os
 import shutil
 import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from ..errors import ReferenceChangedError, StoreError, ValidationError
@@ -82,6 +81,8 @@ def _http_entry(uri: str, name: str | None, checksum: bool) -> Entry:
 
 
 def _open(uri: str, method: str = "GET"):  # type: ignore[no-untyped-def]
+    import urllib.request  # here: it loads http.client, ssl and email, which only HTTP references need
+
     try:
         return urllib.request.urlopen(urllib.request.Request(uri, method=method), timeout=_TIMEOUT)
     except (urllib.error.URLError, OSError) as exc:

@@ -72,7 +72,8 @@ class RunContext:
         if self.run is not None and project in (None, self.run.project):
             self.run.log_artifact(artifact)
             return
-        # Set when quire.sdk.run is imported, which `import quire` always does first.
+        # Set when quire.sdk.run is imported, which the first use of any of quire's sdk
+        # names (quire.Artifact among them) does first: they load together (quire._SDK).
         assert self._implicit is not None, "quire.sdk.run registers the implicit run"
         self._implicit(artifact, project, location)
 

@@ -23,13 +23,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ObjectNotFoundError, StoreError
 from .blobs import BlobStore
 from .catalog import Catalog
 from .objects import LocalObjects
 from .registry import CATALOGS, open_objects, register_catalog, register_object_store, scheme_of
-from .sql.engines import hide_password, postgres_engine, sqlite_engine, writer_turn
+
+if TYPE_CHECKING:
+    from .sql.engines import postgres_engine, sqlite_engine, writer_turn
+
+#: names of :mod:`quire.store.sql.engines` served from here, imported on first use: they
+#: need SQLAlchemy, which a process pays for only when it opens a catalog
+_ENGINES = {"postgres_engine", "sqlite_engine", "writer_turn"}
 
 __all__ = [
     "OWNER_KEY",
@@ -142,6 +149,8 @@ def close_stores() -> None:
 
 def _remote(url: str, blobs: str) -> Store:
     """A team store: the catalog in a database (PostgreSQL), the blobs in a bucket (or shared folder)."""
+    from .sql.engines import hide_password  # SQLAlchemy parses the URL: loaded when a catalog opens
+
     shown = hide_password(url)
     open_catalog = CATALOGS.factory(url, shown)  # first: an unknown scheme is named as such
     if not blobs:
@@ -202,3 +211,11 @@ def check_owner(store: Store, where: str) -> None:
             f"the blobs at {where} belong to another catalog ({named}, id {theirs}), not to "
             f"{store.url} (id {mine}); give each catalog its own QUIRE_BLOBS"
         )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENGINES:
+        from .sql import engines
+
+        return getattr(engines, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -54,6 +53,10 @@ class Plugins:
             if self._loaded:
                 return
             self._loaded = True  # first: a plugin that fails is not retried on every lookup
+            # here, not at the top: importlib.metadata costs more than the rest of the store's
+            # imports, and only a scheme none of the built-in backends knows needs it
+            from importlib.metadata import entry_points
+
             for point in entry_points(group=ENTRY_POINT_GROUP):
                 point.load()()
 
