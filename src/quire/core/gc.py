@@ -146,7 +146,9 @@ def collect_garbage(
     cutoffs = _cutoffs(store, grace)  # before the listing: a writer's blobs come after its lease
     listing = store.blobs.listing()  # before the mark: a pack written since is not swept
     live = LiveSet(store)
+    progress.info("gc: walking the manifests")
     live.add(store.catalog.roots())
+    progress.info("gc: %d manifest pages walked; sweeping %d packs", len(live.pages), len(listing.packs))
     if dry_run:
         report = _sweep(store, listing, live, cutoffs, repack_below, dry_run=True)[0]
         report.expired = expired
