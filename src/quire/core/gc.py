@@ -32,6 +32,10 @@ gc touches only what it can account for: large blobs under their digest's key, p
 indexes under the names writers give them, and writers' staging files. Anything else
 in the store (a file a user dropped into ``objects/``, say) is never deleted.
 
+Memory stays small at any size (see :mod:`quire.core.gc_mark`): the mark keeps the
+8-byte prefixes of live blobs' digests in numpy arrays, never a set of digests, and the
+sweep reads one pack's index at a time (:meth:`~quire.store.blobs.BlobStore.pack_rows`).
+
 First, gc deletes the versions whose time to live ran out (with their aliases), never
 one that a registry link points at (the catalog refuses that delete, so a link made
 meanwhile keeps its source); their blobs then go like any others, after the grace period.

