@@ -43,7 +43,7 @@ class LiveSet:
 
         self.store = store
         self.roots: set[str] = set()
-        self.pages: set[str] = set()  # filled by walk(): each page read once
+        self.pages: set[str] = set()  # filled by walk_leaves(): each page read once
         self._pending = array("Q")  # prefixes of entries' blobs not yet in an array
         self._runs: list[np.ndarray] = []  # arrays of prefixes not yet merged
         self._merged = np.empty(0, dtype=np.uint64)  # sorted, unique

@@ -378,14 +378,17 @@ def walk(blobs: BlobStore, digest: str, seen: set[str]) -> Iterator[Row]:
 
 def walk_leaves(blobs: BlobStore, digest: str, seen: set[str]) -> Iterator[list[Row]]:
     """The rows of each leaf page below ``digest`` not in ``seen``, a page at a time (as
-    :func:`walk`, for a caller that handles a page's rows at once)."""
+    :func:`walk`, for a caller that handles a page's rows at once).
+
+    Pages read here are not kept in the LRU: a walk reads each page once, and would
+    only evict the pages readers use (and hold its ~50 MiB for nothing)."""
     stack = [digest]
     while stack:
         d = stack.pop()
         if d in seen:
             continue
         seen.add(d)
-        page = read_page(blobs, d)
+        page = _cache.get(d) or parse_page(blobs.read(d), d)
         if page.level == 0:
             yield page.rows
         else:
