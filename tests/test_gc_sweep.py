@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import quire
+from quire.core import gc as gc_module
 from quire.core import gc_mark
 from quire.core.gc import GCReport, collect_garbage
 from quire.core.gc_mark import LiveSet
@@ -187,3 +188,33 @@ def _gc_once_its_lease_ran_out(store_url: str) -> GCReport:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_packs_are_rewritten_a_batch_at_a_time(
+    make_files, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three packs, each mostly garbage, rewritten one batch of live blobs at a time."""
+    kept = []
+    for n in range(3):
+        files: dict[str, bytes | str] = {f"junk/{i:02d}.txt": f"garbage {n}.{i}\n" * 60 for i in range(20)}
+        files["keep.txt"] = f"live {n}\n"
+        v0 = quire.Artifact(f"ds{n}", "dataset")
+        v0.add_dir(make_files(files, tmp_path / f"src{n}"))
+        log(v0)
+        v1 = v0.new_draft()
+        for i in range(20):
+            v1.remove(f"junk/{i:02d}.txt")
+        kept.append(log(v1))
+        v0.delete()
+    monkeypatch.setattr(gc_module, "REPACK_BATCH", 1)
+    store = open_store(store_url)
+    calls = []
+    real = store.blobs.repack
+    monkeypatch.setattr(
+        store.blobs, "repack", lambda packs, keep, **kw: calls.append(len(list(keep))) or real(packs, keep, **kw)
+    )
+    report = collect_garbage(store, grace=0)
+    assert len(report.repacked) == 3 and len(calls) == 3 and all(calls)
+    close_stores()
+    for n, version in enumerate(kept):
+        assert files_of(version.download(tmp_path / f"out{n}", skip_cache=True)) == {"keep.txt": f"live {n}\n".encode()}
