@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from .common import JsonFlag, api, count, emit, human_size, table
 
@@ -54,7 +58,8 @@ def gc(
     """
     quire_api = api(ctx)
     store = quire_api.store
-    report = quire_api.gc(grace=grace, dry_run=dry_run, lease=lease)
+    with showing_progress():
+        report = quire_api.gc(grace=grace, dry_run=dry_run, lease=lease)
     if json_:
         emit(report.to_dict())
         return
@@ -69,3 +74,35 @@ def gc(
         f"{count(report.young, 'unused object')} younger than the grace period kept; "
         f"{count(len(report.expired), 'expired version')} {'would be ' if dry_run else ''}deleted."
     )
+
+
+class _StatusLine(logging.Handler):
+    """Shows each progress line of gc (logger ``quire.gc``) as the status's text."""
+
+    def __init__(self, update: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self._update = update
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._update(record.getMessage())
+
+
+@contextmanager
+def showing_progress() -> Iterator[None]:
+    """gc's progress (pages walked, packs swept) as a status line on stderr while the
+    block runs, when stderr is a terminal; stdout (``--json``) gets none of it."""
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        yield
+        return
+    logger = logging.getLogger("quire.gc")
+    with err.status("gc: starting") as status:
+        handler = _StatusLine(lambda text: status.update(text))
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)

@@ -32,6 +32,10 @@ gc touches only what it can account for: large blobs under their digest's key, p
 indexes under the names writers give them, and writers' staging files. Anything else
 in the store (a file a user dropped into ``objects/``, say) is never deleted.
 
+Memory stays small at any size (see :mod:`quire.core.gc_mark`): the mark keeps the
+8-byte prefixes of live blobs' digests in numpy arrays, never a set of digests, and the
+sweep reads one pack's index at a time (:meth:`~quire.store.blobs.BlobStore.pack_rows`).
+
 First, gc deletes the versions whose time to live ran out (with their aliases), never
 one that a registry link points at (the catalog refuses that delete, so a link made
 meanwhile keeps its source); their blobs then go like any others, after the grace period.
@@ -44,7 +48,9 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import (
     ArtifactNotFoundError,
@@ -53,20 +59,27 @@ from ..errors import (
     ValidationError,
 )
 from ..store import Store
-from ..store.blobs import Inventory, blob_key
+from ..store.blobs import Listing, blob_key
 from ..store.catalog import Lease, now
 from ..store.digests import is_digest
 from ..store.objects import ObjectInfo
-from ..store.packs import StoredPack
+from ..store.packrows import PackRows, prefix_of
+from ..store.packs import ListedPack
 from . import lease as leases
+from .gc_mark import LiveSet
+from .gc_mark import log as progress
 from .lease import Heartbeat, gc_lease, holder_name, log
-from .pages import walk
+
+if TYPE_CHECKING:
+    import numpy as np
 
 GRACE = 3600.0  #: seconds; nothing younger is deleted
 REPACK_BELOW = 0.5  #: a pack whose live share of bytes is below this is rewritten
 #: seconds a staging file or a pack without its index is left, whatever the grace period:
 #: a live writer may be between writing the pack and its index, or filling the file
 IN_FLIGHT = 3600.0
+#: live blobs gathered from packs being rewritten before they are copied out (a batch)
+REPACK_BATCH = 1 << 17
 #: the names writers give packs and their indexes, and staging files (uuid4().hex)
 _PACK_NAME = re.compile(r"packs/[0-9a-f]{32}\.(?:pack|idx)")
 _TEMP_NAME = re.compile(r"[0-9a-f]{32}\.partial")
@@ -81,7 +94,7 @@ class GCReport:
     repacked: list[tuple[str, int]] = field(default_factory=list)  #: (pack key, bytes)
     rewritten_bytes: int = 0  #: live blobs copied out of repacked packs
     young: int = 0  #: unreferenced objects kept because they are younger than the grace period
-    live: int = 0  #: blobs and pages referenced by some version or contribution
+    live: int = 0  #: blobs and pages referenced by some version or contribution (a count)
     #: versions whose time to live ran out, deleted first (``project/name:vN``)
     expired: list[str] = field(default_factory=list)
 
@@ -102,28 +115,6 @@ class GCReport:
             "rewritten_bytes": self.rewritten_bytes,
             "expired_versions": list(self.expired),
         }
-
-
-class _Live:
-    """The pages and blobs the manifests of versions and contributions reach."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.roots: set[str] = set()
-        self.digests: set[str] = set()  # pages are added by walk(); entries' blobs below
-
-    def add(self, roots: set[str]) -> None:
-        for root in roots - self.roots:
-            try:
-                for row in walk(self.store.blobs, root, self.digests):
-                    if row[3] is None:  # stored bytes, not a reference
-                        self.digests.add(row[1])
-            except ArtifactNotFoundError as exc:
-                raise StoreError(
-                    f"a manifest in {self.store.url} cannot be read ({exc}); the store is damaged, "
-                    "so gc deleted nothing. Restore it from a backup first"
-                ) from exc
-            self.roots.add(root)
 
 
 @dataclass(frozen=True)
@@ -157,11 +148,13 @@ def collect_garbage(
         raise ConcurrentGCError(f"another gc is running in {store.url}; wait for it to finish")
     expired = _delete_expired(store, dry_run)
     cutoffs = _cutoffs(store, grace)  # before the listing: a writer's blobs come after its lease
-    inventory = store.blobs.inventory()
-    live = _Live(store)
+    listing = store.blobs.listing()  # before the mark: a pack written since is not swept
+    live = LiveSet(store)
+    progress.info("gc: walking the manifests")
     live.add(store.catalog.roots())
+    progress.info("gc: %d manifest pages walked; sweeping %d packs", len(live.pages), len(listing.packs))
     if dry_run:
-        report = _plan(store, inventory, live, cutoffs, repack_below, dry_run=True)[0]
+        report = _sweep(store, listing, live, cutoffs, repack_below, dry_run=True)[0]
         report.expired = expired
         return report
     granted = time.monotonic()
@@ -177,14 +170,12 @@ def collect_garbage(
 
     try:
         live.add(store.catalog.roots())  # versions committed while we looked
-        report, repack, keep = _plan(store, inventory, live, cutoffs, repack_below, dry_run=False)
+        report, rewrite = _sweep(store, listing, live, cutoffs, repack_below, dry_run=False)
         report.expired = expired
         for _, key, _ in report.deleted:
             check()
             _delete(store, key)
-        if repack:
-            check()
-            report.rewritten_bytes = store.blobs.repack(repack, keep, before_delete=check)
+        report.rewritten_bytes = _repack(store, rewrite, live, check)
         check()
         store.blobs.consolidate()  # one combined index over the packs that are left
         return report
@@ -256,14 +247,16 @@ def _clock_offsets(store: Store) -> tuple[float, float, float]:
     return mtime - middle, local - middle, (after - before) / 2 + resolution
 
 
-def _plan(
-    store: Store, inventory: Inventory, live: _Live, cutoffs: _Cutoffs, repack_below: float, dry_run: bool
-) -> tuple[GCReport, list[StoredPack], set[str]]:
-    """The report of what goes, the packs to rewrite and the blobs to copy out of them.
+def _sweep(
+    store: Store, listing: Listing, live: LiveSet, cutoffs: _Cutoffs, repack_below: float, dry_run: bool
+) -> tuple[GCReport, list[ListedPack]]:
+    """The report of what goes, and the packs to rewrite with their live blobs (the
+    report's ``rewritten_bytes`` says how many bytes those are).
 
-    Keys that are not Quire's (not a digest's key, not a pack's name) are left alone:
-    gc deletes only what it can account for."""
-    report = GCReport(dry_run, live=len(live.digests))
+    Pack by pack: each index is read, compared with the live set and dropped before the
+    next. Keys that are not Quire's (not a digest's key, not a pack's name) are left
+    alone, and so are packs whose index is damaged: gc deletes only what it can account for."""
+    report = GCReport(dry_run, live=len(live))
     in_flight = time.time() - IN_FLIGHT
 
     def old(info: ObjectInfo, cutoff: float = cutoffs.store) -> bool:
@@ -272,35 +265,89 @@ def _plan(
         report.young += 1
         return False
 
-    for digest, info in sorted(inventory.large.items()):
-        if is_digest(digest) and info.key == blob_key(digest) and digest not in live.digests and old(info):
-            report.deleted.append(("blob", info.key, info.size))
-    kept: set[str] = set()  # small blobs in packs that stay
-    rewrite: list[StoredPack] = []
-    for key, pack in sorted(inventory.packs.items()):
-        if not (_PACK_NAME.fullmatch(key) and _PACK_NAME.fullmatch(pack.index.key)):
-            kept.update(pack.slots)
+    blobs = [
+        ("blob", info.key, info.size)
+        for digest, info in store.blobs.large_blobs()
+        if is_digest(digest) and info.key == blob_key(digest) and not live.holds_digest(digest) and old(info)
+    ]
+    report.deleted += sorted(blobs)
+    rewrite: list[ListedPack] = []
+    for n, pack in enumerate(listing.packs, 1):
+        if n % 100 == 0:
+            progress.info("gc: %d of %d packs swept", n, len(listing.packs))
+        if not (_PACK_NAME.fullmatch(pack.info.key) and _PACK_NAME.fullmatch(pack.index.key)):
             continue
-        held = [s.length for d, s in pack.slots.items() if d in live.digests]
-        if len(held) == len(pack.slots) or not old(pack.info):
-            kept.update(pack.slots)
-        elif not held:
-            report.deleted.append(("pack", key, pack.info.size + pack.index.size))
-        elif sum(held) < repack_below * pack.info.size:
+        try:
+            rows = store.blobs.pack_rows(pack)
+        except StoreError as exc:
+            log.warning("gc leaves %s alone: %s", pack.info.key, exc)
+            continue
+        if rows is None:
+            continue  # its index went since the listing: a stray for the next gc to judge
+        held, counted = _held(rows, pack.marked, live)
+        if (held == counted).all() or not old(pack.info):
+            continue
+        if not held.any():
+            report.deleted.append(("pack", pack.info.key, pack.info.size + pack.index.size))
+        elif (live_bytes := int(rows.lengths[held].sum())) < repack_below * pack.info.size:
             rewrite.append(pack)
-            report.repacked.append((key, pack.info.size + pack.index.size))
-        else:
-            kept.update(pack.slots)
-    for info in inventory.strays:
+            report.repacked.append((pack.info.key, pack.info.size + pack.index.size))
+            report.rewritten_bytes += live_bytes
+    progress.info("gc: %d packs swept", len(listing.packs))
+    for info in listing.strays:
         if _PACK_NAME.fullmatch(info.key) and old(info, min(cutoffs.store, in_flight)):
             report.deleted.append(("stray", info.key, info.size))
     for info in _temp_files(store):
         if old(info, min(cutoffs.local, in_flight)):
             report.deleted.append(("temp", info.key, info.size))
-    keep = {d for pack in rewrite for d in pack.slots if d in live.digests} - kept
-    if dry_run:
-        report.rewritten_bytes = sum(pack.slots[d].length for pack in rewrite for d in pack.slots if d in keep)
-    return report, rewrite, keep
+    return report, rewrite
+
+
+def _held(rows: PackRows, marked: frozenset[str], live: LiveSet) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of a pack: whether it is live, and whether it counts at all (a slot
+    marked corrupt holds nothing worth keeping)."""
+    import numpy as np
+
+    counted = np.ones(len(rows), dtype=bool)
+    if marked:
+        prefixes = rows.prefixes
+        for digest in marked:
+            for row in np.flatnonzero(prefixes == prefix_of(digest)):
+                if rows.digest(int(row)) == digest:
+                    counted[row] = False
+    return live.holds(rows.prefixes) & counted, counted
+
+
+def _repack(store: Store, rewrite: list[ListedPack], live: LiveSet, check: Callable[[], None]) -> int:
+    """Rewrite the packs ``rewrite`` with only their live blobs, a batch of packs at a time
+    (the blobs to copy are held as digests: :data:`REPACK_BATCH` of them at most, past one
+    pack's worth); returns the bytes written.
+
+    The live blobs are those whose prefix is live: a garbage blob that shares a live one's
+    prefix is copied too, never a live one left behind. A live blob that another pack
+    holds as well is copied all the same (a duplicate costs bytes, not safety: telling
+    would mean holding the digests of every pack kept)."""
+    import numpy as np
+
+    written = 0
+    batch: list[ListedPack] = []
+    keep: set[str] = set()
+    for n, pack in enumerate(rewrite, 1):
+        rows = store.blobs.pack_rows(pack)  # a pack and its index never change: as swept
+        if rows is None:
+            continue  # its index went meanwhile: leave the pack for the next gc
+        held, _ = _held(rows, pack.marked, live)
+        keep.update(rows.digest(int(row)) for row in np.flatnonzero(held))
+        batch.append(pack)
+        if len(keep) >= REPACK_BATCH or n == len(rewrite):
+            check()
+            written += store.blobs.repack(batch, keep, before_delete=check)
+            progress.info("gc: %d of %d packs rewritten", n, len(rewrite))
+            batch, keep = [], set()
+    if batch:  # the last pack's index went: the batch before it is still to do
+        check()
+        written += store.blobs.repack(batch, keep, before_delete=check)
+    return written
 
 
 def _temp_files(store: Store) -> list[ObjectInfo]:

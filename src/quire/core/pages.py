@@ -372,15 +372,25 @@ def walk(blobs: BlobStore, digest: str, seen: set[str]) -> Iterator[Row]:
     A page already seen is skipped with everything below it, so walking many versions
     that share pages reads each page once (what gc needs).
     """
+    for rows in walk_leaves(blobs, digest, seen):
+        yield from rows
+
+
+def walk_leaves(blobs: BlobStore, digest: str, seen: set[str]) -> Iterator[list[Row]]:
+    """The rows of each leaf page below ``digest`` not in ``seen``, a page at a time (as
+    :func:`walk`, for a caller that handles a page's rows at once).
+
+    Pages read here are not kept in the LRU: a walk reads each page once, and would
+    only evict the pages readers use (and hold its ~50 MiB for nothing)."""
     stack = [digest]
     while stack:
         d = stack.pop()
         if d in seen:
             continue
         seen.add(d)
-        page = read_page(blobs, d)
+        page = _cache.get(d) or parse_page(blobs.read(d), d)
         if page.level == 0:
-            yield from page.rows
+            yield page.rows
         else:
             stack.extend(r[1] for r in page.rows)
 

@@ -40,8 +40,10 @@ from ..hashing import hash_bytes, hash_file, new_hasher, read_chunks
 from .catalog import Epoch
 from .digests import check_digest, digest_path
 from .objects import ObjectInfo, ObjectReader, ObjectStore, SourceUploader, require, uploader
+from .packrows import PackRows, read_rows
 from .packs import (
     BAD_MARK,
+    ListedPack,
     PackSlot,
     Spool,
     StoredPack,
@@ -67,6 +69,14 @@ Report = Callable[[int], None]
 def blob_key(digest: str) -> str:
     """The object key of a large blob; ``InvalidDigestError`` unless ``digest`` is one."""
     return "objects/" + digest_path(check_digest(digest, "a blob request"))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The packs a blob store holds at one moment (see :meth:`BlobStore.listing`)."""
+
+    packs: list[ListedPack]  #: sorted by key
+    strays: list[ObjectInfo]  #: packs without an index, indexes without a pack, marks of gone packs
 
 
 @dataclass(frozen=True)
@@ -429,9 +439,9 @@ class BlobStore:
         Interface only for now: the combined index lands with the scale issue.
         """
 
-    def inventory(self) -> Inventory:
-        """Everything stored now: large blobs, packs with their indexes, and strays."""
-        large = {info.key[len("objects/") :].replace("/", ""): info for info in self.objects.list("objects/")}
+    def listing(self) -> Listing:
+        """The packs stored now, with their indexes and marks, and the strays beside them
+        (one listing of ``packs/``; no index is read: see :meth:`pack_rows`)."""
         packs: dict[str, ObjectInfo] = {}
         indexes: dict[str, ObjectInfo] = {}
         strays: list[ObjectInfo] = []
@@ -448,24 +458,51 @@ class BlobStore:
                 strays.append(info)
         for pack in set(marks) - set(packs):
             strays += [info for _, info in marks.pop(pack)]  # the pack went: its marks go too
-        found: dict[str, StoredPack] = {}
-        damaged: list[ObjectInfo] = []
-        for key, info in packs.items():
+        listed = []
+        for key, info in sorted(packs.items()):
             idx = indexes.pop(key, None)
-            try:
-                slots = read_index(idx.key, self.objects.get(idx.key), info.size) if idx else None
-            except ObjectNotFoundError:
-                slots = None  # deleted while we listed: a gc's leftover, or going
-            except StoreError:  # a damaged index: what its pack holds is unknown
-                damaged += [info, idx] if idx else [info]
-                continue
-            if slots is None:
+            if idx is None:
                 strays.append(info)  # a pack whose index was never written (or is gone)
             else:
-                for digest, _ in marks.get(key, ()):
-                    slots.pop(digest, None)  # a corrupt slot holds nothing worth keeping
-                found[key] = StoredPack(info, idx, slots)  # type: ignore[arg-type]
-        return Inventory(large, found, strays + list(indexes.values()), damaged)
+                listed.append(ListedPack(info, idx, frozenset(d for d, _ in marks.get(key, ()))))
+        return Listing(listed, strays + list(indexes.values()))
+
+    def large_blobs(self) -> Iterator[tuple[str, ObjectInfo]]:
+        """``(digest, object)`` of every large blob, as the listing of ``objects/`` goes
+        (one at a time: nothing is held)."""
+        for info in self.objects.list("objects/"):
+            yield info.key[len("objects/") :].replace("/", ""), info
+
+    def pack_rows(self, pack: ListedPack) -> PackRows | None:
+        """What ``pack`` holds, as its index's rows (None when the index went since the
+        listing: a gc's leftover, or going); ``StoreError`` when the index is damaged."""
+        try:
+            raw = self.objects.get(pack.index.key)
+        except ObjectNotFoundError:
+            return None
+        return read_rows(pack.index.key, raw, pack.info.size)
+
+    def inventory(self) -> Inventory:
+        """Everything stored now: large blobs, packs with what they hold, and strays.
+
+        Holds every slot of every pack: for tests and small stores. gc streams the same
+        from :meth:`listing`, :meth:`large_blobs` and :meth:`pack_rows`.
+        """
+        listing = self.listing()
+        found: dict[str, StoredPack] = {}
+        strays, damaged = list(listing.strays), []
+        for pack in listing.packs:
+            try:
+                rows = self.pack_rows(pack)
+            except StoreError:  # a damaged index: what its pack holds is unknown
+                damaged += [pack.info, pack.index]
+                continue
+            if rows is None:
+                strays.append(pack.info)
+                continue
+            slots = {d: s for d, s in rows.slots.items() if d not in pack.marked}  # a corrupt slot holds nothing
+            found[pack.info.key] = StoredPack(pack.info, pack.index, pack.marked, slots)
+        return Inventory(dict(self.large_blobs()), found, strays, damaged)
 
     def delete(self, key: str) -> None:
         """Delete one object: a large blob's key, a stray, or a pack (its index first)."""
@@ -478,7 +515,7 @@ class BlobStore:
         self.objects.delete(key)
 
     def repack(
-        self, packs: Iterable[StoredPack], keep: Iterable[str], before_delete: Callable[[], None] = lambda: None
+        self, packs: Iterable[ListedPack], keep: Iterable[str], before_delete: Callable[[], None] = lambda: None
     ) -> int:
         """Copy the blobs ``keep`` out of ``packs`` into new packs, then delete ``packs``
         (calling ``before_delete()`` before each: gc checks it still holds its lease).

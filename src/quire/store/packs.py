@@ -36,11 +36,19 @@ class PackSlot(NamedTuple):
 
 
 @dataclass(frozen=True)
-class StoredPack:
-    """A pack as gc sees it: the pack, its index, and what it holds."""
+class ListedPack:
+    """A pack as a listing of ``packs/`` sees it: the pack, its index, and the digests
+    of its slots marked corrupt (what it holds is in the index, read one pack at a time)."""
 
     info: ObjectInfo
     index: ObjectInfo
+    marked: frozenset[str]
+
+
+@dataclass(frozen=True)
+class StoredPack(ListedPack):
+    """A listed pack with what it holds (its index read, less the slots marked corrupt)."""
+
     slots: dict[str, PackSlot]
 
 
