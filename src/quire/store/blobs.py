@@ -424,8 +424,8 @@ class BlobStore:
         not, that combined index is damaged and is never used again (no good slot is
         marked corrupt because a cache of the indexes was wrong)."""
         try:
-            raw = self.objects.get(slot.pack.removesuffix(".pack") + ".idx")
-            agrees = read_index(slot.pack, raw, None).get(digest) == slot
+            idx_key = slot.pack.removesuffix(".pack") + ".idx"
+            agrees = read_index(idx_key, self.objects.get(idx_key), None).get(digest) == slot
         except (ObjectNotFoundError, StoreError):
             agrees = False
         if not agrees:

@@ -98,6 +98,10 @@ def consolidate(blobs: BlobStore, full: bool = True) -> Consolidation:
             if not cached.exists():
                 shutil.copyfile(tmp, cached)
                 blobs._seal(cached)
+        if key in blobs._midx_bad and objects.capabilities.deletes:
+            # The damaged one has the very name of its rebuild (a name is its digest) and
+            # keys are put-if-absent: it must go first (meanwhile the packs' own indexes serve).
+            objects.delete(key)
         objects.put_file(key, tmp)
     except OSError as exc:
         raise StoreError(f"cannot write a combined index to {blobs.url}: {exc.strerror or exc}") from exc
@@ -106,6 +110,9 @@ def consolidate(blobs: BlobStore, full: bool = True) -> Consolidation:
     local = objects.local_path(key)
     if local is not None:
         blobs._seal(local)  # hashed as it was written: no reader need hash it again
+    with blobs._lock:
+        if blobs._midx_bad.pop(key, None) is not None:
+            blobs._midx_keys = None  # choose again: the rebuilt one can serve
     covers = {p for p, _ in table}
     deleted = _drop_replaced(blobs, (key, covers))
     blobs.refresh()  # serve from the new one
