@@ -398,3 +398,21 @@ def test_a_remote_store_s_combined_index_is_cached_by_its_digest(tmp_path: Path,
     [copy] = (tmp_path / "cache").rglob("*.midx")
     assert copy.name == done.key.removeprefix("packs/")  # type: ignore[union-attr]
     assert copy.read_bytes() == (root / done.key).read_bytes()  # type: ignore[operator]
+
+
+def test_a_blob_in_two_packs_is_still_found_when_gc_deletes_one(tmp_path: Path) -> None:
+    """Found by the model: the dict of newer packs keeps one slot per digest, and dropping
+    a gone pack's slots lost the blob another loaded pack still held."""
+    root = tmp_path / "blobs"
+    data = b"stored by two writers"
+    digest = hash_bytes(data)
+    for _ in range(2):
+        spool = blobs_module.Spool(LocalObjects(root))
+        spool.add(digest, data)
+        store_in(root)._write_pack(spool)
+    live = store_in(root)
+    slot = live._slot(digest)
+    assert slot is not None
+    store_in(root).delete(slot.pack)  # as gc deletes a pack
+    live.reload()
+    assert live.missing({digest: len(data)}) == set() and live.read(digest) == data

@@ -140,9 +140,10 @@ class BlobStore:
             if prune:
                 gone = {k for k in self._loaded if k not in present or pack_of(k) not in present}
                 if gone:
-                    packs = {pack_of(k) for k in gone}
-                    self._index = {d: s for d, s in self._index.items() if s.pack not in packs}
-                    self._loaded -= gone
+                    # Load the newer packs' indexes again: the dict holds one slot per
+                    # digest, and a blob of a gone pack may be in another one loaded already
+                    # (two writers stored it). Few: the rest are in a combined index.
+                    self._index, self._loaded = {}, set()
                 self._damaged.clear()  # looked at again: one may have been restored or removed
             marks = [parse_mark(k) for k in present if k.endswith(BAD_MARK)]
             fresh = [(d, p) for d, p in marks if p not in self._bad.get(d, ())]
