@@ -17,14 +17,15 @@ the same packs); each deletes only what its own covers.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import StoreError
-from .midx import MIDX_NAME, PACK_NAME, CombinedIndex, Source, idx_rows, midx_key, write_combined
-from .packs import pack_of, read_index
+from .midx import MIDX_NAME, PACK_NAME, CombinedIndex, idx_rows, midx_key, write_combined
+from .packs import IDX_MAGIC, IDX_ROW, pack_of
 
 if TYPE_CHECKING:
     from .blobs import BlobStore
@@ -49,9 +50,9 @@ def consolidate(blobs: BlobStore, full: bool = True) -> Consolidation:
     from .blobs import _get_all  # here: blobs imports this module
 
     objects = blobs.objects
-    blobs.refresh(prune=True)
-    with blobs._lock:
-        present = dict(blobs._present)
+    with blobs._lock:  # the packs as they are now (their own indexes are not loaded)
+        present = blobs._present = {info.key: info.size for info in objects.list("packs/")}
+        blobs._choose(present)
         chosen = blobs._chosen
         layers = list(zip(chosen.indexes, chosen.usable, strict=True))
         covered = set(chosen.covered)
@@ -61,36 +62,34 @@ def consolidate(blobs: BlobStore, full: bool = True) -> Consolidation:
         if k.endswith(".idx") and PACK_NAME.fullmatch(pack_of(k)) and pack_of(k) in present
         if pack_of(k) not in covered
     ]
-    newer: dict[str, np.ndarray] = {}
-    for key, raw in zip(newer_keys, _get_all(objects, newer_keys, objects.capabilities.local), strict=True):
-        if raw is None:
-            continue  # deleted by a gc since the listing
-        try:
-            read_index(key, raw, present[pack_of(key)])  # a damaged one stays out (its pack's blobs count as missing)
-        except StoreError:
-            continue
-        newer[pack_of(key)] = idx_rows(raw)
-    merged = layers if full else _small(layers, sum(len(rows) for rows in newer.values()))
+    newer_rows = sum((present[k] - len(IDX_MAGIC)) // IDX_ROW.size for k in newer_keys)
+    merged = layers if full else _small(layers, newer_rows)
     gone_rows = any(not usable.all() for _, usable in merged)
-    if not newer and not gone_rows and len(merged) <= 1:
+    if not newer_keys and not gone_rows and len(merged) <= 1:
         # Nothing to combine: the one in use is already all there is.
         deleted = _drop_replaced(blobs, None)
         if not merged:
             return Consolidation(None, deleted=deleted)
         index = merged[0][0]
         return Consolidation(index.key, False, len(index.packs), index.rows, deleted=deleted)
-    table = sorted(
-        {(p, n) for index, usable in merged for p, n, ok in zip(index.packs, index.sizes, usable, strict=True) if ok}
-        | {(p, present[p]) for p in newer}
-    )
-    number = {pack: i for i, (pack, _) in enumerate(table)}
-    sources = [Source.of_combined(index, _renumber(index, usable, number)) for index, usable in merged]
-    sources += [Source.of_pack(number[pack], rows) for pack, rows in newer.items()]
+    read: list[str] = []
+
+    def newer() -> Iterator[tuple[str, int, np.ndarray]]:
+        for key, raw in zip(newer_keys, _get_all(objects, newer_keys, objects.capabilities.local), strict=True):
+            if raw is None:
+                continue  # deleted by a gc since the listing
+            try:
+                rows = idx_rows(key, raw, present[pack_of(key)])
+            except StoreError:
+                continue  # a damaged one stays out (its pack's blobs count as missing)
+            read.append(key)
+            yield pack_of(key), present[pack_of(key)], rows
+
+    expected = newer_rows + sum(index.rows for index, _ in merged)
     tmp = objects.temp_path()
     try:
-        name = write_combined(tmp, [(PACK_NAME.fullmatch(p).group(1), n) for p, n in table], sources)  # type: ignore[union-attr]
+        name, table, rows = write_combined(tmp, merged, newer(), expected)
         key = midx_key(name)
-        rows = CombinedIndex(key, tmp).rows
         if objects.local_path(key) is None and not objects.capabilities.local:
             # A remote store: keep the copy this process would otherwise download again.
             blobs._cache.mkdir(parents=True, exist_ok=True)
@@ -113,10 +112,10 @@ def consolidate(blobs: BlobStore, full: bool = True) -> Consolidation:
     with blobs._lock:
         if blobs._midx_bad.pop(key, None) is not None:
             blobs._midx_keys = None  # choose again: the rebuilt one can serve
-    covers = {p for p, _ in table}
+    covers = set(table)
     deleted = _drop_replaced(blobs, (key, covers))
     blobs.refresh()  # serve from the new one
-    return Consolidation(key, True, len(table), rows, [index.key for index, _ in merged], len(newer), deleted)
+    return Consolidation(key, True, len(table), rows, [index.key for index, _ in merged], len(read), deleted)
 
 
 def _small(layers: list[tuple[CombinedIndex, np.ndarray]], rows: int) -> list[tuple[CombinedIndex, np.ndarray]]:
@@ -157,8 +156,3 @@ def _drop_replaced(blobs: BlobStore, new: tuple[str, set[str]] | None) -> list[s
             blobs.objects.delete(key)
             deleted.append(key)
     return deleted
-
-
-def _renumber(index: CombinedIndex, usable: np.ndarray, number: dict[str, int]) -> np.ndarray:
-    """``index``'s pack numbers → the new table's (-1: a pack not present as indexed)."""
-    return np.array([number[p] if ok else -1 for p, ok in zip(index.packs, usable, strict=True)], np.int64)

@@ -31,7 +31,7 @@ import mmap
 import os
 import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import StoreError
 from ..hashing import hash_bytes, new_hasher, read_chunks
-from .packs import IDX_MAGIC
+from .packs import IDX_MAGIC, read_index
 
 MIDX_MAGIC = b"QMX1"
 HEADER = struct.Struct("<4sIQ")  # magic, packs, rows
@@ -111,6 +111,12 @@ class CombinedIndex:
         at += 4 * n_rows
         self.offsets = np.frombuffer(buf, "<u8", n_rows, at)
         self._trailer = bytes(buf[expected - TRAILER : expected])
+        self._starts = [digests, digests + 32 * n_rows, digests + 36 * n_rows, digests + 40 * n_rows]
+
+    def columns(self) -> list[tuple[str, int, int]]:
+        """``(name, width, offset)`` of each column in the file."""
+        names = ("digest", "pack", "length", "offset")
+        return list(zip(names, (32, 4, 4, 8), self._starts, strict=True))
 
     def _damaged(self, why: str) -> DamagedCombinedIndexError:
         return DamagedCombinedIndexError(f"the combined index {self.key} is damaged ({why})", self.key)
@@ -159,88 +165,148 @@ class CombinedIndex:
             self._map = None
 
 
-def idx_rows(raw: bytes) -> np.ndarray:
-    """The rows of a pack index (already checked by :func:`~quire.store.packs.read_index`)."""
-    return np.frombuffer(raw, IDX_DTYPE, offset=len(IDX_MAGIC))
+def idx_rows(key: str, raw: bytes, pack_size: int) -> np.ndarray:
+    """The rows of the pack index ``key``, sorted by digest; ``StoreError`` when it is
+    damaged (the rule of :func:`~quire.store.packs.read_index`, without a dict of slots)."""
+    intact = raw.startswith(IDX_MAGIC) and (len(raw) - len(IDX_MAGIC)) % IDX_DTYPE.itemsize == 0
+    rows = np.frombuffer(raw, IDX_DTYPE, offset=len(IDX_MAGIC)) if intact else None
+    if rows is None or int(rows["length"].sum()) != pack_size:
+        read_index(key, raw, pack_size)  # raises, saying why
+        raise StoreError(f"the pack index {key} is damaged")
+    return np.sort(rows, order="digest")  # written sorted; a merge must not depend on it
 
 
-class Source:
-    """Rows of one pack index, or of one combined index, for :func:`write_combined`."""
-
-    def __init__(self, digests: np.ndarray, packs: np.ndarray, lengths: np.ndarray, offsets: np.ndarray) -> None:
-        # ``packs`` holds pack keys' numbers in the output's pack table (-1: dropped)
-        self.digests, self.packs, self.lengths, self.offsets = digests, packs, lengths, offsets
-
-    @classmethod
-    def of_pack(cls, number: int, rows: np.ndarray) -> Source:
-        """The rows of one pack's index, which will be pack ``number``."""
-        rows = np.sort(rows, order="digest")  # written sorted; a search must not depend on it
-        return cls(rows["digest"], np.full(len(rows), number, np.int64), rows["length"].astype("<u4"), rows["offset"])
-
-    @classmethod
-    def of_combined(cls, index: CombinedIndex, renumber: np.ndarray) -> Source:
-        """The rows of ``index``; ``renumber`` maps its pack numbers to the output's (-1: drop)."""
-        return cls(index.digests, renumber[index.pack_no], index.lengths, index.offsets)
-
-    def bucket(self, lo: np.ndarray, hi: np.ndarray | None) -> np.ndarray:
-        """The kept rows whose digest is in ``[lo, hi)``, as :data:`ROW_DTYPE`."""
-        start = int(np.searchsorted(self.digests, lo, "left"))
-        end = len(self.digests) if hi is None else int(np.searchsorted(self.digests, hi, "left"))
-        keep = self.packs[start:end] >= 0
-        out = np.empty(int(keep.sum()), ROW_DTYPE)
-        out["digest"] = self.digests[start:end][keep]
-        out["pack"] = self.packs[start:end][keep]
-        out["length"] = self.lengths[start:end][keep]
-        out["offset"] = self.offsets[start:end][keep]
-        return out
-
-
-def _bounds(rows: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+class _Buckets:
     """Digest ranges that split ``rows`` uniform digests into chunks of ~64k rows: the
-    merge holds one chunk of every source at a time, never all rows (480 MB at 10⁷)."""
-    width = 1
-    while width < 4 and rows >> (8 * width) > 65536:
-        width += 1
-    n = 256**width
-    step = max(1, n // max(1, rows // 65536))
-    starts = list(range(0, n, step))
-    keys = [np.frombuffer(s.to_bytes(width, "big") + bytes(32 - width), "V32") for s in starts]
-    for i, key in enumerate(keys):
-        yield key[0], keys[i + 1][0] if i + 1 < len(keys) else None
+    merge holds one chunk at a time, never all rows (480 MB at 10⁷)."""
+
+    def __init__(self, rows: int) -> None:
+        self.width = 1 if rows < 1 << 22 else 2  # leading bytes that pick a bucket
+        space = 256**self.width
+        self.step = max(1, space // max(1, rows // 65536))
+        self.count = -(-space // self.step)
+
+    def of(self, digests: np.ndarray) -> np.ndarray:
+        """The bucket of each raw digest."""
+        lead = np.ascontiguousarray(digests).view(np.uint8).reshape(-1, 32)[:, : self.width].astype(np.int64)
+        value = lead[:, 0] if self.width == 1 else lead[:, 0] * 256 + lead[:, 1]
+        return np.asarray(value // self.step)
+
+    def bound(self, bucket: int) -> np.void:
+        """The smallest digest of ``bucket``."""
+        lead = (bucket * self.step).to_bytes(self.width, "big")
+        return np.frombuffer(lead + bytes(32 - self.width), "V32")[0]  # type: ignore[no-any-return]
 
 
-def write_combined(path: Path, packs: list[tuple[str, int]], sources: Iterable[Source]) -> str:
-    """Write the combined index of ``packs`` (pack id, size; sorted) from ``sources`` to
-    the new file ``path``, merging their sorted rows chunk by chunk; returns its name."""
-    sources = list(sources)
-    n_rows = sum(int((s.packs >= 0).sum()) for s in sources)
-    head = HEADER.pack(MIDX_MAGIC, len(packs), n_rows) + b"".join(
-        PACK_ROW.pack(pack_id.encode("ascii"), size) for pack_id, size in packs
-    )
-    at = [len(head), len(head) + 32 * n_rows, len(head) + 36 * n_rows, len(head) + 40 * n_rows]
-    widths = [32, 4, 4, 8]
+def write_combined(
+    path: Path,
+    combined: list[tuple[CombinedIndex, np.ndarray]],
+    newer: Iterable[tuple[str, int, np.ndarray]],
+    expected_rows: int,
+) -> tuple[str, list[str], int]:
+    """Write a combined index to the new file ``path``: the rows of the ``combined``
+    indexes (each with a mask of the packs to keep) and of the ``newer`` packs (pack key,
+    size, rows as :func:`idx_rows` gives them). Returns its name, its packs and its rows.
+
+    Two passes, in bounded memory: the newer rows are read one pack at a time and spilled
+    to a scratch file by bucket (a range of digests); then bucket by bucket, the spilled
+    rows and the combined indexes' rows of that range (found by a search, read with
+    ``pread``, never mapped whole) are sorted and written to the columns.
+    """
+    buckets = _Buckets(expected_rows)
+    spill = path.with_name(path.name + ".rows")
+    pieces: list[list[tuple[int, int]]] = [[] for _ in range(buckets.count)]  # bucket → (at, rows)
+    added: list[tuple[str, int]] = []  # the newer packs spilled, by their number there
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        os.pwrite(fd, head, 0)
-        done = 0
-        for lo, hi in _bounds(n_rows):
-            parts = [s.bucket(lo, hi) for s in sources]
-            merged = np.concatenate(parts) if parts else np.empty(0, ROW_DTYPE)
-            merged.sort(order=("digest", "pack"))
-            for i, column in enumerate(("digest", "pack", "length", "offset")):
-                os.pwrite(fd, np.ascontiguousarray(merged[column]).tobytes(), at[i] + widths[i] * done)
-            done += len(merged)
-        assert done == n_rows, "every kept row is in exactly one chunk"
-        os.ftruncate(fd, len(head) + ROW_BYTES * n_rows)  # an index of no rows has no columns
+        with open(spill, "w+b") as runs:
+            at = 0
+            for pack, size, rows in newer:
+                spilled = np.empty(len(rows), ROW_DTYPE)
+                spilled["digest"], spilled["pack"] = rows["digest"], len(added)
+                spilled["length"], spilled["offset"] = rows["length"], rows["offset"]
+                added.append((pack, size))
+                which = buckets.of(spilled["digest"])
+                cuts = np.searchsorted(which, np.arange(buckets.count + 1))  # rows are sorted
+                runs.write(spilled.tobytes())
+                for b in np.flatnonzero(np.diff(cuts)).tolist():
+                    pieces[b].append((at + int(cuts[b]) * ROW_DTYPE.itemsize, int(cuts[b + 1] - cuts[b])))
+                at += spilled.nbytes
+            runs.flush()  # read back with pread below
+            kept = {(p, n) for ix, keep in combined for p, n, ok in zip(ix.packs, ix.sizes, keep, strict=True) if ok}
+            table = sorted(kept | set(added))
+            number = {pack: i for i, (pack, _) in enumerate(table)}
+            renumbered = [
+                (index, np.array([number[p] if ok else -1 for p, ok in zip(index.packs, keep, strict=True)], np.int64))
+                for index, keep in combined
+            ]
+            of_added = np.array([number[p] for p, _ in added], np.int64)
+            n_rows = at // ROW_DTYPE.itemsize + sum(_kept(index, renumber) for index, renumber in renumbered)
+            head = HEADER.pack(MIDX_MAGIC, len(table), n_rows) + b"".join(
+                PACK_ROW.pack(_pack_id(pack).encode("ascii"), size) for pack, size in table
+            )
+            columns = [("digest", 32), ("pack", 4), ("length", 4), ("offset", 8)]
+            starts, offset = [], len(head)
+            for _, width in columns:
+                starts.append(offset)
+                offset += width * n_rows
+            os.pwrite(fd, head, 0)
+            done = 0
+            for bucket in range(buckets.count):
+                parts = [_spilled(runs.fileno(), a, n, of_added) for a, n in pieces[bucket]]
+                parts += [_rows_of(index, renumber, buckets, bucket) for index, renumber in renumbered]
+                merged = np.concatenate(parts) if parts else np.empty(0, ROW_DTYPE)
+                merged.sort(order=("digest", "pack"))
+                for (column, width), start in zip(columns, starts, strict=True):
+                    os.pwrite(fd, np.ascontiguousarray(merged[column]).tobytes(), start + width * done)
+                done += len(merged)
+            assert done == n_rows, "every kept row is in exactly one bucket"
+            os.ftruncate(fd, offset)  # an index of no rows has no columns to write
     finally:
         os.close(fd)
+        spill.unlink(missing_ok=True)
     h = new_hasher()
     for chunk in read_chunks(path):
         h.update(chunk)
     digest = h.digest()
     with open(path, "ab") as f:
         f.write(digest)
-    return digest.hex()
+    return digest.hex(), [pack for pack, _ in table], n_rows
+
+
+def _pack_id(pack: str) -> str:
+    found = PACK_NAME.fullmatch(pack)
+    assert found is not None, "only packs named by writers are combined"
+    return found.group(1)
+
+
+def _spilled(fd: int, at: int, n: int, of_added: np.ndarray) -> np.ndarray:
+    rows = np.frombuffer(os.pread(fd, n * ROW_DTYPE.itemsize, at), ROW_DTYPE).copy()
+    rows["pack"] = of_added[rows["pack"]]
+    return rows
+
+
+def _kept(index: CombinedIndex, renumber: np.ndarray) -> int:
+    """How many rows of ``index`` a merge keeps (those of packs ``renumber`` keeps)."""
+    per_pack = np.bincount(index.pack_no, minlength=len(renumber))[: len(renumber)]
+    return int(per_pack[renumber >= 0].sum())
+
+
+def _rows_of(index: CombinedIndex, renumber: np.ndarray, buckets: _Buckets, b: int) -> np.ndarray:
+    """The kept rows of ``index`` in bucket ``b``: the range found by a search of the
+    mapped digests (a few pages), then its columns read with ``pread``."""
+    lo = int(np.searchsorted(index.digests, buckets.bound(b), "left"))
+    hi = index.rows if b + 1 == buckets.count else int(np.searchsorted(index.digests, buckets.bound(b + 1), "left"))
+    n = hi - lo
+    out = np.empty(n, ROW_DTYPE)
+    with open(index.path, "rb", buffering=0) as f:
+        for column, width, start in index.columns():
+            raw = os.pread(f.fileno(), width * n, start + width * lo)
+            out[column] = np.frombuffer(raw, out.dtype[column] if column != "digest" else "V32")
+    numbers = renumber[np.minimum(out["pack"], len(renumber) - 1)] if len(renumber) else np.full(n, -1)
+    out = out[numbers >= 0]
+    out["pack"] = numbers[numbers >= 0]
+    return out
 
 
 def cache_folder(url: str) -> Path:
