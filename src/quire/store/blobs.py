@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     BlobNotFoundError,
@@ -38,18 +39,12 @@ from ..errors import (
 )
 from ..hashing import hash_bytes, hash_file, new_hasher, read_chunks
 from .catalog import Epoch
-from .consolidate import Consolidation, consolidate
 from .digests import check_digest, digest_path
-from .midx import (
-    MIDX_NAME,
-    Chosen,
-    CombinedIndex,
-    DamagedCombinedIndexError,
-    cache_folder,
-)
 from .objects import ObjectInfo, ObjectReader, ObjectStore, SourceUploader, require, uploader
 from .packs import (
     BAD_MARK,
+    MIDX_NAME,
+    DamagedCombinedIndexError,
     PackSlot,
     Spool,
     StoredPack,
@@ -61,6 +56,10 @@ from .packs import (
     parse_mark,
     read_index,
 )
+
+if TYPE_CHECKING:
+    from .consolidate import Consolidation
+    from .midx import Chosen, CombinedIndex
 
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
@@ -114,11 +113,11 @@ class BlobStore:
         self._present: dict[str, int] = {}
         #: the combined indexes lookups use (see :mod:`quire.store.midx`); packs they
         #: cover are not loaded into ``_index``, which holds the newer packs only
-        self._chosen = Chosen([], {})
+        self._chosen: Chosen | _NoCombined = NO_COMBINED
         self._midx_keys: list[str] | None = None  # the combined indexes listed when chosen
         self._opened: dict[str, CombinedIndex] = {}
         self._midx_bad: dict[str, str] = {}  # combined indexes found damaged (key → why)
-        self._cache = cache_folder(self.url)
+        self._cache = midx_cache(self.url)
         self._consolidating = threading.Lock()
 
     # -- the pack index ---------------------------------------------------------------
@@ -193,6 +192,12 @@ class BlobStore:
         if keys == self._midx_keys:
             self._chosen.update(present)  # a pack gc deleted is no longer served
             return
+        self._midx_keys = keys
+        if not keys:
+            self._chosen, self._opened = NO_COMBINED, {}
+            return
+        from .midx import Chosen  # numpy, only for a store that has a combined index
+
         opened = {key: index for key in keys if (index := self._open_midx(key)) is not None}
         self._opened = opened
 
@@ -211,8 +216,7 @@ class BlobStore:
                 continue
             chosen.append(index)
             taken.update(index.packs)
-        self._chosen = Chosen(chosen, present)
-        self._midx_keys = keys
+        self._chosen = Chosen(chosen, present) if chosen else NO_COMBINED
         covered = self._chosen.covered
         if covered and self._index:  # their slots are served from the combined index now
             self._index = {d: s for d, s in self._index.items() if s.pack not in covered}
@@ -221,6 +225,8 @@ class BlobStore:
     def _open_midx(self, key: str) -> CombinedIndex | None:
         """Map the combined index ``key`` (a remote one is first copied into this
         machine's cache, verified); None when it is damaged or gone."""
+        from .midx import CombinedIndex
+
         index = self._opened.get(key)
         if index is not None:
             return index
@@ -234,6 +240,8 @@ class BlobStore:
     def _cached_copy(self, key: str) -> Path | None:
         """The local copy of a remote combined index (downloaded and verified once: its
         name is its digest, so a copy is never stale); None when it is gone."""
+        from .midx import CombinedIndex
+
         found = MIDX_NAME.fullmatch(key)
         assert found is not None
         path = self._cache / f"{found.group(1)}.midx"
@@ -291,7 +299,10 @@ class BlobStore:
         self._midx_bad[key] = str(exc)
         self._opened.pop(key, None)
         if any(index.key == key for index in self._chosen.indexes):
-            self._chosen = Chosen([ix for ix in self._chosen.indexes if ix.key != key], self._present)
+            from .midx import Chosen
+
+            left = [ix for ix in self._chosen.indexes if ix.key != key]
+            self._chosen = Chosen(left, self._present) if left else NO_COMBINED
             self._midx_keys = None  # choose again at the next look
 
     def _good(self, slots: dict[str, PackSlot]) -> dict[str, PackSlot]:
@@ -626,6 +637,8 @@ class BlobStore:
         replaces (run by gc after its sweep and by ``quire store upgrade``); without
         ``full``, over the newer packs and the small combined indexes only (a writer's
         flush). See :mod:`quire.store.consolidate`."""
+        from .consolidate import consolidate  # numpy: only where indexes are combined
+
         require(self.objects, "deletes", "consolidating the pack indexes") if full else None
         with self._consolidating:
             return consolidate(self, full)
@@ -636,6 +649,8 @@ class BlobStore:
         costs only speed: the packs' own indexes serve."""
         if len(self._loaded) < NEWER_PACKS or not self.objects.capabilities.deletes:
             return
+        from .consolidate import consolidate
+
         try:
             with self._consolidating:
                 consolidate(self, full=False)
@@ -857,6 +872,38 @@ def read_small(path: Path | str) -> bytes:
         return parts[0] if len(parts) == 1 else b"".join(parts)
     finally:
         os.close(fd)
+
+
+class _NoCombined:
+    """The combined indexes of a store that has none: lookups use the dict alone (and
+    numpy is never imported)."""
+
+    indexes: tuple[CombinedIndex, ...] = ()
+    usable: tuple[Any, ...] = ()
+    covered: frozenset[str] = frozenset()
+
+    def update(self, present: dict[str, int]) -> None:
+        pass
+
+    def slot(self, digest: str, bad: Iterable[str] = ()) -> None:
+        return None
+
+    def gone(self, digest: str) -> list[str]:
+        return []
+
+    def lengths(self, digests: list[str]) -> Any:
+        raise AssertionError("asked only of a store with combined indexes")
+
+
+NO_COMBINED = _NoCombined()
+
+
+def midx_cache(url: str) -> Path:
+    """Where this machine keeps copies of a remote store's combined indexes, and the
+    seals of verified ones: ``$QUIRE_CACHE_DIR``, else ``~/.cache/quire``, then
+    ``midx/<a digest of the store's URL>`` (one cache may serve many stores)."""
+    root = Path(os.environ.get("QUIRE_CACHE_DIR") or "~/.cache/quire").expanduser()
+    return root / "midx" / hash_bytes(url.encode())[:16]
 
 
 def _stat_of(path: Path) -> str:

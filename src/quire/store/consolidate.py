@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import StoreError
-from .midx import MIDX_NAME, PACK_NAME, CombinedIndex, idx_rows, midx_key, write_combined
-from .packs import IDX_MAGIC, IDX_ROW, pack_of
+from .midx import PACK_NAME, CombinedIndex, idx_rows, midx_key, write_combined
+from .packs import IDX_MAGIC, IDX_ROW, MIDX_NAME, pack_of
 
 if TYPE_CHECKING:
     from .blobs import BlobStore

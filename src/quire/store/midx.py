@@ -18,6 +18,9 @@ Layout (little-endian)::
     rows × u64       offset
     32 bytes         BLAKE3 of everything before it
 
+Imported only when a store has a combined index, or one is written: numpy is not
+needed to open a store without one (nor to ``import quire``).
+
 Columns rather than rows, so that the digests a search probes are one contiguous array
 (a search over a strided column would copy it whole). The file's name is its trailing
 BLAKE3 digest, so a copy cached by name is never stale. The pack sizes let a reader tell
@@ -38,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
-from ..hashing import hash_bytes, new_hasher, read_chunks
-from .packs import IDX_MAGIC, read_index
+from ..hashing import new_hasher, read_chunks
+from .packs import IDX_MAGIC, MIDX_NAME, DamagedCombinedIndexError, read_index
 
 MIDX_MAGIC = b"QMX1"
 HEADER = struct.Struct("<4sIQ")  # magic, packs, rows
@@ -47,8 +50,6 @@ PACK_ROW = struct.Struct("<32sQ")  # pack id (hex), pack size
 ROW_BYTES = 32 + 4 + 4 + 8  #: bytes per row, over its four columns
 _U32, _U64 = struct.Struct("<I"), struct.Struct("<Q")
 TRAILER = 32
-#: a combined index's key; its name is the BLAKE3 of its bytes before the trailer
-MIDX_NAME = re.compile(r"packs/([0-9a-f]{64})\.midx")
 PACK_NAME = re.compile(r"packs/([0-9a-f]{32})\.pack")
 #: a pack index's rows as stored (see :mod:`quire.store.packs`)
 IDX_DTYPE = np.dtype([("digest", "V32"), ("offset", ">u8"), ("length", ">u8")])
@@ -60,14 +61,6 @@ ROW_DTYPE = np.dtype([("digest", "V32"), ("pack", "<u4"), ("length", "<u4"), ("o
 def midx_key(name: str) -> str:
     """The key of the combined index named ``name`` (64 hex digits)."""
     return f"packs/{name}.midx"
-
-
-class DamagedCombinedIndexError(StoreError):
-    """A combined index that cannot be trusted (never used for a lookup)."""
-
-    def __init__(self, message: str, key: str) -> None:
-        super().__init__(message)
-        self.key = key
 
 
 class CombinedIndex:
@@ -328,14 +321,6 @@ def _rows_of(index: CombinedIndex, renumber: np.ndarray, buckets: _Buckets, b: i
     out = out[numbers >= 0]
     out["pack"] = numbers[numbers >= 0]
     return out
-
-
-def cache_folder(url: str) -> Path:
-    """Where this machine keeps copies of a remote store's combined indexes, and the
-    seals of verified ones: ``$QUIRE_CACHE_DIR``, else ``~/.cache/quire``, then
-    ``midx/<a digest of the store's URL>`` (one cache may serve many stores)."""
-    root = Path(os.environ.get("QUIRE_CACHE_DIR") or "~/.cache/quire").expanduser()
-    return root / "midx" / hash_bytes(url.encode())[:16]
 
 
 class Chosen:
