@@ -233,6 +233,8 @@ class BlobStore:
         try:
             path = self.objects.local_path(key) or self._cached_copy(key)
             return CombinedIndex(key, path) if path is not None else None
+        except FileNotFoundError:
+            return None  # deleted since the listing: a newer one replaced it
         except DamagedCombinedIndexError as exc:
             self._distrust(key, exc)
             return None
@@ -270,23 +272,24 @@ class BlobStore:
         a file rewritten or cut short since no longer matches)."""
         seal = self._cache / f"{Path(index.key).stem}.ok"
         try:
-            if seal.read_text() == _stat_of(index.path):
+            if seal.read_text() == _stat_of(index.fd):
                 return
         except OSError:
             pass
         index.verify()
-        self._seal(index.path)
+        self._seal(index.path, index.fd)
 
-    def _seal(self, path: Path) -> None:
+    def _seal(self, path: Path, fd: int | None = None) -> None:
         """Record that ``path`` was verified, unless it changed too recently: a change
         within the same tick of the file system's clock would leave its stat as sealed
         (git's "racy" entries), so a young file is verified again next time."""
         try:
-            if time.time() - os.stat(path).st_mtime < RACY:
+            sealed = _stat_of(path if fd is None else fd)  # the open file: its path may be gone
+            if time.time() - os.stat(path if fd is None else fd).st_mtime < RACY:
                 return
             self._cache.mkdir(parents=True, exist_ok=True)
             tmp = self._cache / f"{uuid.uuid4().hex}.partial"
-            tmp.write_text(_stat_of(path))
+            tmp.write_text(sealed)
             os.replace(tmp, self._cache / f"{path.stem}.ok")
         except OSError:
             pass  # a read-only cache: verified again next time
@@ -906,9 +909,9 @@ def midx_cache(url: str) -> Path:
     return root / "midx" / hash_bytes(url.encode())[:16]
 
 
-def _stat_of(path: Path) -> str:
-    """What a seal records of a verified file: a file rewritten, replaced or cut short
-    since then no longer matches."""
+def _stat_of(path: Path | int) -> str:
+    """What a seal records of a verified file (by path or open descriptor): a file
+    rewritten, replaced or cut short since then no longer matches."""
     st = os.stat(path)
     return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
 

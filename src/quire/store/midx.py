@@ -34,6 +34,7 @@ import mmap
 import os
 import re
 import struct
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
-from ..hashing import new_hasher, read_chunks
+from ..hashing import CHUNK, new_hasher, read_chunks
 from .packs import IDX_MAGIC, MIDX_NAME, DamagedCombinedIndexError, read_index
 
 MIDX_MAGIC = b"QMX1"
@@ -73,6 +74,12 @@ class CombinedIndex:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 self._map: mmap.mmap | None = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+                # Kept open: a consolidation reads it by range after another process may
+                # have deleted it (replaced by a newer one), which an open file survives.
+                self.fd = os.dup(f.fileno())
+                weakref.finalize(self, os.close, self.fd)
+        except FileNotFoundError:
+            raise  # deleted since it was listed (replaced by a newer one): not damage
         except OSError as exc:
             why = f"cannot read the combined index {key}: {exc.strerror or exc}"
             raise DamagedCombinedIndexError(why, key) from exc
@@ -107,6 +114,10 @@ class CombinedIndex:
         self._trailer = bytes(buf[expected - TRAILER : expected])
         self._starts = [digests, digests + 32 * n_rows, digests + 36 * n_rows, digests + 40 * n_rows]
 
+    def pread(self, n: int, at: int) -> bytes:
+        """``n`` bytes of the file from ``at``, read (not mapped: a merge reads it all once)."""
+        return os.pread(self.fd, n, at)
+
     def columns(self) -> list[tuple[str, int, int]]:
         """``(name, width, offset)`` of each column in the file."""
         names = ("digest", "pack", "length", "offset")
@@ -119,12 +130,13 @@ class CombinedIndex:
         """Hash the whole file against its trailer and its name (O(size): once per file
         and machine, see :mod:`quire.store.blobs`); ``DamagedCombinedIndexError`` if wrong."""
         h = new_hasher()
-        end = os.path.getsize(self.path) - TRAILER
-        done = 0
-        for chunk in read_chunks(self.path):
-            take = min(len(chunk), end - done)
-            h.update(chunk[:take])
-            done += take
+        end, done = os.fstat(self.fd).st_size - TRAILER, 0
+        while done < end:
+            chunk = os.pread(self.fd, min(CHUNK, end - done), done)
+            if not chunk:
+                raise self._damaged("it was cut short while being read")
+            h.update(chunk)
+            done += len(chunk)
         digest = h.digest()
         if digest != self._trailer:
             raise self._damaged("its checksum does not match its bytes")
@@ -313,10 +325,9 @@ def _rows_of(index: CombinedIndex, renumber: np.ndarray, buckets: _Buckets, b: i
     hi = index.rows if b + 1 == buckets.count else int(np.searchsorted(index.digests, buckets.bound(b + 1), "left"))
     n = hi - lo
     out = np.empty(n, ROW_DTYPE)
-    with open(index.path, "rb", buffering=0) as f:
-        for column, width, start in index.columns():
-            raw = os.pread(f.fileno(), width * n, start + width * lo)
-            out[column] = np.frombuffer(raw, out.dtype[column] if column != "digest" else "V32")
+    for column, width, start in index.columns():
+        raw = index.pread(width * n, start + width * lo)
+        out[column] = np.frombuffer(raw, out.dtype[column] if column != "digest" else "V32")
     numbers = renumber[np.minimum(out["pack"], len(renumber) - 1)] if len(renumber) else np.full(n, -1)
     out = out[numbers >= 0]
     out["pack"] = numbers[numbers >= 0]
