@@ -361,7 +361,8 @@ class BlobStore:
         if not rest or not self._chosen.indexes:
             return set(rest)
         try:
-            lengths = self._chosen.lengths(rest).tolist()
+            # One vectorised search for many; for a few, a search each (no numpy at all).
+            lengths = self._chosen.lengths(rest).tolist() if len(rest) > 16 else None
         except DamagedCombinedIndexError:
             lengths = None  # _find distrusts it and looks again
         out = set()

@@ -36,14 +36,15 @@ import re
 import struct
 import weakref
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from ..hashing import CHUNK, new_hasher
+from .packs import MIDX_NAME, DamagedCombinedIndexError
 
-from ..errors import StoreError
-from ..hashing import CHUNK, new_hasher, read_chunks
-from .packs import IDX_MAGIC, MIDX_NAME, DamagedCombinedIndexError, read_index
+if TYPE_CHECKING:
+    import numpy as np
 
 MIDX_MAGIC = b"QMX1"
 HEADER = struct.Struct("<4sIQ")  # magic, packs, rows
@@ -52,11 +53,6 @@ ROW_BYTES = 32 + 4 + 4 + 8  #: bytes per row, over its four columns
 _U32, _U64 = struct.Struct("<I"), struct.Struct("<Q")
 TRAILER = 32
 PACK_NAME = re.compile(r"packs/([0-9a-f]{32})\.pack")
-#: a pack index's rows as stored (see :mod:`quire.store.packs`)
-IDX_DTYPE = np.dtype([("digest", "V32"), ("offset", ">u8"), ("length", ">u8")])
-#: a row while merging: sorted by digest, then pack number (a deterministic file: two
-#: processes combining the same packs write the same bytes, under the same name)
-ROW_DTYPE = np.dtype([("digest", "V32"), ("pack", "<u4"), ("length", "<u4"), ("offset", "<u8")])
 
 
 def midx_key(name: str) -> str:
@@ -103,16 +99,31 @@ class CombinedIndex:
         self.packs: list[str] = packs
         self.sizes: list[int] = sizes
         self.rows = n_rows
-        at = digests
-        self.digests = np.frombuffer(buf, "V32", n_rows, at)
-        at += 32 * n_rows
-        self.pack_no = np.frombuffer(buf, "<u4", n_rows, at)
-        at += 4 * n_rows
-        self.lengths = np.frombuffer(buf, "<u4", n_rows, at)
-        at += 4 * n_rows
-        self.offsets = np.frombuffer(buf, "<u8", n_rows, at)
         self._trailer = bytes(buf[expected - TRAILER : expected])
         self._starts = [digests, digests + 32 * n_rows, digests + 36 * n_rows, digests + 40 * n_rows]
+
+    # The columns as numpy arrays over the mapping, for vectorised searches and merges;
+    # made on first use, so that one lookup (``find``, ``row``) never imports numpy.
+    @cached_property
+    def digests(self) -> np.ndarray:
+        return self._column("V32", 0)
+
+    @cached_property
+    def pack_no(self) -> np.ndarray:
+        return self._column("<u4", 1)
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        return self._column("<u4", 2)
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        return self._column("<u8", 3)
+
+    def _column(self, dtype: str, i: int) -> np.ndarray:
+        import numpy as np
+
+        return np.frombuffer(self._map if self._map is not None else b"", dtype, self.rows, self._starts[i])
 
     def pread(self, n: int, at: int) -> bytes:
         """``n`` bytes of the file from ``at``, read (not mapped: a merge reads it all once)."""
@@ -194,6 +205,8 @@ class CombinedIndex:
     def find_many(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each raw digest of ``raw`` (dtype V32): its first row, and whether that row
         holds it (vectorised: 20,000 lookups in one search)."""
+        import numpy as np
+
         lo = np.searchsorted(self.digests, raw, "left")
         if not self.rows:
             return lo, np.zeros(len(raw), bool)
@@ -202,154 +215,12 @@ class CombinedIndex:
 
     def close(self) -> None:
         """Unmap (views taken from it must be gone)."""
-        self.digests = self.pack_no = self.lengths = self.offsets = np.empty(0)
+        for column in ("digests", "pack_no", "lengths", "offsets"):
+            self.__dict__.pop(column, None)
         if self._map is not None:
             with contextlib.suppress(BufferError):  # a view still exported: the collector unmaps it
                 self._map.close()
             self._map = None
-
-
-def idx_rows(key: str, raw: bytes, pack_size: int) -> np.ndarray:
-    """The rows of the pack index ``key``, sorted by digest; ``StoreError`` when it is
-    damaged (the rule of :func:`~quire.store.packs.read_index`, without a dict of slots)."""
-    intact = raw.startswith(IDX_MAGIC) and (len(raw) - len(IDX_MAGIC)) % IDX_DTYPE.itemsize == 0
-    rows = np.frombuffer(raw, IDX_DTYPE, offset=len(IDX_MAGIC)) if intact else None
-    if rows is None or int(rows["length"].sum()) != pack_size:
-        read_index(key, raw, pack_size)  # raises, saying why
-        raise StoreError(f"the pack index {key} is damaged")
-    return np.sort(rows, order="digest")  # written sorted; a merge must not depend on it
-
-
-class _Buckets:
-    """Digest ranges that split ``rows`` uniform digests into chunks of ~64k rows: the
-    merge holds one chunk at a time, never all rows (480 MB at 10⁷)."""
-
-    def __init__(self, rows: int) -> None:
-        self.width = 1 if rows < 1 << 22 else 2  # leading bytes that pick a bucket
-        space = 256**self.width
-        self.step = max(1, space // max(1, rows // 65536))
-        self.count = -(-space // self.step)
-
-    def of(self, digests: np.ndarray) -> np.ndarray:
-        """The bucket of each raw digest."""
-        lead = np.ascontiguousarray(digests).view(np.uint8).reshape(-1, 32)[:, : self.width].astype(np.int64)
-        value = lead[:, 0] if self.width == 1 else lead[:, 0] * 256 + lead[:, 1]
-        return np.asarray(value // self.step)
-
-    def bound(self, bucket: int) -> np.void:
-        """The smallest digest of ``bucket``."""
-        lead = (bucket * self.step).to_bytes(self.width, "big")
-        return np.frombuffer(lead + bytes(32 - self.width), "V32")[0]  # type: ignore[no-any-return]
-
-
-def write_combined(
-    path: Path,
-    combined: list[tuple[CombinedIndex, np.ndarray]],
-    newer: Iterable[tuple[str, int, np.ndarray]],
-    expected_rows: int,
-) -> tuple[str, list[str], int]:
-    """Write a combined index to the new file ``path``: the rows of the ``combined``
-    indexes (each with a mask of the packs to keep) and of the ``newer`` packs (pack key,
-    size, rows as :func:`idx_rows` gives them). Returns its name, its packs and its rows.
-
-    Two passes, in bounded memory: the newer rows are read one pack at a time and spilled
-    to a scratch file by bucket (a range of digests); then bucket by bucket, the spilled
-    rows and the combined indexes' rows of that range (found by a search, read with
-    ``pread``, never mapped whole) are sorted and written to the columns.
-    """
-    buckets = _Buckets(expected_rows)
-    spill = path.with_name(path.name + ".rows")
-    pieces: list[list[tuple[int, int]]] = [[] for _ in range(buckets.count)]  # bucket → (at, rows)
-    added: list[tuple[str, int]] = []  # the newer packs spilled, by their number there
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with open(spill, "w+b") as runs:
-            at = 0
-            for pack, size, rows in newer:
-                spilled = np.empty(len(rows), ROW_DTYPE)
-                spilled["digest"], spilled["pack"] = rows["digest"], len(added)
-                spilled["length"], spilled["offset"] = rows["length"], rows["offset"]
-                added.append((pack, size))
-                which = buckets.of(spilled["digest"])
-                cuts = np.searchsorted(which, np.arange(buckets.count + 1))  # rows are sorted
-                runs.write(spilled.tobytes())
-                for b in np.flatnonzero(np.diff(cuts)).tolist():
-                    pieces[b].append((at + int(cuts[b]) * ROW_DTYPE.itemsize, int(cuts[b + 1] - cuts[b])))
-                at += spilled.nbytes
-            runs.flush()  # read back with pread below
-            kept = {(p, n) for ix, keep in combined for p, n, ok in zip(ix.packs, ix.sizes, keep, strict=True) if ok}
-            table = sorted(kept | set(added))
-            number = {pack: i for i, (pack, _) in enumerate(table)}
-            renumbered = [
-                (index, np.array([number[p] if ok else -1 for p, ok in zip(index.packs, keep, strict=True)], np.int64))
-                for index, keep in combined
-            ]
-            of_added = np.array([number[p] for p, _ in added], np.int64)
-            n_rows = at // ROW_DTYPE.itemsize + sum(_kept(index, renumber) for index, renumber in renumbered)
-            head = HEADER.pack(MIDX_MAGIC, len(table), n_rows) + b"".join(
-                PACK_ROW.pack(_pack_id(pack).encode("ascii"), size) for pack, size in table
-            )
-            columns = [("digest", 32), ("pack", 4), ("length", 4), ("offset", 8)]
-            starts, offset = [], len(head)
-            for _, width in columns:
-                starts.append(offset)
-                offset += width * n_rows
-            os.pwrite(fd, head, 0)
-            done = 0
-            for bucket in range(buckets.count):
-                parts = [_spilled(runs.fileno(), a, n, of_added) for a, n in pieces[bucket]]
-                parts += [_rows_of(index, renumber, buckets, bucket) for index, renumber in renumbered]
-                merged = np.concatenate(parts) if parts else np.empty(0, ROW_DTYPE)
-                merged.sort(order=("digest", "pack"))
-                for (column, width), start in zip(columns, starts, strict=True):
-                    os.pwrite(fd, np.ascontiguousarray(merged[column]).tobytes(), start + width * done)
-                done += len(merged)
-            assert done == n_rows, "every kept row is in exactly one bucket"
-            os.ftruncate(fd, offset)  # an index of no rows has no columns to write
-    finally:
-        os.close(fd)
-        spill.unlink(missing_ok=True)
-    h = new_hasher()
-    for chunk in read_chunks(path):
-        h.update(chunk)
-    digest = h.digest()
-    with open(path, "ab") as f:
-        f.write(digest)
-    return digest.hex(), [pack for pack, _ in table], n_rows
-
-
-def _pack_id(pack: str) -> str:
-    found = PACK_NAME.fullmatch(pack)
-    assert found is not None, "only packs named by writers are combined"
-    return found.group(1)
-
-
-def _spilled(fd: int, at: int, n: int, of_added: np.ndarray) -> np.ndarray:
-    rows = np.frombuffer(os.pread(fd, n * ROW_DTYPE.itemsize, at), ROW_DTYPE).copy()
-    rows["pack"] = of_added[rows["pack"]]
-    return rows
-
-
-def _kept(index: CombinedIndex, renumber: np.ndarray) -> int:
-    """How many rows of ``index`` a merge keeps (those of packs ``renumber`` keeps)."""
-    per_pack = np.bincount(index.pack_no, minlength=len(renumber))[: len(renumber)]
-    return int(per_pack[renumber >= 0].sum())
-
-
-def _rows_of(index: CombinedIndex, renumber: np.ndarray, buckets: _Buckets, b: int) -> np.ndarray:
-    """The kept rows of ``index`` in bucket ``b``: the range found by a search of the
-    mapped digests (a few pages), then its columns read with ``pread``."""
-    lo = int(np.searchsorted(index.digests, buckets.bound(b), "left"))
-    hi = index.rows if b + 1 == buckets.count else int(np.searchsorted(index.digests, buckets.bound(b + 1), "left"))
-    n = hi - lo
-    out = np.empty(n, ROW_DTYPE)
-    for column, width, start in index.columns():
-        raw = index.pread(width * n, start + width * lo)
-        out[column] = np.frombuffer(raw, out.dtype[column] if column != "digest" else "V32")
-    numbers = renumber[np.minimum(out["pack"], len(renumber) - 1)] if len(renumber) else np.full(n, -1)
-    out = out[numbers >= 0]
-    out["pack"] = numbers[numbers >= 0]
-    return out
 
 
 class Chosen:
@@ -359,7 +230,7 @@ class Chosen:
 
     def __init__(self, indexes: list[CombinedIndex], present: dict[str, int]) -> None:
         self.indexes = indexes
-        self.usable: list[np.ndarray] = []
+        self.usable: list[list[bool]] = []
         self.covered: set[str] = set()
         self.update(present)
 
@@ -368,7 +239,7 @@ class Chosen:
         self.usable, self.covered = [], set()
         for index in self.indexes:
             ok = [present.get(pack) == size for pack, size in zip(index.packs, index.sizes, strict=True)]
-            self.usable.append(np.array(ok, bool))
+            self.usable.append(ok)
             self.covered.update(pack for pack, good in zip(index.packs, ok, strict=True) if good)
 
     @property
@@ -394,6 +265,8 @@ class Chosen:
         """The length of each digest's first row in a present pack (-1: none there), in
         one vectorised search per index. A digest with two rows whose first is in a pack
         gone gets -1 here; callers ask :meth:`slot` for those they still miss."""
+        import numpy as np
+
         out = np.full(len(digests), -1, np.int64)
         if not digests or not self.indexes:
             return out
@@ -405,7 +278,7 @@ class Chosen:
             numbers = index.pack_no[at].astype(np.int64)
             if (numbers[hit] >= len(index.packs)).any():
                 raise index._damaged("a row names a pack number beyond its pack table")
-            good = hit & (out < 0) & usable[np.minimum(numbers, len(index.packs) - 1)]
+            good = hit & (out < 0) & np.array(usable, bool)[np.minimum(numbers, len(index.packs) - 1)]
             out[good] = index.lengths[at][good]
         return out
 
