@@ -3,9 +3,9 @@
 Every pack has its own index (``packs/<id>.idx``, the source of truth); a process that
 loaded all of them paid for the whole store before its first lookup (34 s and 2.6 GB at
 10⁷ blobs). A **combined index** ``packs/<name>.midx`` holds the rows of many packs,
-sorted by digest, in columns a process maps and binary-searches (``np.searchsorted``), so
-a lookup of k blobs reads O(k log N) of it. It is a cache of the packs' indexes: built
-from them (:func:`write_combined`), never the only record of anything, and rebuilt when
+sorted by digest, in columns a process maps and searches in place, so a lookup of k
+blobs reads O(k log N) of it. It is a cache of the packs' indexes: built
+from them (:mod:`quire.store.consolidate`), never the only record of anything, and rebuilt when
 found damaged.
 
 Layout (little-endian)::
@@ -18,8 +18,8 @@ Layout (little-endian)::
     rows × u64       offset
     32 bytes         BLAKE3 of everything before it
 
-Imported only when a store has a combined index, or one is written: numpy is not
-needed to open a store without one (nor to ``import quire``).
+Imported only when a store has a combined index; numpy only for a vectorised search of
+many digests (and by the writer): one lookup reads the mapped bytes directly.
 
 Columns rather than rows, so that the digests a search probes are one contiguous array
 (a search over a strided column would copy it whole). The file's name is its trailing
