@@ -63,10 +63,11 @@ def log_files(
 
 
 def stored_bytes(store_url: str) -> int:
-    """Bytes the store's blob store holds (any kind of store; staging files excluded)."""
+    """Bytes the store's blob store holds (any kind of store; staging files excluded, and
+    combined pack indexes: a cache of the packs' indexes, rewritten by every gc)."""
     from quire.store import open_store
 
-    return sum(info.size for info in open_store(store_url).blobs.objects.list())
+    return sum(info.size for info in open_store(store_url).blobs.objects.list() if not info.key.endswith(".midx"))
 
 
 # -- waits that hold under load ------------------------------------------------------------

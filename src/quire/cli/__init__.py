@@ -14,7 +14,7 @@ import typer
 
 import quire
 
-from . import artifact, cache, demo, gc
+from . import artifact, cache, demo, gc, store
 from .common import QuireGroup, Settings
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.add_typer(artifact.app, name="artifact")
 app.add_typer(cache.app, name="cache")
 app.command("demo")(demo.demo)
 app.command("gc")(gc.gc)
+app.add_typer(store.app, name="store")
 
 
 def _version(value: bool) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     BlobNotFoundError,
@@ -44,6 +45,8 @@ from .packrows import PackRows, read_rows
 from .packs import (
     BAD_MARK,
     ListedPack,
+    MIDX_NAME,
+    DamagedCombinedIndexError,
     PackSlot,
     Spool,
     StoredPack,
@@ -56,10 +59,19 @@ from .packs import (
     read_index,
 )
 
+if TYPE_CHECKING:
+    from .consolidate import Consolidation
+    from .midx import Chosen, CombinedIndex
+
 SMALL = 1 << 20  #: blobs below this many bytes go into packs
 PACK_TARGET = 32 << 20  #: a pack is closed once it holds this many bytes
 #: seconds within which a new writer takes the last look at the packs as its own
 WRITER_LOOK = 1.0
+#: a writer's flush combines the newer packs' indexes once this many are loaded one by
+#: one: every process that opens the store reads each of them whole (see consolidate)
+NEWER_PACKS = 32
+#: seconds after its last change within which a verified combined index is not sealed
+RACY = 2.0
 _log = logging.getLogger("quire")
 QUARANTINE = "quarantine/"  #: where corrupt large blobs are moved (never read, never collected)
 #: told of bytes as they are stored (a progress bar's listener; see BlobWriter.add_file)
@@ -109,6 +121,16 @@ class BlobStore:
         #: the gc epoch under which the pack index was last known good (see quire.core.gc)
         self.gc_epoch: Epoch | None = None
         self._listed = -float("inf")  # time.monotonic() of the last look at the packs
+        #: the latest listing of ``packs/`` (key → size)
+        self._present: dict[str, int] = {}
+        #: the combined indexes lookups use (see :mod:`quire.store.midx`); packs they
+        #: cover are not loaded into ``_index``, which holds the newer packs only
+        self._chosen: Chosen | _NoCombined = NO_COMBINED
+        self._midx_keys: list[str] | None = None  # the combined indexes listed when chosen
+        self._opened: dict[str, CombinedIndex] = {}
+        self._midx_bad: dict[str, str] = {}  # combined indexes found damaged (key → why)
+        self._cache = midx_cache(self.url)
+        self._consolidating = threading.Lock()
 
     # -- the pack index ---------------------------------------------------------------
 
@@ -124,13 +146,15 @@ class BlobStore:
             if not prune and time.monotonic() - self._listed < max_age:
                 return
             self._listed = time.monotonic()
-            present = {info.key: info.size for info in self.objects.list("packs/")}
+            present = self._present = {info.key: info.size for info in self.objects.list("packs/")}
+            self._choose(present)
             if prune:
                 gone = {k for k in self._loaded if k not in present or pack_of(k) not in present}
                 if gone:
-                    packs = {pack_of(k) for k in gone}
-                    self._index = {d: s for d, s in self._index.items() if s.pack not in packs}
-                    self._loaded -= gone
+                    # Load the newer packs' indexes again: the dict holds one slot per
+                    # digest, and a blob of a gone pack may be in another one loaded already
+                    # (two writers stored it). Few: the rest are in a combined index.
+                    self._index, self._loaded = {}, set()
                 self._damaged.clear()  # looked at again: one may have been restored or removed
             marks = [parse_mark(k) for k in present if k.endswith(BAD_MARK)]
             fresh = [(d, p) for d, p in marks if p not in self._bad.get(d, ())]
@@ -140,10 +164,15 @@ class BlobStore:
                 # Marked by another process: load every index again, so that another slot
                 # of the blob, if any pack holds one, is found instead (rare: corruption).
                 self._index, self._loaded = {}, set()
+            covered = self._chosen.covered
             new = [
                 k
                 for k in sorted(present)
-                if k.endswith(".idx") and k not in self._loaded and k not in self._damaged and pack_of(k) in present
+                if k.endswith(".idx")
+                and k not in self._loaded
+                and k not in self._damaged
+                and pack_of(k) in present
+                and pack_of(k) not in covered
             ]
             for key, raw in zip(new, _get_all(self.objects, new, self.objects.capabilities.local), strict=True):
                 if raw is None:  # deleted by a gc since the listing
@@ -166,6 +195,131 @@ class BlobStore:
         """Bring the pack index up to date after a gc (see :meth:`refresh`)."""
         self.refresh(prune=True)
 
+    def _choose(self, present: dict[str, int]) -> None:
+        """Pick the combined indexes to serve lookups from (under the lock): the one
+        covering the most packs present as indexed, then any others disjoint from those
+        taken (a consolidation of newer packs writes one beside the large one); ties go
+        to the first key. Each is verified before it is first used on this machine."""
+        keys = sorted(k for k in present if MIDX_NAME.fullmatch(k) and k not in self._midx_bad)
+        if keys == self._midx_keys:
+            self._chosen.update(present)  # a pack gc deleted is no longer served
+            return
+        self._midx_keys = keys
+        if not keys:
+            self._chosen, self._opened = NO_COMBINED, {}
+            return
+        from .midx import Chosen  # numpy, only for a store that has a combined index
+
+        opened = {key: index for key in keys if (index := self._open_midx(key)) is not None}
+        self._opened = opened
+
+        def score(index: CombinedIndex) -> int:
+            return sum(present.get(p) == n for p, n in zip(index.packs, index.sizes, strict=True))
+
+        chosen: list[CombinedIndex] = []
+        taken: set[str] = set()
+        for index in sorted(opened.values(), key=lambda ix: (-score(ix), ix.key)):
+            if score(index) == 0 or taken.intersection(index.packs):
+                continue
+            try:
+                self._verify_once(index)
+            except DamagedCombinedIndexError as exc:
+                self._distrust(index.key, exc)
+                continue
+            chosen.append(index)
+            taken.update(index.packs)
+        self._chosen = Chosen(chosen, present) if chosen else NO_COMBINED
+        covered = self._chosen.covered
+        if covered and self._index:  # their slots are served from the combined index now
+            self._index = {d: s for d, s in self._index.items() if s.pack not in covered}
+            self._loaded = {k for k in self._loaded if pack_of(k) not in covered}
+
+    def _open_midx(self, key: str) -> CombinedIndex | None:
+        """Map the combined index ``key`` (a remote one is first copied into this
+        machine's cache, verified); None when it is damaged or gone."""
+        from .midx import CombinedIndex
+
+        index = self._opened.get(key)
+        if index is not None:
+            return index
+        try:
+            path = self.objects.local_path(key) or self._cached_copy(key)
+            return CombinedIndex(key, path) if path is not None else None
+        except FileNotFoundError:
+            return None  # deleted since the listing: a newer one replaced it
+        except DamagedCombinedIndexError as exc:
+            self._distrust(key, exc)
+            return None
+
+    def _cached_copy(self, key: str) -> Path | None:
+        """The local copy of a remote combined index (downloaded and verified once: its
+        name is its digest, so a copy is never stale); None when it is gone."""
+        from .midx import CombinedIndex
+
+        found = MIDX_NAME.fullmatch(key)
+        assert found is not None
+        path = self._cache / f"{found.group(1)}.midx"
+        if path.is_file():
+            return path
+        try:
+            self._cache.mkdir(parents=True, exist_ok=True)
+            tmp = self._cache / f"{uuid.uuid4().hex}.partial"
+            try:
+                self.objects.get_file(key, tmp)
+            except ObjectNotFoundError:
+                return None
+            try:
+                CombinedIndex(key, tmp).verify()
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise DamagedCombinedIndexError(f"cannot keep a copy of {key} in {self._cache}: {exc}", key) from exc
+        self._seal(path)
+        return path
+
+    def _verify_once(self, index: CombinedIndex) -> None:
+        """Verify ``index`` unless this machine did already, for this very file: a seal in
+        the cache records its device, inode, size and mtime (O(size) once, then a stat;
+        a file rewritten or cut short since no longer matches)."""
+        seal = self._cache / f"{Path(index.key).stem}.ok"
+        try:
+            if seal.read_text() == _stat_of(index.fd):
+                return
+        except OSError:
+            pass
+        index.verify()
+        self._seal(index.path, index.fd)
+
+    def _seal(self, path: Path, fd: int | None = None) -> None:
+        """Record that ``path`` was verified, unless it changed too recently: a change
+        within the same tick of the file system's clock would leave its stat as sealed
+        (git's "racy" entries), so a young file is verified again next time."""
+        try:
+            sealed = _stat_of(path if fd is None else fd)  # the open file: its path may be gone
+            if time.time() - os.stat(path if fd is None else fd).st_mtime < RACY:
+                return
+            self._cache.mkdir(parents=True, exist_ok=True)
+            tmp = self._cache / f"{uuid.uuid4().hex}.partial"
+            tmp.write_text(sealed)
+            os.replace(tmp, self._cache / f"{path.stem}.ok")
+        except OSError:
+            pass  # a read-only cache: verified again next time
+
+    def _distrust(self, key: str, exc: Exception) -> None:
+        """Never use the combined index ``key`` again in this process (its packs are
+        read from their own indexes; the next consolidation replaces it)."""
+        if key not in self._midx_bad:
+            _log.warning("%s; the packs' own indexes are used instead (`quire store upgrade` rebuilds it)", exc)
+        self._midx_bad[key] = str(exc)
+        self._opened.pop(key, None)
+        if any(index.key == key for index in self._chosen.indexes):
+            from .midx import Chosen
+
+            left = [ix for ix in self._chosen.indexes if ix.key != key]
+            self._chosen = Chosen(left, self._present) if left else NO_COMBINED
+            self._midx_keys = None  # choose again at the next look
+
     def _good(self, slots: dict[str, PackSlot]) -> dict[str, PackSlot]:
         """``slots`` without those marked corrupt."""
         if not self._bad:
@@ -178,33 +332,66 @@ class BlobStore:
             self._loaded.add(idx_key)
 
     def _slot(self, digest: str) -> PackSlot | None:
-        slot = self._index.get(digest)
+        slot = self._find(digest)
         if slot is None:
             self.refresh()
-            slot = self._index.get(digest)
+            slot = self._find(digest)
         return slot
+
+    def _find(self, digest: str) -> PackSlot | None:
+        """The slot of ``digest``: in a newer pack, else in a combined index (skipping the
+        packs whose slot of it is marked corrupt)."""
+        slot = self._index.get(digest)
+        if slot is not None:
+            return slot
+        try:
+            found = self._chosen.slot(digest, self._bad.get(digest, ()))
+        except DamagedCombinedIndexError as exc:
+            with self._lock:
+                self._distrust(exc.key, exc)
+            self.refresh()
+            return self._find(digest)  # without it: each damaged one is distrusted once
+        return PackSlot(*found) if found is not None else None
 
     # -- presence ---------------------------------------------------------------------
 
     def missing(self, sizes: Mapping[str, int]) -> set[str]:
         """The digests among ``sizes`` (digest → size) that the store does not hold with
         that size (a blob set aside as corrupt is not held)."""
-        index, no_slot = self._index, PackSlot("", 0, -1)  # inlined: 20,000 files, 20,000 calls
-        if not self._loaded or any(index.get(d, no_slot).length != s for d, s in sizes.items() if s < SMALL):
+        small = {d: s for d, s in sizes.items() if s < SMALL}
+        lacking = self._not_packed(small)
+        if lacking or self._midx_keys is None:
             self.refresh()
-            index = self._index
-        return {
-            d
-            for d, size in sizes.items()
-            if index.get(d, no_slot).length != size and (size < SMALL or self.objects.size(blob_key(d)) != size)
-        }
+            lacking = self._not_packed({d: small[d] for d in lacking})
+        return lacking | {d for d, size in sizes.items() if size >= SMALL and self.objects.size(blob_key(d)) != size}
+
+    def _not_packed(self, sizes: Mapping[str, int]) -> set[str]:
+        """The digests among ``sizes`` with no slot of that size in a pack: the newer
+        packs' dict first, then one vectorised search of the combined indexes."""
+        index, no_slot = self._index, PackSlot("", 0, -1)  # inlined: 20,000 files, 20,000 calls
+        rest = [d for d, s in sizes.items() if index.get(d, no_slot).length != s]
+        if not rest or not self._chosen.indexes:
+            return set(rest)
+        try:
+            # One vectorised search for many; for a few, a search each (no numpy at all).
+            lengths = self._chosen.lengths(rest).tolist() if len(rest) > 16 else None
+        except DamagedCombinedIndexError:
+            lengths = None  # _find distrusts it and looks again
+        out = set()
+        for i, digest in enumerate(rest):
+            if lengths is not None and lengths[i] == sizes[digest] and digest not in self._bad:
+                continue
+            slot = self._find(digest)  # a digest in two packs, one gone or marked; or none
+            if slot is None or slot.length != sizes[digest]:
+                out.add(digest)
+        return out
 
     def has(self, digest: str, size: int) -> bool:
         """Whether the blob is stored (with ``size`` bytes)."""
         return not self.missing({digest: size})
 
     def _in_pack(self, digest: str, size: int) -> bool:
-        slot = self._index.get(digest)
+        slot = self._find(digest)
         return slot is not None and slot.length == size
 
     def _make_room(self, digest: str, size: int) -> bool:
@@ -249,6 +436,8 @@ class BlobStore:
         data = self.objects.get_range(slot.pack, slot.offset, slot.length)
         if hash_bytes(data) == digest:
             return data
+        if self._index.get(digest) != slot and not self._confirm(digest, slot):
+            return self.read(digest)  # the combined index was wrong, not the pack
         mark = self._mark_bad(digest, slot.pack)
         other = self._slot(digest)  # another pack may hold it too (two writers stored it)
         if other is not None:
@@ -257,6 +446,30 @@ class BlobStore:
                 return data
             self._mark_bad(digest, other.pack)
         raise CorruptBlobError(digest, f"{self.url}/{slot.pack}", f"{self.url}/{mark}")
+
+    def _confirm(self, digest: str, slot: PackSlot) -> bool:
+        """Whether the pack's own index agrees with a slot found in a combined index; if
+        not, that combined index is damaged and is never used again (no good slot is
+        marked corrupt because a cache of the indexes was wrong)."""
+        try:
+            idx_key = slot.pack.removesuffix(".pack") + ".idx"
+            agrees = read_index(idx_key, self.objects.get(idx_key), None).get(digest) == slot
+        except (ObjectNotFoundError, StoreError):
+            agrees = False
+        if not agrees:
+            with self._lock:
+                for index in list(self._chosen.indexes):
+                    if slot.pack in index.packs:
+                        self._distrust(
+                            index.key,
+                            DamagedCombinedIndexError(
+                                f"the combined index {index.key} is damaged (its slot of {digest} disagrees with "
+                                f"{slot.pack.removesuffix('.pack')}.idx)",
+                                index.key,
+                            ),
+                        )
+            self.refresh()
+        return agrees
 
     def _mark_bad(self, digest: str, pack: str) -> str:
         """Mark the slot of ``digest`` in ``pack`` corrupt, for every process; returns the mark."""
@@ -341,6 +554,14 @@ class BlobStore:
         aside = next(iter(self.objects.list(f"{QUARANTINE}{key}.")), None)
         if aside is not None:
             return CorruptBlobError(digest, f"{self.url}/{key}", f"{self.url}/{aside.key}")
+        gone = self._chosen.gone(digest)
+        if gone:
+            names = ", ".join(f"{self.url}/{pack}" for pack in gone)
+            return BlobNotFoundError(
+                f"blob {digest} is missing from {self.url}: the combined index lists it in {names}, which is "
+                "gone or not as indexed; `quire gc` or `quire store upgrade` writes an index without it",
+                digest,
+            )
         if not self._damaged:
             return BlobNotFoundError(f"blob {digest} is missing from {self.url}", digest)
         names = ", ".join(f"{self.url}/{key}" for key in sorted(self._damaged))
@@ -432,12 +653,30 @@ class BlobStore:
 
     # -- for gc -------------------------------------------------------------------------
 
-    def consolidate(self) -> None:
-        """Write one combined index over every pack present, and drop the older ones
-        (run by gc after its sweep and by ``quire store upgrade``).
+    def consolidate(self, full: bool = True) -> Consolidation:
+        """Write one combined index over every pack present, and drop the ones it
+        replaces (run by gc after its sweep and by ``quire store upgrade``); without
+        ``full``, over the newer packs and the small combined indexes only (a writer's
+        flush). See :mod:`quire.store.consolidate`."""
+        from .consolidate import consolidate  # numpy: only where indexes are combined
 
-        Interface only for now: the combined index lands with the scale issue.
-        """
+        require(self.objects, "deletes", "consolidating the pack indexes") if full else None
+        with self._consolidating:
+            return consolidate(self, full)
+
+    def _after_flush(self) -> None:
+        """A writer flushed a pack: combine the newer packs once there are many (every
+        process that opens the store would read each of their indexes whole). A failure
+        costs only speed: the packs' own indexes serve."""
+        if len(self._loaded) < NEWER_PACKS or not self.objects.capabilities.deletes:
+            return
+        from .consolidate import consolidate
+
+        try:
+            with self._consolidating:
+                consolidate(self, full=False)
+        except StoreError as exc:
+            _log.warning("could not combine the pack indexes of %s (%s); they are read one by one", self.url, exc)
 
     def listing(self) -> Listing:
         """The packs stored now, with their indexes and marks, and the strays beside them
@@ -512,6 +751,8 @@ class BlobStore:
             self.objects.delete(key.removesuffix(".pack") + ".idx")
             with self._lock:
                 self._index = {d: s for d, s in self._index.items() if s.pack != key}
+                self._present.pop(key, None)
+                self._chosen.update(self._present)  # its rows in a combined index are not served
         self.objects.delete(key)
 
     def repack(
@@ -707,6 +948,7 @@ class BlobWriter:
                 self.bytes_written += self.blobs._write_pack(spool)
             finally:
                 spool.discard()
+            self.blobs._after_flush()
         for report, nbytes in owed.items():  # the pack is durable: its files' second halves
             report(nbytes)
 
@@ -735,6 +977,45 @@ def read_small(path: Path | str) -> bytes:
         return parts[0] if len(parts) == 1 else b"".join(parts)
     finally:
         os.close(fd)
+
+
+class _NoCombined:
+    """The combined indexes of a store that has none: lookups use the dict alone (and
+    numpy is never imported)."""
+
+    indexes: tuple[CombinedIndex, ...] = ()
+    usable: tuple[Any, ...] = ()
+    covered: frozenset[str] = frozenset()
+
+    def update(self, present: dict[str, int]) -> None:
+        pass
+
+    def slot(self, digest: str, bad: Iterable[str] = ()) -> None:
+        return None
+
+    def gone(self, digest: str) -> list[str]:
+        return []
+
+    def lengths(self, digests: list[str]) -> Any:
+        raise AssertionError("asked only of a store with combined indexes")
+
+
+NO_COMBINED = _NoCombined()
+
+
+def midx_cache(url: str) -> Path:
+    """Where this machine keeps copies of a remote store's combined indexes, and the
+    seals of verified ones: ``$QUIRE_CACHE_DIR``, else ``~/.cache/quire``, then
+    ``midx/<a digest of the store's URL>`` (one cache may serve many stores)."""
+    root = Path(os.environ.get("QUIRE_CACHE_DIR") or "~/.cache/quire").expanduser()
+    return root / "midx" / hash_bytes(url.encode())[:16]
+
+
+def _stat_of(path: Path | int) -> str:
+    """What a seal records of a verified file (by path or open descriptor): a file
+    rewritten, replaced or cut short since then no longer matches."""
+    st = os.stat(path)
+    return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
 
 
 def _get_all(objects: ObjectReader, keys: list[str], local: bool) -> Iterator[bytes | None]:

@@ -10,6 +10,7 @@ stored where, and when, is :mod:`quire.store.blobs`.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import weakref
 from collections.abc import Iterable, Iterator
@@ -24,6 +25,16 @@ from .objects import ObjectInfo, ObjectStore, start_writeback
 IDX_MAGIC = b"QPK1"
 IDX_ROW = struct.Struct(">32sQQ")  # raw digest, offset, length
 BAD_MARK = ".bad"  #: ``packs/<id>.pack.<digest>.bad`` marks a slot of a pack found corrupt
+#: a combined index over many packs (see :mod:`quire.store.midx`); its name is its digest
+MIDX_NAME = re.compile(r"packs/([0-9a-f]{64})\.midx")
+
+
+class DamagedCombinedIndexError(StoreError):
+    """A combined index that cannot be trusted (never used for a lookup)."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class PackSlot(NamedTuple):
