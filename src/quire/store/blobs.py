@@ -44,9 +44,9 @@ from .objects import ObjectInfo, ObjectReader, ObjectStore, SourceUploader, requ
 from .packrows import PackRows, read_rows
 from .packs import (
     BAD_MARK,
-    ListedPack,
     MIDX_NAME,
     DamagedCombinedIndexError,
+    ListedPack,
     PackSlot,
     Spool,
     StoredPack,
