@@ -422,7 +422,6 @@ class BlobStore:
         Interface only for now: the combined index lands with the scale issue.
         """
 
-
     def inventory(self) -> Inventory:
         """Everything stored now: large blobs, packs with their indexes, and strays."""
         large = {info.key[len("objects/") :].replace("/", ""): info for info in self.objects.list("objects/")}
