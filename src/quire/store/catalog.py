@@ -132,7 +132,9 @@ def check_after(after: object, order: VersionOrder) -> tuple[Any, int] | None:
     if (
         isinstance(after, tuple | list)
         and len(after) == 2
-        and all(isinstance(part, want) and not isinstance(part, bool) for part, want in zip(after, (kind, int)))
+        and all(
+            isinstance(part, want) and not isinstance(part, bool) for part, want in zip(after, (kind, int), strict=True)
+        )
     ):
         return after[0], after[1]
     raise ValidationError(

@@ -194,5 +194,5 @@ class ListingCatalogTests:
         assert catalog.count_collections("p") == 12 and catalog.count_collections("p", "model") == 6
         assert catalog.count_collections("nowhere") == 0 and catalog.collections("nowhere", limit=3) == []
         for page in ({"limit": 0}, {"offset": -1}, {"limit": "3"}, {"after": 3}):
-            with pytest.raises(ValidationError, match="limit|offset|after"):
+            with pytest.raises(ValidationError, match=r"limit|offset|after"):
                 catalog.collections("p", **page)
