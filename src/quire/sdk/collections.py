@@ -236,10 +236,12 @@ def version_listing(
     tags: str | Iterable[str] | None = None,
     order: str | None = None,
     start: str | None = None,
+    offset: int = 0,
 ) -> Paginated[Artifact]:
     """The versions of ``project/name`` as W&B lists them: those holding every tag in
-    ``tags``, in ``order`` (default: oldest first), after the cursor ``start``. Read a
-    page at a time: the catalog orders, filters and cuts them (a page is one query)."""
+    ``tags``, in ``order`` (default: oldest first), after the cursor ``start`` (then
+    ``offset`` of them skipped: the CLI's ``--offset``). Read a page at a time: the
+    catalog orders, filters and cuts them (a page is one query)."""
     per_page = check_per_page(per_page)
     wanted = check_tags(tags) if tags else None
     how = sort_key(order, VERSION_ORDER)
@@ -248,8 +250,16 @@ def version_listing(
     catalog = store.catalog
 
     def fetch(cursor: str | None, limit: int) -> list[tuple[Artifact, str]]:
+        skip = offset if cursor == start else 0  # the offset counts once, from where the listing starts
         page = catalog.versions(
-            project, name, order=by, descending=descending, tags=wanted, after=_after(cursor, by), limit=limit
+            project,
+            name,
+            order=by,
+            descending=descending,
+            tags=wanted,
+            after=_after(cursor, by),
+            limit=limit,
+            offset=skip,
         )
         return [(Artifact._committed(r, store), _cursor(by, version_key(r, by))) for r in page]
 
