@@ -111,9 +111,8 @@ def check_page(limit: object, offset: object) -> None:
 
 def check_version_order(order: object) -> VersionOrder:
     """``order`` if a catalog orders versions by it (see :data:`VERSION_ORDERS`)."""
-    for known in VERSION_ORDERS:
-        if order == known:
-            return known
+    if order in ("index", "created_at", "updated_at", "size"):  # spelled out: mypy narrows the Literal
+        return order
     raise ValidationError(f"cannot order versions by {order!r:.40}: choose one of {', '.join(VERSION_ORDERS)}")
 
 

@@ -176,9 +176,18 @@ class SQLCatalog(FenceVerbs, PendingVerbs, RunVerbs, CollectionVerbs, LinkVerbs)
         order = check_version_order(order)
         after = check_after(after, order)
         check_page(limit, offset)
-        page = {"order": order, "descending": bool(descending), "tags": tags, "after": after}
         return self.tx.read(
-            lambda conn: versions.of_collection(conn, project, name, **page, limit=limit, offset=offset)
+            lambda conn: versions.of_collection(
+                conn,
+                project,
+                name,
+                order=order,
+                descending=bool(descending),
+                tags=tags,
+                after=after,
+                limit=limit,
+                offset=offset,
+            )
         )
 
     def count_versions(self, project: str, name: str, *, tags: list[str] | None = None) -> int:
