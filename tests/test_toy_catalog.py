@@ -268,6 +268,7 @@ class MemoryCatalog:
             id=coll.id,
             tags=sorted(coll.tags),
             ttl=coll.ttl,
+            aliases=sorted(coll.aliases),
         )
 
     def collection(self, project: str, name: str) -> CollectionRecord:

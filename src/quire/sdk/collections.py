@@ -449,9 +449,8 @@ class ArtifactCollection:
 
     @property
     def aliases(self) -> list[str]:
-        """Every alias in use in the collection."""
-        saved = self._saved
-        return sorted({a for v in self._store.catalog.versions(saved.project, saved.name) for a in v.aliases})
+        """Every alias in use in the collection (as read with it: no version is read)."""
+        return list(self._saved.aliases)
 
     def __getattr__(self, name: str) -> Any:
         raise compat.missing(self, name)

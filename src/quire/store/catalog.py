@@ -258,6 +258,9 @@ class CollectionRecord:
     tags: list[str] = field(default_factory=list)
     #: the default TTL of its versions that inherit one (seconds), or ``never``
     ttl: int | Literal["never"] = NEVER
+    #: every alias in use in it, sorted (read with it: a listing shows them without
+    #: reading the versions)
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass

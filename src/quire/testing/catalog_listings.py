@@ -192,6 +192,12 @@ class ListingCatalogTests:
         assert models == [c for i, c in enumerate(reversed(names)) if i % 2][::-1]
         assert [c.name for c in catalog.collections("p", "model", after=models[1], limit=2)] == models[2:4]
         assert catalog.count_collections("p") == 12 and catalog.count_collections("p", "model") == 6
+        catalog.update_version(catalog.version("p", "c03").id, aliases=["best", "gold"])
+        assert [c.aliases for c in catalog.collections("p", after="c02", limit=2)] == [
+            ["best", "gold", "latest"],
+            ["latest"],
+        ]
+        assert catalog.collection("p", "c03").aliases == ["best", "gold", "latest"]
         assert catalog.count_collections("nowhere") == 0 and catalog.collections("nowhere", limit=3) == []
         for page in ({"limit": 0}, {"offset": -1}, {"limit": "3"}, {"after": 3}):
             with pytest.raises(ValidationError, match=r"limit|offset|after"):

@@ -44,6 +44,14 @@ def _records(
             .order_by(t.collection_tags.c.tag)
         ):
             tags[cid].append(tag)
+    aliases: dict[int, list[str]] = {r.id: [] for r in rows}
+    if rows:
+        for cid, alias in conn.execute(
+            sa.select(t.aliases.c.collection_id, t.aliases.c.alias)
+            .where(t.aliases.c.collection_id.in_(list(aliases)))
+            .order_by(t.aliases.c.alias)
+        ):
+            aliases[cid].append(alias)
     return [
         CollectionRecord(
             project,
@@ -55,6 +63,7 @@ def _records(
             id=str(r.id),
             tags=tags[r.id],
             ttl=NEVER if r.ttl is None else int(r.ttl),
+            aliases=aliases[r.id],
         )
         for r in rows
     ]
