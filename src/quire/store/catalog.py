@@ -92,8 +92,8 @@ NEVER: Literal["never"] = "never"
 
 #: what a catalog orders a collection's versions by (``versions(order=...)``); ties are
 #: broken by the version number, so every order is total and a page ends at a key
-VERSION_ORDERS = ("index", "created_at", "updated_at", "size")
 VersionOrder = Literal["index", "created_at", "updated_at", "size"]
+VERSION_ORDERS: tuple[VersionOrder, ...] = ("index", "created_at", "updated_at", "size")
 #: the most rows one listing call returns (a page of a listing, never the whole store)
 PAGE_LIMIT = 10_000
 #: the largest offset a listing takes (the largest version number a catalog holds)
