@@ -13,8 +13,8 @@ import typer
 
 import quire
 from quire.errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
+from quire.sdk.collections import OFFSET_LIMIT, PAGE_LIMIT
 from quire.sdk.names import check_alias, check_name
-from quire.store.catalog import OFFSET_LIMIT, PAGE_LIMIT
 
 from . import cache, pending
 from .common import (

@@ -19,6 +19,8 @@ from ..core.names import check_name, check_tag, check_text
 from ..errors import ArtifactNotFoundError, ValidationError
 from ..store import Store
 from ..store.catalog import NEVER, CollectionRecord, VersionOrder, check_after, version_key
+from ..store.catalog import OFFSET_LIMIT as OFFSET_LIMIT  # the bounds of a page, for the CLI
+from ..store.catalog import PAGE_LIMIT as PAGE_LIMIT
 from . import compat
 from .artifact import RESERVED_TYPE_PREFIX, Artifact, is_internal_type
 from .views import VIEWS
