@@ -5,6 +5,7 @@ and ``change_type``, ``artifact_type(s)``, ``artifacts(tags=, order=, per_page=)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -319,9 +320,18 @@ def test_artifacts_filters_by_tags_and_orders_as_asked(api: wandb.Api) -> None:
     assert versions(order="-version", tags=["raw"]) == ["v1", "v0"]
     assert [a.version for a in api.artifact_versions("dataset", "data", tags=["gold"])] == ["v1", "v2"]
     listing = api.artifacts("dataset", "data", per_page=2)
-    assert isinstance(listing, Paginated) and isinstance(listing, list)
-    assert (len(listing), listing.per_page, listing.more, listing.cursor) == (3, 2, False, None)
+    assert isinstance(listing, Paginated) and isinstance(listing, Sequence)
+    # W&B's paginators: nothing loaded until asked; a page at a time, then no more
+    assert (len(listing), listing.per_page, listing.objects, listing.cursor) == (3, 2, [], None)
+    assert listing.more and [a.version for a in listing.objects] == ["v0", "v1"]
+    assert [a.version for a in listing] == ["v0", "v1", "v2"] and not listing.more
     assert [a.version for a in listing.objects] == ["v0", "v1", "v2"]
+    first = api.artifacts("dataset", "data", per_page=2)
+    assert first[1].version == "v1" and first.cursor is not None  # the first page loaded
+    assert [a.version for a in api.artifacts("dataset", "data", start=first.cursor)] == ["v2"]
+    assert [a.version for a in api.artifacts("dataset", "data", start=listing.cursor)] == []
+    with pytest.raises(ValidationError, match="not a cursor of this listing"):
+        api.artifacts("dataset", "data", order="size", start=first.cursor)
 
 
 def test_bad_listing_arguments_are_refused(api: wandb.Api) -> None:

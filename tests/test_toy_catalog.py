@@ -57,11 +57,16 @@ from quire.store.catalog import (
     RunRecord,
     Sweep,
     VersionCommit,
+    VersionOrder,
     VersionRecord,
+    check_after,
     check_json,
+    check_page,
     check_run_update,
+    check_version_order,
     now,
     pending_where,
+    version_key,
 )
 from quire.testing import CatalogTests
 
@@ -263,6 +268,7 @@ class MemoryCatalog:
             id=coll.id,
             tags=sorted(coll.tags),
             ttl=coll.ttl,
+            aliases=sorted(coll.aliases),
         )
 
     def collection(self, project: str, name: str) -> CollectionRecord:
@@ -338,10 +344,28 @@ class MemoryCatalog:
         with self.state.lock:
             return sorted(self.state.projects)
 
-    def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
+    def collections(
+        self,
+        project: str,
+        type_: str | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CollectionRecord]:
+        check_page(limit, offset)
+        if after is not None and not isinstance(after, str):
+            raise ValidationError(f"after must be a collection's name, not {after!r}")
         with self.state.lock:
-            found = [c for (p, _), c in self.state.collections.items() if p == project]
-            return [self._collection_record(c) for c in sorted(found, key=lambda c: c.name) if type_ in (None, c.type)]
+            found = sorted(
+                (c for (p, n), c in self.state.collections.items() if p == project and (after is None or n > after)),
+                key=lambda c: c.name,
+            )
+            chosen = [c for c in found if type_ in (None, c.type)][offset:]
+            return [self._collection_record(c) for c in chosen[:limit]]
+
+    def count_collections(self, project: str, type_: str | None = None) -> int:
+        return len(self.collections(project, type_))
 
     def collection_type(self, project: str, name: str) -> str | None:
         with self.state.lock:
@@ -498,9 +522,36 @@ class MemoryCatalog:
         with self.state.lock:
             return vid in self.state.versions
 
-    def versions(self, project: str, name: str) -> list[VersionRecord]:
+    def versions(
+        self,
+        project: str,
+        name: str,
+        *,
+        order: VersionOrder = "index",
+        descending: bool = False,
+        tags: list[str] | None = None,
+        after: tuple[Any, int] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[VersionRecord]:
+        order = check_version_order(order)
+        after = check_after(after, order)
+        check_page(limit, offset)
         with self.state.lock:
-            return [self._load(vid) for vid in self._ids(self._existing(project, name))]
+            held = [self._load(vid) for vid in self._ids(self._existing(project, name))]
+            found = sorted(
+                (r for r in held if set(tags or []) <= set(r.tags)),
+                key=lambda r: version_key(r, order),
+                reverse=bool(descending),
+            )
+            if after is not None:
+                found = [
+                    r for r in found if (version_key(r, order) < after if descending else version_key(r, order) > after)
+                ]
+            return found[offset:][:limit]
+
+    def count_versions(self, project: str, name: str, *, tags: list[str] | None = None) -> int:
+        return len(self.versions(project, name, tags=tags))
 
     def update_version(
         self,

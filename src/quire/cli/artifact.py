@@ -12,6 +12,7 @@ import typer
 
 import quire
 from quire.errors import ArtifactNotFoundError, CorruptBlobError, StoreError, ValidationError
+from quire.sdk.collections import OFFSET_LIMIT, PAGE_LIMIT
 from quire.sdk.names import check_alias, check_name
 
 from . import cache, pending
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Log, download, list, alias, diff and verify artifact versions.", no_args_is_help=True)
 app.add_typer(pending.app, name="pending")
 app.add_typer(cache.app, name="cache")  # W&B's `wandb artifact cache cleanup`; also `quire cache`
+
+#: how many rows a listing shows unless --limit says otherwise
+DEFAULT_LIMIT = 50
 
 Address = Annotated[str, typer.Argument(metavar="NAME", help="[project/]name[:vN|:alias]; no suffix means latest.")]
 
@@ -188,27 +192,52 @@ def get(
     typer.echo(f"Downloaded {artifact.qualified_name} ({count(files, 'file')}) to {target}")
 
 
+Limit = Annotated[int, typer.Option("--limit", min=1, max=PAGE_LIMIT, help="Show at most this many (one page).")]
+Offset = Annotated[int, typer.Option("--offset", min=0, max=OFFSET_LIMIT, help="Skip this many first.")]
+
+
+def _next_page(command: str, offset: int, limit: int, shown: int, total: int, json_: bool) -> None:
+    """Say which rows were shown and, when more are left, the command that shows the next
+    page (on stderr with --json, so stdout stays the page's JSON list)."""
+    if total <= offset + shown:
+        return
+    flags = f" --offset {offset + shown}" + (f" --limit {limit}" if limit != DEFAULT_LIMIT else "")
+    where = f"{offset + 1}-{offset + shown}" if shown else "none"
+    typer.echo(f"Showing {where} of {total}; next page: {command}{flags}{' --json' if json_ else ''}", err=json_)
+
+
 @app.command("ls")
 def list_collections(
     ctx: typer.Context,
     project: Annotated[str | None, typer.Argument(help="A project (default: every project).")] = None,
     type_: Annotated[str | None, typer.Option("--type", "-t", help="Only collections of this type.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
     json_: JsonFlag = False,
 ) -> None:
     """List the latest version of each collection: its type, when it last changed, its
-    size and its name (W&B's columns), by type, then name."""
+    size and its name (W&B's columns), by type, then name; a page of --limit at a time.
+
+    The collections' rows are read whole (no version is), the latest version of those on
+    the page only.
+    """
     quire_api = api(ctx)
     projects = [check_name(project, "project name")] if project else [p.name for p in quire_api.projects()]
-    collections = sorted(
+    every = sorted(
         (c for p in projects for c in quire_api.artifact_collections(p, type_)),
         key=lambda c: (c.type, c.project, c.name),
     )
+    collections = every[offset : offset + limit]
     latest = {(c.project, c.name): _latest(quire_api, c) for c in collections}
+    command = "quire artifact ls" + (f" {project}" if project else "") + (f" --type {type_}" if type_ else "")
     if json_:
         emit([_collection_data(c, latest[c.project, c.name]) for c in collections])
+        _next_page(command, offset, limit, len(collections), len(every), json_)
         return
     if not collections:
-        typer.echo(f"No artifacts in {quire_api.store.url}" + (f" (project {project})" if project else ""))
+        where = f" (project {project})" if project else ""
+        past = f" past the first {offset} ({len(every)} in all)" if offset and every else ""
+        typer.echo(f"No artifacts in {quire_api.store.url}{where}{past}")
         return
     rows = []
     for c in collections:
@@ -219,6 +248,7 @@ def list_collections(
         updated = found.updated_at[:16].replace("T", " ") if found else "-"
         rows.append([c.type, updated, human_size(found.size) if found else "0 B", shown])
     table(None, ("type", "updated (UTC)", "size", "name"), rows)
+    _next_page(command, offset, limit, len(collections), len(every), json_)
 
 
 def _latest(quire_api: quire.Api, c: ArtifactCollection) -> quire.Artifact | None:
@@ -233,15 +263,27 @@ def _latest(quire_api: quire.Api, c: ArtifactCollection) -> quire.Artifact | Non
 def versions(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="[project/]name of a collection.")],
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
     json_: JsonFlag = False,
 ) -> None:
-    """List every version of a collection, oldest first."""
-    collection = _find_collection(api(ctx), name)
-    found = collection.versions()
+    """List the versions of a collection, oldest first, a page of --limit at a time
+    (only the page's versions are read)."""
+    from quire.sdk.collections import version_listing
+
+    quire_api = api(ctx)
+    collection = _find_collection(quire_api, name)
+    listing = version_listing(quire_api.store, collection.project, collection.name, per_page=limit, offset=offset)
+    found = listing[:limit]
+    # Counted (one COUNT) only when there is more than the page: then the total says how much.
+    total = len(listing) if listing.more else offset + len(found)
+    command = f"quire artifact versions {collection.project}/{collection.name}"
     if json_:
         emit([describe(v) for v in found])
+        _next_page(command, offset, limit, len(found), total, json_)
         return
     table(f"{collection.project}/{collection.name} ({collection.type})", VERSION_COLUMNS, version_rows(found))
+    _next_page(command, offset, limit, len(found), total, json_)
 
 
 @app.command()
@@ -457,15 +499,16 @@ def _split_collection(text: str) -> tuple[str | None, str]:
 
 
 def _find_collection(quire_api: quire.Api, text: str) -> ArtifactCollection:
+    from quire.sdk.collections import ArtifactCollection
+
     project, name = _split_collection(text)
-    collections = quire_api.artifact_collections(project or quire_api.default_project)
-    for collection in collections:
-        if collection.name == name:
-            return collection
-    raise ArtifactNotFoundError(
-        f"no collection {project or quire_api.default_project}/{name} in {quire_api.store.url}",
-        [c.name for c in collections],
-    )
+    where = project or quire_api.default_project
+    store = quire_api.store
+    if quire_api.store.catalog.collection_type(where, name) is None:  # one row read, not the project's
+        raise ArtifactNotFoundError(
+            f"no collection {where}/{name} in {store.url}", [c.name for c in quire_api.artifact_collections(where)]
+        )
+    return ArtifactCollection(store.catalog.collection(where, name), store)
 
 
 def _collection_data(c: ArtifactCollection, latest: quire.Artifact | None) -> dict[str, object]:

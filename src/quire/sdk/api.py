@@ -128,7 +128,7 @@ class Api(RunApi, RegistryApi):
         sort_key(order, VERSION_ORDER)  # refused before anything is read
         project, collection = self._collection_address(name)
         find_collection(self.store, project, collection, type_name)
-        return version_listing(self.store.catalog.versions(project, collection), self.store, per_page, tags, order)
+        return version_listing(self.store, project, collection, per_page, tags, order, start)
 
     def artifact_collections(
         self,
@@ -140,7 +140,7 @@ class Api(RunApi, RegistryApi):
     ) -> Paginated[ArtifactCollection]:
         """The collections of a project (``[entity/]project``; optionally of one type), by
         name unless ``order`` says otherwise (``"name"``, ``"-created_at"``)."""
-        return collection_listing(self.store, self._project_of(project_name), type_name, order, per_page)
+        return collection_listing(self.store, self._project_of(project_name), type_name, order, per_page, start)
 
     def artifact_collection(
         self,
@@ -191,7 +191,7 @@ class Api(RunApi, RegistryApi):
     def projects(self, entity: str | None = None, per_page: int = 200) -> Paginated[Project]:
         """Every project of the store, by name (``entity`` is accepted and ignored)."""
         per_page = check_per_page(per_page)
-        return Paginated((Project(n, self.store) for n in self.store.catalog.projects()), per_page)
+        return Paginated.of((Project(n, self.store) for n in self.store.catalog.projects()), per_page)
 
     def _project_of(self, path: str | None) -> str:
         """The project a ``[entity/]project`` path names (none: the Api's project)."""

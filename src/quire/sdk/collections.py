@@ -10,14 +10,17 @@ also carry the attributes of W&B's paginators, so code written for either runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ..core.names import check_name, check_tag, check_text
 from ..errors import ArtifactNotFoundError, ValidationError
 from ..store import Store
-from ..store.catalog import NEVER, CollectionRecord, VersionRecord
+from ..store.catalog import NEVER, CollectionRecord, VersionOrder, check_after, version_key
+from ..store.catalog import OFFSET_LIMIT as OFFSET_LIMIT  # the bounds of a page, for the CLI
+from ..store.catalog import PAGE_LIMIT as PAGE_LIMIT
 from . import compat
 from .artifact import RESERVED_TYPE_PREFIX, Artifact, is_internal_type
 from .views import VIEWS
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from ..store.catalog import ProjectRecord
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 #: projects whose collections hold links (W&B's portfolios), not versions of their own
 REGISTRY_PREFIX = "wandb-registry-"
@@ -33,27 +37,108 @@ REGISTRY_PREFIX = "wandb-registry-"
 MAX_TTL = timedelta(days=1000 * 365)
 
 
-class Paginated(list[T]):
-    """A listing: a list (``len``, indexing, slicing, iteration, ``==``), with what W&B's
-    paginators also offer: ``per_page``, ``objects``, ``more`` and ``cursor`` (Quire reads a
-    listing whole, so there is never a next page)."""
+#: what a page loader returns: the items of the page, each with the cursor just after it
+Fetch = Callable[[str | None, int], list[tuple[T, str]]]
 
-    def __init__(self, items: Iterable[T], per_page: int = 50) -> None:
-        super().__init__(items)
+
+class Paginated(Sequence[T]):
+    """A listing read one page at a time, as W&B's paginators are: iterate it (pages of
+    ``per_page`` rows are fetched as the iteration reaches them), take ``len()`` (the
+    whole listing's count: one COUNT, none once every page is loaded), index or slice it
+    (the pages up to the position asked for are fetched), compare it with a list.
+
+    ``objects`` holds what was loaded so far, ``more`` whether another page is left and
+    ``cursor`` where it starts: pass it as ``start=`` to the same listing to resume there.
+    A page starts after the key of the last row loaded (never at an offset), so a row
+    that exists throughout is listed once however others are added or deleted meanwhile.
+    """
+
+    def __init__(self, fetch: Fetch[T], count: Callable[[], int], per_page: int = 50, start: str | None = None) -> None:
         self.per_page = per_page
+        self.objects: list[T] = []
+        self._fetch, self._count_of = fetch, count
+        self._count: int | None = None
+        self._cursor = start
+        self._more = True
+
+    @classmethod
+    def of(cls, items: Iterable[T], per_page: int = 50) -> Paginated[T]:
+        """A listing held whole already (a project's types, the store's projects)."""
+        listing: Paginated[T] = cls(lambda after, limit: [], lambda: 0, per_page)
+        listing.objects = list(items)
+        listing._more = False
+        return listing
 
     @property
-    def objects(self) -> list[T]:
-        """The items, as W&B's paginators hold them."""
-        return list(self)
+    def more(self) -> bool:
+        """Whether another page is left to load (the first is loaded to tell)."""
+        if self._more and not self.objects:
+            self._load_page()
+        return self._more
+
+    @property
+    def cursor(self) -> str | None:
+        """Where the next page starts (after the last row loaded; None: nothing loaded)."""
+        return self._cursor
 
     @property
     def length(self) -> int:
-        """How many items there are."""
+        """How many items the listing holds."""
         return len(self)
 
-    more = False  #: whether another page is to be fetched (never: it is all here)
-    cursor = None  #: where the next page starts (none)
+    def _load_page(self) -> bool:
+        """Load the next page; False when none is left. One more row than a page is asked
+        for, so the last page is known to be the last without another read."""
+        if not self._more:
+            return False
+        found = self._fetch(self._cursor, self.per_page + 1)
+        page = found[: self.per_page]
+        self._more = len(found) > self.per_page
+        self.objects.extend(item for item, _ in page)
+        if page:
+            self._cursor = page[-1][1]
+        return bool(page)
+
+    def __iter__(self) -> Iterator[T]:
+        position = 0
+        while position < len(self.objects) or self._load_page():
+            yield self.objects[position]
+            position += 1
+
+    def __len__(self) -> int:
+        if not self._more:
+            return len(self.objects)
+        if self._count is None:
+            self._count = self._count_of()
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        # the last position needed: a slice's stop is exclusive (so no page past it is loaded)
+        stop = index + 1 if isinstance(index, int) else index.stop
+        if isinstance(index, slice) and (index.start or 0) < 0:
+            stop = None
+        if stop is None or stop <= 0:  # counted from the end: every page
+            while self._load_page():
+                pass
+        while stop is not None and stop > len(self.objects) and self._load_page():
+            pass
+        return self.objects[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a listing compares by its items, as a list
+
+    def __repr__(self) -> str:
+        shown = ", ".join(map(repr, self.objects[:3])) + (", ..." if len(self.objects) > 3 or self._more else "")
+        return f"<Paginated [{shown}]>"
 
 
 def check_per_page(per_page: object) -> int:
@@ -82,9 +167,10 @@ def check_tags(tags: object) -> list[str]:
     return list(dict.fromkeys(check_tag(tag) for tag in items))
 
 
-def sort_key(order: str | None, fields: dict[str, Callable[[Any], Any]]) -> tuple[Callable[[Any], Any], bool] | None:
-    """What W&B's ``order`` says (``"name"``, ``"+created_at"``, ``"-createdAt"``): a key and
-    whether it is descending; None for no order (the listing's own)."""
+def sort_key(order: str | None, fields: dict[str, V]) -> tuple[V, bool] | None:
+    """What W&B's ``order`` says (``"name"``, ``"+created_at"``, ``"-createdAt"``): the
+    field's entry in ``fields`` and whether it is descending; None for no order (the
+    listing's own)."""
     if order is None:
         return None
     text = str(order)
@@ -108,13 +194,13 @@ def ordered(items: list[T], order: str | None, fields: dict[str, Callable[[Any],
     return sorted(items, key=key, reverse=descending)
 
 
-#: what versions may be ordered by
-VERSION_ORDER: dict[str, Callable[[Any], Any]] = {
-    "created_at": lambda a: (a._committed_record("created_at").created_at, a._committed_record("created_at").index),
-    "updated_at": lambda a: a._committed_record("updated_at").updated_at,
-    "version": lambda a: a._committed_record("version").index,
-    "version_index": lambda a: a._committed_record("version_index").index,
-    "size": lambda a: a._committed_record("size").size,
+#: what versions may be ordered by: the catalog orders them so (ties by version number)
+VERSION_ORDER: dict[str, VersionOrder] = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "version": "index",
+    "version_index": "index",
+    "size": "size",
 }
 #: what collections may be ordered by
 COLLECTION_ORDER: dict[str, Callable[[Any], Any]] = {
@@ -124,19 +210,62 @@ COLLECTION_ORDER: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _cursor(order: str, key: tuple[Any, int]) -> str:
+    """A version listing's cursor: its order and the key of the last version loaded."""
+    return json.dumps({"order": order, "after": list(key)})
+
+
+def _after(start: object, order: VersionOrder) -> tuple[Any, int] | None:
+    """The key a cursor (a version listing's ``.cursor`` in this order) names."""
+    if start is None:
+        return None
+    try:
+        parsed = json.loads(start) if isinstance(start, str) else None
+        if not isinstance(parsed, dict) or parsed.get("order") != order:
+            raise ValueError
+        return check_after(parsed.get("after"), order)
+    except (ValueError, ValidationError):
+        raise ValidationError(
+            f"start={start!r:.80} is not a cursor of this listing: pass the .cursor of a listing in the same order"
+        ) from None
+
+
 def version_listing(
-    records: list[VersionRecord],
     store: Store,
+    project: str,
+    name: str,
     per_page: int = 50,
     tags: str | Iterable[str] | None = None,
     order: str | None = None,
+    start: str | None = None,
+    offset: int = 0,
 ) -> Paginated[Artifact]:
-    """Versions as W&B lists them: those holding every tag in ``tags``, in ``order``
-    (default: oldest first)."""
+    """The versions of ``project/name`` as W&B lists them: those holding every tag in
+    ``tags``, in ``order`` (default: oldest first), after the cursor ``start`` (then
+    ``offset`` of them skipped: the CLI's ``--offset``). Read a page at a time: the
+    catalog orders, filters and cuts them (a page is one query)."""
     per_page = check_per_page(per_page)
-    wanted = set(check_tags(tags)) if tags else set()
-    arts = [Artifact._committed(r, store) for r in records if wanted <= set(r.tags)]
-    return Paginated(ordered(arts, order, VERSION_ORDER), per_page)
+    wanted = check_tags(tags) if tags else None
+    how = sort_key(order, VERSION_ORDER)
+    by, descending = how if how is not None else ("index", False)
+    _after(start, by)  # a bad cursor is refused now, not when the first page is read
+    catalog = store.catalog
+
+    def fetch(cursor: str | None, limit: int) -> list[tuple[Artifact, str]]:
+        skip = offset if cursor == start else 0  # the offset counts once, from where the listing starts
+        page = catalog.versions(
+            project,
+            name,
+            order=by,
+            descending=descending,
+            tags=wanted,
+            after=_after(cursor, by),
+            limit=limit,
+            offset=skip,
+        )
+        return [(Artifact._committed(r, store), _cursor(by, version_key(r, by))) for r in page]
+
+    return Paginated(fetch, lambda: catalog.count_versions(project, name, tags=wanted), per_page, start)
 
 
 def check_type_change(name: str, old: str, new: str) -> str:
@@ -311,9 +440,10 @@ class ArtifactCollection:
     # -- its versions -------------------------------------------------------------------
 
     def artifacts(self, per_page: int = 50, start: str | None = None) -> Paginated[Artifact]:
-        """Every version, oldest first (as saved: edits not saved yet do not count)."""
+        """Every version, oldest first, a page at a time (as saved: edits not saved yet do
+        not count); ``start``: a listing's ``.cursor``, to resume after it."""
         saved = self._saved
-        return version_listing(self._store.catalog.versions(saved.project, saved.name), self._store, per_page)
+        return version_listing(self._store, saved.project, saved.name, per_page, start=start)
 
     def versions(self, per_page: int = 50) -> Paginated[Artifact]:
         """Every version, oldest first (W&B's older name of :meth:`artifacts`)."""
@@ -321,9 +451,8 @@ class ArtifactCollection:
 
     @property
     def aliases(self) -> list[str]:
-        """Every alias in use in the collection."""
-        saved = self._saved
-        return sorted({a for v in self._store.catalog.versions(saved.project, saved.name) for a in v.aliases})
+        """Every alias in use in the collection (as read with it: no version is read)."""
+        return list(self._saved.aliases)
 
     def __getattr__(self, name: str) -> Any:
         raise compat.missing(self, name)
@@ -381,12 +510,32 @@ class ArtifactType:
 
 
 def collection_listing(
-    store: Store, project: str, type_: str | None, order: str | None = None, per_page: int = 50
+    store: Store,
+    project: str,
+    type_: str | None,
+    order: str | None = None,
+    per_page: int = 50,
+    start: str | None = None,
 ) -> Paginated[ArtifactCollection]:
-    """The collections of a project (of one type), by name or in ``order``."""
+    """The collections of a project (of one type), by name a page at a time (after the
+    name ``start``, a listing's ``.cursor``), or in ``order``: the catalog orders them by
+    name only, so another order reads them whole (rows of collections, never of versions)
+    and sorts them here."""
     per_page = check_per_page(per_page)
-    found = [ArtifactCollection(c, store) for c in store.catalog.collections(project, type_)]
-    return Paginated(ordered(found, order, COLLECTION_ORDER), per_page)
+    if start is not None and not isinstance(start, str):
+        raise ValidationError(f"start must be a listing's .cursor (a collection's name), not {start!r:.40}")
+    catalog = store.catalog
+    if sort_key(order, COLLECTION_ORDER) not in (None, (COLLECTION_ORDER["name"], False)):
+        found = [ArtifactCollection(c, store) for c in catalog.collections(project, type_, after=start)]
+        return Paginated.of(ordered(found, order, COLLECTION_ORDER), per_page)
+
+    def fetch(cursor: str | None, limit: int) -> list[tuple[ArtifactCollection, str]]:
+        return [
+            (ArtifactCollection(c, store), c.name)
+            for c in catalog.collections(project, type_, after=cursor, limit=limit)
+        ]
+
+    return Paginated(fetch, lambda: catalog.count_collections(project, type_), per_page, start)
 
 
 def find_collection(store: Store, project: str, name: str, type_: str) -> ArtifactCollection:
@@ -404,7 +553,7 @@ def type_listing(store: Store, project: str, per_page: int = 50) -> Paginated[Ar
     """The types of a project's collections, by name."""
     per_page = check_per_page(per_page)
     names = sorted({c.type for c in store.catalog.collections(project)})
-    return Paginated((ArtifactType(project, n, store) for n in names), per_page)
+    return Paginated.of((ArtifactType(project, n, store) for n in names), per_page)
 
 
 class Project:

@@ -90,6 +90,57 @@ INHERIT: Literal["inherit"] = "inherit"
 NEVER: Literal["never"] = "never"
 
 
+#: what a catalog orders a collection's versions by (``versions(order=...)``); ties are
+#: broken by the version number, so every order is total and a page ends at a key
+VersionOrder = Literal["index", "created_at", "updated_at", "size"]
+VERSION_ORDERS: tuple[VersionOrder, ...] = ("index", "created_at", "updated_at", "size")
+#: the most rows one listing call returns (a page of a listing, never the whole store)
+PAGE_LIMIT = 10_000
+#: the largest offset a listing takes (the largest version number a catalog holds)
+OFFSET_LIMIT = 2**31 - 1
+
+
+def check_page(limit: object, offset: object) -> None:
+    """Refuse a listing's ``limit`` (None: every row) and ``offset`` unless they are whole
+    numbers in bounds, before any read (every catalog refuses them alike)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT):
+        raise ValidationError(f"limit must be a whole number from 1 to {PAGE_LIMIT} (or None: all), not {limit!r:.40}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= OFFSET_LIMIT:
+        raise ValidationError(f"offset must be a whole number from 0 to {OFFSET_LIMIT}, not {offset!r:.40}")
+
+
+def check_version_order(order: object) -> VersionOrder:
+    """``order`` if a catalog orders versions by it (see :data:`VERSION_ORDERS`)."""
+    if order in ("index", "created_at", "updated_at", "size"):  # spelled out: mypy narrows the Literal
+        return order
+    raise ValidationError(f"cannot order versions by {order!r:.40}: choose one of {', '.join(VERSION_ORDERS)}")
+
+
+def version_key(record: VersionRecord, order: VersionOrder) -> tuple[Any, int]:
+    """Where ``record`` stands in ``order``: its value of the field, then its number (what
+    a listing's ``after`` names: the key of the last version seen)."""
+    value = record.index if order == "index" else getattr(record, order)
+    return value, record.index
+
+
+def check_after(after: object, order: VersionOrder) -> tuple[Any, int] | None:
+    """``after`` if it is a key :func:`version_key` could make in ``order`` (None: from the start)."""
+    if after is None:
+        return None
+    kind = str if order in ("created_at", "updated_at") else int
+    if (
+        isinstance(after, tuple | list)
+        and len(after) == 2
+        and all(
+            isinstance(part, want) and not isinstance(part, bool) for part, want in zip(after, (kind, int), strict=True)
+        )
+    ):
+        return after[0], after[1]
+    raise ValidationError(
+        f"after must be the key of a version in {order} order (its {order} and its number), not {after!r:.80}"
+    )
+
+
 def pending_state(value: str | None) -> PendingState | None:
     """``value`` as a pending version's state (None: any state), or ``ValidationError``."""
     for state in PENDING_STATES:
@@ -207,6 +258,9 @@ class CollectionRecord:
     tags: list[str] = field(default_factory=list)
     #: the default TTL of its versions that inherit one (seconds), or ``never``
     ttl: int | Literal["never"] = NEVER
+    #: every alias in use in it, sorted (read with it: a listing shows them without
+    #: reading the versions)
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -456,7 +510,28 @@ class Catalog(Protocol):
         """Delete a project and everything in it (a registry's links; never a source version)."""
         ...
 
-    def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]: ...
+    def collections(
+        self,
+        project: str,
+        type_: str | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CollectionRecord]:
+        """The collections of a project (of one type), by name: those named after
+        ``after`` (a keyset page: none skipped or repeated while others are added or
+        deleted), then ``offset`` of them skipped, at most ``limit`` (None: all).
+
+        Raises:
+            ValidationError: ``limit`` or ``offset`` out of bounds (:func:`check_page`).
+        """
+        ...
+
+    def count_collections(self, project: str, type_: str | None = None) -> int:
+        """How many collections ``collections(project, type_)`` lists."""
+        ...
+
     def collection_type(self, project: str, name: str) -> str | None: ...
     def collection(self, project: str, name: str) -> CollectionRecord:
         """One collection (``ArtifactNotFoundError`` if absent)."""
@@ -501,7 +576,35 @@ class Catalog(Protocol):
     def version(self, project: str, name: str, version: str = "latest") -> VersionRecord: ...
     def version_by_id(self, vid: str) -> VersionRecord: ...
     def version_exists(self, vid: str) -> bool: ...
-    def versions(self, project: str, name: str) -> list[VersionRecord]: ...
+    def versions(
+        self,
+        project: str,
+        name: str,
+        *,
+        order: VersionOrder = "index",
+        descending: bool = False,
+        tags: list[str] | None = None,
+        after: tuple[Any, int] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[VersionRecord]:
+        """The versions of a collection holding every tag in ``tags``, by ``order`` (ties
+        by number; ``descending`` reverses both): those whose :func:`version_key` comes
+        after ``after`` (a keyset page: a version that exists throughout is neither
+        skipped nor repeated while others are added or deleted), then ``offset`` of them
+        skipped, at most ``limit`` (None: all). Default: every version, oldest first.
+
+        Raises:
+            ArtifactNotFoundError: no such collection.
+            ValidationError: a bad ``order``, ``after``, ``limit`` or ``offset``, before any read.
+        """
+        ...
+
+    def count_versions(self, project: str, name: str, *, tags: list[str] | None = None) -> int:
+        """How many versions ``versions(project, name, tags=tags)`` lists
+        (``ArtifactNotFoundError``: no such collection)."""
+        ...
+
     def update_version(
         self,
         vid: str,

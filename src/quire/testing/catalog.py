@@ -58,6 +58,7 @@ from quire.store.catalog import (
 
 from .catalog_collections import CollectionCatalogTests
 from .catalog_links import LinkCatalogTests
+from .catalog_listings import ListingCatalogTests
 from .catalog_runs import RunCatalogTests
 
 OpenCatalog = Callable[[], Catalog]
@@ -200,7 +201,7 @@ def wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.02)
 
 
-class CatalogTests(RunCatalogTests, CollectionCatalogTests, LinkCatalogTests):
+class CatalogTests(RunCatalogTests, CollectionCatalogTests, LinkCatalogTests, ListingCatalogTests):
     """The :class:`~quire.store.catalog.Catalog` protocol, on the backend given by the
     fixture ``open_catalog`` (and, optionally, ``catalog_backdoor``)."""
 

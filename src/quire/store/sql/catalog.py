@@ -25,7 +25,11 @@ from ..catalog import (
     Direction,
     RunRecord,
     VersionCommit,
+    VersionOrder,
     VersionRecord,
+    check_after,
+    check_page,
+    check_version_order,
     now,
 )
 from . import fence, links, runs, versions
@@ -156,9 +160,39 @@ class SQLCatalog(FenceVerbs, PendingVerbs, RunVerbs, CollectionVerbs, LinkVerbs)
         """The version of ``project/name`` named ``vN`` or by an alias."""
         return self.tx.read(lambda conn: versions.named(conn, project, name, version))
 
-    def versions(self, project: str, name: str) -> list[VersionRecord]:
-        """Every version of a collection, oldest first."""
-        return self.tx.read(lambda conn: versions.of_collection(conn, project, name))
+    def versions(
+        self,
+        project: str,
+        name: str,
+        *,
+        order: VersionOrder = "index",
+        descending: bool = False,
+        tags: list[str] | None = None,
+        after: tuple[Any, int] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[VersionRecord]:
+        """A page of a collection's versions (default: every one, oldest first; see the protocol)."""
+        order = check_version_order(order)
+        after = check_after(after, order)
+        check_page(limit, offset)
+        return self.tx.read(
+            lambda conn: versions.of_collection(
+                conn,
+                project,
+                name,
+                order=order,
+                descending=bool(descending),
+                tags=tags,
+                after=after,
+                limit=limit,
+                offset=offset,
+            )
+        )
+
+    def count_versions(self, project: str, name: str, *, tags: list[str] | None = None) -> int:
+        """How many versions of a collection hold every tag in ``tags``."""
+        return self.tx.read(lambda conn: versions.count_of_collection(conn, project, name, tags))
 
     def update_version(
         self,

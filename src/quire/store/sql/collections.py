@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from ...errors import ArtifactNotFoundError, ValidationError
-from ..catalog import NEVER, CollectionRecord
+from ..catalog import NEVER, CollectionRecord, check_page
 from . import links, versions
 from . import schema as t
 
@@ -23,15 +23,19 @@ if TYPE_CHECKING:
 _COUNT = sa.select(sa.func.count()).where(t.versions.c.collection_id == t.collections.c.id).scalar_subquery()
 
 
-def _records(conn: sa.Connection, project: str, where: Any) -> list[CollectionRecord]:
-    """The collections of ``project`` that ``where`` selects, by name, with their tags."""
+def _records(
+    conn: sa.Connection, project: str, where: Any, limit: int | None = None, offset: int = 0
+) -> list[CollectionRecord]:
+    """The collections of ``project`` that ``where`` selects, by name, with their tags
+    (``offset`` of them skipped, at most ``limit``)."""
     query = (
         sa.select(t.collections, _COUNT.label("n"))
         .join(t.projects, t.projects.c.id == t.collections.c.project_id)
         .where(t.projects.c.name == project, where)
         .order_by(t.collections.c.name)
+        .offset(offset or None)
     )
-    rows = conn.execute(query).all()
+    rows = conn.execute(query.limit(limit) if limit is not None else query).all()
     tags: dict[int, list[str]] = {r.id: [] for r in rows}
     if rows:
         for cid, tag in conn.execute(
@@ -40,6 +44,14 @@ def _records(conn: sa.Connection, project: str, where: Any) -> list[CollectionRe
             .order_by(t.collection_tags.c.tag)
         ):
             tags[cid].append(tag)
+    aliases: dict[int, list[str]] = {r.id: [] for r in rows}
+    if rows:
+        for cid, alias in conn.execute(
+            sa.select(t.aliases.c.collection_id, t.aliases.c.alias)
+            .where(t.aliases.c.collection_id.in_(list(aliases)))
+            .order_by(t.aliases.c.alias)
+        ):
+            aliases[cid].append(alias)
     return [
         CollectionRecord(
             project,
@@ -51,9 +63,18 @@ def _records(conn: sa.Connection, project: str, where: Any) -> list[CollectionRe
             id=str(r.id),
             tags=tags[r.id],
             ttl=NEVER if r.ttl is None else int(r.ttl),
+            aliases=aliases[r.id],
         )
         for r in rows
     ]
+
+
+def _where(type_: str | None, after: str | None) -> Any:
+    """The collections of type ``type_`` (None: any) named after ``after`` (None: all)."""
+    where = [sa.true() if type_ is None else t.collections.c.type == type_]
+    if after is not None:
+        where.append(t.collections.c.name > after)
+    return sa.and_(*where)
 
 
 def _locked(conn: sa.Connection, project: str, name: str) -> sa.Row[Any]:
@@ -74,10 +95,32 @@ class CollectionVerbs:
         """Every project name."""
         return self.tx.read(lambda conn: list(conn.scalars(sa.select(t.projects.c.name).order_by(t.projects.c.name))))
 
-    def collections(self, project: str, type_: str | None = None) -> list[CollectionRecord]:
-        """The collections of a project, optionally of one type, by name."""
-        where = sa.true() if type_ is None else t.collections.c.type == type_
-        return self.tx.read(lambda conn: _records(conn, project, where))
+    def collections(
+        self,
+        project: str,
+        type_: str | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CollectionRecord]:
+        """The collections of a project, optionally of one type, by name: those named
+        after ``after``, ``offset`` of them skipped, at most ``limit`` (None: all)."""
+        check_page(limit, offset)
+        if after is not None and not isinstance(after, str):
+            raise ValidationError(f"after must be a collection's name, not {after!r:.40}")
+        where = _where(type_, after)
+        return self.tx.read(lambda conn: _records(conn, project, where, limit, offset))
+
+    def count_collections(self, project: str, type_: str | None = None) -> int:
+        """How many collections a project holds (of one type)."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(t.collections)
+            .join(t.projects, t.projects.c.id == t.collections.c.project_id)
+            .where(t.projects.c.name == project, _where(type_, None))
+        )
+        return self.tx.read(lambda conn: int(conn.scalar(query) or 0))
 
     def collection_type(self, project: str, name: str) -> str | None:
         """The type of ``project/name``, or None when there is no such collection."""

@@ -79,6 +79,8 @@ aliases = sa.Table(
     sa.Column("collection_id", sa.ForeignKey("collections.id"), primary_key=True),
     sa.Column("alias", sa.String(128), primary_key=True),
     sa.Column("version_id", sa.ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    # A page of versions reads its aliases by version id (0007).
+    sa.Index("ix_aliases_version_id", "version_id"),
 )
 
 tags = sa.Table(
@@ -277,6 +279,12 @@ def _wandb_surface(conn: sa.Connection) -> None:
     run_history.create(conn, checkfirst=True)
 
 
+def _listing_index(conn: sa.Connection) -> None:
+    # A page of a listing reads the aliases of its versions only: without this index each
+    # page scanned every alias of the store. A catalog made since (by 0001) has it.
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_aliases_version_id ON aliases (version_id)"))
+
+
 #: Applied in order, each once, each recorded by name in ``migrations``. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _initial),
@@ -285,4 +293,5 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0004_commit_ids", _commit_ids),
     ("0005_glossary", _glossary),
     ("0006_wandb_surface", _wandb_surface),
+    ("0007_listing_index", _listing_index),
 ]

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...errors import ArtifactNotFoundError, CollectionTypeError, MovedOnError
-from ..catalog import ANY_LATEST, INHERIT, NEVER, TTL, NewVersion, VersionRecord, now
+from ..catalog import ANY_LATEST, INHERIT, NEVER, TTL, NewVersion, VersionOrder, VersionRecord, now
 from . import runs
 from . import schema as t
 
@@ -254,12 +254,53 @@ def named(conn: sa.Connection, project: str, name: str, version: str) -> Version
     return load(conn, [vid])[0]
 
 
-def of_collection(conn: sa.Connection, project: str, name: str) -> list[VersionRecord]:
-    """Every version of a collection, oldest first."""
+def _existing(conn: sa.Connection, project: str, name: str) -> sa.Row[Any]:
     coll = collection(conn, project, name, None, lock=False)
     if coll is None:
         raise ArtifactNotFoundError(f"no artifact {project}/{name}", collection_names(conn, project))
-    ids = list(
-        conn.scalars(sa.select(t.versions.c.id).where(t.versions.c.collection_id == coll.id).order_by(t.versions.c.idx))
-    )
+    return coll
+
+
+def _tagged(coll_id: int, tags: list[str] | None) -> list[Any]:
+    """The conditions on ``versions`` selecting the collection's versions holding every tag
+    (each an EXISTS on the tags table's key, so no join multiplies rows)."""
+    where: list[Any] = [t.versions.c.collection_id == coll_id]
+    for tag in dict.fromkeys(tags or []):
+        held = sa.select(t.tags.c.version_id).where(t.tags.c.version_id == t.versions.c.id, t.tags.c.tag == tag)
+        where.append(held.exists())
+    return where
+
+
+def of_collection(
+    conn: sa.Connection,
+    project: str,
+    name: str,
+    *,
+    order: VersionOrder = "index",
+    descending: bool = False,
+    tags: list[str] | None = None,
+    after: tuple[Any, int] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[VersionRecord]:
+    """A page of a collection's versions (see ``Catalog.versions``): one query for the
+    ids, by ``(order, idx)`` from the key ``after`` on, then the page's records."""
+    coll = _existing(conn, project, name)
+    column = t.versions.c.idx if order == "index" else t.versions.c[order]
+    where = _tagged(coll.id, tags)
+    if after is not None:
+        value, index = after
+        beyond = (column < value) if descending else (column > value)
+        same = (t.versions.c.idx < index) if descending else (t.versions.c.idx > index)
+        where.append(sa.or_(beyond, sa.and_(column == value, same)))
+    keys = [column] if order == "index" else [column, t.versions.c.idx]
+    query = sa.select(t.versions.c.id).where(*where).order_by(*(k.desc() if descending else k for k in keys))
+    query = query.offset(offset or None)
+    ids = list(conn.scalars(query.limit(limit) if limit is not None else query))
     return load(conn, ids)
+
+
+def count_of_collection(conn: sa.Connection, project: str, name: str, tags: list[str] | None) -> int:
+    """How many versions of the collection hold every tag in ``tags``."""
+    coll = _existing(conn, project, name)
+    return int(conn.scalar(sa.select(sa.func.count()).select_from(t.versions).where(*_tagged(coll.id, tags))) or 0)
