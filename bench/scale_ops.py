@@ -1,0 +1,85 @@
+"""The operations ``python -m bench.scale`` measures, each in a fresh process.
+
+Run through :mod:`bench.ops` like every measured operation: each function imports what
+it needs and returns the closure to time, so the clock starts after ``import quire``
+(and, for a command, after ``import quire.cli``), and opening the store, loading its
+indexes and reading the catalog are all inside it: that is the cost that grows with the
+store. Standard library only at module level, as :mod:`bench.ops` requires.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+
+def scale_log(store, collection, file):
+    """Log a 1-file version into ``collection`` (a new one: no version to build on)."""
+    import quire
+
+    def go():
+        run = quire.init(project="bench", store=store)
+        art = quire.Artifact(collection, "dataset")
+        art.add_file(file)
+        run.log_artifact(art)
+        art.wait()
+        run.finish()
+
+    return go
+
+
+def scale_read(store, ref, path, root):
+    """Read one entry of a large version (the sdk's cheapest read of one file)."""
+    import quire
+
+    def go():
+        quire.Api(store=store).artifact(ref).get_entry(path).download(root)
+
+    return go
+
+
+def scale_download(store, ref, root):
+    """Download a 1-file version into a new folder."""
+    import quire
+
+    def go():
+        quire.Api(store=store).artifact(ref).download(root=root)
+
+    return go
+
+
+def scale_versions_page(store, name, per_page):
+    """The first page of ``Api().artifacts(...)`` of a collection."""
+    import quire
+
+    def go():
+        page = list(itertools.islice(quire.Api(store=store).artifacts("dataset", name, per_page=per_page), per_page))
+        if not page:
+            raise SystemExit(f"{name} listed no version")
+
+    return go
+
+
+def scale_cli(argv):
+    """A ``quire`` command, run in this process (the store comes from ``QUIRE_STORE``)."""
+    from quire.cli import app
+
+    def go():
+        code = app(argv, prog_name="quire", standalone_mode=False)
+        if code:  # a QuireError is one line on stderr and exit code 1
+            raise SystemExit(f"quire {' '.join(argv)} exited with {code}")
+
+    return go
+
+
+def scale_unlink(paths):
+    """The floor of a sweep: remove exactly the files a gc would delete."""
+    import os
+
+    def go():
+        for path in paths:
+            os.unlink(path)
+
+    return go
+
+
+OPS = {f.__name__: f for f in (scale_log, scale_read, scale_download, scale_versions_page, scale_cli, scale_unlink)}
