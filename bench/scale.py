@@ -83,7 +83,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="work space; built stores are kept there for reuse (default: %(default)s)",
     )
     p.add_argument("--json", type=Path, help="write the raw figures here (the input of a later --before)")
-    p.add_argument("--before", type=Path, help="the raw figures of an earlier run, shown beside these")
+    p.add_argument(
+        "--before",
+        type=Path,
+        action="append",
+        default=[],
+        help="the raw figures (--json) of an earlier run, shown beside these; repeatable: "
+        "a later file adds the rows the earlier ones lack (e.g. a separate 10⁷ run)",
+    )
     p.add_argument("--out", type=Path, help="write the Markdown section to this file")
     p.add_argument("--write", action="store_true", help="replace the ## Scale section of BENCHMARKS.md")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -342,6 +349,18 @@ def raw(rows: list[Row]) -> list[dict]:
     return [{k: getattr(row, k) for k in keys} for row in rows]
 
 
+def merge(results: list[dict]) -> dict:
+    """Several runs' raw figures as one: the first run's machine, and of each (op, size)
+    the first measured row."""
+    seen, rows = set(), []
+    for result in results:
+        for row in result["rows"]:
+            if row["times"] and (row["op"], row["size"]) not in seen:
+                seen.add((row["op"], row["size"]))
+                rows.append(row)
+    return {"machine": results[0]["machine"], "builds": [], "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
@@ -372,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
         print(f"wrote {args.json}")
-    before = json.loads(args.before.read_text()) if args.before else None
+    before = merge([json.loads(path.read_text()) for path in args.before]) if args.before else None
     print("\n" + scale_report.text(result, before), flush=True)
     section = scale_report.markdown(result, before)
     if args.out:

@@ -141,15 +141,18 @@ def targets(rows: list[dict]) -> list[Target]:
 
 def _cell(s: Stat | None, before: Stat | None) -> str:
     if s is None:
-        return "–" if before is None else f"– (before {_fmt(before.seconds)} s · {before.rss_mb:.0f} MB)"
-    text = f"{_fmt(s.seconds)} s · {s.rss_mb:.0f} MB" + ("¹" if s.n == 1 else "")
+        return "–" if before is None else f"– (before {_fmt(before.seconds)} · {before.rss_mb:.0f} MB)"
+    text = f"{_fmt(s.seconds)} · {s.rss_mb:.0f} MB" + ("¹" if s.n == 1 else "")
     if before is not None:
-        text += f" (before {_fmt(before.seconds)} s · {before.rss_mb:.0f} MB)"
+        text += f" (before {_fmt(before.seconds)} · {before.rss_mb:.0f} MB)"
     return text
 
 
 def _fmt(s: float) -> str:
-    return f"{s:.3f}" if s < 1 else f"{s:.2f}" if s < 10 else f"{s:.0f}"
+    """Seconds with their unit, to about three figures (a sweep's floor is microseconds)."""
+    if s < 0.01:
+        return f"{s * 1000:.2g} ms"
+    return (f"{s:.3f}" if s < 1 else f"{s:.2f}" if s < 10 else f"{s:.0f}") + " s"
 
 
 def _table(header: list[str], body: list[list[str]]) -> list[str]:

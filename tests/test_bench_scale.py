@@ -146,3 +146,13 @@ def test_a_tiny_run_measures_and_reports_every_row(tmp_path: Path) -> None:
         check=True,
     )
     assert json.loads(again.stdout)["built"] is False
+
+
+def test_before_runs_merge_first_measured_row_wins() -> None:
+    from bench.scale import merge
+
+    first = {"machine": {"date": "one"}, "rows": [_row("log", 10**4, 0.5), {**_row("log", 10**7, 1), "times": []}]}
+    second = {"machine": {"date": "two"}, "rows": [_row("log", 10**4, 0.9), _row("log", 10**7, 30.0)]}
+    merged = merge([first, second])
+    assert merged["machine"]["date"] == "one"
+    assert {(r["size"], r["times"][0]) for r in merged["rows"]} == {(10**4, 0.5), (10**7, 30.0)}
