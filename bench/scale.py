@@ -91,6 +91,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="the raw figures (--json) of an earlier run, shown beside these; repeatable: "
         "a later file adds the rows the earlier ones lack (e.g. a separate 10⁷ run)",
     )
+    p.add_argument(
+        "--report",
+        type=Path,
+        action="append",
+        default=[],
+        help="measure nothing: report the raw figures of this file (repeatable, merged as --before)",
+    )
     p.add_argument("--out", type=Path, help="write the Markdown section to this file")
     p.add_argument("--write", action="store_true", help="replace the ## Scale section of BENCHMARKS.md")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -394,15 +401,11 @@ def merge(results: list[dict]) -> dict:
             if row["times"] and (row["op"], row["size"]) not in seen:
                 seen.add((row["op"], row["size"]))
                 rows.append(row)
-    return {"machine": results[0]["machine"], "builds": [], "rows": rows}
+    return {"machine": results[0]["machine"], "builds": [b for r in results for b in r.get("builds", [])], "rows": rows}
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    args.scratch = args.scratch.resolve()
-    args.scratch.mkdir(parents=True, exist_ok=True)
-    command = "python -m bench.scale " + shlex.join(argv)
+def run(args: argparse.Namespace, command: str) -> dict:
+    """Build (or find) the stores and measure every curve; the raw figures."""
     compiled(args.scratch)
     versions = runner.versions(sys.executable, ["quire"])
     machine = dict(bench_report.machine_info(args.scratch, versions, command))
@@ -424,6 +427,18 @@ def main(argv: list[str] | None = None) -> int:
     # high-water mark across exec): this is the floor under every figure.
     machine["harness peak RSS"] = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000:.0f} MB"
     result = {"machine": machine, "builds": BUILDS, "rows": raw(measured)}
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.scratch = args.scratch.resolve()
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    if args.report:  # figures measured earlier: only the report
+        result = merge([json.loads(path.read_text()) for path in args.report])
+    else:
+        result = run(args, "python -m bench.scale " + shlex.join(argv))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
