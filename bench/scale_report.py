@@ -199,6 +199,8 @@ def markdown(result: dict, before: dict | None = None) -> str:
         f"Run {m.get('date', '?')}: {m.get('command', '')} on {m.get('nproc', '?')} cores, {m.get('RAM', '?')} "
         f"(load average at start {m.get('load average at start', '?')}); {m.get('versions', '')}."
     )
+    if result.get("note"):
+        out.append(f"Note: {result['note']}.")
     if before:
         bm = before["machine"]
         out.append(f"Before: {bm.get('date', '?')}, {bm.get('command', '')}, {bm.get('versions', '')}.")
