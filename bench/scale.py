@@ -401,7 +401,8 @@ def merge(results: list[dict]) -> dict:
             if row["times"] and (row["op"], row["size"]) not in seen:
                 seen.add((row["op"], row["size"]))
                 rows.append(row)
-    return {"machine": results[0]["machine"], "builds": [b for r in results for b in r.get("builds", [])], "rows": rows}
+    builds = [b for r in results for b in r.get("builds", [])]
+    return {"machine": results[0]["machine"], "builds": builds, "rows": rows, "note": results[0].get("note", "")}
 
 
 def run(args: argparse.Namespace, command: str) -> dict:
