@@ -25,7 +25,6 @@ MARK = "BENCH-RESULT "
 
 from bench.ops_collab import collab_merge, collab_writers  # noqa: E402  (stdlib-only module)
 from bench.ops_tables import OPS as TABLE_OPS  # noqa: E402  (stdlib-only module)
-from bench.scale_ops import OPS as SCALE_OPS  # noqa: E402  (stdlib-only module)
 
 
 def log_artifact(module, data, name, policy, init_kwargs, wait):
@@ -150,6 +149,8 @@ def boto3_upload(root, bucket, threads):
 OPS = {f.__name__: f for f in (log_artifact, quire_download, quire_patch, dvc_cli, shell, read_tree, boto3_upload)}
 OPS.update(collab_writers=collab_writers, collab_merge=collab_merge)
 OPS.update(TABLE_OPS)
+from bench.scale_ops import OPS as SCALE_OPS  # noqa: E402  (stdlib-only; here, apart from the imports other parts edit)
+
 OPS.update(SCALE_OPS)
 
 

@@ -37,7 +37,8 @@ INTRO = """\
 How the costs of a fresh process grow with the store (issue 13), from
 `python -m bench.scale` (see `bench/README.md`). Each measurement is a fresh process on a
 fresh copy of a cached store (blob files hardlinked, catalog copied), timed after
-`import quire` (after `import quire.cli` for a command), so opening the store and
+`import quire` and the sdk and catalog modules it once loaded eagerly (after
+`import quire.cli` too for a command), so opening the store and
 loading its indexes count; start-up rows time the whole process. Cells: median wall
 time · median peak RSS of the process; ¹ marks a row measured once (its row budget ran
 out). Blobs are 4 KiB up to 10⁶ and 256 B above (the pack index and gc's marking cost
