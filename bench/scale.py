@@ -325,7 +325,7 @@ def _build(what: str, scratch: Path, kind: str, *params: int) -> dict:
     out = scale_build.build(scratch, kind, *params)
     took = time.perf_counter() - t0
     BUILDS.append({"what": what, "seconds": round(took, 2), "reused": not out["built"]})
-    print(f"store of {what}: {'built in {took:.1f} s' if out['built'] else 'reused'}", flush=True)
+    print(f"store of {what}: " + (f"built in {took:.1f} s" if out["built"] else "reused"), flush=True)
     return out
 
 

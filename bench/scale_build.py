@@ -36,7 +36,7 @@ PROJECT = "bench"
 SLICE = 1_000_000  #: most entries in one built version (a manifest is built in memory)
 VICTIM_BLOBS = 100  #: blobs of the version a gc measurement deletes (in packs of their own)
 BUILT_NOW: list[str] = []  #: the stores this process built (not found built)
-SRC = Path(__file__).resolve().parents[1] / "src" / "quire"
+CHECKOUT = Path(__file__).resolve().parents[1]  #: the folder that holds bench/
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,10 @@ class BlobLayout:
 def store_fingerprint() -> str:
     """A digest of the code that decides the blob store's format (``quire/store``'s
     modules, SQL aside): a store built by other code is built again."""
+    import quire.store  # the code that will write the store, wherever it is imported from
+
     h = hashlib.sha256(str(BUILD_VERSION).encode())
-    for path in sorted((SRC / "store").glob("*.py")):
+    for path in sorted(Path(quire.store.__file__).parent.glob("*.py")):
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:12]
 
@@ -267,7 +269,7 @@ def build(scratch: Path, kind: str, *params: int) -> dict:
 
 def _pythonpath() -> str:
     """This checkout first, so ``bench`` is importable from the child."""
-    return os.pathsep.join(filter(None, [str(SRC.parents[1]), os.environ.get("PYTHONPATH")]))
+    return os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))
 
 
 if __name__ == "__main__":
