@@ -11,7 +11,7 @@ Curves (each measurement a fresh process, on a fresh copy of a cached store):
 
 - blobs N: log one tiny version, read one entry of a big version, download a 1-file
   version, ``quire gc --dry-run``, a real ``quire gc`` after deleting one version, and
-  the floor of that gc's sweep (removing exactly the files it deletes);
+  the floor of that gc's sweep (opening the store and deleting just what gc deletes);
 - versions V in one collection: ``quire artifact versions`` (and ``--limit 50`` where
   the command has it), ``Api().artifacts(...)``'s first page;
 - ``quire artifact verify`` of a many-file version from the store, and ``--root`` of
@@ -137,9 +137,10 @@ def _untimed(store: Path, code: str, *argv: str) -> str:
 
 
 DELETE = "import quire, sys; quire.Api().artifact(sys.argv[1]).delete(delete_aliases=True)"
+#: what a gc of the store would delete (objects of the store: a staging file is a path)
 PLAN = (
-    "import json, quire; r = quire.Api().gc(grace=0, dry_run=True);"
-    "print(json.dumps([k for _, k, _ in r.deleted] + [k for k, _ in r.repacked]))"
+    "import json, os, quire; r = quire.Api().gc(grace=0, dry_run=True);"
+    "print(json.dumps([k for _, k, _ in r.deleted if not os.path.isabs(k)]))"
 )
 
 
@@ -194,9 +195,7 @@ def blob_ops(kept: Path, layout: scale_build.BlobLayout) -> dict[str, Callable[[
         _untimed(store, DELETE, victim)
         if not plan:
             plan.extend(json.loads(_untimed(store, PLAN)))
-        paths = [str(store / "blobs" / key) for key in plan]
-        paths += [p.removesuffix(".pack") + ".idx" for p in paths if p.endswith(".pack")]
-        return Op("scale_unlink", {"paths": paths}, sys.executable, _home(rep))
+        return Op("scale_sweep", {"store": str(store), "keys": plan}, *_env(rep))
 
     return {
         "log": log_op,

@@ -86,15 +86,18 @@ def scale_cli(argv):
     return go
 
 
-def scale_unlink(paths):
-    """The floor of a sweep: remove exactly the files a gc would delete."""
-    import os
+def scale_sweep(store, keys):
+    """The floor of a gc's sweep: open the store and delete exactly the objects that gc
+    deletes (packs index first, as gc does), with no marking and no listing."""
+    _import_quire()
+    from quire.store import open_store
 
     def go():
-        for path in paths:
-            os.unlink(path)
+        blobs = open_store(store).blobs
+        for key in keys:
+            blobs.delete(key)
 
     return go
 
 
-OPS = {f.__name__: f for f in (scale_log, scale_read, scale_download, scale_versions_page, scale_cli, scale_unlink)}
+OPS = {f.__name__: f for f in (scale_log, scale_read, scale_download, scale_versions_page, scale_cli, scale_sweep)}

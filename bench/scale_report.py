@@ -16,7 +16,7 @@ LABELS = {
     "download": "download a 1-file version",
     "gc-dry-run": "`quire gc --dry-run`",
     "gc": "`quire gc` after deleting one version",
-    "sweep": "floor of that sweep: unlink just what it deletes",
+    "sweep": "floor of that sweep: open the store, delete just what gc deletes",
     "versions": "`quire artifact versions NAME`",
     "versions-limit": "`quire artifact versions NAME --limit 50`",
     "api-artifacts": "`Api().artifacts(…)`, first page of 50",
