@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import report, runner
+from bench import report, runner, scale_report
 from bench.runner import BenchError, Case, Context, Result, rmtree
 from bench.workloads import WORKLOADS
 
@@ -142,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if out is None and set(args.workloads) == set(WORKLOADS) and args.tools == set(TOOLS):
         out = runner.REPO_ROOT / "BENCHMARKS.md"
     if out is not None:
-        out.write_text(report.markdown(machine, sections))
+        text = report.markdown(machine, sections)
+        # BENCHMARKS.md's ## Scale section is python -m bench.scale's: keep it.
+        out.write_text(scale_report.keep_section(out.read_text(), text) if out.exists() else text)
         print(f"wrote {out}")
     if args.json:
         args.json.write_text(json.dumps({"machine": dict(machine), "results": raw}, indent=1))
