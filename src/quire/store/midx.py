@@ -19,7 +19,7 @@ Layout (little-endian)::
     32 bytes         BLAKE3 of everything before it
 
 Imported only when a store has a combined index; numpy only for a vectorised search of
-many digests (and by the writer): one lookup reads the mapped bytes directly.
+many digests (and by the writer): one lookup reads a few bytes of the file at a time.
 
 Columns rather than rows, so that the digests a search probes are one contiguous array
 (a search over a strided column would copy it whole). The file's name is its trailing
@@ -58,6 +58,10 @@ PACK_NAME = re.compile(r"packs/([0-9a-f]{32})\.pack")
 def midx_key(name: str) -> str:
     """The key of the combined index named ``name`` (64 hex digits)."""
     return f"packs/{name}.midx"
+
+
+#: rows a lookup reads at once once its search has narrowed to them (2 KiB of digests)
+WINDOW = 64
 
 
 class CombinedIndex:
@@ -160,47 +164,59 @@ class CombinedIndex:
 
         Digests are uniform, so the search interpolates (a few probes, not log2 N), with
         a halving step whenever a probe did not halve the range (never worse than a
-        binary search, whatever the bytes). In Python over the mapped bytes: for one
-        digest, numpy's call overheads cost more than the probes (a writer asks per file).
+        binary search, whatever the bytes); the last :data:`WINDOW` rows are read at once
+        and bisected in memory. Read (``pread``), not mapped: on a mapping each probe's
+        page fault maps its neighbours too, and a gc's 10⁵ lookups left most of a
+        10⁷-row index in its resident memory. In Python: for one digest, numpy's call
+        overheads cost more than the probes (a writer asks per file).
         """
-        buf, at = self._map, self._starts[0]
-        if buf is None:
+        if self._map is None:
             return range(0)
+        at, rows = self._starts[0], self.rows
         key = int.from_bytes(raw[:8], "big")
-        lo, hi = 0, self.rows  # rows below lo hold less than raw; rows from hi on, not less
+        lo, hi = 0, rows  # rows below lo hold less than raw; rows from hi on, not less
         low, high = 0, 1 << 64  # the leading 8 bytes of rows lo - 1 and hi, as numbers
         halve = False
-        while hi - lo > 8:
+        while hi - lo > WINDOW:
             span = hi - lo
             if halve or high <= low:
                 mid = (lo + hi) // 2
             else:
                 mid = min(max(lo + (key - low) * span // (high - low), lo), hi - 1)
-            probe = buf[at + 32 * mid : at + 32 * mid + 32]
+            probe = self._read(at + 32 * mid, 32)
             if probe < raw:
                 lo, low = mid + 1, int.from_bytes(probe[:8], "big")
             else:
                 hi, high = mid, int.from_bytes(probe[:8], "big")
             halve = hi - lo > span // 2
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if buf[at + 32 * mid : at + 32 * mid + 32] < raw:
-                lo = mid + 1
+        window = self._read(at + 32 * lo, 32 * (hi - lo))
+        i, j = 0, hi - lo
+        while i < j:
+            m = (i + j) // 2
+            if window[32 * m : 32 * m + 32] < raw:
+                i = m + 1
             else:
-                hi = mid
-        end = lo
-        while end < self.rows and buf[at + 32 * end : at + 32 * end + 32] == raw:
+                j = m
+        first = end = lo + i
+        while end < hi and window[32 * (end - lo) : 32 * (end - lo) + 32] == raw:
             end += 1
-        return range(lo, end)
+        while end == hi and end < rows and self._read(at + 32 * end, 32) == raw:
+            end, hi = end + 1, hi + 1  # duplicates past the window: one by one (rare)
+        return range(first, end)
 
     def row(self, row: int) -> tuple[int, int, int]:
-        """``(pack number, offset, length)`` of a row."""
-        buf, starts = self._map, self._starts
-        assert buf is not None
-        (number,) = _U32.unpack_from(buf, starts[1] + 4 * row)
-        (length,) = _U32.unpack_from(buf, starts[2] + 4 * row)
-        (offset,) = _U64.unpack_from(buf, starts[3] + 8 * row)
+        """``(pack number, offset, length)`` of a row (read, not mapped: see :meth:`find`)."""
+        starts = self._starts
+        (number,) = _U32.unpack(self._read(starts[1] + 4 * row, 4))
+        (length,) = _U32.unpack(self._read(starts[2] + 4 * row, 4))
+        (offset,) = _U64.unpack(self._read(starts[3] + 8 * row, 8))
         return number, offset, length
+
+    def _read(self, at: int, n: int) -> bytes:
+        data = os.pread(self.fd, n, at)
+        if len(data) != n:
+            raise self._damaged("it was cut short while being read")
+        return data
 
     def find_many(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each raw digest of ``raw`` (dtype V32): its first row, and whether that row
