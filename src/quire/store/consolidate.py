@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import StoreError
 from ..hashing import new_hasher, read_chunks
 from .midx import HEADER, MIDX_MAGIC, PACK_NAME, PACK_ROW, CombinedIndex, midx_key
-from .packs import IDX_MAGIC, IDX_ROW, MIDX_NAME, pack_of, read_index
+from .packs import IDX_MAGIC, IDX_ROW, MIDX_NAME, check_covers, index_body, pack_of
 
 #: a pack index's rows as stored (see :mod:`quire.store.packs`)
 IDX_DTYPE = np.dtype([("digest", "V32"), ("offset", ">u8"), ("length", ">u8")])
@@ -171,11 +171,8 @@ def _drop_replaced(blobs: BlobStore, new: tuple[str, set[str]] | None) -> list[s
 def idx_rows(key: str, raw: bytes, pack_size: int) -> np.ndarray:
     """The rows of the pack index ``key``, sorted by digest; ``StoreError`` when it is
     damaged (the rule of :func:`~quire.store.packs.read_index`, without a dict of slots)."""
-    intact = raw.startswith(IDX_MAGIC) and (len(raw) - len(IDX_MAGIC)) % IDX_DTYPE.itemsize == 0
-    rows = np.frombuffer(raw, IDX_DTYPE, offset=len(IDX_MAGIC)) if intact else None
-    if rows is None or int(rows["length"].sum()) != pack_size:
-        read_index(key, raw, pack_size)  # raises, saying why
-        raise StoreError(f"the pack index {key} is damaged")
+    rows = np.frombuffer(index_body(key, raw), IDX_DTYPE)
+    check_covers(key, int(rows["length"].sum()), pack_size)
     return np.sort(rows, order="digest")  # written sorted; a merge must not depend on it
 
 

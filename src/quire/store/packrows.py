@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import StoreError
-from .packs import IDX_MAGIC, IDX_ROW, PackSlot, pack_of
+from .packs import IDX_ROW, PackSlot, check_covers, index_body, pack_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,15 +67,7 @@ def read_rows(key: str, raw: bytes, pack_size: int) -> PackRows:
     lengths add up to the pack's size)."""
     import numpy as np
 
-    body = raw[len(IDX_MAGIC) :]
-    damaged = None
-    if not raw.startswith(IDX_MAGIC):
-        damaged = "it does not start like a Quire pack index"
-    elif len(body) % IDX_ROW.size:
-        damaged = "it is cut short in the middle of a row"
-    words = np.frombuffer(body, dtype=">u8").reshape(-1, _WORDS) if damaged is None else None
-    if words is not None and (end := int(words[:, _WORDS - 1].sum(dtype=np.uint64))) != pack_size:
-        damaged = f"its rows cover {end} bytes of a {pack_size}-byte pack"
-    if damaged is not None or words is None:
-        raise StoreError(f"the pack index {key} is damaged ({damaged}); the blobs of its pack cannot be read")
+    body = index_body(key, raw)
+    words = np.frombuffer(body, dtype=">u8").reshape(-1, _WORDS)
+    check_covers(key, int(words[:, _WORDS - 1].sum(dtype=np.uint64)), pack_size)
     return PackRows(key, body, words)

@@ -84,6 +84,30 @@ def parse_mark(key: str) -> tuple[str, str]:
     return digest, pack
 
 
+def index_body(key: str, raw: bytes) -> bytes:
+    """The rows of the index ``key`` (``raw`` after its magic); ``StoreError`` unless it
+    has an index's shape. The one check of every reader of the format (a dict of slots
+    here, numpy arrays for gc's sweep and the combined index's writer)."""
+    if not raw.startswith(IDX_MAGIC):
+        raise damaged_index(key, "it does not start like a Quire pack index")
+    body = raw[len(IDX_MAGIC) :]
+    if len(body) % IDX_ROW.size:
+        raise damaged_index(key, "it is cut short in the middle of a row")
+    return body
+
+
+def check_covers(key: str, end: int, pack_size: int) -> None:
+    """``StoreError`` unless the rows of the index ``key``, ``end`` bytes in all, cover
+    its ``pack_size``-byte pack (see :func:`read_index`)."""
+    if end != pack_size:
+        raise damaged_index(key, f"its rows cover {end} bytes of a {pack_size}-byte pack")
+
+
+def damaged_index(key: str, why: str) -> StoreError:
+    """The error for the damaged index ``key``, saying ``why``."""
+    return StoreError(f"the pack index {key} is damaged ({why}); the blobs of its pack cannot be read")
+
+
 def read_index(key: str, raw: bytes, pack_size: int | None) -> dict[str, PackSlot]:
     """The slots the index ``key`` lists; ``StoreError`` when it is damaged.
 
@@ -93,17 +117,9 @@ def read_index(key: str, raw: bytes, pack_size: int | None) -> dict[str, PackSlo
     rows by offset: every process pays for this per index. A garbled offset reads bytes
     that fail their digest, and that slot is then set aside like any corrupt blob.)
     """
-    body = raw[len(IDX_MAGIC) :]
-    damaged = None
-    if not raw.startswith(IDX_MAGIC):
-        damaged = "it does not start like a Quire pack index"
-    elif len(body) % IDX_ROW.size:
-        damaged = "it is cut short in the middle of a row"
-    rows = [] if damaged else list(IDX_ROW.iter_unpack(body))
-    if damaged is None and pack_size is not None and (end := sum(row[2] for row in rows)) != pack_size:
-        damaged = f"its rows cover {end} bytes of a {pack_size}-byte pack"
-    if damaged is not None:
-        raise StoreError(f"the pack index {key} is damaged ({damaged}); the blobs of its pack cannot be read")
+    rows = list(IDX_ROW.iter_unpack(index_body(key, raw)))
+    if pack_size is not None:
+        check_covers(key, sum(row[2] for row in rows), pack_size)
     pack = pack_of(key)
     return {digest.hex(): PackSlot(pack, offset, length) for digest, offset, length in rows}
 
