@@ -11,7 +11,7 @@ already points at those digests, it only lacked their bytes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +143,9 @@ def _check_pack(blobs: BlobStore, pack: str, wanted: list[tuple[PackSlot, str]])
     """Check the blobs ``wanted`` of one pack, reading it in offset order."""
     damaged: dict[str, str] = {}
     wanted.sort(key=lambda item: item[0].offset)
-    for start, end, group in _ranges(wanted):
+    # Ranges of at most RANGE bytes: a pack is 32 MiB, and so many threads' whole packs
+    # in memory at once is too much.
+    for start, end, group in coalesce(wanted, limit=RANGE):
         try:
             chunk = memoryview(blobs.objects.get_range(pack, start, end - start))
         except ObjectNotFoundError:  # rewritten by a gc since its index was read: the reads find the new pack
@@ -159,26 +161,6 @@ def _check_pack(blobs: BlobStore, pack: str, wanted: list[tuple[PackSlot, str]])
         # blob in another pack if one holds it too).
         damaged.update(_check_each(blobs, bad))
     return damaged
-
-
-def _ranges(wanted: list[tuple[PackSlot, str]]) -> Iterator[tuple[int, int, list[tuple[PackSlot, str]]]]:
-    """The coalesced ranges of offset-sorted ``wanted``, cut to :data:`RANGE` bytes at most
-    (a pack is 32 MiB: so many threads' whole packs in memory at once is too much)."""
-    for start, end, group in coalesce(wanted):
-        if end - start <= RANGE:
-            yield start, end, group
-            continue
-        part: list[tuple[PackSlot, str]] = []
-        first = last = start
-        for slot, digest in group:
-            if part and slot.offset + slot.length - first > RANGE:
-                yield first, last, part
-                part = []
-            if not part:
-                first = last = slot.offset
-            part.append((slot, digest))
-            last = max(last, slot.offset + slot.length)
-        yield first, last, part
 
 
 def _check_each(blobs: BlobStore, digests: list[str]) -> dict[str, str]:

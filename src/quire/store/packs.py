@@ -125,13 +125,14 @@ def read_index(key: str, raw: bytes, pack_size: int | None) -> dict[str, PackSlo
 
 
 def coalesce(
-    wanted: list[tuple[PackSlot, str]], gap: int = 1 << 20
+    wanted: list[tuple[PackSlot, str]], gap: int = 1 << 20, limit: int | None = None
 ) -> Iterator[tuple[int, int, list[tuple[PackSlot, str]]]]:
-    """Group offset-sorted slots into ranges, merging neighbours less than ``gap`` apart."""
+    """Group offset-sorted slots into ranges, merging neighbours less than ``gap`` apart,
+    each range at most ``limit`` bytes (a slot is never split)."""
     group: list[tuple[PackSlot, str]] = []
     start = end = 0
     for slot, digest in wanted:
-        if group and slot.offset - end > gap:
+        if group and (slot.offset - end > gap or (limit is not None and slot.offset + slot.length - start > limit)):
             yield start, end, group
             group = []
         if not group:
