@@ -55,6 +55,9 @@ __all__ = [
     "ArtifactNotLoggedError",
     "ArtifactStatusError",
     "AuthenticationError",
+    "PermissionDeniedError",
+    "TooLargeError",
+    "UnreachableError",
     "BlobNotFoundError",
     "CollectionTypeError",
     "CommError",
@@ -112,11 +115,24 @@ class CommError(QuireError):
 
 
 class AuthenticationError(CommError):
-    """W&B's login failure; Quire has no login, so it raises it only where W&B code expects it."""
+    """W&B's login failure: a Quire server answered that no valid API key was sent (HTTP 401)."""
+
+
+class PermissionDeniedError(AuthenticationError, PermissionError):
+    """A Quire server refused the call: the API key lacks the scope, or is limited to
+    other projects (HTTP 403). Nothing was changed."""
+
+
+class UnreachableError(CommError, ConnectionError):
+    """The server, or the store behind it, could not be reached (HTTP 503, or no answer)."""
 
 
 class UsageError(QuireError):
     """The API was called in a way it does not allow."""
+
+
+class TooLargeError(UsageError, ValueError):
+    """A request is larger than the server accepts (HTTP 413); nothing of it was stored."""
 
 
 class UnsupportedError(UsageError, AttributeError):

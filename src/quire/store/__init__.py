@@ -29,7 +29,15 @@ from ..errors import ObjectNotFoundError, StoreError
 from .blobs import BlobStore
 from .catalog import Catalog
 from .objects import LocalObjects
-from .registry import CATALOGS, open_objects, register_catalog, register_object_store, scheme_of
+from .registry import (
+    CATALOGS,
+    WHOLE_STORES,
+    open_objects,
+    register_catalog,
+    register_object_store,
+    register_store,
+    scheme_of,
+)
 
 if TYPE_CHECKING:
     from .sql.engines import postgres_engine, sqlite_engine, writer_turn
@@ -51,6 +59,7 @@ __all__ = [
     "postgres_engine",
     "register_catalog",
     "register_object_store",
+    "register_store",
     "sqlite_engine",
     "store_location",
     "writer_turn",
@@ -130,7 +139,11 @@ def store_location(location: str | os.PathLike[str] | None = None) -> str:
 def open_store(location: str | os.PathLike[str] | None = None) -> Store:
     """Open (creating when needed) the store at ``location``; one instance per process."""
     where = store_location(location)
-    remote = scheme_of(where) != "file"
+    scheme = scheme_of(where)
+    if scheme in WHOLE_STORES.schemes():
+        # keyed by the API key too: another key is another caller (kept in memory only)
+        return STORES.get((os.getpid(), where, os.environ.get("QUIRE_API_KEY", "")), lambda: _whole(where))
+    remote = scheme != "file"
     blobs = os.environ.get("QUIRE_BLOBS", "") if remote else ""
     # Keyed by process too: a forked child must not share its parent's connections.
     return STORES.get((os.getpid(), where, blobs), lambda: _remote(where, blobs) if remote else _embedded(where))
@@ -161,6 +174,14 @@ def _remote(url: str, blobs: str) -> Store:
     objects = open_objects(blobs)  # before the catalog: a wrong bucket URL fails before any connection
     store = Store(shown, open_catalog(url), BlobStore(objects), location=url)
     _checked(store, f"QUIRE_BLOBS={blobs}")
+    return store
+
+
+def _whole(url: str) -> Store:
+    """A store whose one URL names its catalog and its blobs: a ``quire server``."""
+    catalog, objects = WHOLE_STORES.factory(url)(url)
+    store = Store(url, catalog, BlobStore(objects), location=url)
+    _checked(store, url)
     return store
 
 

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 ObjectStoreFactory = Callable[[str], ObjectStore]
 #: opens the catalog at a URL (a directory, for the ``file`` scheme)
 CatalogFactory = Callable[[str], "Catalog"]
+#: opens a whole store (its catalog and the object store of its blobs) at one URL: a
+#: server, whose location names both
+StoreFactory = Callable[[str], "tuple[Catalog, ObjectStore]"]
 ENTRY_POINT_GROUP = "quire.backends"
 
 F = TypeVar("F")
@@ -96,6 +99,9 @@ class Registry(Generic[F]):
 PLUGINS = Plugins()
 OBJECT_STORES: Registry[ObjectStoreFactory] = Registry("object store", PLUGINS, "file:///path")
 CATALOGS: Registry[CatalogFactory] = Registry("catalog", PLUGINS, "a directory")
+#: schemes whose URL names a whole store (``http``, ``https``: a ``quire server``); a
+#: location of one needs no ``QUIRE_BLOBS``
+WHOLE_STORES: Registry[StoreFactory] = Registry("store", PLUGINS, "a directory")
 
 
 def register_object_store(scheme: str, factory: ObjectStoreFactory) -> None:
@@ -106,6 +112,11 @@ def register_object_store(scheme: str, factory: ObjectStoreFactory) -> None:
 def register_catalog(scheme: str, factory: CatalogFactory) -> None:
     """Have :func:`open_catalog` (and ``QUIRE_STORE``) open ``scheme://…`` with ``factory(url)``."""
     CATALOGS.register(scheme, factory)
+
+
+def register_store(scheme: str, factory: StoreFactory) -> None:
+    """Have ``QUIRE_STORE=scheme://…`` open a whole store with ``factory(url)``."""
+    WHOLE_STORES.register(scheme, factory)
 
 
 def open_objects(url: str) -> ObjectStore:
@@ -147,9 +158,21 @@ def _postgres_catalog(url: str) -> Catalog:
     return SQLCatalog(postgres_engine(url))
 
 
+def _server(url: str) -> tuple[Catalog, ObjectStore]:
+    try:
+        from .http import connect  # httpx: loaded when a server's store opens
+    except ImportError as exc:
+        from ..errors import MissingExtraError
+
+        raise MissingExtraError(f"a store at {url} (a Quire server): {exc}", "server") from None
+    return connect(url)
+
+
 register_object_store("file", _local_objects)
 for _scheme in ("s3", "gs", "az"):
     register_object_store(_scheme, _cloud_objects)
 register_catalog("file", _embedded_catalog)
 for _scheme in ("postgresql", "postgresql+psycopg", "postgres"):
     register_catalog(_scheme, _postgres_catalog)
+for _scheme in ("http", "https"):
+    register_store(_scheme, _server)
