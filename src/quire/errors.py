@@ -9,7 +9,9 @@ the builtin a caller would already catch (``KeyError`` for things not found,
     Error                                    W&B's base: ``message``, ``context``
     └── QuireError                           every error Quire raises
         ├── CommError                        the store (W&B: the server) failed or said no
-        │   ├── AuthenticationError          (W&B's; Quire has no login to fail)
+        │   ├── AuthenticationError          a server got no valid API key (HTTP 401)
+        │   │   └── PermissionDeniedError (PermissionError)  the key may not do that (HTTP 403)
+        │   ├── UnreachableError (ConnectionError)  a server, or the store behind it, is down (503)
         │   ├── ArtifactNotFoundError (KeyError)   no such collection, version, alias or entry
         │   │   ├── EntryNotFoundError (FileNotFoundError)  no such path in an artifact
         │   │   └── ObjectNotFoundError      a stored object is missing
@@ -23,6 +25,7 @@ the builtin a caller would already catch (``KeyError`` for things not found,
         │       ├── MissingCapabilityError   an object store cannot do what is asked
         │       └── ReferenceChangedError (ValueError)  a reference's bytes changed since it was logged
         ├── UsageError                       the API was called wrongly
+        │   ├── TooLargeError (ValueError)   a request larger than a server accepts (HTTP 413)
         │   ├── UnsupportedError (AttributeError)  a W&B call Quire does not offer
         │   └── ValidationError (ValueError)  bad name, path, alias, metadata, ...
         │       ├── CollectionTypeError      logging type B to a collection of type A
@@ -55,9 +58,6 @@ __all__ = [
     "ArtifactNotLoggedError",
     "ArtifactStatusError",
     "AuthenticationError",
-    "PermissionDeniedError",
-    "TooLargeError",
-    "UnreachableError",
     "BlobNotFoundError",
     "CollectionTypeError",
     "CommError",
@@ -76,9 +76,12 @@ __all__ = [
     "ObjectNotFoundError",
     "PendingTimeoutError",
     "PendingVersionError",
+    "PermissionDeniedError",
     "QuireError",
     "ReferenceChangedError",
     "StoreError",
+    "TooLargeError",
+    "UnreachableError",
     "UnsafeFolderError",
     "UnsupportedError",
     "UsageError",

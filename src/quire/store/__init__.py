@@ -141,7 +141,8 @@ def open_store(location: str | os.PathLike[str] | None = None) -> Store:
     where = store_location(location)
     scheme = scheme_of(where)
     if scheme in WHOLE_STORES.schemes():
-        # keyed by the API key too: another key is another caller (kept in memory only)
+        # keyed by the API key too: a server answers each key as another caller (the key
+        # stays in this process's memory)
         return STORES.get((os.getpid(), where, os.environ.get("QUIRE_API_KEY", "")), lambda: _whole(where))
     remote = scheme != "file"
     blobs = os.environ.get("QUIRE_BLOBS", "") if remote else ""
@@ -178,7 +179,7 @@ def _remote(url: str, blobs: str) -> Store:
 
 
 def _whole(url: str) -> Store:
-    """A store whose one URL names its catalog and its blobs: a ``quire server``."""
+    """A store whose one URL names its catalog and its blobs (see ``register_store``)."""
     catalog, objects = WHOLE_STORES.factory(url)(url)
     store = Store(url, catalog, BlobStore(objects), location=url)
     _checked(store, url)

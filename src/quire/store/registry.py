@@ -99,8 +99,8 @@ class Registry(Generic[F]):
 PLUGINS = Plugins()
 OBJECT_STORES: Registry[ObjectStoreFactory] = Registry("object store", PLUGINS, "file:///path")
 CATALOGS: Registry[CatalogFactory] = Registry("catalog", PLUGINS, "a directory")
-#: schemes whose URL names a whole store (``http``, ``https``: a ``quire server``); a
-#: location of one needs no ``QUIRE_BLOBS``
+#: schemes whose URL names a whole store (a server's, whose one location holds both its
+#: catalog and its blobs); a location of one needs no ``QUIRE_BLOBS``
 WHOLE_STORES: Registry[StoreFactory] = Registry("store", PLUGINS, "a directory")
 
 
@@ -158,21 +158,9 @@ def _postgres_catalog(url: str) -> Catalog:
     return SQLCatalog(postgres_engine(url))
 
 
-def _server(url: str) -> tuple[Catalog, ObjectStore]:
-    try:
-        from .http import connect  # httpx: loaded when a server's store opens
-    except ImportError as exc:
-        from ..errors import MissingExtraError
-
-        raise MissingExtraError(f"a store at {url} (a Quire server): {exc}", "server") from None
-    return connect(url)
-
-
 register_object_store("file", _local_objects)
 for _scheme in ("s3", "gs", "az"):
     register_object_store(_scheme, _cloud_objects)
 register_catalog("file", _embedded_catalog)
 for _scheme in ("postgresql", "postgresql+psycopg", "postgres"):
     register_catalog(_scheme, _postgres_catalog)
-for _scheme in ("http", "https"):
-    register_store(_scheme, _server)

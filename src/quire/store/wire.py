@@ -106,8 +106,8 @@ ERRORS: dict[str, type[errors.QuireError]] = {
 
 #: HTTP status by error class: the first entry the error is an instance of wins
 _STATUS: list[tuple[type[BaseException], int]] = [
+    (errors.PermissionDeniedError, 403),  # before its base class, AuthenticationError
     (errors.AuthenticationError, 401),
-    (errors.PermissionDeniedError, 403),
     (errors.ObjectNotFoundError, 404),
     (errors.ArtifactNotFoundError, 404),
     (errors.MovedOnError, 409),

@@ -1,5 +1,0 @@
-"""catalog_api"""
-
-from fastapi import APIRouter
-
-router = APIRouter()

@@ -1,5 +1,0 @@
-"""meta_api"""
-
-from fastapi import APIRouter
-
-router = APIRouter()

@@ -1,5 +1,0 @@
-"""objects_api"""
-
-from fastapi import APIRouter
-
-router = APIRouter()

@@ -1,1 +1,0 @@
-"""``HTTPCatalog``: the Catalog protocol, one request per verb to ``quire server``."""

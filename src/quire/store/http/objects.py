@@ -1,1 +1,0 @@
-"""``HTTPObjects``: the ObjectStore protocol over ``quire server``'s object routes."""
