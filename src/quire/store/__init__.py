@@ -140,7 +140,7 @@ def open_store(location: str | os.PathLike[str] | None = None) -> Store:
     """Open (creating when needed) the store at ``location``; one instance per process."""
     where = store_location(location)
     scheme = scheme_of(where)
-    if scheme in WHOLE_STORES.schemes():
+    if scheme in WHOLE_STORES:
         # keyed by the API key too: a server answers each key as another caller (the key
         # stays in this process's memory)
         return STORES.get((os.getpid(), where, os.environ.get("QUIRE_API_KEY", "")), lambda: _whole(where))

@@ -80,6 +80,10 @@ class Registry(Generic[F]):
             raise ValueError(f"a scheme is lowercase and has no '://' (e.g. 's3'), not {scheme!r}")
         self._factories[scheme] = factory
 
+    def __contains__(self, scheme: object) -> bool:
+        """Whether ``scheme`` is registered (no entry point is loaded to find out)."""
+        return scheme in self._factories
+
     def schemes(self) -> list[str]:
         """The registered schemes, sorted."""
         return sorted(self._factories)

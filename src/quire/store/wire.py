@@ -1,4 +1,4 @@
-"""The wire format shared by ``quire server`` and its client backend (``quire.store.http``).
+"""The wire format of the server's HTTP API, shared by the server and its client backend.
 
 Values cross as JSON. The catalog's plain records (the dataclasses of
 :mod:`quire.store.catalog`, and :class:`~quire.store.objects.ObjectInfo`) are tagged with
