@@ -162,9 +162,17 @@ def _postgres_catalog(url: str) -> Catalog:
     return SQLCatalog(postgres_engine(url))
 
 
+def _server(url: str) -> tuple[Catalog, ObjectStore]:
+    from .http import connect  # httpx: loaded when a server's store opens
+
+    return connect(url)
+
+
 register_object_store("file", _local_objects)
 for _scheme in ("s3", "gs", "az"):
     register_object_store(_scheme, _cloud_objects)
 register_catalog("file", _embedded_catalog)
 for _scheme in ("postgresql", "postgresql+psycopg", "postgres"):
     register_catalog(_scheme, _postgres_catalog)
+for _scheme in ("http", "https"):
+    register_store(_scheme, _server)

@@ -1,0 +1,5 @@
+"""catalog_api"""
+
+from fastapi import APIRouter
+
+router = APIRouter()

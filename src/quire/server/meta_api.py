@@ -1,0 +1,5 @@
+"""meta_api"""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""objects_api"""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""``HTTPCatalog``: the Catalog protocol, one request per verb to ``quire server``."""

@@ -1,0 +1,1 @@
+"""``HTTPObjects``: the ObjectStore protocol over ``quire server``'s object routes."""

@@ -1,0 +1,99 @@
+"""One connection to a Quire server: the base URL, the API key, error translation."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ...errors import CommError, UnreachableError
+from .. import wire
+
+#: seconds to wait for a server's answer (a commit's transaction or a pack's upload)
+TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=300.0, pool=60.0)
+
+
+def credentials_file() -> Path:
+    """Where ``quire login`` keeps API keys (mode 0600): ``$QUIRE_CONFIG_DIR`` else
+    ``~/.config/quire``, file ``credentials.json`` (``{"<server url>": "<key>"}``)."""
+    base = os.environ.get("QUIRE_CONFIG_DIR") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "quire"
+    )
+    return Path(base) / "credentials.json"
+
+
+def server_url(url: str) -> str:
+    """``url`` in the one form keys are saved under: no trailing slash."""
+    return url.rstrip("/")
+
+
+def api_key(url: str) -> str | None:
+    """The API key for the server at ``url``: ``$QUIRE_API_KEY``, else the one saved by
+    ``quire login``, else None (every call then answers 401)."""
+    if os.environ.get("QUIRE_API_KEY"):
+        return os.environ["QUIRE_API_KEY"]
+    try:
+        saved = json.loads(credentials_file().read_text())
+    except (OSError, ValueError):
+        return None
+    key = saved.get(server_url(url)) if isinstance(saved, dict) else None
+    return key if isinstance(key, str) else None
+
+
+class Session:
+    """Requests to one server with one key; every failure is a Quire error."""
+
+    def __init__(self, url: str, key: str | None, client: httpx.Client | None = None) -> None:
+        self.url = server_url(url)  #: the server, fit to show (it holds no secret)
+        self._key = key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        if client is None:
+            client = httpx.Client(base_url=self.url, timeout=TIMEOUT, follow_redirects=False)
+        client.headers.update(headers)
+        self.client = client
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request to ``path`` (under the server's URL) and return its answer;
+        an error answer is raised as the Quire error it carries."""
+        try:
+            answer = self.client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise UnreachableError(f"could not reach the Quire server at {self.url}: {exc}") from None
+        if answer.status_code >= 400:
+            raise self.error(answer)
+        return answer
+
+    def stream(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``client.stream`` (a context manager of the answer), errors raised as Quire errors
+        by the caller's :meth:`check`."""
+        return self.client.stream(method, path, **kwargs)
+
+    def check(self, answer: httpx.Response) -> httpx.Response:
+        """``answer``, or the Quire error it carries (reading a streamed body first)."""
+        if answer.status_code >= 400:
+            answer.read()
+            raise self.error(answer)
+        return answer
+
+    def error(self, answer: httpx.Response) -> CommError | Exception:
+        """The Quire error an error answer carries."""
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        exc = wire.error_from(body, answer.status_code)
+        if body is None and answer.status_code == 503:
+            return UnreachableError(f"the Quire server at {self.url} is unavailable (HTTP 503)")
+        return exc
+
+    def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
+        """Run the catalog verb ``verb`` on the server and return its decoded result."""
+        body = {"args": wire.encode(list(args)), "kwargs": wire.encode(kwargs)}
+        answer = self.request("POST", f"{wire.API}/catalog/{verb}", json=body)
+        return wire.decode(answer.json()["result"])
+
+    def close(self) -> None:
+        self.client.close()
