@@ -11,7 +11,6 @@ the builtin a caller would already catch (``KeyError`` for things not found,
         ├── CommError                        the store (W&B: the server) failed or said no
         │   ├── AuthenticationError          a server got no valid API key (HTTP 401)
         │   │   └── PermissionDeniedError (PermissionError)  the key may not do that (HTTP 403)
-        │   ├── UnreachableError (ConnectionError)  a server, or the store behind it, is down (503)
         │   ├── ArtifactNotFoundError (KeyError)   no such collection, version, alias or entry
         │   │   ├── EntryNotFoundError (FileNotFoundError)  no such path in an artifact
         │   │   └── ObjectNotFoundError      a stored object is missing
@@ -19,6 +18,7 @@ the builtin a caller would already catch (``KeyError`` for things not found,
         │   └── StoreError (OSError)         store missing, unwritable, unreachable
         │       ├── ConcurrentGCError        a gc deleted blobs while a commit was prepared
         │       ├── UnsafeFolderError        a staging folder is a symlink or not private
+        │       ├── UnreachableError (ConnectionError)  a server, or the catalog behind it, is down (503)
         │       ├── CommitOutcomeUnknownError  the catalog went away before it answered a commit
         │       ├── DamagedIndexError        a blob not found, maybe in a pack whose index is damaged
         │       ├── MovedOnError             a compare-and-swap commit lost the race
@@ -124,10 +124,6 @@ class AuthenticationError(CommError):
 class PermissionDeniedError(AuthenticationError, PermissionError):
     """A Quire server refused the call: the API key lacks the scope, or is limited to
     other projects (HTTP 403). Nothing was changed."""
-
-
-class UnreachableError(CommError, ConnectionError):
-    """The server, or the store behind it, could not be reached (HTTP 503, or no answer)."""
 
 
 class UsageError(QuireError):
@@ -250,6 +246,10 @@ class CorruptBlobError(QuireError):
 
 class StoreError(CommError, OSError):
     """The store cannot be opened, written or reached."""
+
+
+class UnreachableError(StoreError, ConnectionError):
+    """A server, or the catalog behind one, could not be reached (HTTP 503, or no answer)."""
 
 
 class ReferenceChangedError(StoreError, ValueError):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ..errors import PermissionDeniedError
-from ..store.keys import SCOPES, Scope
+from ..errors import AuthenticationError, PermissionDeniedError
+from ..store.keys import SCOPES, KeyRing, Scope
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,19 @@ class Caller:
 
 def caller(request: Request) -> Caller:
     """The caller of ``request`` (a FastAPI dependency): its ``Authorization: Bearer``
-    key looked up in the key ring of the store behind the server; ``AuthenticationError``
+    key looked up in the key ring of the store behind the server, on every request (a
+    revoked key stops working at once, on every replica); ``AuthenticationError``
     (HTTP 401) without a live key. The key itself is never logged or echoed."""
-    raise NotImplementedError("issue 14, part keys")
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise AuthenticationError(
+            "this Quire server needs an API key: send it as 'Authorization: Bearer <key>' "
+            "(QUIRE_API_KEY, or `quire login URL`)"
+        )
+    ring: KeyRing = request.app.state.keys
+    record = ring.key_for(key.strip())
+    if record is None:
+        raise AuthenticationError("the API key is not valid on this server (wrong, or revoked)")
+    found = Caller(record.id, record.scope, record.project)
+    request.state.key_id = record.id  # for the request log
+    return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,14 @@ from .. import wire
 
 #: seconds to wait for a server's answer (a commit's transaction or a pack's upload)
 TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=300.0, pool=60.0)
+ATTEMPTS = 5  #: tries of a request that could not be sent or lost its answer
+BACKOFF = (0.2, 0.5, 1.0, 2.0)  #: seconds before each next try
+#: catalog verbs not sent twice: a second one would fail where the first succeeded
+ONCE = frozenset({"create_project", "begin_sweep"})
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def credentials_file() -> Path:
@@ -48,23 +57,30 @@ class Session:
 
     def __init__(self, url: str, key: str | None, client: httpx.Client | None = None) -> None:
         self.url = server_url(url)  #: the server, fit to show (it holds no secret)
-        self._key = key
+        self._info: dict[str, Any] | None = None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         if client is None:
             client = httpx.Client(base_url=self.url, timeout=TIMEOUT, follow_redirects=False)
         client.headers.update(headers)
         self.client = client
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
         """Send one request to ``path`` (under the server's URL) and return its answer;
-        an error answer is raised as the Quire error it carries."""
-        try:
-            answer = self.client.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise UnreachableError(f"could not reach the Quire server at {self.url}: {exc}") from None
-        if answer.status_code >= 400:
-            raise self.error(answer)
-        return answer
+        an error answer is raised as the Quire error it carries. A request that could not
+        be sent, or whose answer was lost, is sent again a few times when ``retry`` (every
+        call of the API is safe to repeat but the ones that say otherwise)."""
+        for attempt in range(ATTEMPTS):
+            try:
+                answer = self.client.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if not retry or attempt == ATTEMPTS - 1 or isinstance(exc, httpx.UnsupportedProtocol):
+                    raise UnreachableError(f"could not reach the Quire server at {self.url}: {_reason(exc)}") from None
+                time.sleep(BACKOFF[attempt])
+                continue
+            if answer.status_code >= 400:
+                raise self.error(answer)
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def stream(self, method: str, path: str, **kwargs: Any) -> Any:
         """``client.stream`` (a context manager of the answer), errors raised as Quire errors
@@ -89,11 +105,19 @@ class Session:
             return UnreachableError(f"the Quire server at {self.url} is unavailable (HTTP 503)")
         return exc
 
-    def call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
-        """Run the catalog verb ``verb`` on the server and return its decoded result."""
-        body = {"args": wire.encode(list(args)), "kwargs": wire.encode(kwargs)}
-        answer = self.request("POST", f"{wire.API}/catalog/{verb}", json=body)
+    def call(self, verb: str, args: list[Any], kwargs: dict[str, Any], runs: list[Any] | None = None) -> Any:
+        """Run the catalog verb ``verb`` on the server and return its decoded result
+        (``runs``: deferred runs the server records first)."""
+        body = {"args": wire.encode(args), "kwargs": wire.encode(kwargs), "runs": wire.encode(runs or [])}
+        answer = self.request("POST", f"{wire.API}/catalog/{verb}", json=body, retry=verb not in ONCE)
         return wire.decode(answer.json()["result"])
+
+    def info(self) -> dict[str, Any]:
+        """What ``GET /api/v1/store`` says: the catalog's id, the caller's key (id, scope,
+        project), the server's request limit; asked once per session."""
+        if self._info is None:
+            self._info = self.request("GET", f"{wire.API}/store").json()
+        return self._info
 
     def close(self) -> None:
         self.client.close()

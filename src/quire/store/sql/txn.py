@@ -20,7 +20,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ...errors import CommitOutcomeUnknownError, QuireError, StoreError, ValidationError
+from ...errors import CommitOutcomeUnknownError, QuireError, StoreError, UnreachableError, ValidationError
 from ..catalog import RunRecord
 from . import runs as run_rows
 
@@ -220,7 +220,7 @@ class Transactions:
         if isinstance(exc, sa_exc.DataError):  # a value the database cannot hold
             return ValidationError(f"the catalog at {self.url} refused a value: {reason}")
         if not self.is_sqlite and is_disconnect(exc):
-            return StoreError(
+            return UnreachableError(
                 f"cannot reach the catalog at {self.url}: {reason.removeprefix('connection failed: ')}; "
                 "check QUIRE_STORE and that the PostgreSQL server is running"
             )
