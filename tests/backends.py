@@ -209,12 +209,20 @@ def open_postgres_catalog(postgres_url: str) -> Iterator[Callable[[], object]]:
 # -- both kinds of store ------------------------------------------------------------------
 
 
-@pytest.fixture(params=["embedded", pytest.param("postgres+s3", marks=[pytest.mark.postgres, pytest.mark.s3])])
+@pytest.fixture(
+    params=["embedded", pytest.param("postgres+s3", marks=[pytest.mark.postgres, pytest.mark.s3]), "server"]
+)
 def store_kind(request: pytest.FixtureRequest, _isolated: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run the test on the embedded store, then on PostgreSQL + S3 (``QUIRE_STORE`` /
-    ``QUIRE_BLOBS`` set accordingly, the S3 variables too, as a team would set them)."""
+    """Run the test on the embedded store, on PostgreSQL + S3 (``QUIRE_STORE`` /
+    ``QUIRE_BLOBS`` set accordingly, the S3 variables too, as a team would set them), and
+    through a Quire server over an embedded store (``QUIRE_STORE=http://…`` and an admin
+    key in ``QUIRE_API_KEY``; the server in process, see ``tests/servers.py``)."""
     if request.param == "embedded":
         yield "embedded"
+        return
+    if request.param == "server":
+        request.getfixturevalue("server_store")
+        yield "server"
         return
     url = request.getfixturevalue("postgres_url")
     bucket = request.getfixturevalue("s3_bucket")

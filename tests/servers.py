@@ -64,7 +64,7 @@ class InProcessServer:
         """What the ``http`` scheme opens while this server is registered."""
         from quire.store.http import connect
 
-        return connect(url, client=self.client())
+        return connect(url, client=self.client)
 
 
 @pytest.fixture

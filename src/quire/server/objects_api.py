@@ -33,7 +33,7 @@ from ..errors import (
     TooLargeError,
     ValidationError,
 )
-from ..store import Store, wire
+from ..store import OWNER_KEY, Store, wire
 from ..store.objects import ObjectStore
 from ..store.packs import IDX_ROW, check_covers, index_body, pack_of, parse_mark
 from .auth import Caller, caller
@@ -67,7 +67,7 @@ def list_objects(
         check_key(prefix.rstrip("/") or "x")
     found = []
     for info in _objects(request).list(prefix):
-        if info.key.startswith(RESERVED) or (after and info.key <= after):
+        if info.key.startswith(RESERVED) or info.key == OWNER_KEY or (after and info.key <= after):
             continue
         found.append(info)
     found.sort(key=lambda info: info.key)
@@ -186,7 +186,10 @@ def _verify_and_store(store: Store, key: str, kind: str, tmp: Path, digest: str,
     objects = store.blobs.objects
     if kind == "blob":
         if digest != digest_of_blob(key):
-            raise ValidationError(f"the body does not hash to the digest {key} names (it hashes to {digest}); nothing was stored")
+            raise ValidationError(
+                f"the body does not hash to the digest {key} names (it hashes to {digest}: the file changed "
+                "since it was hashed, or was damaged on the way); nothing was stored"
+            )
     elif kind == "index":
         _check_index(objects, key, tmp)
     elif kind == "mark":

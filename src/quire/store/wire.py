@@ -3,7 +3,7 @@
 Values cross as JSON. The catalog's plain records (the dataclasses of
 :mod:`quire.store.catalog`, and :class:`~quire.store.objects.ObjectInfo`) are tagged with
 their class name, so the client gets back the very records a local catalog returns;
-tuples, sets and bytes are tagged too, and a dict whose keys would look like a tag is
+tuples, sets, bytes and the floats JSON lacks (NaN, infinities) are tagged too, and a dict whose keys would look like a tag is
 wrapped. Only the classes in :data:`RECORDS` are ever built from a message: a record name
 outside it is refused, never looked up.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import math
 from typing import Any
 
 from .. import errors
@@ -33,7 +34,7 @@ RECORDS: dict[str, type] = {
 }
 RECORDS[ObjectInfo.__name__] = ObjectInfo
 
-_TAGS = ("$r", "$t", "$s", "$b", "$d")
+_TAGS = ("$r", "$t", "$s", "$b", "$d", "$f", "$x")
 
 
 class WireError(errors.ValidationError):
@@ -42,6 +43,8 @@ class WireError(errors.ValidationError):
 
 def encode(value: Any) -> Any:
     """``value`` as JSON-able data (records, tuples, sets and bytes tagged)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$f": repr(value)}  # JSON has no NaN or infinity; a run's summary may
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -62,7 +65,21 @@ def encode(value: Any) -> Any:
             raise TypeError("only dicts with str keys cross the wire")
         body = {k: encode(v) for k, v in value.items()}
         return {"$d": body} if any(k in _TAGS for k in value) else body
-    raise TypeError(f"a {type(value).__name__} does not cross the wire")
+    # Not JSON: sent as what it is, so the catalog behind refuses it with the very error a
+    # local catalog gives (it checks the values it stores; see Opaque)
+    return {"$x": type(value).__name__}
+
+
+class Opaque:
+    """A value that could not cross the wire (an ``object()`` in a run's summary, say),
+    standing for it on the server: no catalog stores it, each refuses it as it would the
+    value itself."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<a {self.kind} that JSON cannot hold>"
 
 
 def decode(data: Any) -> Any:
@@ -90,6 +107,12 @@ def decode(data: Any) -> Any:
             return {decode(v) for v in data["$s"]}
         if tag == "$b":
             return base64.b64decode(data["$b"], validate=True)
+        if tag == "$x":
+            return Opaque(str(data["$x"])[:60])
+        if tag == "$f":
+            if data["$f"] not in ("nan", "inf", "-inf"):
+                raise WireError(f"{data['$f']!r:.40} is not a number the wire tags")
+            return float(data["$f"])
         return {k: decode(v) for k, v in data["$d"].items()}
     except WireError:
         raise

@@ -11,6 +11,7 @@ on the client exactly as on any other backend: the server adds no semantics of i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .session import Session, api_key
@@ -24,9 +25,11 @@ if TYPE_CHECKING:
 __all__ = ["Session", "api_key", "connect"]
 
 
-def connect(url: str, key: str | None = None, client: httpx.Client | None = None) -> tuple[Catalog, ObjectStore]:
+def connect(
+    url: str, key: str | None = None, client: Callable[[], httpx.Client] | None = None
+) -> tuple[Catalog, ObjectStore]:
     """The catalog and the object store of the server at ``url``, over one session
-    (``client``: an ``httpx.Client`` to send through, e.g. an in-process test client)."""
+    (``client()``: makes the ``httpx.Client`` to send through, e.g. an in-process one)."""
     from .catalog import HTTPCatalog
     from .objects import HTTPObjects
 

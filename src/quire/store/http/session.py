@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +57,26 @@ def api_key(url: str) -> str | None:
 class Session:
     """Requests to one server with one key; every failure is a Quire error."""
 
-    def __init__(self, url: str, key: str | None, client: httpx.Client | None = None) -> None:
+    def __init__(self, url: str, key: str | None, client: Callable[[], httpx.Client] | None = None) -> None:
+        """``client()`` makes the ``httpx.Client`` to send through (default: one to ``url``;
+        a test passes one whose transport calls an app in process)."""
         self.url = server_url(url)  #: the server, fit to show (it holds no secret)
         self._info: dict[str, Any] | None = None
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        if client is None:
-            client = httpx.Client(base_url=self.url, timeout=TIMEOUT, follow_redirects=False)
-        client.headers.update(headers)
-        self.client = client
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._make = client or (lambda: httpx.Client(base_url=self.url, timeout=TIMEOUT))
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> httpx.Client:
+        """The connection pool, opened on first use (again after :meth:`close`)."""
+        with self._lock:
+            if self._client is None:
+                client = self._make()
+                client.follow_redirects = False  # a presigned URL is fetched without the key
+                client.headers.update(self._headers)
+                self._client = client
+            return self._client
 
     def request(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
         """Send one request to ``path`` (under the server's URL) and return its answer;
@@ -120,4 +134,8 @@ class Session:
         return self._info
 
     def close(self) -> None:
-        self.client.close()
+        """Close the connections (they reopen on next use)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
