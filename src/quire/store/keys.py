@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from ..errors import StoreError
+
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
 
@@ -51,4 +53,15 @@ class KeyRing(Protocol):
 def key_ring(catalog: object) -> KeyRing:
     """The key ring of ``catalog`` (the SQL catalog keeps one in its ``api_keys`` table);
     ``StoreError`` for a catalog that cannot hold keys."""
-    raise NotImplementedError("issue 14, part keys")
+    # Imported here: SQLAlchemy loads only once a SQL catalog is open (one is, if it
+    # is a SQLCatalog), and quire.store.sql imports this module.
+    from .sql import SQLCatalog
+    from .sql.keys import SQLKeyRing
+
+    if isinstance(catalog, SQLCatalog):
+        return SQLKeyRing(catalog.tx, catalog.url)
+    shown = getattr(catalog, "url", type(catalog).__name__)
+    raise StoreError(
+        f"the catalog {shown} cannot hold API keys (only a SQL catalog, SQLite or PostgreSQL, "
+        "keeps a key ring): serve a store whose catalog is a directory or a postgresql:// URL"
+    )

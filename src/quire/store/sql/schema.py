@@ -195,6 +195,20 @@ identity = sa.Table(
     sa.Column("created_at", sa.String(32), nullable=False),
 )
 
+# API keys of ``quire server`` (see quire.store.keys): only a key's hash is kept, never the
+# key, so a copy of the catalog lets no one call the server.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # public: what `key ls` shows and logs name
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),  # sha256 hex of the whole key
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("project", sa.String(128)),  # the one project it may reach; None: all
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("revoked_at", sa.String(32)),
+)
+
 migrations_table = sa.Table(
     "migrations",
     metadata,
@@ -285,6 +299,11 @@ def _listing_index(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_aliases_version_id ON aliases (version_id)"))
 
 
+def _api_keys(conn: sa.Connection) -> None:
+    # The server's key ring. A catalog made since (by 0001) has the table already.
+    api_keys.create(conn, checkfirst=True)
+
+
 #: Applied in order, each once, each recorded by name in ``migrations``. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _initial),
@@ -294,4 +313,5 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0005_glossary", _glossary),
     ("0006_wandb_surface", _wandb_surface),
     ("0007_listing_index", _listing_index),
+    ("0008_api_keys", _api_keys),
 ]
