@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from ..errors import UsageError
-from ..files import write_atomic, write_all
+from ..files import write_all, write_atomic
 
 
 def _saved(path: Path) -> dict[str, str]:

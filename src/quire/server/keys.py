@@ -25,7 +25,8 @@ def init_admin(location: Location) -> tuple[str, KeyRecord]:
     its record; ``UsageError`` if a live admin key exists already (two inits at once
     may both make one: each is a working admin key, and ``key ls`` shows both)."""
     ring = _ring(location)
-    live = [record.id for record in ring.keys() if record.scope == "admin" and record.revoked_at is None]
+    records = ring.keys()
+    live = [record.id for record in records if record.scope == "admin" and record.revoked_at is None]
     if live:
         raise UsageError(
             f"the store has an admin key already ({', '.join(live)}); "
@@ -34,9 +35,7 @@ def init_admin(location: Location) -> tuple[str, KeyRecord]:
     return ring.create_key("admin", label="made by quire server init")
 
 
-def create_key(
-    location: Location, scope: Scope, project: str | None = None, label: str = ""
-) -> tuple[str, KeyRecord]:
+def create_key(location: Location, scope: Scope, project: str | None = None, label: str = "") -> tuple[str, KeyRecord]:
     """Make a key of ``scope`` (limited to ``project``, if given): the key and its record."""
     return _ring(location).create_key(scope, project, label)
 
