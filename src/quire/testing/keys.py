@@ -24,7 +24,7 @@ from collections.abc import Callable
 import pytest
 
 from quire.errors import ArtifactNotFoundError, ValidationError
-from quire.store.keys import KeyRecord, KeyRing
+from quire.store.keys import SCOPES, KeyRecord, KeyRing
 
 OpenKeyRing = Callable[[], KeyRing]
 #: everything a key ring stored, as text (its tables' rows, its files)
@@ -118,7 +118,7 @@ class KeyRingTests:
             assert key not in shown and secret not in shown
 
     def test_storage_holds_no_key_and_no_secret(self, key_ring: KeyRing, key_ring_backdoor: KeyRingBackdoor) -> None:
-        made = [key_ring.create_key(scope) for scope in ("read", "write", "admin")]
+        made = [key_ring.create_key(scope) for scope in SCOPES]
         stored = key_ring_backdoor()
         for key, record in made:
             assert record.id in stored  # the backdoor sees the keys' rows...
@@ -197,7 +197,7 @@ class KeyRingTests:
         assert [record.revoked_at for record in listed] == [None]
 
     def test_keys_lists_oldest_first_with_the_revoked_ones(self, key_ring: KeyRing, open_key_ring: OpenKeyRing) -> None:
-        made = [key_ring.create_key(scope, label=str(i))[1] for i, scope in enumerate(("read", "write", "admin"))]
+        made = [key_ring.create_key(scope, label=str(i))[1] for i, scope in enumerate(SCOPES)]
         key_ring.revoke_key(made[1].id)
         listed = open_key_ring().keys()
         assert [r.id for r in listed] == [r.id for r in made]
