@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from quire.errors import StoreError
-from quire.store.keys import KeyRing, key_ring
-from quire.store.sql import SQLCatalog
+from quire.store.keys import KeyRing
+from quire.store.keys import key_ring as key_ring_of
+from quire.store.sql import SQLCatalog, schema
 from quire.store.sql.keys import SQLKeyRing
 from quire.testing import KeyRingTests
 from quire.testing.keys import secret_of
@@ -29,7 +30,7 @@ class SQLKeyRingTests(KeyRingTests):
 
     @pytest.fixture
     def open_key_ring(self, open_catalog: Callable[[], SQLCatalog]) -> Callable[[], KeyRing]:
-        return lambda: key_ring(open_catalog())
+        return lambda: key_ring_of(open_catalog())
 
     @pytest.fixture
     def key_ring_backdoor(self, open_catalog: Callable[[], SQLCatalog]) -> Callable[[], str]:
@@ -51,6 +52,17 @@ class SQLKeyRingTests(KeyRingTests):
         secret = secret_of(key, record)
         assert len(secret) >= 32  # token_urlsafe(24): 192 bits
         assert not any(secret in str(value) for value in row.values())
+
+    def test_a_catalog_of_0007_gets_the_api_keys_table(
+        self, key_ring: KeyRing, open_catalog: Callable[[], SQLCatalog]
+    ) -> None:
+        key_ring.keys()
+        with open_catalog().engine.begin() as conn:  # back to what 0007 left
+            conn.execute(sa.text("DROP TABLE api_keys"))
+            conn.execute(schema.migrations_table.delete().where(schema.migrations_table.c.name == "0008_api_keys"))
+        reopened = key_ring_of(open_catalog())
+        key, record = reopened.create_key("admin")
+        assert reopened.key_for(key) == record
 
     def test_a_key_whose_row_is_deleted_is_refused(
         self, key_ring: KeyRing, open_catalog: Callable[[], SQLCatalog]
@@ -80,4 +92,4 @@ def test_a_catalog_that_is_not_sql_holds_no_keys() -> None:
         url = "toy://catalog"
 
     with pytest.raises(StoreError, match="toy://catalog cannot hold API keys"):
-        key_ring(Elsewhere())
+        key_ring_of(Elsewhere())
