@@ -14,7 +14,7 @@ import typer
 
 import quire
 
-from . import artifact, cache, demo, gc, store
+from . import artifact, cache, demo, gc, login, server, store
 from .common import QuireGroup, Settings
 
 app = typer.Typer(
@@ -32,6 +32,8 @@ app.add_typer(artifact.app, name="artifact")
 app.add_typer(cache.app, name="cache")
 app.command("demo")(demo.demo)
 app.command("gc")(gc.gc)
+app.command("login")(login.login)
+app.add_typer(server.app, name="server")
 app.add_typer(store.app, name="store")
 
 

@@ -100,7 +100,10 @@ WANDB: dict[str, Row] = {
     "log": S,
     "log_artifact": S,
     "log_model": S,
-    "login": ok("returns True: a Quire store needs no login (QUIRE_STORE says where it is)"),
+    "login": ok(
+        "with host= (a Quire server's URL), saves key= for it in the credentials file (mode 0600); "
+        "without host, returns True: a store opened directly needs no login"
+    ),
     "mark_preempting": no("W&B's preemption signal for its server; resume with init(id=..., resume='allow')"),
     "patched": _INTERNAL,
     "pin_config_keys": _CHARTS,

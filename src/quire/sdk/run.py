@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import string
+import sys
 import tempfile
 import time
 import warnings
@@ -30,7 +31,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..core.names import DEFAULT_PROJECT, check_metadata, check_name, check_run_id, check_text, parse_address
-from ..errors import ArtifactNotFoundError, ValidationError
+from ..errors import ArtifactNotFoundError, UsageError, ValidationError
 from ..store import Store, open_store
 from ..store.catalog import RUN_TEXT_LIMIT, HistoryRow, RunRecord, VersionRecord, now
 from . import compat
@@ -942,9 +943,53 @@ def define_metric(name: str, **kwargs: Any) -> Metric:
     return _current("define_metric()").define_metric(name, **kwargs)
 
 
-def login(*_: Any, **__: Any) -> bool:
-    """True: a Quire store needs no login (``key``, ``relogin``, ``host`` ... accepted)."""
+def login(
+    anonymous: str | None = None,
+    key: str | None = None,
+    relogin: bool | None = None,
+    host: str | None = None,
+    force: bool | None = None,
+    timeout: int | None = None,
+    verify: bool = False,
+    referrer: str | None = None,
+) -> bool:
+    """Save ``key`` as the API key for the Quire server at ``host`` (``http(s)://…``),
+    for a store there (``QUIRE_STORE=host``) to send; True.
+
+    Without ``key``, asks for it with hidden input when stdin is a terminal. Without
+    ``host``, nothing is saved: a store opened directly needs no login (``anonymous``,
+    ``relogin``, ``force``, ``timeout`` and ``referrer`` are accepted as W&B's are).
+    ``verify=True`` is refused: the key would be saved without the check it asks for.
+    """
+    if host is None:
+        return True
+    if not isinstance(host, str) or not host.startswith(("http://", "https://")):
+        raise ValidationError(f"invalid server {host!r:.80}: give its URL, http://… or https://…")
+    if verify:
+        raise UsageError(
+            f"login(verify=True) cannot check a key with {host} yet; log in without verify "
+            "(the server refuses a wrong key on the first call)"
+        )
+    if key is None:
+        key = _ask_key(host)
+    key = key.strip() if isinstance(key, str) else key
+    if not isinstance(key, str) or not key or any(c.isspace() for c in key):
+        raise ValidationError(f"invalid API key for {host}: a key is one word, as `quire server key create` printed it")
+    from .credentials import save_key
+
+    save_key(host, key)
     return True
+
+
+def _ask_key(host: str) -> str:
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"no API key given for {host}, and stdin is not a terminal to ask for one: "
+            "pass it (quire.login(key=..., host=...), or quire login URL --key KEY)"
+        )
+    import getpass
+
+    return getpass.getpass(f"API key for {host} (hidden): ")
 
 
 class PreInit:

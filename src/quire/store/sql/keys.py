@@ -130,9 +130,7 @@ class SQLKeyRing:
 
         def revoke(conn: sa.Connection) -> KeyRecord:
             keys = t.api_keys
-            conn.execute(
-                keys.update().where(keys.c.id == key_id, keys.c.revoked_at.is_(None)).values(revoked_at=now())
-            )
+            conn.execute(keys.update().where(keys.c.id == key_id, keys.c.revoked_at.is_(None)).values(revoked_at=now()))
             row = conn.execute(sa.select(keys).where(keys.c.id == key_id)).first()
             if row is None:
                 have = list(conn.scalars(sa.select(keys.c.id).order_by(keys.c.created_at, keys.c.id)))
