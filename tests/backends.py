@@ -216,12 +216,12 @@ def store_kind(request: pytest.FixtureRequest, _isolated: None, monkeypatch: pyt
     """Run the test on the embedded store, on PostgreSQL + S3 (``QUIRE_STORE`` /
     ``QUIRE_BLOBS`` set accordingly, the S3 variables too, as a team would set them), and
     through a Quire server over an embedded store (``QUIRE_STORE=http://…`` and an admin
-    key in ``QUIRE_API_KEY``; the server in process, see ``tests/servers.py``)."""
+    key in ``QUIRE_API_KEY``; a real server process, see ``tests/servers.py``)."""
     if request.param == "embedded":
         yield "embedded"
         return
     if request.param == "server":
-        request.getfixturevalue("server_store")
+        request.getfixturevalue("served_store")
         yield "server"
         return
     url = request.getfixturevalue("postgres_url")

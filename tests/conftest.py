@@ -33,7 +33,7 @@ from backends import (  # noqa: F401 - fixtures for the team backends (PostgreSQ
     s3_env,
     store_kind,
 )
-from servers import server_process, server_store  # noqa: F401 - fixtures for the server backend
+from servers import served_store, server_process, server_store  # noqa: F401 - fixtures for the server backend
 from support import patience
 
 #: markers whose tests need a service (a server, a cluster): each also gets ``services``

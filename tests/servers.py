@@ -6,7 +6,9 @@
   its URL and ``QUIRE_API_KEY`` to an admin key, as a user would set them; ``key(scope,
   project)`` makes more keys.
 - ``server_process``: a real ``quire server`` subprocess on a free loopback port, over a
-  fresh embedded store (first key made by ``quire server init``, as the docs say).
+  fresh embedded store (first key made by ``quire server init``, as the docs say);
+  ``served_store`` is one in ``QUIRE_STORE`` (what ``store_kind``'s server run uses).
+- ``behind(location)``: the store behind a test server (tests that look behind a store).
 """
 
 from __future__ import annotations
@@ -83,25 +85,44 @@ def server_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[In
     quire.sdk.run.finish()
     close_stores()
     registry.register_store("http", registry._server)
+    BEHIND.pop(server.url, None)
+
+
+#: server URL → the location of the store behind it, for tests that look behind the server
+BEHIND: dict[str, str] = {}
+
+
+def behind(location: str | os.PathLike[str] | None = None) -> str:
+    """The store a test server at ``location`` (default ``$QUIRE_STORE``) serves, for a
+    test that looks behind the store; ``location`` itself when it is no test server."""
+    where = os.fspath(location if location is not None else os.environ["QUIRE_STORE"])
+    return BEHIND.get(where.rstrip("/"), where)
 
 
 class ServerProcess:
-    """A ``quire server`` subprocess on loopback, over the store at ``behind``."""
+    """A ``quire server`` subprocess on loopback, over the store at ``behind``. Its first
+    admin key comes from ``quire server init`` (``init``), or, quicker, from the key ring."""
 
-    def __init__(self, behind: str, env: dict[str, str] | None = None, *args: str) -> None:
+    def __init__(self, behind: str, env: dict[str, str] | None = None, *args: str, init: bool = True) -> None:
         self.behind = behind
         self.env = {**os.environ, **(env or {})}
         self.env.pop("QUIRE_API_KEY", None)
-        made = self.cli("server", "init", "--store", behind, "--json")
-        self.admin = json.loads(made.stdout)["key"]
+        if init:
+            self.admin = json.loads(self.cli("server", "init", "--store", behind, "--json").stdout)["key"]
+        else:
+            from quire.store import open_store
+            from quire.store.keys import key_ring
+
+            self.admin = key_ring(open_store(behind).catalog).create_key("admin")[0]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(behind + ".server.log") if "://" not in behind else Path(f"/tmp/quire-server-{self.port}.log")
         self.proc = self._start(*args)
+        BEHIND[self.url] = behind
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "quire", *args], env=self.env, capture_output=True, text=True, check=check
+            [sys.executable, "-m", "quire.cli", *args], env=self.env, capture_output=True, text=True, check=check
         )
 
     def key(self, scope: str, project: str | None = None) -> str:
@@ -112,7 +133,7 @@ class ServerProcess:
     def _start(self, *args: str) -> subprocess.Popen[bytes]:
         with open(self.log, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "quire", "server", "--store", self.behind, "--port", str(self.port), *args],
+                [sys.executable, "-m", "quire.cli", "server", "--store", self.behind, "--port", str(self.port), *args],
                 env=self.env,
                 stdout=log,
                 stderr=log,
@@ -133,6 +154,7 @@ class ServerProcess:
         self.proc = self._start(*args)
 
     def stop(self) -> None:
+        BEHIND.pop(self.url, None)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -140,6 +162,23 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@pytest.fixture
+def served_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerProcess]:
+    """A real ``quire server`` over a fresh embedded store, in ``QUIRE_STORE`` with an
+    admin key in ``QUIRE_API_KEY`` (``store_kind``'s server run: subprocesses the test
+    starts reach it too)."""
+    server = ServerProcess(str(tmp_path / "behind"), init=False)
+    monkeypatch.setenv("QUIRE_STORE", server.url)
+    monkeypatch.setenv("QUIRE_API_KEY", server.admin)
+    yield server
+    import quire.sdk.run
+    from quire.store import close_stores
+
+    quire.sdk.run.finish()
+    close_stores()
+    server.stop()
 
 
 @pytest.fixture

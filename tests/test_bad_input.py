@@ -19,6 +19,7 @@ from quire.errors import (
 )
 from quire.store import open_store
 from support import log_files
+from servers import behind
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -28,7 +29,7 @@ def store_state(store_url: str) -> dict[str, list[str]]:
 
     Writers' leases are left out: they say which processes live (an open draft that
     staged a file holds one until it is logged or dropped), not what the store holds."""
-    store = open_store(store_url)
+    store = open_store(behind(store_url))
     with store.catalog.engine.connect() as conn:
         tables = sa.MetaData()
         tables.reflect(conn)

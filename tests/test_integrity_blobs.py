@@ -26,6 +26,7 @@ from quire.store import Store, close_stores, open_store
 from quire.store.blobs import blob_key
 from quire.store.sql import schema
 from support import log_files, write_tree
+from servers import behind
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 
@@ -59,7 +60,7 @@ def test_blob_key_refuses_what_is_not_a_digest(bad: str) -> None:
 @pytest.mark.parametrize("bad", HOSTILE[:2])
 def test_a_crafted_page_entry_digest_is_refused_before_any_path(bad: str, store_url: str, tmp_path: Path) -> None:
     log_files("ds", {"a.txt": b"hello"}, tmp_path / "src")
-    store = open_store(store_url)
+    store = open_store(behind(store_url))
     point_version(store, store.blobs.put_bytes(leaf_page([["a.txt", bad, 5, None, None]])))
     artifact = quire.Api().artifact("p/ds:latest")
     with pytest.raises(InvalidDigestError, match=r"'a\.txt'"):
@@ -72,7 +73,7 @@ def test_a_crafted_page_entry_digest_is_refused_before_any_path(bad: str, store_
 @pytest.mark.parametrize("bad", HOSTILE[:2])
 def test_a_crafted_page_reference_is_refused(bad: str, store_url: str, tmp_path: Path) -> None:
     log_files("ds", {"a.txt": b"hello"}, tmp_path / "src")
-    store = open_store(store_url)
+    store = open_store(behind(store_url))
     root = pages.page_body(1, [["a.txt", bad]], pages.Totals(1, 5, 0))
     point_version(store, store.blobs.put_bytes(root))
     with pytest.raises(InvalidDigestError, match=r"page reference 'a\.txt'"):
@@ -83,7 +84,7 @@ def test_a_crafted_page_reference_is_refused(bad: str, store_url: str, tmp_path:
 @pytest.mark.parametrize("bad", HOSTILE[:2])
 def test_a_crafted_manifest_root_in_the_catalog_is_refused(bad: str, store_url: str, tmp_path: Path) -> None:
     log_files("ds", {"a.txt": b"hello"}, tmp_path / "src")
-    point_version(open_store(store_url), bad)
+    point_version(open_store(behind(store_url)), bad)
     with pytest.raises(InvalidDigestError, match="manifest"):
         quire.Api().artifact("p/ds:latest").download(tmp_path / "out")
     assert nothing_below(tmp_path / "out")
@@ -95,7 +96,7 @@ def test_a_crafted_contribution_is_refused_at_finish(store_url: str, tmp_path: P
         artifact = quire.Artifact("preds", "dataset")
         artifact.add_file(str(tmp_path / "part.txt"))
         run.upsert_artifact(artifact)
-    store = open_store(store_url)
+    store = open_store(behind(store_url))
     crafted = store.blobs.put_bytes(leaf_page([["part.txt", "../../../../etc/passwd", 15, None, None]]))
     with store.catalog.engine.begin() as conn:
         conn.execute(sa.update(schema.contributions).values(root=crafted))
@@ -111,7 +112,7 @@ def fresh(store_url: str) -> Store:
     """The store as a new process sees it: nothing of the pack indexes or pages in memory."""
     close_stores()
     pages._cache.clear()
-    return open_store(store_url)
+    return open_store(behind(store_url))
 
 
 def replace_object(store: Store, key: str, data: bytes) -> None:
@@ -139,7 +140,7 @@ FILES_B = {f"b/{i}.txt": f"file {i} of b\n".encode() * 20 for i in range(6)}
 def damaged(request: pytest.FixtureRequest, store_url: str, tmp_path: Path) -> tuple[Store, str]:
     """``a:v0`` and ``b:v0``, each in a pack of its own; then ``a``'s pack index is damaged."""
     log_files("a", FILES_A, tmp_path / "src-a")
-    store = open_store(store_url)
+    store = open_store(behind(store_url))
     (idx_a,) = index_keys(store)
     log_files("b", FILES_B, tmp_path / "src-b")
     replace_object(store, idx_a, DAMAGE[request.param](store.blobs.objects.get(idx_a)))
@@ -217,7 +218,7 @@ def test_a_corrupt_blob_heals_when_its_file_is_logged_again(
 ) -> None:
     files = {"small.txt": SMALL_BYTES, "large.bin": LARGE_BYTES, "other.txt": b"an intact neighbour"}
     log_files("ds", files, tmp_path / "src")
-    corrupt(open_store(store_url), files[f"{which}.{'txt' if which == 'small' else 'bin'}"])
+    corrupt(open_store(behind(store_url)), files[f"{which}.{'txt' if which == 'small' else 'bin'}"])
     fresh(store_url)
     artifact = quire.Api().artifact("p/ds:v0")
     with pytest.raises(CorruptBlobError, match="set aside"):
@@ -243,7 +244,7 @@ def test_verify_repair_restores_from_a_folder_by_path_then_by_digest(store_url: 
     log_files("ds", files, tmp_path / "src")
     intact = quire_cli("artifact", "verify", "p/ds", "--repair", "--from", str(tmp_path / "src"))
     assert "nothing to repair" in intact.stdout
-    store = open_store(store_url)
+    store = open_store(behind(store_url))
     corrupt(store, SMALL_BYTES)
     corrupt(store, LARGE_BYTES)
     fresh(store_url)

@@ -26,6 +26,7 @@ from quire.store import close_stores, open_store
 from quire.store.catalog import RUN_TEXT_LIMIT, RunRecord, now
 from quire.store.sql import schema as t
 from support import patience
+from servers import behind
 
 # -- 12: a commit whose answer was lost ----------------------------------------------------
 
@@ -160,12 +161,12 @@ def test_a_catalog_of_0005_gets_the_wandb_surface_and_keeps_its_data(tmp_path: P
     # version TTL and links, project info; what a catalog of before holds reads as it did.
     with quire.init(project="p", id="old-run") as run:
         v0 = run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "one"))
-    catalog = open_store().catalog
+    catalog = open_store(behind()).catalog
     before = catalog.version("p", "data")
     with catalog.engine.begin() as conn:
         _back_to_0005(conn)
     close_stores()
-    catalog = open_store().catalog  # migrates
+    catalog = open_store(behind()).catalog  # migrates
     after = catalog.version("p", "data")
     assert after == before and after.root == v0._committed_record("root").root
     assert (after.ttl, after.expires_at, after.source_id) == ("inherit", None, None)
@@ -203,13 +204,13 @@ def test_a_catalog_of_0004_gets_the_glossarys_names_and_keeps_its_data(tmp_path:
         v0 = run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "one"))
     with quire.init(project="p", group="open-one") as run:
         run.upsert_artifact(_log("preds", {"p.txt": b"pred"}, tmp_path / "two"))
-    catalog = open_store().catalog
+    catalog = open_store(behind()).catalog
     roots, [pending] = catalog.roots(), catalog.pending_versions()
     [contribution] = catalog.contributions(pending.id)
     with catalog.engine.begin() as conn:
         _back_to_0004(conn)
     close_stores()
-    catalog = open_store().catalog  # migrates
+    catalog = open_store(behind()).catalog  # migrates
     with catalog.engine.connect() as conn:
         # Every migration is recorded once (rows have no order: PostgreSQL reuses the
         # space of the rows _back_to_0004 deleted).
@@ -228,7 +229,7 @@ def test_a_catalog_of_0004_gets_the_glossarys_names_and_keeps_its_data(tmp_path:
 def test_a_run_field_too_long_for_the_catalog_is_refused_before_any_write() -> None:
     # Below the sdk's checks: the catalog itself refuses text longer than every dialect
     # holds (SQLite would keep it, PostgreSQL refuse it mid-transaction).
-    catalog = open_store().catalog
+    catalog = open_store(behind()).catalog
     for field in ("name", "group", "job_type"):
         run = RunRecord("r1", "p", None, None, None, {}, "running", now())
         setattr(run, field, "x" * (RUN_TEXT_LIMIT + 1))
@@ -291,7 +292,7 @@ def test_bad_run_field_is_refused_at_init(field: str, value: object, message: st
     assert current.state == "running" and quire.sdk.run.current_run() is current
     with current as run:
         run.log_artifact(_log("data", {"a.txt": b"alpha"}, tmp_path / "files"))
-    with open_store().catalog.engine.connect() as conn:
+    with open_store(behind()).catalog.engine.connect() as conn:
         assert list(conn.scalars(sa.select(t.runs.c.name))) == ["good"]
 
 

@@ -23,6 +23,7 @@ from quire.errors import ArtifactNotFoundError, StoreError
 from quire.store import close_stores, open_store
 from quire.store.blobs import blob_key
 from support import files_of
+from servers import behind
 
 BIG = 2 << 20  # a large blob: an object of its own, not in a pack
 
@@ -41,7 +42,7 @@ def gc_now(store_url: str) -> list[str]:
 def expire_writer_leases(store_url: str) -> None:
     """Make every writer lease run out, as it does for a process suspended longer than
     its lease (nothing to do where there are no leases)."""
-    catalog = open_store(store_url).catalog
+    catalog = open_store(behind(store_url)).catalog
     with catalog.engine.begin() as conn:
         if sa.inspect(conn).has_table("leases"):
             conn.execute(sa.text("DELETE FROM leases"))

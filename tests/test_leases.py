@@ -16,6 +16,7 @@ import quire
 from quire.core.gc import collect_garbage
 from quire.errors import StoreError
 from quire.store import open_store
+from servers import behind
 from quire.store.blobs import blob_key
 
 BIG = 2 << 20  # a large blob: an object of its own, which gc would delete by its key
@@ -34,7 +35,7 @@ def gc_now(store_url: str) -> list[str]:
 def commits(store_url: str) -> Iterator[list[str]]:
     """The write transactions committed in the block (one line per COMMIT)."""
     seen: list[str] = []
-    engine = open_store(store_url).catalog.engine
+    engine = open_store(behind(store_url)).catalog.engine
 
     def note(conn: sa.Connection) -> None:
         seen.append("commit")

@@ -26,6 +26,7 @@ import quire as wandb
 from quire.errors import ArtifactNotLoggedError, MissingExtraError, UnsupportedError, ValidationError
 from quire.sdk.media import local_files
 from quire.store import open_store
+from servers import behind
 
 RNG = np.random.default_rng(12)
 
@@ -59,7 +60,7 @@ def stored_bytes(version: quire.Artifact, path: str) -> bytes:
 
 def store_state(store_url: str) -> dict[str, list[str]]:
     """Every catalog row (writer leases aside) and every stored blob."""
-    store = open_store(store_url)
+    store = open_store(behind(store_url))
     with store.catalog.engine.connect() as conn:
         meta = sa.MetaData()
         meta.reflect(conn)

@@ -138,6 +138,9 @@ class MemoryCatalog:
     def catalog_id(self) -> str:
         return self.state.catalog_id
 
+    def handle(self) -> MemoryCatalog:
+        return MemoryCatalog(self.state)
+
     def close(self) -> None:
         pass
 
@@ -685,8 +688,9 @@ class MemoryCatalog:
             changes["finished_at"] = None if state == "running" else now()
         with self.state.lock:
             self._check_deferred()
+            if run_id not in self._deferred:
+                self.run(run_id)  # not found: raises, and the write records nothing
             self._record_deferred()
-            self.run(run_id)  # not found: raises
             self.state.runs[run_id] = replace(self.state.runs[run_id], **changes)
             return self.run(run_id)
 

@@ -16,7 +16,8 @@ import quire as wandb
 from quire.cli import app
 from quire.core.gc import collect_garbage
 from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, ValidationError
-from quire.store import Store
+from quire.store import Store, open_store
+from servers import behind
 from quire.store.sql import schema
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -36,7 +37,7 @@ def log(path: Path, name: str = "ds", ttl: object = "unset", aliases: tuple[str,
 
 def age(store: Store, vid: str, by: timedelta) -> None:
     """Make a version look ``by`` older (behind the catalog's back: the clock cannot be moved)."""
-    engine: sa.Engine = store.catalog.engine  # type: ignore[attr-defined]
+    engine: sa.Engine = open_store(behind(store.location)).catalog.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:
         made = conn.scalar(sa.select(schema.versions.c.created_at).where(schema.versions.c.id == vid))
         older = (datetime.fromisoformat(made) - by).isoformat(timespec="microseconds")

@@ -2,6 +2,10 @@
 ``quire server``, in process (its app through starlette's test client) and as a real
 subprocess on a loopback port, each over a fresh embedded store.
 
+The catalog suite runs in process only: its 120-odd tests would each start a server
+process, and what a process adds (sockets, streaming) is the object suites' to show;
+every end-to-end test under ``store_kind`` runs on a real server process as well.
+
 The object store suite runs with an admin key: it writes keys of its own choosing, which
 a server takes only from an admin (a write key may write only the key forms whose bytes
 the server checks; ``tests/test_server_objects.py``).
@@ -9,7 +13,7 @@ the server checks; ``tests/test_server_objects.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +37,26 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     proc.stop()
 
 
-def _opener(server: Any) -> Callable[[], Any]:
-    if isinstance(server, InProcessServer):
-        return lambda: connect(server.url, server.admin, client=server.client)
-    return lambda: connect(server.url, server.admin)
+@pytest.fixture
+def open_server(server: Any) -> Iterator[Callable[[], Any]]:
+    """Opens a new (catalog, objects) pair on the server, each over a session of its own;
+    every one is closed at the end."""
+    opened: list[Any] = []
+
+    def open_pair() -> Any:
+        maker = server.client if isinstance(server, InProcessServer) else None
+        pair = connect(server.url, server.admin, client=maker)
+        opened.append(pair[0])
+        return pair
+
+    yield open_pair
+    for catalog in opened:
+        catalog.close()
 
 
 @pytest.fixture
-def open_server_objects(server: Any) -> Callable[[], Any]:
-    return lambda: _opener(server)()[1]
+def open_server_objects(open_server: Callable[[], Any]) -> Callable[[], Any]:
+    return lambda: open_server()[1]
 
 
 @pytest.fixture
@@ -71,8 +86,12 @@ class TestServerBlobs(BlobStoreTests):
 
 class TestServerCatalog(CatalogTests):
     @pytest.fixture
-    def open_catalog(self, server: Any) -> Callable[[], Any]:
-        return lambda: _opener(server)()[0]
+    def server(self, tmp_path: Path) -> Any:
+        return InProcessServer(str(tmp_path / "behind"))
+
+    @pytest.fixture
+    def open_catalog(self, open_server: Callable[[], Any]) -> Callable[[], Any]:
+        return lambda: open_server()[0]
 
     @pytest.fixture
     def catalog_backdoor(self, tmp_path: Path) -> SQLBackdoor:

@@ -73,8 +73,8 @@ def serve(
         typer.Option("--presign", help="Hand clients presigned URLs of the object store (S3, GCS, Azure)."),
     ] = False,
     max_request_mb: Annotated[
-        int, typer.Option("--max-request-mb", metavar="MB", help="The largest request body accepted, in MiB.")
-    ] = 64,
+        int, typer.Option("--max-request-mb", metavar="MB", help="The largest request body accepted, in MiB (a larger blob goes in parts).")
+    ] = 256,
 ) -> None:
     """Serve the store over HTTP, to clients with API keys (`quire server init` makes the first).
 
@@ -84,7 +84,7 @@ def serve(
     if ctx.invoked_subcommand is not None:
         return
     # the server extra (FastAPI, uvicorn) loads only to serve
-    from quire.server.run import serve as run_server  # type: ignore[import-not-found, unused-ignore]
+    from quire.server.run import serve as run_server
 
     run_server(_location(ctx, store), host=host, port=port, presign=presign, max_request=max_request_mb << 20)
 

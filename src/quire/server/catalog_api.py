@@ -3,8 +3,9 @@
 The body is ``{"args": [...], "kwargs": {...}, "runs": [...]}`` in wire form
 (:mod:`quire.store.wire`); the answer ``{"result": ...}``, or an error as its class. Each
 verb's scope and the projects it reaches come from :data:`quire.store.verbs.VERBS`;
-``runs`` are the runs the client deferred (``defer_run``), recorded before a verb that
-changes the catalog (recording one is idempotent, so a retried request records it once).
+``runs`` are the runs the client deferred (``defer_run``): deferred in turn on a handle of
+the request's own (``Catalog.handle``), they are recorded in the verb's transaction, or,
+when it fails, not at all (a retried request records a run once: recording is idempotent).
 """
 
 from __future__ import annotations
@@ -85,8 +86,10 @@ def run_verb(
         if not known and who.project is not None:
             bound.arguments[name] = project = who.project  # a limited key sees its own project
         who.require(spec.scope, project)
-    for run in runs:
-        catalog.create_run(run)
+    if runs:
+        catalog = catalog.handle()  # recorded in the verb's own transaction, or not at all
+        for run in runs:
+            catalog.defer_run(run)
     result = getattr(catalog, verb)(*bound.args, **bound.kwargs)
     if verb == "projects":
         result = [name for name in result if who.allows("read", name)]

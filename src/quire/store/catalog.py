@@ -495,6 +495,12 @@ class Catalog(Protocol):
         """Release connections (the catalog reopens them on next use)."""
         ...
 
+    def handle(self) -> Catalog:
+        """Another handle on this catalog, sharing its connections, with runs deferred of
+        its own (:meth:`defer_run`): a server gives each request one, so the runs a client
+        deferred are recorded with that request's write, in its transaction, or not at all."""
+        ...
+
     # projects and collections
     def projects(self) -> list[str]: ...
     def project(self, name: str) -> ProjectRecord:

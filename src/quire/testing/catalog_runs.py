@@ -116,6 +116,21 @@ class RunCatalogTests:
         assert other.run("update").summary == {"loss": 1.0}
         assert [r.data for r in other.history("history")] == [{"loss": 1.0}]
 
+    def test_a_handle_shares_the_catalog_but_defers_runs_of_its_own(self, catalog: Catalog) -> None:
+        catalog.create_run(_run("made"))
+        handle = catalog.handle()
+        assert handle.catalog_id == catalog.catalog_id and handle.run("made").id == "made"
+        handle.defer_run(_run("deferred"))
+        catalog.update_run("made", summary={"x": 1})  # the other handle's write: not the run's
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.run("deferred")
+        with pytest.raises(ArtifactNotFoundError):  # its own write fails: nor is it recorded then
+            handle.update_run("ghost", summary={"x": 1})
+        with pytest.raises(ArtifactNotFoundError):
+            catalog.run("deferred")
+        handle.update_run("deferred", summary={"x": 2})
+        assert catalog.run("deferred").summary == {"x": 2}
+
     def test_unknown_run_ids_are_not_found_and_create_nothing(self, catalog: Catalog) -> None:
         with pytest.raises(ArtifactNotFoundError, match="ghost"):
             catalog.update_run("ghost", summary={"a": 1})

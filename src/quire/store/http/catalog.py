@@ -60,6 +60,10 @@ class HTTPCatalog:
         """Release the connections (they reopen on next use)."""
         self.session.close()
 
+    def handle(self) -> HTTPCatalog:
+        """Another handle on the same server and session, with runs deferred of its own."""
+        return HTTPCatalog(self.session)
+
     def _call(self, verb: str, *args: Any, **kwargs: Any) -> Any:
         runs: list[RunRecord] = []
         if VERBS[verb].records_runs:

@@ -55,10 +55,10 @@ class HTTPObjects:
     def _part_size(self) -> int:
         return int(self.session.info()["max_request"])
 
-    @cached_property
+    @property
     def _direct(self) -> httpx.Client:
         """For presigned URLs: no API key goes to the bucket."""
-        return httpx.Client(timeout=TIMEOUT)
+        return self.session.direct
 
     @staticmethod
     def _path(key: str) -> str:

@@ -65,6 +65,7 @@ class Session:
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._make = client or (lambda: httpx.Client(base_url=self.url, timeout=TIMEOUT))
         self._client: httpx.Client | None = None
+        self._direct: httpx.Client | None = None
         self._lock = threading.Lock()
 
     @property
@@ -133,9 +134,18 @@ class Session:
             self._info = self.request("GET", f"{wire.API}/store").json()
         return self._info
 
+    @property
+    def direct(self) -> httpx.Client:
+        """A client that sends no key: for the presigned URLs of the bucket behind."""
+        with self._lock:
+            if self._direct is None:
+                self._direct = httpx.Client(timeout=TIMEOUT)
+            return self._direct
+
     def close(self) -> None:
         """Close the connections (they reopen on next use)."""
         with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+            clients, self._client, self._direct = (self._client, self._direct), None, None
+        for client in clients:
+            if client is not None:
+                client.close()

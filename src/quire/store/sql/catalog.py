@@ -81,6 +81,14 @@ class SQLCatalog(FenceVerbs, PendingVerbs, RunVerbs, CollectionVerbs, LinkVerbs)
         """Release connections (the engine reopens them on next use)."""
         self.engine.dispose()
 
+    def handle(self) -> SQLCatalog:
+        """Another handle on this catalog: the same engine (and known id), its own
+        deferred runs; nothing is read to make it."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.tx = Transactions(self.engine, self.tx.writer_turn)
+        return twin
+
     def migrate(self) -> None:
         """Apply the migrations this catalog has not recorded yet."""
         try:  # the common case, an up-to-date catalog, takes no write lock (one query)
