@@ -99,6 +99,13 @@ def behind(location: str | os.PathLike[str] | None = None) -> str:
     return BEHIND.get(where.rstrip("/"), where)
 
 
+def not_on_a_server(why: str) -> None:
+    """Skip the test when its store is a server's: it looks into the workings of a store
+    that run in the server's process there (``why`` says which)."""
+    if os.environ.get("QUIRE_STORE", "").startswith(("http://", "https://")):
+        pytest.skip(f"not through a server: {why}")
+
+
 class ServerProcess:
     """A ``quire server`` subprocess on loopback, over the store at ``behind``. Its first
     admin key comes from ``quire server init`` (``init``), or, quicker, from the key ring."""
@@ -146,7 +153,8 @@ class ServerProcess:
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
-                    raise RuntimeError(f"quire server did not start on {self.url}: {self.log.read_text()[-2000:]}")
+                    said = self.log.read_text()[-2000:]
+                    raise RuntimeError(f"quire server did not start on {self.url}: {said}") from None
                 time.sleep(0.1)
 
     def restart(self, *args: str) -> None:

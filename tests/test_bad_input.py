@@ -18,8 +18,8 @@ from quire.errors import (
     ValidationError,
 )
 from quire.store import open_store
-from support import log_files
 from servers import behind
+from support import log_files
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 

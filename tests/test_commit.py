@@ -28,6 +28,7 @@ from quire.store.catalog import (
     VersionCommit,
     new_commit_id,
 )
+from servers import not_on_a_server
 from support import digest, files_of
 
 pytestmark = pytest.mark.usefixtures("store_kind")
@@ -217,6 +218,7 @@ class Guarded:
 
 
 def test_no_blob_io_happens_inside_a_catalog_transaction(tmp_path: Path) -> None:
+    not_on_a_server("the catalog's transactions run in the server's process, on the store behind it")
     with quire.init(project="p") as run:
         run.log_artifact(_log("ds", {"base.txt": b"base"}, tmp_path / "v0"))
     store = open_store()

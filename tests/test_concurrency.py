@@ -17,6 +17,7 @@ import pytest
 
 import quire
 from quire.core.statcache import StatCache
+from servers import not_on_a_server
 from support import digest, files_of, log_files, patience, write_tree
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -169,6 +170,7 @@ with quire.init(project="p") as run:
 def test_kill_inside_the_commit_transaction_leaves_no_partial_version(
     tmp_path: Path, python_env: dict[str, str]
 ) -> None:
+    not_on_a_server("the transaction runs in the server's process (tests/test_server_faults.py kills that)")
     v0_files = {"small.txt": b"the version before"}
     log_files("data", v0_files, tmp_path / "v0")
     src = write_tree(tmp_path / "next", {"a.txt": b"next version", "b.txt": b"more"})

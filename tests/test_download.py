@@ -18,6 +18,7 @@ from quire.errors import CorruptBlobError, StoreError, ValidationError
 from quire.store import open_store
 from quire.store.blobs import blob_key
 from quire.store.catalog import NewVersion, VersionCommit, new_commit_id
+from servers import behind
 from support import DOWNLOAD_FILES, digest, files_of, log_download_files, log_files
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -200,7 +201,7 @@ def _flip(prefix: str, holding: bytes, target: bytes | None = None, at: int = 0)
     """Corrupt the one stored object under ``prefix`` that holds ``holding``: one byte,
     ``at`` past where ``target`` (else ``holding``) starts. Through the object-store
     protocol, so it works on every kind of store."""
-    objects = open_store().blobs.objects
+    objects = open_store(behind()).blobs.objects
     (key,) = [i.key for i in objects.list(prefix) if not i.key.endswith(".idx") and holding in objects.get(i.key)]
     data = bytearray(objects.get(key))
     data[data.index(target or holding) + at] ^= 0xFF

@@ -25,8 +25,8 @@ from quire.errors import CorruptBlobError, InvalidDigestError, StoreError
 from quire.store import Store, close_stores, open_store
 from quire.store.blobs import blob_key
 from quire.store.sql import schema
-from support import log_files, write_tree
 from servers import behind
+from support import log_files, write_tree
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 

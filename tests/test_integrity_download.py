@@ -24,6 +24,7 @@ from quire.core.cache import Cache, cache_for
 from quire.errors import CorruptBlobError, StoreError
 from quire.store import open_store
 from quire.store.blobs import blob_key
+from servers import behind
 from support import DOWNLOAD_FILES, digest, files_of, log_download_files
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -122,7 +123,7 @@ def test_an_edited_cached_file_with_a_corrupt_stored_blob_raises(logged: quire.A
     big = digest(FILES["big.bin"])
     logged.download(tmp_path / "first")
     _overwrite(_cache().path(big), _same_size_garbage(FILES["big.bin"]), "other-file")
-    objects = open_store().blobs.objects
+    objects = open_store(behind()).blobs.objects
     data = bytearray(objects.get(blob_key(big)))
     data[1000] ^= 0xFF
     objects.delete(blob_key(big))

@@ -22,8 +22,8 @@ from quire.core.gc import collect_garbage
 from quire.errors import ArtifactNotFoundError, StoreError
 from quire.store import close_stores, open_store
 from quire.store.blobs import blob_key
+from servers import behind, not_on_a_server
 from support import files_of
-from servers import behind
 
 BIG = 2 << 20  # a large blob: an object of its own, not in a pack
 
@@ -185,6 +185,7 @@ def new_catalog_on_the_same_blobs(store_kind: str, store_url: str, request: pyte
 def test_a_new_catalog_on_blobs_that_belong_to_another_is_refused(
     store_kind: str, store_url: str, make_files, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    not_on_a_server("a server's catalog and blobs are the store behind it, never given apart")
     art = quire.Artifact("ds", "dataset")
     art.add_dir(make_files({"a.txt": "a\n", "big.bin": os.urandom(BIG)}))
     log(art)

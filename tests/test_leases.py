@@ -16,8 +16,8 @@ import quire
 from quire.core.gc import collect_garbage
 from quire.errors import StoreError
 from quire.store import open_store
-from servers import behind
 from quire.store.blobs import blob_key
+from servers import behind, not_on_a_server
 
 BIG = 2 << 20  # a large blob: an object of its own, which gc would delete by its key
 
@@ -58,6 +58,7 @@ def draft_of(tmp_path: Path, name: str) -> tuple[quire.Artifact, str]:
 
 @pytest.mark.usefixtures("store_kind")
 def test_an_upsert_ends_its_lease_in_its_own_transaction(store_url: str, tmp_path: Path) -> None:
+    not_on_a_server("the transaction runs in the server's process")
     with quire.init(project="p", group="g") as run:
         draft, _ = draft_of(tmp_path, "a")
         assert len(live_leases(store_url)) == 1  # staged under this process's lease

@@ -17,8 +17,8 @@ from quire.cli import app
 from quire.core.gc import collect_garbage
 from quire.errors import ArtifactNotFoundError, ArtifactNotLoggedError, ValidationError
 from quire.store import Store, open_store
-from servers import behind
 from quire.store.sql import schema
+from servers import behind
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
 

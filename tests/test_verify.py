@@ -22,6 +22,7 @@ from quire.core import progress, repair
 from quire.store import open_store
 from quire.store.blobs import SMALL, BlobStore, blob_key
 from quire.store.objects import LocalObjects
+from servers import behind
 from support import digest, log_files
 from test_cli import assert_one_line_error, quire_cli, runner
 from test_integrity_blobs import corrupt, fresh
@@ -45,7 +46,7 @@ def test_verify_lists_the_missing_and_corrupt_files_and_sets_the_corrupt_aside(s
     files = _files()
     log_files("ds", files, tmp_path / "src")
     assert "OK: the store holds p/ds:v0 intact" in quire_cli("artifact", "verify", "p/ds").stdout
-    store = open_store(store_url)
+    store = open_store(behind(store_url))
     corrupt(store, files["data/000.bin"])
     corrupt(store, files["data/007.bin"])
     corrupt(store, files["model/large.bin"])
@@ -62,7 +63,7 @@ def test_verify_lists_the_missing_and_corrupt_files_and_sets_the_corrupt_aside(s
         "corrupt: model/large.bin",
     ]  # by path
     # Set aside as every read sets it aside: the slots marked, the large blob moved.
-    objects = open_store(store_url).blobs.objects
+    objects = open_store(behind(store_url)).blobs.objects
     marks = [i.key for i in objects.list("packs/") if i.key.endswith(".bad")]
     assert sorted(m.split(".")[-2] for m in marks) == sorted(
         [digest(files["data/000.bin"]), digest(files["data/007.bin"])]

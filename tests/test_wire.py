@@ -115,7 +115,10 @@ def test_a_value_json_cannot_hold_crosses_as_what_it_is_so_the_catalog_refuses_i
         got = wire.decode(json.loads(json.dumps(wire.encode({"summary": {"x": value}}))))
         assert isinstance(got["summary"]["x"], wire.Opaque) and kind in repr(got["summary"]["x"])
     assert wire.decode(wire.encode([float("nan")]))[0] != wire.decode(wire.encode([float("nan")]))[0]
-    assert wire.decode(json.loads(json.dumps(wire.encode([float("inf"), float("-inf")])))) == [float("inf"), float("-inf")]
+    assert wire.decode(json.loads(json.dumps(wire.encode([float("inf"), float("-inf")])))) == [
+        float("inf"),
+        float("-inf"),
+    ]
 
 
 def test_every_quire_error_is_rebuilt_as_its_class_with_its_attributes() -> None:

@@ -73,7 +73,12 @@ def serve(
         typer.Option("--presign", help="Hand clients presigned URLs of the object store (S3, GCS, Azure)."),
     ] = False,
     max_request_mb: Annotated[
-        int, typer.Option("--max-request-mb", metavar="MB", help="The largest request body accepted, in MiB (a larger blob goes in parts).")
+        int,
+        typer.Option(
+            "--max-request-mb",
+            metavar="MB",
+            help="The largest request body accepted, in MiB (a larger blob goes in parts).",
+        ),
     ] = 256,
 ) -> None:
     """Serve the store over HTTP, to clients with API keys (`quire server init` makes the first).

@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import TooLargeError, UsageError, ValidationError
 from ..store import wire
 from ..store.catalog import Catalog, RunRecord
-from .auth import Caller, caller
 from ..store.verbs import VERBS, Verb, bind, projects_reached
+from .auth import Caller, caller
 
 router = APIRouter()
 #: bytes of one catalog request's JSON (a request is read whole; blobs go to /objects)
@@ -79,6 +79,7 @@ def run_verb(
             who.require(spec.scope)
             continue
         how, _, name = reach.partition(":")
+        project: str | None
         if how == "run" and bound.arguments.get(name) in deferred:
             project, known = deferred[bound.arguments[name]], True
         else:

@@ -170,7 +170,9 @@ async def _receive(request: Request, objects: ObjectStore) -> tuple[Path, str, i
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise TooLargeError(f"the body has more than {limit} bytes, the most this server takes in one request")
+                    raise TooLargeError(
+                        f"the body has more than {limit} bytes, the most this server takes in one request"
+                    )
                 hasher.update(chunk)
                 f.write(chunk)
     except BaseException:
@@ -253,7 +255,9 @@ def _opened(objects: ObjectStore, key: str) -> Iterator[Any]:
 def move_object(request: Request, who: Who, body: dict[str, str]) -> JSONResponse:
     key, new_key = check_key(str(body.get("key", ""))), check_key(str(body.get("new_key", "")))
     objects = _objects(request)
-    quarantine = kind_of(key) == "blob" and FORMS["quarantine"].fullmatch(new_key) and new_key.startswith(f"quarantine/{key}.")
+    quarantine = (
+        kind_of(key) == "blob" and FORMS["quarantine"].fullmatch(new_key) and new_key.startswith(f"quarantine/{key}.")
+    )
     if quarantine and not who.allows("admin"):
         who.require("read")  # checked: only a blob that really is corrupt is set aside
         digest = digest_of_blob(key)
@@ -266,7 +270,9 @@ def move_object(request: Request, who: Who, body: dict[str, str]) -> JSONRespons
     else:
         who.require("admin")
         if kind_of(new_key) not in ("other", "quarantine"):
-            raise PermissionDeniedError(f"{new_key} is a key whose bytes the server checks: it is written, not moved to")
+            raise PermissionDeniedError(
+                f"{new_key} is a key whose bytes the server checks: it is written, not moved to"
+            )
     objects.move(key, new_key)
     return JSONResponse({"key": new_key})
 

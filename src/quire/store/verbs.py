@@ -184,18 +184,18 @@ def projects_reached(catalog: Catalog, reach: Reach, arguments: dict[str, Any]) 
     how, _, name = reach.partition(":")
     if how in ("any", "store"):
         return None, False
-    value = arguments.get(name)
+    value: Any = arguments.get(name)
     if how == "arg":
         return (value, True) if isinstance(value, str) else (None, False)
     if how == "record":
-        return value.project, True
+        return str(value.project), True
     lookups: dict[str, Callable[[str], Any]] = {
         "version": catalog.version_by_id,
         "run": catalog.run,
         "pending": catalog.pending,
     }
     try:
-        return lookups[how](value).project, True
+        return str(lookups[how](str(value)).project), True
     except ArtifactNotFoundError:
         # Not found is the verb's own answer to give (no project's secret is told).
         return None, True

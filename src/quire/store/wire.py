@@ -3,9 +3,11 @@
 Values cross as JSON. The catalog's plain records (the dataclasses of
 :mod:`quire.store.catalog`, and :class:`~quire.store.objects.ObjectInfo`) are tagged with
 their class name, so the client gets back the very records a local catalog returns;
-tuples, sets, bytes and the floats JSON lacks (NaN, infinities) are tagged too, and a dict whose keys would look like a tag is
-wrapped. Only the classes in :data:`RECORDS` are ever built from a message: a record name
-outside it is refused, never looked up.
+tuples, sets, bytes and the floats JSON lacks (NaN, infinities) are tagged too, a value
+JSON cannot hold at all crosses as its kind (:class:`Opaque`, which the catalog behind
+refuses as it would the value), and a dict whose keys would look like a tag is wrapped.
+Only the classes in :data:`RECORDS` are ever built from a message: a record name outside
+it is refused, never looked up.
 
 Errors cross as ``{"error": {"type", "message", "attrs"}}``: ``type`` is the name of a
 class of :mod:`quire.errors`, rebuilt on the client with its attributes, so a caller's

@@ -27,7 +27,7 @@ from ...errors import ObjectNotFoundError, UnreachableError
 from .. import wire
 from ..objects import Capabilities, ObjectInfo, missing_key
 from ..staging import private_folder
-from .session import ATTEMPTS, BACKOFF, TIMEOUT, Session
+from .session import ATTEMPTS, BACKOFF, Session
 
 CHUNK = 1 << 20  #: bytes read or written at a time while streaming
 
@@ -125,7 +125,9 @@ class HTTPObjects:
         server has them (the answer, not the bytes, was lost)."""
         for attempt in range(ATTEMPTS):
             try:
-                self.session.request("PUT", url, content=_chunks(path, start, length), headers=_length(length), retry=False)
+                self.session.request(
+                    "PUT", url, content=_chunks(path, start, length), headers=_length(length), retry=False
+                )
                 return
             except UnreachableError:
                 if attempt == ATTEMPTS - 1:
@@ -200,7 +202,8 @@ class HTTPObjects:
         return self._retrying(self._head, key) is not None
 
     def size(self, key: str) -> int | None:
-        return self._retrying(self._head, key)
+        found: int | None = self._retrying(self._head, key)
+        return found
 
     def _retrying(self, fn: Callable[[str], Any], key: str) -> Any:
         for attempt in range(ATTEMPTS):
