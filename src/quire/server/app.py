@@ -43,8 +43,10 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         title="Quire",
         version=__version__,
         summary="Versioned artifacts for machine learning: the catalog and objects of one store.",
-        openapi_url=f"{wire.API}/openapi.json",
-        docs_url=f"{wire.API}/docs",
+        # Served by meta_api behind a key (every route but /healthz needs one); no docs
+        # page: it would load its script from a CDN, and servers are often offline.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
     )
     app.state.store = store

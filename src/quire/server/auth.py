@@ -26,6 +26,12 @@ class Caller:
             return False
         return self.project is None or project == self.project
 
+    def require_scope(self, scope: Scope) -> None:
+        """Raise ``PermissionDeniedError`` unless the key has ``scope``, whatever project it
+        is limited to: for reading and adding the store's objects, which belong to no
+        project (content-addressed, shared). Deleting or moving them needs ``require``."""
+        self.require(scope, self.project)
+
     def require(self, scope: Scope, project: str | None = None) -> None:
         """Raise ``PermissionDeniedError`` (HTTP 403) unless :meth:`allows`."""
         if not self.allows(scope, project):

@@ -38,9 +38,15 @@ def store_info(request: Request, who: Who) -> JSONResponse:
     )
 
 
+@router.get(f"{wire.API}/openapi.json", summary="This API's OpenAPI description")
+def openapi(request: Request, who: Who) -> JSONResponse:
+    who.require_scope("read")
+    return JSONResponse(request.app.openapi())
+
+
 @router.get(f"{wire.API}/projects", summary="The projects the caller's key may read")
 def projects(request: Request, who: Who) -> JSONResponse:
-    who.require("read", who.project)
+    who.require_scope("read")
     store: Store = request.app.state.store
     names = [name for name in store.catalog.projects() if who.allows("read", name)]
     return JSONResponse({"projects": names})

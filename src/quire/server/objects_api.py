@@ -62,7 +62,7 @@ def _objects(request: Request) -> ObjectStore:
 def list_objects(
     request: Request, who: Who, prefix: str = "", after: str = "", limit: int = Query(LIST_PAGE, ge=1, le=LIST_PAGE)
 ) -> JSONResponse:
-    who.require("read")
+    who.require_scope("read")
     if prefix:
         check_key(prefix.rstrip("/") or "x")
     found = []
@@ -78,7 +78,7 @@ def list_objects(
 
 @router.head("/objects/{key:path}", summary="The size of an object (X-Quire-Size)")
 def head_object(key: str, request: Request, who: Who) -> Response:
-    who.require("read")
+    who.require_scope("read")
     check_key(key)
     size = _objects(request).size(key)
     if size is None:
@@ -88,7 +88,7 @@ def head_object(key: str, request: Request, who: Who) -> Response:
 
 @router.get("/objects/{key:path}", summary="An object's bytes (Range supported)")
 def get_object(key: str, request: Request, who: Who) -> Response:
-    who.require("read")
+    who.require_scope("read")
     check_key(key)
     objects = _objects(request)
     settings = request.app.state.settings
@@ -149,9 +149,9 @@ async def put_object(key: str, request: Request, who: Who) -> JSONResponse:
 
 def _may_write(who: Caller, kind: str) -> None:
     if kind == "mark":
-        who.require("read")  # any reader that finds a corrupt slot may say so: it is checked
+        who.require_scope("read")  # any reader that finds a corrupt slot may say so: it is checked
     elif kind in ("blob", "pack", "index"):
-        who.require("write")
+        who.require_scope("write")
     else:
         who.require("admin")
 
@@ -259,7 +259,7 @@ def move_object(request: Request, who: Who, body: dict[str, str]) -> JSONRespons
         kind_of(key) == "blob" and FORMS["quarantine"].fullmatch(new_key) and new_key.startswith(f"quarantine/{key}.")
     )
     if quarantine and not who.allows("admin"):
-        who.require("read")  # checked: only a blob that really is corrupt is set aside
+        who.require_scope("read")  # checked: only a blob that really is corrupt is set aside
         digest = digest_of_blob(key)
         with contextlib.suppress(ObjectNotFoundError), _opened(objects, key) as f:
             hasher = blake3.blake3()
@@ -293,7 +293,7 @@ def begin_upload(request: Request, who: Who, body: dict[str, Any]) -> JSONRespon
     key = str(body.get("key", ""))
     if kind_of(key) != "blob":
         raise ValidationError(f"an upload in parts stores a large blob (objects/…), not {key[:80]!r}")
-    who.require("write")
+    who.require_scope("write")
     upload = uuid.uuid4().hex
     _objects(request).put(f"uploads/{upload}/key", key.encode())
     return JSONResponse({"upload": upload, "part_size": request.app.state.settings.max_request})
@@ -310,7 +310,7 @@ def _upload_key(request: Request, upload: str) -> str:
 
 @router.get("/uploads/{upload}", summary="The parts of an upload stored so far (to resume it)")
 def upload_parts(upload: str, request: Request, who: Who) -> JSONResponse:
-    who.require("write")
+    who.require_scope("write")
     _upload_key(request, upload)
     parts = {}
     for info in _objects(request).list(f"uploads/{upload}/"):
@@ -322,7 +322,7 @@ def upload_parts(upload: str, request: Request, who: Who) -> JSONResponse:
 
 @router.put("/uploads/{upload}/{part}", summary="Store one part of an upload")
 async def put_part(upload: str, part: int, request: Request, who: Who) -> JSONResponse:
-    who.require("write")
+    who.require_scope("write")
     await run_in_threadpool(_upload_key, request, upload)
     if not 0 <= part < 100_000:
         raise ValidationError(f"part {part} is out of range (0 to 99999)")
@@ -337,7 +337,7 @@ async def put_part(upload: str, part: int, request: Request, who: Who) -> JSONRe
 
 @router.post("/uploads/{upload}/complete", summary="Join the parts and store the blob, if it hashes right")
 def complete_upload(upload: str, request: Request, who: Who, body: dict[str, Any]) -> JSONResponse:
-    who.require("write")
+    who.require_scope("write")
     key = _upload_key(request, upload)
     count = body.get("parts")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
@@ -369,7 +369,7 @@ def complete_upload(upload: str, request: Request, who: Who, body: dict[str, Any
 
 @router.delete("/uploads/{upload}", summary="Abandon an upload")
 def abort_upload(upload: str, request: Request, who: Who) -> JSONResponse:
-    who.require("write")
+    who.require_scope("write")
     _upload_key(request, upload)
     _drop_upload(_objects(request), upload)
     return JSONResponse({"upload": upload})
