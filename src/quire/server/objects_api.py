@@ -358,7 +358,8 @@ def complete_upload(upload: str, request: Request, who: Who, body: dict[str, Any
                     raise ValidationError(f"part {n} of upload {upload} is missing; upload it, then complete") from None
         if hasher.hexdigest() != digest_of_blob(key):
             raise ValidationError(
-                f"the {count} parts do not hash to the digest {key} names; nothing was stored (upload them again)"
+                f"the {count} parts do not hash to the digest {key} names (the file changed since it was hashed, "
+                "or a part was damaged on the way); nothing was stored"
             )
         objects.put_file(key, tmp)
     finally:

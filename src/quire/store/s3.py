@@ -222,6 +222,14 @@ class CloudObjects:
 
     # -- reading ----------------------------------------------------------------------
 
+    def sign_get(self, key: str, seconds: int) -> str | None:
+        """A URL that reads ``key`` for ``seconds`` without credentials (what a server with
+        ``--presign`` hands its clients), or None when these credentials cannot sign one."""
+        try:
+            return str(obstore.sign(self._store, "GET", key, timedelta(seconds=seconds)))  # type: ignore[call-overload]
+        except (obs_exc.BaseError, TypeError, ValueError):
+            return None
+
     def get(self, key: str) -> bytes:
         """All bytes of ``key``."""
         with self._errors("read", key):
