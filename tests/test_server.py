@@ -16,7 +16,6 @@ import pytest
 import quire
 from quire.store import wire
 from quire.store.catalog import (
-    Epoch,
     FinishCommit,
     HistoryRow,
     NewContribution,

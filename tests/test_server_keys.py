@@ -273,3 +273,16 @@ def test_login_without_a_host_saves_nothing(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("QUIRE_CONFIG_DIR", str(tmp_path / "config"))
     assert quire.login(key="anything", relogin=True) is True
     assert not (tmp_path / "config").exists()
+
+
+@pytest.mark.slow
+def test_demo_through_a_server_starts_it_runs_the_demo_and_leaves_no_live_key(store_url: str) -> None:
+    from test_cli import as_json, quire_cli
+
+    out = quire_cli("demo", "--server").stdout
+    assert "Started quire server on http://127.0.0.1:" in out
+    assert "4 writer processes upserted a table part each" in out and "demo-scraped:v3" in out
+    versions = as_json("artifact", "versions", "quire-demo/demo-dataset")  # in the store behind it
+    assert [(v["version"], v["aliases"]) for v in versions] == [("v0", ["baseline"]), ("v1", ["latest"])]
+    keys = as_json("server", "key", "ls")
+    assert [k["label"] for k in keys] == ["quire demo --server"] and keys[0]["revoked_at"]

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from typing import Annotated
+
 import typer
 
 from .common import VERSION_COLUMNS, api, settings, table, version_rows
 
 
-def demo(ctx: typer.Context) -> None:
+def demo(
+    ctx: typer.Context,
+    server: Annotated[
+        bool,
+        typer.Option(
+            "--server",
+            help="Run it through a `quire server` on the store: started on a free loopback port with a "
+            "write key made for it, both gone after.",
+        ),
+    ] = False,
+) -> None:
     """Make a few versions on the store, and show them.
 
     Logs a small generated dataset, changes it and logs it again, logs it unchanged
@@ -21,8 +35,37 @@ def demo(ctx: typer.Context) -> None:
     from quire.demo import PROJECT, run_demo  # here: help lists the command without loading it
 
     store = settings(ctx).store
-    typer.echo(f"Quire demo on the store {api(ctx).store.url}")  # a bad store fails here, before any step
-    made = run_demo(store, say=lambda text: typer.echo(f"  - {text}"))
-    table(f"\nVersions in project {PROJECT}", VERSION_COLUMNS, version_rows(made))
-    where = f" --store {store}" if store else ""
+    with contextlib.ExitStack() as stack:
+        if server:
+            from quire.server.run import serving  # the server extra: only for --server
+
+            url, key = stack.enter_context(serving(store))
+            typer.echo(f"Started quire server on {url} over the store {api(ctx).store.url}")
+            stack.enter_context(_environment(QUIRE_STORE=url, QUIRE_API_KEY=key))  # writer processes too
+            store = url
+        typer.echo(f"Quire demo on the store {quire_store(store, ctx)}")  # a bad store fails here, before any step
+        made = run_demo(store, say=lambda text: typer.echo(f"  - {text}"))
+        table(f"\nVersions in project {PROJECT}", VERSION_COLUMNS, version_rows(made))
+    where = f" --store {settings(ctx).store}" if settings(ctx).store else ""
     typer.echo(f"\nNext: quire{where} artifact versions {PROJECT}/{made[0].collection_name}")
+
+
+def quire_store(store: str | None, ctx: typer.Context) -> str:
+    """The URL of the store the demo runs on, fit to show (opening it: a bad one fails here)."""
+    import quire
+
+    return quire.Api(store=store).store.url if store else api(ctx).store.url
+
+
+@contextlib.contextmanager
+def _environment(**values: str):  # type: ignore[no-untyped-def]
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

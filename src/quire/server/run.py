@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 from ..errors import QuireError, StoreError
+from ..store.keys import Scope
 from .app import Settings, create_app, log
 
 #: seconds a stopping server gives the requests in flight (a commit, an upload) to finish
 GRACE = 60
+#: seconds :func:`serving` waits for a server it started to answer
+STARTUP = 60
 
 
 def serve(
@@ -62,3 +69,54 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
     )
+
+
+@contextlib.contextmanager
+def serving(location: str | None, scope: Scope = "write") -> Iterator[tuple[str, str]]:
+    """A ``quire server`` process over the store at ``location`` on a free loopback port,
+    and a key with ``scope`` made for it: ``(url, key)``. The key is revoked and the server
+    stopped on the way out (``quire demo --server`` runs the demo through one)."""
+    import socket
+    import subprocess
+    import tempfile
+    import time
+    import urllib.request
+
+    from .keys import create_key, revoke_key
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    where = location or os.environ.get("QUIRE_STORE") or str(Path("~/.quire").expanduser())
+    key, record = create_key(where, scope, label="quire demo --server")
+    url = f"http://127.0.0.1:{port}"
+    # Its log goes to a file, not a pipe no one reads (which, once full, would stop it).
+    log_file = tempfile.TemporaryFile()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "quire.cli", "server", "--store", where, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=log_file,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log_file.seek(0)
+                    said = log_file.read().decode(errors="replace").strip().splitlines()
+                    reason = said[-1] if said else "no answer"
+                    raise StoreError(f"quire server did not start on {url}: {reason}") from None
+                time.sleep(0.1)
+        yield url, key
+    finally:
+        server.terminate()
+        try:
+            server.wait(GRACE)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log_file.close()
+        revoke_key(where, record.id)
