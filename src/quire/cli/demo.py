@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -58,7 +59,7 @@ def quire_store(store: str | None, ctx: typer.Context) -> str:
 
 
 @contextlib.contextmanager
-def _environment(**values: str):  # type: ignore[no-untyped-def]
+def _environment(**values: str) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

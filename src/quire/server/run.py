@@ -91,7 +91,7 @@ def serving(location: str | None, scope: Scope = "write") -> Iterator[tuple[str,
     key, record = create_key(where, scope, label="quire demo --server")
     url = f"http://127.0.0.1:{port}"
     # Its log goes to a file, not a pipe no one reads (which, once full, would stop it).
-    log_file = tempfile.TemporaryFile()
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed once the server stopped, below
     server = subprocess.Popen(
         [sys.executable, "-m", "quire.cli", "server", "--store", where, "--port", str(port)],
         stdout=subprocess.DEVNULL,
