@@ -80,6 +80,12 @@ def serve(
             help="The largest request body accepted, in MiB (a larger blob goes in parts).",
         ),
     ] = 256,
+    ssl_certfile: Annotated[
+        str | None, typer.Option("--ssl-certfile", metavar="PEM", help="Serve HTTPS with this certificate.")
+    ] = None,
+    ssl_keyfile: Annotated[
+        str | None, typer.Option("--ssl-keyfile", metavar="PEM", help="The certificate's private key.")
+    ] = None,
 ) -> None:
     """Serve the store over HTTP, to clients with API keys (`quire server init` makes the first).
 
@@ -91,7 +97,15 @@ def serve(
     # the server extra (FastAPI, uvicorn) loads only to serve
     from quire.server.run import serve as run_server
 
-    run_server(_location(ctx, store), host=host, port=port, presign=presign, max_request=max_request_mb << 20)
+    run_server(
+        _location(ctx, store),
+        host=host,
+        port=port,
+        presign=presign,
+        max_request=max_request_mb << 20,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
 
 
 @app.command()
