@@ -126,3 +126,20 @@ def test_quire_all_lists_every_public_name_of_the_package() -> None:
     lazy = {"PartitionedTable", "Table", "data_types"}  # imported on first use (pyarrow)
     assert sorted(exposed - set(quire.__all__)) == []
     assert lazy <= set(quire.__all__)
+
+
+def test_the_server_is_a_thin_layer_over_the_store_and_nothing_below_imports_it() -> None:
+    """``quire.server`` serves the store's protocols (it needs nothing of the sdk or the
+    core: the client does the commits); the store, core and sdk never import the server
+    or the command line."""
+    reached = {
+        _module_name(path): sorted(m for m in imports_of(path) if m.startswith(("quire.sdk", "quire.core", "quire.cli")))
+        for path in (SRC / "server").rglob("*.py")
+    }
+    assert {module: found for module, found in reached.items() if found} == {}
+    below = {
+        _module_name(path): sorted(m for m in imports_of(path) if m.startswith(("quire.server", "quire.cli")))
+        for layer in ("store", "core", "sdk")
+        for path in (SRC / layer).rglob("*.py")
+    }
+    assert {module: found for module, found in below.items() if found} == {}
