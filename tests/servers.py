@@ -62,6 +62,11 @@ class InProcessServer:
             client.headers["authorization"] = f"Bearer {key}"
         return client
 
+    def close(self) -> None:
+        """Close the store behind (again: closing its clients' stores may have called it
+        after the store's own connections closed)."""
+        self.store.catalog.close()
+
     def connect(self, url: str) -> Any:
         """What the ``http`` scheme opens while this server is registered."""
         from quire.store.http import connect
@@ -84,6 +89,7 @@ def server_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[In
 
     quire.sdk.run.finish()
     close_stores()
+    server.close()
     registry.register_store("http", registry._server)
     BEHIND.pop(server.url, None)
 

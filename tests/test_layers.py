@@ -133,7 +133,9 @@ def test_the_server_is_a_thin_layer_over_the_store_and_nothing_below_imports_it(
     core: the client does the commits); the store, core and sdk never import the server
     or the command line."""
     reached = {
-        _module_name(path): sorted(m for m in imports_of(path) if m.startswith(("quire.sdk", "quire.core", "quire.cli")))
+        _module_name(path): sorted(
+            m for m in imports_of(path) if m.startswith(("quire.sdk", "quire.core", "quire.cli"))
+        )
         for path in (SRC / "server").rglob("*.py")
     }
     assert {module: found for module, found in reached.items() if found} == {}

@@ -273,4 +273,5 @@ def test_presigned_urls_hand_the_bytes_over_from_the_bucket(
         assert (redirected > 0) == presign, served
     finally:
         quire.store.close_stores()
+        server.close()
         registry.register_store("http", registry._server)

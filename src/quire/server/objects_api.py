@@ -14,6 +14,7 @@ upload joins, hashes and stores them as one blob.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -21,8 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import blake3
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -42,7 +43,6 @@ from .keyforms import FORMS, RESERVED, check_key, digest_of_blob, kind_of
 router = APIRouter()
 Who = Annotated[Caller, Depends(caller)]
 CHUNK = 1 << 20  #: bytes read from a stored file at a time (hashing, joining parts)
-LIST_PAGE = 1000  #: objects in one page of a listing
 _UPLOAD = re.compile(r"[0-9a-f]{32}")
 
 
@@ -58,22 +58,21 @@ def _objects(request: Request) -> ObjectStore:
 # -- reading ------------------------------------------------------------------------------
 
 
-@router.get("/objects", summary="List objects under a prefix, a page at a time")
-def list_objects(
-    request: Request, who: Who, prefix: str = "", after: str = "", limit: int = Query(LIST_PAGE, ge=1, le=LIST_PAGE)
-) -> JSONResponse:
+@router.get("/objects", summary="List the objects under a prefix (one JSON record per line)")
+def list_objects(request: Request, who: Who, prefix: str = "") -> StreamingResponse:
     who.require_scope("read")
     if prefix:
         check_key(prefix.rstrip("/") or "x")
-    found = []
-    for info in _objects(request).list(prefix):
-        if info.key.startswith(RESERVED) or info.key == OWNER_KEY or (after and info.key <= after):
-            continue
-        found.append(info)
-    found.sort(key=lambda info: info.key)
-    page = found[:limit]
-    more = len(found) > limit
-    return JSONResponse({"objects": wire.encode(page), "more": more})
+    objects = _objects(request)
+
+    def lines() -> Iterator[bytes]:
+        # Streamed as the store lists them: a listing of millions of blobs (gc's) takes
+        # the server no memory and one pass, not a page at a time from the start again.
+        for info in objects.list(prefix):
+            if not info.key.startswith(RESERVED) and info.key != OWNER_KEY:
+                yield json.dumps(wire.encode(info)).encode() + b"\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
 @router.head("/objects/{key:path}", summary="The size of an object (X-Quire-Size)")

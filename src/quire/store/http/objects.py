@@ -11,6 +11,7 @@ again, on whichever replica answers, without sending the parts stored already.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import tempfile
 import time
@@ -220,14 +221,13 @@ class HTTPObjects:
     # -- listing and collecting --------------------------------------------------------
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        after = ""
-        while True:
-            page = self.session.request("GET", f"{wire.API}/objects", params={"prefix": prefix, "after": after}).json()
-            found: list[ObjectInfo] = wire.decode(page["objects"])
-            yield from found
-            if not page["more"] or not found:
-                return
-            after = found[-1].key
+        """The objects under ``prefix``, as the server streams them (one record a line:
+        a listing of millions takes neither side more than a line of memory)."""
+        with self.session.stream("GET", f"{wire.API}/objects", params={"prefix": prefix}) as answer:
+            self.session.check(answer)
+            for line in answer.iter_lines():
+                if line:
+                    yield wire.decode(json.loads(line))
 
     def delete(self, key: str) -> None:
         self.session.request("DELETE", self._path(key))
