@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -370,6 +371,7 @@ def test_a_client_killed_inside_an_upload_in_parts_leaves_no_blob_and_the_next_c
         assert {p.stat().st_size for p in _uploads(behind)} == {MiB}
         scratch = behind / "blobs" / "tmp"
         _wait_for(lambda: not list(scratch.glob("*")), "the server to drop the scratch file of the part cut off")
+        assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
         assert _versions(str(behind)) == []  # and no version
 
         client = _client(server.url, server.admin, "data", str(src))
@@ -402,6 +404,60 @@ def test_a_part_cut_off_on_the_way_is_sent_again_and_the_blob_lands_once(tmp_pat
         blobs = _blob_keys(str(behind))
         assert len(blobs) == 1  # the blob, once (the small files went in a pack)
         assert _uploads(behind) == []  # the upload's parts are gone once it completed
+        _verify(str(behind), "p/data:v0")
+        with _as_client(server):
+            assert files_of(quire.Api().artifact("p/data:v0").download(tmp_path / "out")) == {"big.bin": big}
+    finally:
+        proxy.close()
+        server.stop()
+
+
+class CutProxy(TCPFaultProxy):
+    """A TCP proxy that passes on only the first ``keep`` bytes of the first request
+    holding ``pattern``, then drops its connection (a part upload cut off half-way)."""
+
+    def __init__(self, host: str, port: int, pattern: bytes, keep: int) -> None:
+        self.pattern, self.keep, self.cuts = pattern, keep, 0
+        super().__init__(host, port)
+
+    def _client_to_server(self, link: Any) -> None:
+        left: int | None = None  # bytes of the request still passed on, once it is the one cut
+        try:
+            while data := link.client.recv(65536):
+                if left is None and self.pattern in data:
+                    with self._lock:
+                        if self.cuts == 0:
+                            self.cuts, left = 1, self.keep
+                if left is not None:
+                    link.upstream.sendall(data[:left])
+                    left -= len(data[:left])
+                    if left <= 0:
+                        break
+                    continue
+                link.upstream.sendall(data)
+        except OSError:
+            pass
+        link.close()
+
+
+@pytest.mark.slow
+def test_a_part_cut_off_half_way_stores_nothing_and_is_sent_again(tmp_path: Path) -> None:
+    behind = tmp_path / "behind"
+    server = ServerProcess(str(behind), _env(), "--max-request-mb", "1", init=False)
+    proxy = CutProxy("127.0.0.1", server.port, b"/1 HTTP/1.1\r\n", keep=300 << 10)  # part 1, 300 KiB of it
+    try:
+        big = rng_bytes(5, 3 * MiB + 5)
+        src = write_tree(tmp_path / "src", {"big.bin": big})
+        client = _client(f"http://127.0.0.1:{proxy.port}", server.admin, "data", str(src))
+        out, err = client.communicate(timeout=patience(4))
+        assert client.returncode == 0, err
+        assert proxy.cuts == 1
+        assert json.loads(out)["version"] == "v0"
+        assert len(_blob_keys(str(behind))) == 1  # the blob, once, whole
+        assert _uploads(behind) == []
+        _wait_for(lambda: not list((behind / "blobs" / "tmp").glob("*")), "the server to drop the part cut off")
+        # a client gone half-way is no failure of the server's: no traceback in its log
+        assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
         _verify(str(behind), "p/data:v0")
         with _as_client(server):
             assert files_of(quire.Api().artifact("p/data:v0").download(tmp_path / "out")) == {"big.bin": big}
