@@ -382,6 +382,25 @@ def test_a_client_killed_inside_an_upload_in_parts_leaves_no_blob_and_the_next_c
         _verify(str(behind), "p/data:v0")
         with _as_client(server):
             assert files_of(quire.Api().artifact("p/data:v0").download(tmp_path / "out")) == {"big.bin": big}
+
+        # The dead client's parts are garbage: gc on the store behind reclaims them once
+        # they are older than its grace period (and than any upload in flight could be).
+        left = [p for p in (behind / "blobs" / "uploads").glob("*/*")]
+        assert left
+        hours_ago = time.time() - 3 * 3600
+        for path in left:
+            os.utime(path, (hours_ago, hours_ago))
+        gc = subprocess.run(
+            [sys.executable, "-m", "quire.cli", "gc", "--grace", "0", "--json"],
+            env=_env(QUIRE_STORE=str(behind)),
+            capture_output=True,
+            text=True,
+        )
+        assert gc.returncode == 0, gc.stderr
+        gone = {d["key"] for d in json.loads(gc.stdout)["deleted"] if d["kind"] == "upload"}
+        assert gone == {p.relative_to(behind / "blobs").as_posix() for p in left}
+        assert not any(p.exists() for p in left)
+        _verify(str(behind), "p/data:v0")  # and the version's blob stays
     finally:
         server.stop()
 
