@@ -28,6 +28,7 @@ import pytest
 from backends import free_port
 from support import patience
 
+SRC = str(Path(__file__).resolve().parents[1] / "src")
 #: the URL of the in-process server (no socket: the client's transport calls the app)
 IN_PROCESS = "http://quire.test"
 
@@ -120,6 +121,9 @@ class ServerProcess:
         self.behind = behind
         self.env = {**os.environ, **(env or {})}
         self.env.pop("QUIRE_API_KEY", None)
+        # This checkout's Quire, wherever the test runs (a relative PYTHONPATH, e.g.
+        # ``src:tests``, means another copy, or none, once the test's cwd changed)
+        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, self.env.get("PYTHONPATH")) if p)
         if init:
             self.admin = json.loads(self.cli("server", "init", "--store", behind, "--json").stdout)["key"]
         else:

@@ -29,7 +29,8 @@ the other (it writes a probe object between two readings of the catalog's clock)
 keeps a margin of the measurement's uncertainty.
 
 gc touches only what it can account for: large blobs under their digest's key, packs and
-indexes under the names writers give them, and writers' staging files. Anything else
+indexes under the names writers give them, writers' staging files, and the parts of
+uploads a ``quire server`` began that no client completed. Anything else
 in the store (a file a user dropped into ``objects/``, say) is never deleted.
 
 Memory stays small at any size (see :mod:`quire.core.gc_mark`): the mark keeps the
@@ -83,6 +84,8 @@ REPACK_BATCH = 1 << 17
 #: the names writers give packs and their indexes, and staging files (uuid4().hex)
 _PACK_NAME = re.compile(r"packs/[0-9a-f]{32}\.(?:pack|idx)")
 _TEMP_NAME = re.compile(r"[0-9a-f]{32}\.partial")
+#: the objects of an upload in parts that ``quire server`` keeps (its key, its parts)
+_UPLOAD_NAME = re.compile(r"uploads/([0-9a-f]{32})/(?:key|\d+)")
 
 
 @dataclass
@@ -300,6 +303,9 @@ def _sweep(
     for info in _temp_files(store):
         if old(info, min(cutoffs.local, in_flight)):
             report.deleted.append(("temp", info.key, info.size))
+    for upload in _uploads(store).values():  # a server's, whose client never completed it
+        if all(old(info, min(cutoffs.store, in_flight)) for info in upload):
+            report.deleted += [("upload", info.key, info.size) for info in upload]
     return report, rewrite
 
 
@@ -361,6 +367,16 @@ def _temp_files(store: Store) -> list[ObjectInfo]:
             except FileNotFoundError:
                 continue  # its writer finished meanwhile
             found.append(ObjectInfo(entry.path, st.st_size, st.st_mtime))
+    return found
+
+
+def _uploads(store: Store) -> dict[str, list[ObjectInfo]]:
+    """The objects of each upload in parts a ``quire server`` began in this store (a
+    client killed or gone before completing it leaves them behind), by upload id."""
+    found: dict[str, list[ObjectInfo]] = {}
+    for info in store.blobs.objects.list("uploads/"):
+        if match := _UPLOAD_NAME.fullmatch(info.key):
+            found.setdefault(match[1], []).append(info)
     return found
 
 

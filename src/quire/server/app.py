@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..errors import CommError, QuireError, UsageError, ValidationError
@@ -69,6 +70,14 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         error = UsageError(f"{request.method} {request.url.path}: {exc.detail}")
         return JSONResponse(wire.error_body(error), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client went away before its body arrived (a dropped connection, a killed
+        # process): nothing was stored, and it is no failure of the server's. Nobody reads
+        # the answer; the request log records it as a 400.
+        error = ValidationError(f"{request.method} {request.url.path}: the client left before its body arrived")
+        return JSONResponse(wire.error_body(error), status_code=400)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
