@@ -163,7 +163,11 @@ def tool_env(home: Path) -> dict:
         DVC_NO_ANALYTICS="1",
         # HOME moved: keep user-site installs (pip --user) importable all the same.
         PYTHONUSERBASE=os.environ.get("PYTHONUSERBASE", site.getuserbase()),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        # absolute: a measured process runs in its own folder, where `PYTHONPATH=src` (the
+        # tree under test) would silently fall back to whatever quire is installed
+        PYTHONPATH=os.pathsep.join(
+            [str(REPO_ROOT), *(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+        ),
     )
     return env
 
