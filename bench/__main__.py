@@ -99,8 +99,11 @@ def measure(ctx: Context, name: str, cases: list[Case], repeat: int) -> dict[str
                 res.imports.append(out["import_seconds"])
                 children = out["children_cpu_seconds"]
                 res.cpu.append(children if c.cpu == "children" else out["cpu_seconds"] + children)
+                if "extra" in out:
+                    res.extra.append(out["extra"])
+                extra = "".join(f"  {k} {v:g}" for k, v in out.get("extra", {}).items())
                 print(
-                    f"[{name} {r + 1}/{repeat}] {c.label:<45} {out['seconds']:9.3f} s  {res.cpu[-1]:7.3f} s CPU",
+                    f"[{name} {r + 1}/{repeat}] {c.label:<45} {out['seconds']:9.3f} s  {res.cpu[-1]:7.3f} s CPU{extra}",
                     flush=True,
                 )
             finally:

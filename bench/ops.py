@@ -150,6 +150,9 @@ def boto3_upload(root, bucket, threads):
 OPS = {f.__name__: f for f in (log_artifact, quire_download, quire_patch, dvc_cli, shell, read_tree, boto3_upload)}
 OPS.update(collab_writers=collab_writers, collab_merge=collab_merge)
 OPS.update(TABLE_OPS)
+from bench.ops_server import OPS as SERVER_OPS  # noqa: E402  (stdlib-only module)
+
+OPS.update(SERVER_OPS)
 from bench.scale_ops import OPS as SCALE_OPS  # noqa: E402  (stdlib-only; here, apart from the imports other parts edit)
 
 OPS.update(SCALE_OPS)

@@ -13,14 +13,19 @@ Standard library only: ``bench/ops.py`` imports it under the peers' interpreter 
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
 #: the modules ``import quire`` loaded before start-up went lazy: the sdk and the catalog
 QUIRE_MODULES = ("quire.sdk.api", "quire.sdk.run", "quire.store.embedded", "quire.store.sql")
+#: and, when ``QUIRE_STORE`` is a server's URL, the HTTP client backend (httpx) it opens
+HTTP_MODULES = ("quire.store.http.catalog", "quire.store.http.objects")
 
 
 def import_quire() -> ModuleType:
-    """``quire``, with the sdk and the SQL catalog's code already imported."""
-    for name in QUIRE_MODULES:
+    """``quire``, with the sdk and the SQL catalog's code already imported (and the
+    HTTP backend's when the store is a server: the SV workloads)."""
+    served = os.environ.get("QUIRE_STORE", "").startswith(("http://", "https://"))
+    for name in QUIRE_MODULES + (HTTP_MODULES if served else ()):
         importlib.import_module(name)
     return importlib.import_module("quire")

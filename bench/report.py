@@ -65,10 +65,15 @@ def summarize(cases: list[Case], results: dict[str, Result]) -> list[list[str]]:
                     ratio = f"wall {wall:.2f}×, CPU {on_cpu:.2f}×"
                 ratio += f" ({names[0]} / {names[1]})"
             targets += [_target(c.target, wall, ""), _target(c.cpu_target, on_cpu, "CPU ")]
+        figures = _figures(r.extra)
+        for key, bound in c.limits.items():
+            value = figures.get(key, (None, ""))[0]
+            mark = "" if value is None else " ✓" if value <= bound else " ✗"
+            targets.append(f"{key} ≤{bound:g}{mark}")
         rows.append(
             [
                 c.tool,
-                c.variant,
+                c.variant + "".join(f"; {key} {shown}" for key, (_, shown) in figures.items()),
                 _fmt(medians[c.label]),
                 f"{_fmt(min(r.times))}–{_fmt(max(r.times))}",
                 _fmt(cpu[c.label]) if c.label in cpu else "",
@@ -78,6 +83,21 @@ def summarize(cases: list[Case], results: dict[str, Result]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _figures(extra: list[dict]) -> dict[str, tuple[float, str]]:
+    """The medians (and min–max) of the figures a row's checks returned, by name."""
+    out = {}
+    for key in dict.fromkeys(k for e in extra for k in e):
+        values = [e[key] for e in extra if key in e]
+        med = statistics.median(values)
+        shown = _num(med) + (f" ({_num(min(values))}–{_num(max(values))})" if min(values) != max(values) else "")
+        out[key] = (med, shown)
+    return out
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if float(x).is_integer() else _fmt(x)
 
 
 def _target(wanted: float | None, value: float | None, what: str) -> str:

@@ -41,7 +41,9 @@ class Op:
     home: Path  # isolated HOME, caches and tool dirs live under it
     cwd: Path | None = None
     env: dict = field(default_factory=dict)
-    check: Callable[[], None] | None = None  # untimed verification of the result
+    #: untimed verification of the result; it may return figures measured beside the
+    #: time (e.g. ``{"requests": 1}``), reported with the row (``Case.limits``)
+    check: Callable[[], dict | None] | None = None
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Case:
     #: whose CPU time counts: "all" (the process and the children it waited for) or
     #: "children" (C1: the writer processes, not the finisher that forked them)
     cpu: str = "all"
+    #: upper bounds for the medians of figures the check returned: {"requests": 1}
+    limits: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -67,6 +71,7 @@ class Result:
     times: list[float] = field(default_factory=list)
     imports: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # CPU seconds while timed, see Case.cpu
+    extra: list[dict] = field(default_factory=list)  # figures the check returned, one per repetition
     error: str | None = None
 
 
@@ -79,6 +84,7 @@ class Context:
         self.peers_python = peers_python
         self.inputs: list[Path] = []
         self._shared: dict[str, object] = {}
+        self._cleanups: list[Callable[[], None]] = []
 
     def dataset(self, ds) -> Path:
         path = ds.materialize(self.scratch / "data")
@@ -100,7 +106,13 @@ class Context:
             self._shared[key] = build(d)
         return self._shared[key]
 
+    def on_reset(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` when the workload ends (e.g. stop a server it started)."""
+        self._cleanups.append(cleanup)
+
     def reset(self) -> None:
+        while self._cleanups:
+            self._cleanups.pop()()
         rmtree(self.scratch / "shared")
         self._shared.clear()
         self.inputs.clear()
@@ -151,14 +163,19 @@ def tool_env(home: Path) -> dict:
         DVC_NO_ANALYTICS="1",
         # HOME moved: keep user-site installs (pip --user) importable all the same.
         PYTHONUSERBASE=os.environ.get("PYTHONUSERBASE", site.getuserbase()),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        # absolute: a measured process runs in its own folder, where `PYTHONPATH=src` (the
+        # tree under test) would silently fall back to whatever quire is installed
+        PYTHONPATH=os.pathsep.join(
+            [str(REPO_ROOT), *(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+        ),
     )
     return env
 
 
 def run_op(op: Op) -> dict:
     """Run ``op`` in a fresh interpreter; return its {"seconds", "import_seconds",
-    "cpu_seconds", "children_cpu_seconds", "peak_rss_mib"}."""
+    "cpu_seconds", "children_cpu_seconds", "peak_rss_mib"}, and "extra": what the check
+    returned, if anything."""
     spec = json.dumps({"op": op.name, "args": op.args})
     env = tool_env(op.home) | op.env
     try:
@@ -176,9 +193,11 @@ def run_op(op: Op) -> dict:
     if proc.returncode or not results:
         tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-3:]
         raise BenchError(f"{op.name} exited {proc.returncode}: " + " | ".join(tail))
-    if op.check:
-        op.check()
-    return json.loads(results[-1][len(MARK) :])
+    out = json.loads(results[-1][len(MARK) :])
+    extra = op.check() if op.check else None
+    if extra:
+        out["extra"] = extra
+    return out
 
 
 def sh(argv: list[str], cwd: Path | None = None) -> None:

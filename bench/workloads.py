@@ -19,6 +19,8 @@ from pathlib import Path
 from bench import tools
 from bench.runner import Case, Context, rmtree
 
+CHUNK = 64 << 20  # bytes generated at a time
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -45,7 +47,11 @@ class Dataset:
         for i in range(self.n_files):
             folder = path / f"d{i // per_dir:03d}" if self.n_dirs > 1 else path
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"f{i:05d}.bin").write_bytes(rng.randbytes(self.file_size))
+            with open(folder / f"f{i:05d}.bin", "wb") as f:
+                # in pieces: randbytes takes at most 2³¹ bits at once; the bytes are the
+                # same as one call's (the generator's words in the same order)
+                for start in range(0, self.file_size, CHUNK):
+                    f.write(rng.randbytes(min(CHUNK, self.file_size - start)))
         stamp.write_text(spec)
         return path
 
