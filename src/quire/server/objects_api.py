@@ -163,17 +163,28 @@ async def _receive(request: Request, objects: ObjectStore) -> tuple[Path, str, i
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLargeError(f"the body has {declared} bytes; this server takes at most {limit} in one request")
     tmp = objects.temp_path()
-    hasher, size = blake3.blake3(), 0
+    hasher, size, batch = blake3.blake3(), 0, bytearray()
     try:
         with open(tmp, "xb") as f:
+
+            def absorb(data: bytes) -> None:
+                hasher.update(data)
+                f.write(data)
+
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
                     raise TooLargeError(
                         f"the body has more than {limit} bytes, the most this server takes in one request"
                     )
-                hasher.update(chunk)
-                f.write(chunk)
+                batch += chunk
+                if len(batch) >= CHUNK:
+                    # Hashed and written in a worker thread (both let go of the GIL): the
+                    # event loop goes on receiving every other upload meanwhile.
+                    data, batch = bytes(batch), bytearray()
+                    await run_in_threadpool(absorb, data)
+            if batch:
+                await run_in_threadpool(absorb, bytes(batch))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,9 @@ class Session:
                 client.follow_redirects = False  # a presigned URL is fetched without the key
                 client.headers.update(self._headers)
                 self._client = client
+                # A session dropped unclosed (a store a script forgot) closes its sockets
+                # when it goes, instead of leaving them to the garbage collector.
+                weakref.finalize(self, client.close)
             return self._client
 
     def request(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
@@ -140,6 +144,7 @@ class Session:
         with self._lock:
             if self._direct is None:
                 self._direct = httpx.Client(timeout=TIMEOUT)
+                weakref.finalize(self, self._direct.close)
             return self._direct
 
     def close(self) -> None:
