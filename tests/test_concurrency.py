@@ -17,7 +17,7 @@ import pytest
 
 import quire
 from quire.core.statcache import StatCache
-from servers import not_on_a_server
+from servers import behind, not_on_a_server
 from support import digest, files_of, log_files, patience, write_tree
 
 pytestmark = pytest.mark.usefixtures("store_kind")  # embedded, and PostgreSQL + S3
@@ -115,11 +115,12 @@ def test_kill_while_writing_a_large_artifact_leaves_no_partial_version(
     for i in range(3):
         (big / f"shard{i}.bin").write_bytes(bytes([i + 1]) * (64 * MiB))
 
-    staging = Path(store_url, "blobs", "tmp")
+    where = behind(store_url)  # through a server: the server's scratch file grows, in the store behind
+    staging = Path(where, "blobs", "tmp")
     child = subprocess.Popen([sys.executable, "-c", LOG_LARGE, str(big)], env=python_env, stderr=subprocess.PIPE)
     # Kill it while the bytes of a large blob are being written: its staging file grows,
     # or (in a bucket) its multipart upload is under way.
-    if "://" in store_url:
+    if "://" in where:
         bucket, s3 = os.environ["QUIRE_BLOBS"].split("/")[2], request.getfixturevalue("s3_client")
         _wait_for(lambda: s3.list_multipart_uploads(Bucket=bucket).get("Uploads"), "a large blob being uploaded")
     else:
