@@ -19,9 +19,8 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-import blake3
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
@@ -34,9 +33,10 @@ from ..errors import (
     TooLargeError,
     ValidationError,
 )
+from ..hashing import hash_bytes, new_hasher
 from ..store import OWNER_KEY, Store, wire
-from ..store.objects import ObjectStore
-from ..store.packs import IDX_ROW, check_covers, index_body, pack_of, parse_mark
+from ..store.objects import GetSigner, ObjectStore
+from ..store.packs import pack_of, parse_mark, read_index
 from .auth import Caller, caller
 from .keyforms import FORMS, RESERVED, check_key, digest_of_blob, kind_of
 
@@ -91,9 +91,8 @@ def get_object(key: str, request: Request, who: Who) -> Response:
     check_key(key)
     objects = _objects(request)
     settings = request.app.state.settings
-    sign = getattr(objects, "sign_get", None)
-    if settings.presign and sign is not None:
-        url = sign(key, settings.presign_seconds)
+    if settings.presign and objects.capabilities.presigned_reads:
+        url = cast(GetSigner, objects).sign_get(key, settings.presign_seconds)
         if url is not None:
             return RedirectResponse(url, status_code=307)
     local = objects.local_path(key)
@@ -163,7 +162,7 @@ async def _receive(request: Request, objects: ObjectStore) -> tuple[Path, str, i
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLargeError(f"the body has {declared} bytes; this server takes at most {limit} in one request")
     tmp = objects.temp_path()
-    hasher, size, batch = blake3.blake3(), 0, bytearray()
+    hasher, size, batch = new_hasher(), 0, bytearray()
     try:
         with open(tmp, "xb") as f:
 
@@ -216,15 +215,14 @@ def _check_index(objects: ObjectStore, key: str, tmp: Path) -> None:
     pack_size = objects.size(pack)
     if pack_size is None:
         raise ValidationError(f"the index {key} names the pack {pack}, which is not stored: upload the pack first")
-    rows = sorted(IDX_ROW.iter_unpack(index_body(key, tmp.read_bytes())), key=lambda row: row[1])
-    check_covers(key, sum(row[2] for row in rows), pack_size)
+    slots = sorted(read_index(key, tmp.read_bytes(), pack_size).items(), key=lambda item: item[1].offset)
     with _opened(objects, pack) as f:
-        for raw, offset, length in rows:
-            f.seek(offset)
-            if blake3.blake3(f.read(length)).digest() != raw:
+        for digest, slot in slots:  # in the pack's order: one pass over it
+            f.seek(slot.offset)
+            if hash_bytes(f.read(slot.length)) != digest:
                 raise ValidationError(
-                    f"the index {key} lists {raw.hex()} at bytes {offset}+{length} of {pack}, which hold other "
-                    "bytes; nothing was stored"
+                    f"the index {key} lists {digest} at bytes {slot.offset}+{slot.length} of {pack}, which hold "
+                    "other bytes; nothing was stored"
                 )
 
 
@@ -236,13 +234,11 @@ def _check_mark(objects: ObjectStore, key: str) -> None:
         raw = objects.get(pack.removesuffix(".pack") + ".idx")
     except ObjectNotFoundError:
         raise ValidationError(f"the mark {key} names a pack without an index; nothing was stored") from None
-    want = bytes.fromhex(digest)
-    for row, offset, length in IDX_ROW.iter_unpack(index_body(key, raw)):
-        if row == want:
-            if blake3.blake3(objects.get_range(pack, offset, length)).digest() == want:
-                raise ValidationError(f"the slot of {digest} in {pack} is intact; it was not marked bad")
-            return
-    raise ValidationError(f"{pack} holds no slot of {digest}; nothing was marked")
+    slot = read_index(key, raw, None).get(digest)
+    if slot is None:
+        raise ValidationError(f"{pack} holds no slot of {digest}; nothing was marked")
+    if hash_bytes(objects.get_range(pack, slot.offset, slot.length)) == digest:
+        raise ValidationError(f"the slot of {digest} in {pack} is intact; it was not marked bad")
 
 
 @contextlib.contextmanager
@@ -270,13 +266,8 @@ def move_object(request: Request, who: Who, body: dict[str, str]) -> JSONRespons
     )
     if quarantine and not who.allows("admin"):
         who.require_scope("read")  # checked: only a blob that really is corrupt is set aside
-        digest = digest_of_blob(key)
-        with contextlib.suppress(ObjectNotFoundError), _opened(objects, key) as f:
-            hasher = blake3.blake3()
-            while chunk := f.read(CHUNK):
-                hasher.update(chunk)
-            if hasher.hexdigest() == digest:
-                raise ValidationError(f"the blob {digest} is intact; it was not set aside")
+        if _store(request).blobs.hash_of(key) == digest_of_blob(key):
+            raise ValidationError(f"the blob {digest_of_blob(key)} is intact; it was not set aside")
     else:
         who.require("admin")
         if kind_of(new_key) not in ("other", "quarantine"):
@@ -354,7 +345,7 @@ def complete_upload(upload: str, request: Request, who: Who, body: dict[str, Any
         raise ValidationError("completing an upload takes the number of its parts: {'parts': n}")
     objects = _objects(request)
     tmp = objects.temp_path()
-    hasher, size = blake3.blake3(), 0
+    hasher, size = new_hasher(), 0
     try:
         with open(tmp, "xb") as out:
             for n in range(count):

@@ -513,7 +513,7 @@ class BlobStore:
             self.objects.move(key, aside)
         except ObjectNotFoundError:
             return None  # another reader set it aside first
-        if verify and self._hash_of(aside) == digest:
+        if verify and self.hash_of(aside) == digest:
             tmp = self.objects.temp_path()
             self.objects.get_file(aside, tmp)
             self.objects.put_file(key, tmp)
@@ -522,7 +522,7 @@ class BlobStore:
         _log.info("blob %s in %s is corrupt; moved to %s", digest, self.url, aside)
         return aside
 
-    def _hash_of(self, key: str) -> str | None:
+    def hash_of(self, key: str) -> str | None:
         """The digest of the bytes under ``key`` (None when it is gone)."""
         local = self.objects.local_path(key)
         if local is not None:

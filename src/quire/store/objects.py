@@ -56,6 +56,8 @@ class Capabilities:
     local: bool = False
     #: objects can be deleted (gc needs it; an append-only bucket cannot)
     deletes: bool = True
+    #: ``sign_get`` (:class:`GetSigner`): a URL that reads a key without credentials
+    presigned_reads: bool = False
 
 
 #: what each capability lets a store do, for error messages
@@ -64,6 +66,7 @@ _CAN = {
     "upload_from_file": "upload a file from its place",
     "local": "keep its objects on this machine",
     "deletes": "delete objects",
+    "presigned_reads": "sign URLs that read its keys",
 }
 
 
@@ -171,6 +174,15 @@ class SourceUploader(Protocol):
         ``report(n)`` is told the bytes of parts as they are known uploaded, while the
         upload runs (those still in flight at its end are not: the caller counts them
         once this returns)."""
+        ...
+
+
+@runtime_checkable
+class GetSigner(Protocol):
+    """A store with the capability ``presigned_reads``."""
+
+    def sign_get(self, key: str, seconds: int) -> str | None:
+        """A URL that reads ``key`` for ``seconds`` without credentials (None: cannot sign)."""
         ...
 
 

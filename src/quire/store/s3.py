@@ -67,7 +67,7 @@ class CloudObjects:
 
     #: files are uploaded from their place; 8 large files in flight at once (each in up
     #: to PART_CONCURRENCY parts), as a bucket's latency, not a disk, is the limit
-    capabilities = Capabilities(upload_from_file=True, concurrency=8)
+    capabilities = Capabilities(upload_from_file=True, concurrency=8, presigned_reads=True)
 
     def __init__(
         self,
