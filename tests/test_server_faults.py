@@ -485,6 +485,34 @@ def test_a_part_cut_off_half_way_stores_nothing_and_is_sent_again(tmp_path: Path
         server.stop()
 
 
+@pytest.mark.parametrize("answered", [False, True], ids=["request-lost", "answer-lost"])
+def test_a_listing_whose_connection_drops_before_its_first_record_is_asked_again(
+    tmp_path: Path, answered: bool
+) -> None:
+    # A kept-alive socket the server closes as the client sends on it resets the next
+    # request: a writer's consolidation listing ``packs/`` must not fail on that.
+    behind = tmp_path / "behind"
+    log_files("data", {f"f{i}.txt": f"file {i}".encode() for i in range(5)}, tmp_path / "src", store=behind)
+    server = ServerProcess(str(behind), _env(), init=False)
+    proxy = TCPFaultProxy("127.0.0.1", server.port)
+    try:
+        from quire.store import open_store
+
+        want = sorted(info.key for info in open_store(str(behind)).blobs.objects.list("packs/"))
+        assert want  # the version's files went into a pack
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("QUIRE_API_KEY", server.admin)
+            objects = open_store(f"http://127.0.0.1:{proxy.port}").blobs.objects
+            rule = proxy.drop(b"GET /api/v1/objects?prefix=packs", answered=answered)
+            got = sorted(info.key for info in objects.list("packs/"))
+        assert rule.hits == 1
+        assert got == want
+    finally:
+        quire.store.close_stores()
+        proxy.close()
+        server.stop()
+
+
 def rng_bytes(seed: int, size: int) -> bytes:
     return random.Random(seed).randbytes(size)
 

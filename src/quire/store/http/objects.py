@@ -222,12 +222,26 @@ class HTTPObjects:
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """The objects under ``prefix``, as the server streams them (one record a line:
-        a listing of millions takes neither side more than a line of memory)."""
-        with self.session.stream("GET", f"{wire.API}/objects", params={"prefix": prefix}) as answer:
-            self.session.check(answer)
-            for line in answer.iter_lines():
-                if line:
-                    yield wire.decode(json.loads(line))
+        a listing of millions takes neither side more than a line of memory).
+
+        A connection dropped before the first record (most often a kept-alive socket the
+        server closed as the request went out) is tried again; one dropped after records
+        were given raises :class:`UnreachableError`, as a second listing could not say
+        which of its records the caller already has without holding them all."""
+        for attempt in range(ATTEMPTS):
+            given = False
+            try:
+                with self.session.stream("GET", f"{wire.API}/objects", params={"prefix": prefix}) as answer:
+                    self.session.check(answer)
+                    for line in answer.iter_lines():
+                        if line:
+                            given = True
+                            yield wire.decode(json.loads(line))
+                return
+            except httpx.TransportError as exc:
+                if given or attempt == ATTEMPTS - 1:
+                    raise UnreachableError(f"could not list {prefix!r} on the Quire server at {self.url}: {exc}") from None
+                time.sleep(BACKOFF[attempt])
 
     def delete(self, key: str) -> None:
         self.session.request("DELETE", self._path(key))
