@@ -7,7 +7,7 @@ from urllib.parse import unquote
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from ...errors import AuthenticationError, QuireError
+from ...errors import QuireError
 from ...store import Store
 from .render import page, url, version_url
 from .signin import SESSION, SIGNIN, Viewer, new_signin_token
@@ -31,7 +31,7 @@ def is_page(request: Request) -> bool:
 
 def error_page(request: Request, exc: Exception, status: int, viewer: Viewer | None = None) -> HTMLResponse:
     """The page for ``exc``: the sign-in page for a missing or dead key, else its message."""
-    if isinstance(exc, AuthenticationError):
+    if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         token = request.cookies.get(SIGNIN) or new_signin_token()
         answer = page(request, "signin.html", 401, token=token, error=str(exc), viewer=None, next=target, crumbs=[])
