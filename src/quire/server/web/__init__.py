@@ -1,0 +1,1 @@
+"""The web UI of ``quire server``: HTML pages over a store, for reading it in a browser (issue 15)."""
