@@ -22,6 +22,7 @@ from quire.server.web.graphs import (
     lineage_svg,
     numeric_series,
     run_node_id,
+    text_width,
     version_node_id,
 )
 from quire.store import open_store
@@ -121,7 +122,13 @@ def test_lineage_cut_at_the_limit_keeps_the_nearest_and_their_edges(chain) -> No
     assert _ids(graph) == {version_node_id(v["clean"].id), run_node_id("prep"), run_node_id("train")}
     assert all(a in _ids(graph) and b in _ids(graph) for a, b in graph.edges) and len(graph.edges) == 2
     assert not lineage(catalog, v["clean"], limit=6).cut  # exactly enough
-    assert "cut at 3 nodes" in str(lineage_svg(graph, lambda node: "/x"))
+    svg = ET.fromstring(str(lineage_svg(graph, lambda node: "/x")))
+    assert "cut at 3 nodes" in (svg.find(f"{SVG}desc").text or "")  # type: ignore[union-attr]
+    alone = lineage(catalog, v["clean"], limit=1)
+    assert alone.cut and len(alone.nodes) == 1
+    svg = ET.fromstring(str(lineage_svg(alone, lambda node: "/x")))
+    (note,) = [t for t in svg.iter(f"{SVG}text") if t.attrib.get("class") == "cut"]
+    assert text_width(note.text or "", 11) <= float(svg.attrib["width"])  # said on the canvas, not clipped
     with pytest.raises(ValidationError, match="limit"):
         lineage(catalog, v["clean"], limit=0)
     with pytest.raises(ValidationError, match="hops"):
@@ -207,8 +214,8 @@ def test_a_long_label_is_shortened_and_the_canvas_grows_with_it(tmp_path: Path) 
     (label,) = [t.text or "" for t in link.iter(f"{SVG}text")]
     assert label.endswith("…") and len(label) < 60
     assert link.find(f"{SVG}title").text == long_name  # type: ignore[union-attr]
-    right = max(float(p.split(",")[0]) for p in link.find(f"{SVG}polygon").attrib["points"].split())  # type: ignore[union-attr]
-    assert right <= float(svg.attrib["width"])
+    left, _, right, _ = _bounds(link)
+    assert right - left > text_width(label, 12) and right <= float(svg.attrib["width"])  # the node holds its label
 
 
 def test_a_run_that_logs_the_version_it_used_is_a_cycle_drawn_back(tmp_path: Path) -> None:
@@ -323,3 +330,37 @@ def test_a_long_history_is_thinned_to_the_plot_and_keeps_its_extremes() -> None:
     top = min(y for _, y in line)
     assert top == pytest.approx(float(svg.find(f"{SVG}g").find(f"{SVG}line").attrib["y1"]))  # type: ignore[union-attr]
     assert [x for x, _ in line] == sorted(x for x, _ in line)
+
+
+def _bounds(link: ET.Element) -> tuple[float, float, float, float]:
+    """A node shape's left, top, right and bottom."""
+    rect = link.find(f"{SVG}rect")
+    if rect is not None:
+        x, y = float(rect.attrib["x"]), float(rect.attrib["y"])
+        return x, y, x + float(rect.attrib["width"]), y + float(rect.attrib["height"])
+    polygon = link.find(f"{SVG}polygon")
+    assert polygon is not None
+    points = [tuple(map(float, p.split(","))) for p in polygon.attrib["points"].split()]
+    return min(p[0] for p in points), min(p[1] for p in points), max(p[0] for p in points), max(p[1] for p in points)
+
+
+def test_an_edge_spanning_columns_runs_between_the_nodes_it_passes(chain, tmp_path: Path) -> None:
+    catalog, v = chain
+    with quire.init(project="p", store=tmp_path / "s", id="late", job_type="late") as run:
+        run.use_artifact("raw:latest")  # raw is two columns left of model, which late also uses
+        run.use_artifact("model:latest")
+    graph = lineage(catalog, v["model"], hops=3)
+    layer = layers(graph)
+    raw, late = version_node_id(v["raw"].id), run_node_id("late")
+    assert layer[late] - layer[raw] > 1
+    svg = ET.fromstring(str(lineage_svg(graph, _href)))
+    boxes = [_bounds(a) for a in svg.iter(f"{SVG}a")]
+    edges = svg.find(f"{SVG}g")
+    assert edges is not None and edges.attrib["class"] == "edges"
+    straight = []  # the waypoints' runs across the columns between
+    for path in edges.iter(f"{SVG}path"):
+        words = path.attrib["d"].split()
+        straight += [tuple(map(float, w[1:].split(","))) for w in words if w.startswith("L")]
+    assert straight
+    for x, y in straight:
+        assert not any(left <= x <= right and top <= y <= bottom for left, top, right, bottom in boxes)

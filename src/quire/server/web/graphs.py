@@ -367,6 +367,9 @@ def lineage_svg(graph: Graph, href: Callable[[Node], str]) -> Markup:
     width = max(box.x + box.w for box in boxes.values()) + _MARGIN
     bottom = max(box.y + box.h for box in boxes.values()) + (_BACK_ROOM if back else 0)
     height = bottom + _MARGIN + (_NOTE if graph.cut else 0)
+    note = f"Cut at {len(graph.nodes)} nodes: the lineage goes on."
+    if graph.cut:
+        width = max(width, text_width(note, _SUB_SIZE + 1) + 2 * _MARGIN)
     runs = sum(node.kind == "run" for node in graph.nodes)
     summary = (
         f"{_count(runs, 'run')} and {_count(len(graph.nodes) - runs, 'version')} "
@@ -400,7 +403,7 @@ def lineage_svg(graph: Graph, href: Callable[[Node], str]) -> Markup:
     if graph.cut:
         parts.append(
             Markup('<text class="cut" x="{}" y="{}" font-size="{}" fill="#555">{}</text>').format(
-                _MARGIN, _num(height - _MARGIN), _SUB_SIZE + 1, f"Cut at {len(graph.nodes)} nodes: the lineage goes on."
+                _MARGIN, _num(height - _MARGIN), _SUB_SIZE + 1, note
             )
         )
     parts.append(Markup("</svg>"))
@@ -465,10 +468,7 @@ def _node_svg(node: Node, box: _Box, href: str, is_center: bool) -> Markup:
             '<text class="sub" x="{}" y="{}" text-anchor="middle" font-size="{}" fill="#555">{}</text>'
         ).format(cx, _num(box.mid + _SUB_SIZE + 2), _SUB_SIZE, shorten(node.sub))
     classes = f"node {kind} center" if is_center else f"node {kind}"
-    current = Markup(' aria-current="page"') if is_center else Markup("")
-    return Markup('<a href="{}" class="{}"{}><title>{}</title>{}{}</a>').format(
-        href, classes, current, tooltip, shape, texts
-    )
+    return Markup('<a href="{}" class="{}"><title>{}</title>{}{}</a>').format(href, classes, tooltip, shape, texts)
 
 
 def _num(value: float) -> str:
@@ -525,7 +525,8 @@ def _number(value: Any) -> float | None:
 def line_chart_svg(series: dict[str, list[tuple[float, float]]], *, width: int = 640, height: int = 240) -> Markup:
     """``series`` as an ``<svg id="history-chart">``: one line per series (x the step, y
     the value) on shared axes labelled with their least and greatest values, and a legend
-    below, which adds rows to ``height`` as it needs. Points with a NaN or infinite
+    below, which adds rows to ``height`` as it needs (and ``width`` grows to hold the
+    axis labels if it must). Points with a NaN or infinite
     coordinate are skipped; a series left with none is not drawn, and when none is
     left the chart is empty (an empty ``Markup``)."""
     drawn = {
