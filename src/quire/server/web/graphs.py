@@ -209,8 +209,8 @@ def shorten(text: str, chars: int = LABEL_CHARS) -> str:
 
 def layers(graph: Graph) -> dict[str, int]:
     """Each node's layer (its column, from 0 on the left): a longest-path layering, so
-    every edge points right, with nodes that nothing points at moved right next to the
-    first node they point at (an input used late stays near its run).
+    every edge points right, with each node that nothing points at moved right to the
+    column before the leftmost node it points at (an input used late stays by its run).
 
     Lineage may hold a cycle (a run that logs the version it used): edges that close one
     (found depth first) are left out of the layering, and are drawn pointing back.
