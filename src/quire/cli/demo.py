@@ -49,6 +49,10 @@ def demo(
         table(f"\nVersions in project {PROJECT}", VERSION_COLUMNS, version_rows(made))
     where = f" --store {settings(ctx).store}" if settings(ctx).store else ""
     typer.echo(f"\nNext: quire{where} artifact versions {PROJECT}/{made[0].collection_name}")
+    typer.echo(
+        "Or in a browser (pip install 'quire[server]'): `quire server init` prints a key, "
+        f"`quire server` serves the store; open http://127.0.0.1:8080/p/{PROJECT} and sign in"
+    )
 
 
 def quire_store(store: str | None, ctx: typer.Context) -> str:

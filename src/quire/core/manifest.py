@@ -274,6 +274,35 @@ class Manifest:
         rows = self._tree.range(path + "\0") if path is not None else iter(self._tree)
         return self._merged(rows, sorted(p for p in self._changes if path is None or p > path))
 
+    def from_path(self, path: str) -> Iterator[Entry]:
+        """The entries whose path is ``path`` or sorts after it, in path order, lazily (a
+        stored manifest is read from the page holding ``path`` on)."""
+        if self._tree is None:
+            return iter(sorted((e for p, e in self.entries.items() if p >= path), key=lambda e: e.path))
+        return self._merged(self._tree.range(path), sorted(p for p in self._changes if p >= path))
+
+    def children(self, folder: str = "", after: str | None = None) -> Iterator[Entry | str]:
+        """What ``folder`` holds directly, in path order: its entries, and the name of
+        each subfolder as ``"name/"``; from the first child named after ``after`` on.
+
+        A subfolder costs one seek past it, never a read of what it holds, so a page of a
+        folder view of a million-entry version reads only the manifest pages it shows.
+        """
+        prefix = folder.strip("/") + "/" if folder.strip("/") else ""
+        # "0" follows "/": prefix + "sub0" is the first path after everything in sub/
+        start = prefix if after is None else prefix + (after.rstrip("/") + "0" if after.endswith("/") else after + "\0")
+        while True:
+            entry = next(self.from_path(start), None)
+            if entry is None or not entry.path.startswith(prefix):
+                return
+            name, slash, _ = entry.path[len(prefix) :].partition("/")
+            if slash:
+                yield name + "/"
+                start = prefix + name + "0"
+            else:
+                yield entry
+                start = entry.path + "\0"
+
     # -- the single-blob form (format 1) ---------------------------------------------
 
     def folder_clashes(self) -> list[str]:

@@ -39,6 +39,8 @@ class Settings:
 def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     """The application serving ``store``."""
     from . import catalog_api, meta_api, objects_api
+    from .web import pages
+    from .web.errors import error_page, is_page
 
     app = FastAPI(
         title="Quire",
@@ -56,19 +58,26 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.include_router(meta_api.router)
     app.include_router(catalog_api.router, prefix=wire.API)
     app.include_router(objects_api.router, prefix=wire.API)
+    app.include_router(pages.router)  # the web UI: every path outside /api and /healthz
 
     @app.exception_handler(QuireError)
-    async def quire_error(request: Request, exc: QuireError) -> JSONResponse:
+    async def quire_error(request: Request, exc: QuireError) -> Response:
+        if is_page(request):
+            return error_page(request, exc, wire.status_of(exc))
         return JSONResponse(wire.error_body(exc), status_code=wire.status_of(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         where = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors()[:3])
+        if is_page(request):
+            return error_page(request, ValidationError(f"malformed request: {where}"), 400)
         return JSONResponse(wire.error_body(ValidationError(f"malformed request: {where}")), status_code=400)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         error = UsageError(f"{request.method} {request.url.path}: {exc.detail}")
+        if is_page(request):
+            return error_page(request, error, exc.status_code)
         return JSONResponse(wire.error_body(error), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ClientDisconnect)

@@ -58,7 +58,17 @@ def serve(
         )
     settings = Settings(max_request=max_request, presign=presign)
     app = create_app(store, settings)
-    log.info('{"serving": "%s", "on": "http://%s:%d"}', store.url, host, port)
+    scheme = "https" if ssl_certfile else "http"
+    log.info(
+        '{"serving": "%s", "on": "%s://%s:%d", "pages": "%s://%s:%d/"}',
+        store.url,
+        scheme,
+        host,
+        port,
+        scheme,
+        host,
+        port,
+    )
     uvicorn.run(
         app,
         host=host,
