@@ -168,23 +168,31 @@ def test_diff_against_another_version(browser: Any, web: Web) -> None:
     assert "only in v0" in browser.find_element(By.CSS_SELECTOR, "section#preview").text
 
 
+def svg_links(browser: Any) -> dict[str, Any]:
+    """The lineage graph's links by target (an SVG ``<a>``'s ``href`` property is no string: read the attribute)."""
+    links = browser.find_elements(By.CSS_SELECTOR, "svg#lineage a")
+    return {str(a.get_dom_attribute("href") or a.get_dom_attribute("xlink:href")): a for a in links}
+
+
 def test_lineage_graph_nodes_link_to_runs_and_versions(browser: Any, web: Web) -> None:
     sign_in(browser, web.url, web.read)
     click_link(browser, "vision")
     click_link(browser, "classifier", "table#collections")
     click_link(browser, "v0", "table#versions")
     click_link(browser, "Lineage")
-    graph = browser.find_element(By.CSS_SELECTOR, "svg#lineage")
-    links = {a.get_attribute("href"): a for a in graph.find_elements(By.CSS_SELECTOR, "a")}
-    train = web.url + f"/p/vision/~runs/{web.facts['train_run']}"
-    assert train in links and web.url + "/p/vision/images/v1" in links, sorted(links)
+    links = svg_links(browser)
+    train = f"/p/vision/~runs/{web.facts['train_run']}"
+    assert train in links and "/p/vision/images/v1" in links, sorted(links)
     follow(browser, links[train])  # a click on the drawn node
+    assert browser.current_url == web.url + train
     assert "train" in heading(browser)
     assert "classifier:v0" in browser.find_element(By.ID, "logged").text
     click_link(browser, "vision/images:v1", "#used")
     click_link(browser, "Lineage")
-    nodes = browser.find_elements(By.CSS_SELECTOR, "svg#lineage a")
-    assert any(a.get_attribute("href") == web.url + "/p/vision/classifier/v0" for a in nodes)
+    links = svg_links(browser)
+    assert "/p/vision/classifier/v0" in links and train in links
+    follow(browser, links["/p/vision/classifier/v0"])
+    assert heading(browser).startswith("classifier:v0")
 
 
 def test_a_run_page_shows_its_history_as_a_table_and_a_chart(browser: Any, web: Web) -> None:
