@@ -24,6 +24,8 @@ from browser.conftest import WINDOW, chrome, start_demo  # noqa: E402 - after th
 from browser.web import sign_in  # noqa: E402
 
 OUT = HERE / "img"
+#: a page shown scrolled down to this element
+SCROLL_TO = {"run": "#history-chart"}
 
 
 def pages(facts: dict[str, str | dict[str, str]]) -> dict[str, str]:
@@ -61,6 +63,11 @@ def shoot(only: list[str]) -> None:
                 if only and name not in only:
                     continue
                 driver.get(web.url + path)
+                if name in SCROLL_TO:  # what the page is for is below the window's first view
+                    driver.execute_script(
+                        "arguments[0].scrollIntoView(); window.scrollBy(0, -120)",
+                        driver.find_element("css selector", SCROLL_TO[name]),
+                    )
                 target = OUT / f"web-{name}.png"
                 driver.save_screenshot(str(target))
                 with Image.open(target) as shot:
