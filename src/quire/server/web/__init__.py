@@ -1,0 +1,1 @@
+"""The web UI: pages of the store served by ``quire server`` (server-rendered HTML)."""

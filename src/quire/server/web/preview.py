@@ -1,0 +1,542 @@
+"""Previews of one file of a version, by its kind: text, JSON, CSV, Markdown, media,
+tables (Parquet, one page of rows at a time) and partitioned tables.
+
+Every preview reads a bounded part of the file (see :mod:`.blobio`): the first
+:data:`TEXT_LIMIT` bytes of text, or the footer and the row groups one page of a table
+needs. Its HTML is a fragment built only from escaped parts (a file's name and content
+are data from whoever logged it): the template puts it inside
+``<section id="preview" data-kind=...>``. Markdown is rendered with raw HTML off, and
+markdown-it's link check refuses ``javascript:``, ``vbscript:``, ``file:`` and
+non-image ``data:`` URLs, so a rendered file holds no script.
+
+SVG is shown as text, never as an image: an SVG can hold script.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import csv
+import io
+import json
+import math
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
+
+from ...core.manifest import Entry, Manifest
+from ...store.blobs import BlobStore
+from .blobio import head, open_blob
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+TEXT_LIMIT = 256 << 10  #: bytes of a text file a preview shows
+ROWS = 50  #: rows of a table on one page (and rows of a CSV shown)
+#: rows of a table beyond which sorting is refused: a sort reads the whole sort column
+#: into memory (see :func:`_positions`)
+SORT_LIMIT = 5_000_000
+CELL_LIMIT = 500  #: characters of one table cell shown
+#: the field metadata quire.sdk.table_types marks mixed and media columns with (the web
+#: layer may not import the sdk; the keys are part of the stored format)
+_MIXED_KEY, _MEDIA_KEY = b"quire.mixed", b"quire.media"
+
+KINDS = ("text", "json", "csv", "markdown", "image", "audio", "video", "table", "binary", "reference")
+IMAGE = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
+AUDIO = {".wav", ".mp3", ".ogg", ".flac"}
+VIDEO = {".mp4", ".webm"}
+MARKDOWN = {".md", ".markdown"}
+JSON = {".json", ".ipynb"}
+CSV = {".csv": ",", ".tsv": "\t"}
+#: shown as text even when not valid UTF-8 (bad bytes are replaced); any other file is
+#: text when its first bytes decode as UTF-8. ``.svg`` and ``.html`` are here on purpose.
+TEXT = {
+    ".txt", ".log", ".py", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".conf", ".env", ".sh",
+    ".jsonl", ".ndjson", ".rst", ".tex", ".xml", ".html", ".htm", ".css", ".js", ".ts", ".svg",
+    ".c", ".h", ".cc", ".cpp", ".hpp", ".rs", ".go", ".java", ".rb", ".r", ".sql", ".proto",
+}  # fmt: skip
+PARTITIONED_SUFFIX = ".partitioned-table.json"
+
+SortUrl = Callable[[str, bool], str]
+PageUrl = Callable[[int], str]
+
+
+@dataclass(frozen=True)
+class TablePreview:
+    """One page of a table's rows, as display text (escaping is the template's job)."""
+
+    columns: list[tuple[str, str]]  #: (name, Arrow type as text)
+    rows: list[list[str]]
+    total_rows: int
+    page: int  #: from 0
+    pages: int  #: at least 1
+    sort: str | None  #: the column the rows are sorted by (None: stored order)
+    descending: bool
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the preview section of a file's page shows."""
+
+    kind: str  #: one of :data:`KINDS`
+    html: Markup  #: a fragment built from escaped parts only
+    truncated: bool = False  #: only the start of the file is shown
+    table: TablePreview | None = None
+
+
+def preview(
+    blobs: BlobStore,
+    manifest: Manifest,
+    entry: Entry,
+    *,
+    raw_url: str,
+    page: int = 0,
+    sort: str | None = None,
+    descending: bool = False,
+    sort_url: SortUrl | None = None,
+    page_url: PageUrl | None = None,
+) -> Preview:
+    """The preview of ``entry``, a file of the version ``manifest``.
+
+    ``raw_url`` is where the file's bytes are served (media elements and download links
+    point at it). For tables, ``page`` (from 0), ``sort`` (a column) and ``descending``
+    choose the rows; ``sort_url(column, descending)`` and ``page_url(page)`` make the
+    header's sort links and the pager's links (by default relative query strings
+    ``?sort=…&desc=1`` and ``?page=…``, which keep the sort). ``manifest`` is only read
+    for a partitioned table's parts (:meth:`~quire.core.manifest.Manifest.under`).
+
+    Errors of the store (a blob missing or corrupt) are raised as they are.
+    """
+    if entry.ref is not None:
+        return _reference(entry)
+    name = posixpath.basename(entry.path).lower()
+    suffix = posixpath.splitext(name)[1]
+    size = entry.size or 0
+    if suffix in IMAGE:
+        return _media("image", Markup('<img src="{}" alt="{}">').format(raw_url, entry.path))
+    if suffix in AUDIO:
+        return _media("audio", Markup('<audio controls preload="metadata" src="{}"></audio>').format(raw_url))
+    if suffix in VIDEO:
+        return _media("video", Markup('<video controls preload="metadata" src="{}"></video>').format(raw_url))
+    links = _Links(sort, descending, sort_url, page_url)
+    if name.endswith(PARTITIONED_SUFFIX):
+        return _partitioned(blobs, manifest, entry, raw_url, page, links)
+    if suffix == ".parquet":
+        return _table(blobs, [entry], page, links, None)
+    data = head(blobs, entry.digest, size, TEXT_LIMIT)
+    cut = size > len(data)
+    if suffix in JSON:
+        return _json(data, cut, size, raw_url)
+    if suffix in CSV:
+        return _csv(data, cut, size, raw_url, CSV[suffix])
+    if suffix in MARKDOWN:
+        return _markdown(data, cut, size, raw_url)
+    if suffix in TEXT:
+        return _text(data.decode("utf-8", errors="replace"), cut, size, raw_url)
+    text = _utf8(data, cut)
+    if text is None:
+        return _binary(size, raw_url)
+    return _text(text, cut, size, raw_url)
+
+
+# -- simple kinds ------------------------------------------------------------------------
+
+
+def _reference(entry: Entry) -> Preview:
+    # The URI is shown, not linked: it is data, and may be any scheme at all.
+    size = f" ({_size(entry.size)})" if entry.size is not None else ""
+    html = Markup(
+        '<p class="reference">A reference to <code>{}</code>{}: its bytes are not in the store, so there is '
+        "nothing to preview.</p>"
+    ).format(entry.ref, size)
+    return Preview("reference", html)
+
+
+def _media(kind: str, element: Markup) -> Preview:
+    return Preview(kind, Markup('<div class="media">{}</div>').format(element))
+
+
+def _binary(size: int, raw_url: str) -> Preview:
+    html = Markup('<p class="binary">A binary file of {}: <a href="{}" download>download</a> it to open it.</p>')
+    return Preview("binary", html.format(_size(size), raw_url))
+
+
+def _utf8(data: bytes, cut: bool) -> str | None:
+    """``data`` decoded, when it is UTF-8 text (no NUL bytes); a character split by the
+    cut at the end of a prefix is dropped. None for anything else."""
+    if b"\0" in data:
+        return None
+    try:
+        return codecs.getincrementaldecoder("utf-8")().decode(data, final=not cut)
+    except UnicodeDecodeError:
+        return None
+
+
+def _text(text: str, cut: bool, size: int, raw_url: str, kind: str = "text") -> Preview:
+    html = Markup('<pre class="text">{}</pre>').format(text) + _cut_note(cut, size, raw_url)
+    return Preview(kind, html, truncated=cut)
+
+
+def _cut_note(cut: bool, size: int, raw_url: str) -> Markup:
+    if not cut:
+        return Markup()
+    return Markup(
+        '<p class="truncated">Only the first {} of {} are shown: <a href="{}" download>download</a> the whole file.</p>'
+    ).format(_size(TEXT_LIMIT), _size(size), raw_url)
+
+
+def _json(data: bytes, cut: bool, size: int, raw_url: str) -> Preview:
+    text = data.decode("utf-8", errors="replace")
+    if not cut:
+        try:
+            pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except (ValueError, RecursionError):  # not JSON (or too deep): shown as it is
+            pass
+        else:
+            return _text(pretty, False, size, raw_url, kind="json")
+    return _text(text, cut, size, raw_url)
+
+
+def _csv(data: bytes, cut: bool, size: int, raw_url: str, delimiter: str) -> Preview:
+    text = data.decode("utf-8", errors="replace")
+    if cut:  # the last line is likely cut short
+        text = text[: text.rfind("\n") + 1] or text
+    try:
+        rows = []
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            rows.append(row)
+            if len(rows) > ROWS + 1:  # the header, the rows shown, and one to know there are more
+                break
+    except csv.Error:  # a field over csv's limit, a NUL byte: shown as text
+        return _text(text, cut, size, raw_url)
+    more = len(rows) > ROWS + 1
+    header, body = (rows[0], rows[1 : ROWS + 1]) if rows else ([], [])
+    width = max([len(header), *(len(r) for r in body)])
+    cells = Markup("").join
+    html = Markup('<table id="preview-table" class="csv"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>').format(
+        cells(Markup('<th scope="col">{}</th>').format(c) for c in _pad(header, width)),
+        cells(
+            Markup("<tr>{}</tr>").format(cells(Markup("<td>{}</td>").format(c) for c in _pad(r, width))) for r in body
+        ),
+    )
+    truncated = more or cut
+    if truncated:
+        html += Markup('<p class="truncated">The first {} rows are shown: <a href="{}" download>download</a> the whole file.</p>').format(
+            len(body), raw_url
+        )
+    return Preview("csv", html, truncated=truncated)
+
+
+def _pad(row: list[str], width: int) -> list[str]:
+    return row + [""] * (width - len(row))
+
+
+def _markdown(data: bytes, cut: bool, size: int, raw_url: str) -> Preview:
+    from markdown_it import MarkdownIt  # only for a Markdown preview
+
+    # html=False: raw HTML in the file is escaped as text. Links and images go through
+    # markdown-it's validateLink, which refuses javascript:, vbscript:, file: and data:
+    # URLs other than images; the rendered HTML holds nothing else from the file unescaped.
+    rendered = MarkdownIt("commonmark", {"html": False}).render(data.decode("utf-8", errors="replace"))
+    html = Markup('<div class="markdown">{}</div>').format(Markup(rendered)) + _cut_note(cut, size, raw_url)
+    return Preview("markdown", html, truncated=cut)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "unknown size"
+    if n < 1024:
+        return f"{n} bytes" if n != 1 else "1 byte"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+# -- tables ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Links:
+    """How a table's header and pager link to other views of it."""
+
+    sort: str | None
+    descending: bool
+    sort_url: SortUrl | None
+    page_url: PageUrl | None
+
+    def to_sort(self, column: str, descending: bool) -> str:
+        if self.sort_url is not None:
+            return self.sort_url(column, descending)
+        return "?" + urlencode({"sort": column, **({"desc": "1"} if descending else {})})
+
+    def to_page(self, page: int, sort: str | None, descending: bool) -> str:
+        if self.page_url is not None:
+            return self.page_url(page)
+        query: dict[str, str] = {"page": str(page)}
+        if sort is not None:
+            query["sort"] = sort
+            if descending:
+                query["desc"] = "1"
+        return "?" + urlencode(query)
+
+
+def _partitioned(
+    blobs: BlobStore, manifest: Manifest, entry: Entry, raw_url: str, page: int, links: _Links
+) -> Preview:
+    """One table over the parts a partitioned table's pointer names (its ``parts_path``)."""
+    size = entry.size or 0
+    data = head(blobs, entry.digest, size, TEXT_LIMIT)
+    try:
+        doc = json.loads(data) if size <= TEXT_LIMIT else None
+        parts_path = doc.get("parts_path") if isinstance(doc, dict) else None
+    except (ValueError, RecursionError):
+        parts_path = None
+    if not isinstance(parts_path, str) or not parts_path.strip("/"):
+        return _json(data, size > len(data), size, raw_url)  # not a pointer: the JSON itself
+    under = [e for e in manifest.under(parts_path.strip("/")) if e.path != entry.path]
+    parts = [e for e in under if e.path.endswith(".parquet") and e.ref is None]
+    note = Markup('<p class="parts">{} parts under <code>{}</code>.</p>').format(len(parts), parts_path)
+    if len(parts) < len(under):
+        note += Markup('<p class="notice">{} files under <code>{}</code> are not stored tables and are left out.</p>').format(
+            len(under) - len(parts), parts_path
+        )
+    if not parts:
+        return Preview("table", note + Markup('<p class="notice">There are no tables to show.</p>'))
+    return _table(blobs, parts, page, links, note)
+
+
+class _Part:
+    """One Parquet file of a table, opened for range reads."""
+
+    def __init__(self, blobs: BlobStore, entry: Entry) -> None:
+        import pyarrow.parquet as pq
+
+        self.entry = entry
+        # no pre-buffering: a row group's column chunks are read as its batches are
+        # decoded, so a page stops reading once it has its rows
+        self.file = pq.ParquetFile(open_blob(blobs, entry.digest, entry.size or 0), pre_buffer=False, buffer_size=1 << 20)
+        meta = self.file.metadata
+        self.rows = meta.num_rows
+        self.groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+
+    def read(self, start: int, stop: int, columns: list[str]) -> pa.Table:
+        """Rows ``[start, stop)`` of this part: only the row groups that hold them are
+        read, and the last one only as far as ``stop``."""
+        import pyarrow as pa
+
+        first, offset, wanted = 0, 0, []
+        for i, n in enumerate(self.groups):
+            if offset + n > start and offset < stop:
+                if not wanted:
+                    first = offset
+                wanted.append(i)
+            offset += n
+        batches, have = [], 0
+        if wanted:
+            for batch in self.file.iter_batches(batch_size=ROWS, row_groups=wanted, columns=columns, use_threads=False):
+                batches.append(batch)
+                have += batch.num_rows
+                if first + have >= stop:
+                    break
+        schema = self.file.schema_arrow
+        table = pa.Table.from_batches(batches, schema=pa.schema([schema.field(c) for c in columns]))
+        return table.slice(start - first, stop - start)
+
+
+class _Refused(Exception):
+    """A sort that cannot be done; the message says why."""
+
+
+def _table(blobs: BlobStore, entries: Sequence[Entry], page: int, links: _Links, note: Markup | None) -> Preview:
+    """One page of the rows of the Parquet files ``entries``, taken as one table.
+
+    The columns are those of the first file; paging needs only the footers' row counts.
+    """
+    import pyarrow as pa
+
+    try:
+        parts = [_Part(blobs, e) for e in entries]
+    except (pa.ArrowException, OSError) as exc:  # not Parquet after all
+        return Preview("binary", Markup('<p class="notice">This file cannot be read as Parquet: {}</p>').format(str(exc)))
+    schema = parts[0].file.schema_arrow
+    names = schema.names
+    total = sum(p.rows for p in parts)
+    pages = max(1, math.ceil(total / ROWS))
+    page = min(max(page, 0), pages - 1)
+    sort, descending, notice = links.sort, links.descending, Markup()
+    try:
+        if sort is not None:
+            positions = _positions(parts, sort, descending, total)[page * ROWS : (page + 1) * ROWS]
+            rows = _take(parts, positions, names)
+        else:
+            rows = _rows(parts, page * ROWS, min(total, (page + 1) * ROWS), names)
+    except _Refused as exc:
+        notice = Markup('<p class="notice">{}</p>').format(str(exc))
+        sort, descending = None, False
+        rows = _rows(parts, page * ROWS, min(total, (page + 1) * ROWS), names)
+    except (pa.ArrowException, KeyError) as exc:  # a part's columns or types differ from the first's
+        return Preview("table", (note or Markup()) + Markup('<p class="notice">The table cannot be read: {}</p>').format(str(exc)))
+    table = TablePreview(
+        columns=[(f.name, str(f.type)) for f in schema],
+        rows=_display(rows, schema),
+        total_rows=total,
+        page=page,
+        pages=pages,
+        sort=sort,
+        descending=descending,
+    )
+    html = (note or Markup()) + notice + _table_html(table, links)
+    return Preview("table", html, table=table)
+
+
+def _rows(parts: list[_Part], start: int, stop: int, names: list[str]) -> pa.Table:
+    """Rows ``[start, stop)`` of the parts taken one after another."""
+    import pyarrow as pa
+
+    pieces, offset = [], 0
+    for part in parts:
+        if offset + part.rows > start and offset < stop:
+            pieces.append(_conform(part.read(max(start - offset, 0), min(stop - offset, part.rows), names), parts))
+        offset += part.rows
+    return pa.concat_tables(pieces) if pieces else parts[0].read(0, 0, names)
+
+
+def _conform(table: pa.Table, parts: list[_Part]) -> pa.Table:
+    """``table`` (read from any part) with the first part's column types."""
+    schema = parts[0].file.schema_arrow
+    return table if table.schema.equals(schema) else table.cast(schema)
+
+
+def _positions(parts: list[_Part], column: str, descending: bool, total: int) -> list[int]:
+    """The row positions (over all parts) in the order of ``column``.
+
+    The cost: the whole sort column of every part is read and sorted in memory (no
+    other column is read), so sorting is refused beyond :data:`SORT_LIMIT` rows. Nulls
+    come last; ties keep their stored order (Arrow's sort is stable).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    schema = parts[0].file.schema_arrow
+    if column not in schema.names:
+        raise _Refused(f"The table has no column {column!r}; the rows are in their stored order.")
+    if total > SORT_LIMIT:
+        raise _Refused(f"Tables of more than {SORT_LIMIT:,} rows are not sorted here; the rows are in their stored order.")
+    kind = schema.field(column).type
+    try:
+        chunks = [part.file.read(columns=[column], use_threads=False).column(0).cast(kind) for part in parts]
+        values = pa.table({column: pa.chunked_array([c for chunked in chunks for c in chunked.chunks], type=kind)})
+        order = pc.sort_indices(values, sort_keys=[(column, "descending" if descending else "ascending")])
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _Refused(f"The rows cannot be sorted by {column!r} ({kind}): {exc}") from None
+    return order.to_pylist()  # type: ignore[no-any-return]
+
+
+def _take(parts: list[_Part], positions: list[int], names: list[str]) -> pa.Table:
+    """The rows at ``positions`` (over all parts), in that order: of each row group that
+    holds some of them, the span from the first to the last is read (all columns)."""
+    import pyarrow as pa
+
+    starts, where = [], []  # the first position of every row group; its part, and the part's first
+    offset = 0
+    for part in parts:
+        part_start = offset
+        for n in part.groups:
+            starts.append(offset)
+            where.append((part, part_start))
+            offset += n
+    groups: dict[int, list[int]] = {}
+    for pos in positions:
+        groups.setdefault(bisect.bisect_right(starts, pos) - 1, []).append(pos)
+    found: dict[int, tuple[pa.Table, int]] = {}  # position → (the rows read around it, its row there)
+    for index, wanted in groups.items():
+        part, part_start = where[index]
+        lo, hi = min(wanted), max(wanted) + 1
+        span = _conform(part.read(lo - part_start, hi - part_start, names), parts)
+        for pos in wanted:
+            found[pos] = (span, pos - lo)
+    if not positions:
+        return parts[0].read(0, 0, names)
+    return pa.concat_tables([found[pos][0].slice(found[pos][1], 1) for pos in positions])
+
+
+def _display(rows: pa.Table, schema: pa.Schema) -> list[list[str]]:
+    """The cells of ``rows`` as display text."""
+    columns = []
+    for i, field in enumerate(schema):
+        meta = field.metadata or {}
+        values = rows.column(i).to_pylist()
+        if meta.get(_MIXED_KEY):  # a struct with one child set per row: show that one
+            values = [next((v for v in cell.values() if v is not None), None) if cell else None for cell in values]
+        elif meta.get(_MEDIA_KEY):  # a media cell: its file's path in the artifact
+            values = [cell.get("path") if cell else None for cell in values]
+        columns.append([_cell(v) for v in values])
+    return [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in range(rows.num_rows)]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        text = value.hex()
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = str(value)
+    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"
+
+
+def _table_html(table: TablePreview, links: _Links) -> Markup:
+    join = Markup("").join
+    header = []
+    for name, kind in table.columns:
+        current = table.sort == name
+        # a click sorts by the column, ascending; on the column sorted ascending, descending
+        flip = current and not table.descending
+        arrow = Markup(" ▼" if table.descending else " ▲") if current else Markup()
+        aria = Markup(' aria-sort="{}"').format("descending" if table.descending else "ascending") if current else Markup()
+        header.append(
+            Markup('<th scope="col"{}><a href="{}">{}</a>{} <span class="type">{}</span></th>').format(
+                aria, links.to_sort(name, flip), name, arrow, kind
+            )
+        )
+    body = join(Markup("<tr>{}</tr>").format(join(Markup("<td>{}</td>").format(c) for c in row)) for row in table.rows)
+    summary = Markup('<p class="table-summary">{} rows, {} columns{}.</p>').format(
+        f"{table.total_rows:,}",
+        len(table.columns),
+        Markup(", sorted by <code>{}</code> ({})").format(table.sort, "descending" if table.descending else "ascending")
+        if table.sort is not None
+        else Markup(),
+    )
+    return (
+        summary
+        + Markup('<table id="preview-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>').format(join(header), body)
+        + _pager(table, links)
+    )
+
+
+def _pager(table: TablePreview, links: _Links) -> Markup:
+    if table.pages <= 1:
+        return Markup()
+
+    def link(page: int, label: str, rel: str) -> Markup:
+        if page == table.page or not 0 <= page < table.pages:
+            return Markup('<span class="disabled">{}</span>').format(label)
+        return Markup('<a href="{}" rel="{}">{}</a>').format(links.to_page(page, table.sort, table.descending), rel, label)
+
+    return Markup('<nav class="pager" aria-label="pages of the table">{} {} <span>page {} of {}</span> {} {}</nav>').format(
+        link(0, "« first", "first"),
+        link(table.page - 1, "‹ previous", "prev"),
+        table.page + 1,
+        table.pages,
+        link(table.page + 1, "next ›", "next"),
+        link(table.pages - 1, "last »", "last"),
+    )
