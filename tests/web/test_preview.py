@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -17,6 +18,7 @@ from markupsafe import Markup
 
 import quire
 from quire.core.manifest import Manifest, load_manifest
+from quire.errors import ObjectNotFoundError
 from quire.server.web import blobio
 from quire.server.web.preview import ROWS, TEXT_LIMIT, Preview, preview
 from quire.store import open_store
@@ -134,12 +136,15 @@ def test_each_kind_is_told_by_the_file_name(tmp_path: Path) -> None:
         "LICENSE": "text",
         "remote/<b>data</b>.txt": "reference",
     }
-    assert show(blobs, manifest, "data.json").html == Markup(
-        '<pre class="text">{}</pre>'
-    ).format(json.dumps({"b": [1, 2], "a": "é"}, indent=2, ensure_ascii=False))
+    assert show(blobs, manifest, "data.json").html == Markup('<pre class="json">{}</pre>').format(
+        json.dumps({"b": [1, 2], "a": "é"}, indent=2, ensure_ascii=False)
+    )
     assert "<h1>Title</h1>" in show(blobs, manifest, "README.md").html
     assert show(blobs, manifest, "img/cat.PNG").html == '<div class="media"><img src="/raw/x" alt="img/cat.PNG"></div>'
-    assert Tags(show(blobs, manifest, "s.wav").html).tags[1] == ("audio", {"controls": None, "preload": "metadata", "src": RAW})
+    assert Tags(show(blobs, manifest, "s.wav").html).tags[1] == (
+        "audio",
+        {"controls": None, "preload": "metadata", "src": RAW},
+    )
     assert Tags(show(blobs, manifest, "m.mp4").html).tags[1][0] == "video"
     svg = show(blobs, manifest, "logo.svg").html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg and "<svg" not in svg
@@ -170,7 +175,7 @@ def test_hostile_names_and_contents_are_escaped(tmp_path: Path) -> None:
         tmp_path,
         {
             name: b"</pre><script>alert(2)</script>",
-            "x.png\"onerror=alert(3).png": b"\x89PNG",
+            'x.png"onerror=alert(3).png': b"\x89PNG",
             "evil.md": (
                 b"<script>alert(4)</script>\n\n<img src=x onerror=alert(5)>\n\n"
                 b"[click](javascript:alert(6)) [caps](JaVaScRiPt:alert(7)) [vb](vbscript:msgbox)\n\n"
@@ -196,7 +201,7 @@ def test_hostile_names_and_contents_are_escaped(tmp_path: Path) -> None:
     assert "&lt;img src=x onerror=alert(5)&gt;" in markdown
     assert "img" not in Tags(markdown).names()
     cells = show(blobs, manifest, "cells.csv").html
-    assert "<th scope=\"col\">h&lt;b&gt;</th>" in cells and "&lt;img src=x onerror=alert(11)&gt;" in cells
+    assert '<th scope="col">h&lt;b&gt;</th>' in cells and "&lt;img src=x onerror=alert(11)&gt;" in cells
 
 
 def test_a_hostile_table_is_escaped(tmp_path: Path) -> None:
@@ -425,3 +430,61 @@ def test_a_reference_and_a_file_that_is_not_parquet(tmp_path: Path) -> None:
     assert show(blobs, manifest, "t.parquet").kind == "reference"
     fake = show(blobs, manifest, "fake.parquet")
     assert fake.kind == "binary" and "cannot be read as Parquet" in fake.html
+
+
+def test_media_and_mixed_cells_show_their_values(tmp_path: Path) -> None:
+    image = quire.Image(np.random.default_rng(5).integers(0, 256, size=(2, 2, 3), dtype=np.uint8))
+    table = quire.Table(columns=["i", "img", "any"], data=[[0, image, 1], [1, None, "two"]], allow_mixed_types=True)
+    blobs, manifest = commit(tmp_path, objects={"t": table})
+    shown = show(blobs, manifest, "t.table.parquet")
+    assert shown.table is not None
+    (path,) = [e.path for e in manifest if e.path.startswith("media/")]
+    assert shown.table.rows == [["0", path, "1"], ["1", "", "two"]]
+
+
+def test_a_csv_with_a_byte_order_mark_and_ragged_rows(tmp_path: Path) -> None:
+    blobs, manifest = commit(tmp_path, {"t.csv": "\ufeffa,b\n1\n2,3,4\n".encode()})
+    shown = show(blobs, manifest, "t.csv")
+    assert not shown.truncated
+    assert re.findall(r"<t[hd](?: [^>]*)?>(.*?)</t[hd]>", shown.html) == ["a", "b", "", "1", "", "", "2", "3", "4"]
+
+
+def test_the_store_s_errors_are_not_taken_for_a_bad_file(tmp_path: Path) -> None:
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"x": random.Random(1).sample(range(10**9), 200_000)}), path, compression="none")
+    assert path.stat().st_size > SMALL
+    blobs, manifest = commit(tmp_path, {"big.parquet": path.read_bytes()})
+    entry = manifest.get("big.parquet")
+    assert entry is not None
+    blobs.objects.delete(blob_key(entry.digest))  # lost from the store
+    with pytest.raises(ObjectNotFoundError):
+        preview(blobs, manifest, entry, raw_url=RAW)
+
+
+def test_a_partitioned_table_with_a_part_that_is_not_parquet(tmp_path: Path) -> None:
+    blobs, manifest = commit(
+        tmp_path,
+        {"parts/b.table.parquet": b"not parquet", "parts/notes.txt": b"x"},
+        objects={"parts/a": quire.Table(dataframe=people(3)), "all": quire.PartitionedTable("parts")},
+    )
+    shown = show(blobs, manifest, "all.partitioned-table.json")
+    assert shown.kind == "table" and shown.table is None
+    assert "<code>parts/b.table.parquet</code> cannot be read as Parquet" in shown.html
+    assert "1 files under <code>parts</code> are not stored tables" in shown.html
+
+
+def test_a_damaged_table_says_it_cannot_be_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"x": list(range(300_000))}), path, compression="none", row_group_size=100_000)
+    blobs, manifest = commit(tmp_path, {"big.parquet": path.read_bytes()})
+    entry = manifest.get("big.parquet")
+    assert entry is not None and entry.size is not None and entry.size > SMALL
+    stored = blobs.local_path(entry.digest)
+    assert stored is not None
+    damaged = bytearray(stored.read_bytes())
+    damaged[4 : entry.size // 2] = b"\xff" * (entry.size // 2 - 4)  # the first row groups, not the footer
+    stored.chmod(0o644)
+    stored.write_bytes(bytes(damaged))
+    shown = preview(blobs, manifest, entry, raw_url=RAW)
+    assert shown.kind == "table" and shown.table is None
+    assert "The table cannot be read" in shown.html

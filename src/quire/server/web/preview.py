@@ -26,15 +26,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from ...core.manifest import Entry, Manifest
+from ...errors import QuireError
 from ...store.blobs import BlobStore
 from .blobio import head, open_blob
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
 TEXT_LIMIT = 256 << 10  #: bytes of a text file a preview shows
 ROWS = 50  #: rows of a table on one page (and rows of a CSV shown)
@@ -137,7 +137,7 @@ def preview(
     if suffix in MARKDOWN:
         return _markdown(data, cut, size, raw_url)
     if suffix in TEXT:
-        return _text(data.decode("utf-8", errors="replace"), cut, size, raw_url)
+        return _text(_decode(data, cut), cut, size, raw_url)
     text = _utf8(data, cut)
     if text is None:
         return _binary(size, raw_url)
@@ -166,19 +166,25 @@ def _binary(size: int, raw_url: str) -> Preview:
     return Preview("binary", html.format(_size(size), raw_url))
 
 
+def _decode(data: bytes, cut: bool) -> str:
+    """``data`` as text: UTF-8 (a byte order mark dropped), bad bytes replaced, and a
+    character split by the cut at the end of a prefix left out."""
+    return codecs.getincrementaldecoder("utf-8-sig")(errors="replace").decode(data, final=not cut)
+
+
 def _utf8(data: bytes, cut: bool) -> str | None:
-    """``data`` decoded, when it is UTF-8 text (no NUL bytes); a character split by the
-    cut at the end of a prefix is dropped. None for anything else."""
+    """``data`` decoded (as :func:`_decode`) when it is UTF-8 text without NUL bytes;
+    None for anything else."""
     if b"\0" in data:
         return None
     try:
-        return codecs.getincrementaldecoder("utf-8")().decode(data, final=not cut)
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=not cut)
     except UnicodeDecodeError:
         return None
 
 
 def _text(text: str, cut: bool, size: int, raw_url: str, kind: str = "text") -> Preview:
-    html = Markup('<pre class="text">{}</pre>').format(text) + _cut_note(cut, size, raw_url)
+    html = Markup('<pre class="{}">{}</pre>').format(kind, text) + _cut_note(cut, size, raw_url)
     return Preview(kind, html, truncated=cut)
 
 
@@ -191,7 +197,7 @@ def _cut_note(cut: bool, size: int, raw_url: str) -> Markup:
 
 
 def _json(data: bytes, cut: bool, size: int, raw_url: str) -> Preview:
-    text = data.decode("utf-8", errors="replace")
+    text = _decode(data, cut)
     if not cut:
         try:
             pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
@@ -203,7 +209,7 @@ def _json(data: bytes, cut: bool, size: int, raw_url: str) -> Preview:
 
 
 def _csv(data: bytes, cut: bool, size: int, raw_url: str, delimiter: str) -> Preview:
-    text = data.decode("utf-8", errors="replace")
+    text = _decode(data, cut)
     if cut:  # the last line is likely cut short
         text = text[: text.rfind("\n") + 1] or text
     try:
@@ -226,9 +232,9 @@ def _csv(data: bytes, cut: bool, size: int, raw_url: str, delimiter: str) -> Pre
     )
     truncated = more or cut
     if truncated:
-        html += Markup('<p class="truncated">The first {} rows are shown: <a href="{}" download>download</a> the whole file.</p>').format(
-            len(body), raw_url
-        )
+        html += Markup(
+            '<p class="truncated">The first {} rows are shown: <a href="{}" download>download</a> the whole file.</p>'
+        ).format(len(body), raw_url)
     return Preview("csv", html, truncated=truncated)
 
 
@@ -242,7 +248,7 @@ def _markdown(data: bytes, cut: bool, size: int, raw_url: str) -> Preview:
     # html=False: raw HTML in the file is escaped as text. Links and images go through
     # markdown-it's validateLink, which refuses javascript:, vbscript:, file: and data:
     # URLs other than images; the rendered HTML holds nothing else from the file unescaped.
-    rendered = MarkdownIt("commonmark", {"html": False}).render(data.decode("utf-8", errors="replace"))
+    rendered = MarkdownIt("commonmark", {"html": False}).render(_decode(data, cut))
     html = Markup('<div class="markdown">{}</div>').format(Markup(rendered)) + _cut_note(cut, size, raw_url)
     return Preview("markdown", html, truncated=cut)
 
@@ -288,9 +294,7 @@ class _Links:
         return "?" + urlencode(query)
 
 
-def _partitioned(
-    blobs: BlobStore, manifest: Manifest, entry: Entry, raw_url: str, page: int, links: _Links
-) -> Preview:
+def _partitioned(blobs: BlobStore, manifest: Manifest, entry: Entry, raw_url: str, page: int, links: _Links) -> Preview:
     """One table over the parts a partitioned table's pointer names (its ``parts_path``)."""
     size = entry.size or 0
     data = head(blobs, entry.digest, size, TEXT_LIMIT)
@@ -305,9 +309,9 @@ def _partitioned(
     parts = [e for e in under if e.path.endswith(".parquet") and e.ref is None]
     note = Markup('<p class="parts">{} parts under <code>{}</code>.</p>').format(len(parts), parts_path)
     if len(parts) < len(under):
-        note += Markup('<p class="notice">{} files under <code>{}</code> are not stored tables and are left out.</p>').format(
-            len(under) - len(parts), parts_path
-        )
+        note += Markup(
+            '<p class="notice">{} files under <code>{}</code> are not stored tables and are left out.</p>'
+        ).format(len(under) - len(parts), parts_path)
     if not parts:
         return Preview("table", note + Markup('<p class="notice">There are no tables to show.</p>'))
     return _table(blobs, parts, page, links, note)
@@ -322,7 +326,9 @@ class _Part:
         self.entry = entry
         # no pre-buffering: a row group's column chunks are read as its batches are
         # decoded, so a page stops reading once it has its rows
-        self.file = pq.ParquetFile(open_blob(blobs, entry.digest, entry.size or 0), pre_buffer=False, buffer_size=1 << 20)
+        self.file = pq.ParquetFile(
+            open_blob(blobs, entry.digest, entry.size or 0), pre_buffer=False, buffer_size=1 << 20
+        )
         meta = self.file.metadata
         self.rows = meta.num_rows
         self.groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
@@ -332,7 +338,8 @@ class _Part:
         read, and the last one only as far as ``stop``."""
         import pyarrow as pa
 
-        first, offset, wanted = 0, 0, []
+        first = offset = 0
+        wanted: list[int] = []  # the row groups holding some of the rows
         for i, n in enumerate(self.groups):
             if offset + n > start and offset < stop:
                 if not wanted:
@@ -362,28 +369,36 @@ def _table(blobs: BlobStore, entries: Sequence[Entry], page: int, links: _Links,
     """
     import pyarrow as pa
 
-    try:
-        parts = [_Part(blobs, e) for e in entries]
-    except (pa.ArrowException, OSError) as exc:  # not Parquet after all
-        return Preview("binary", Markup('<p class="notice">This file cannot be read as Parquet: {}</p>').format(str(exc)))
+    parts = []
+    for entry in entries:
+        try:
+            parts.append(_Part(blobs, entry))
+        except QuireError:
+            raise  # the store's (a blob missing or corrupt), passed through pyarrow
+        except (pa.ArrowException, OSError) as exc:  # not Parquet after all (pyarrow's IO errors are OSError)
+            which = Markup(" <code>{}</code>").format(entry.path) if len(entries) > 1 else Markup()
+            html = Markup('<p class="notice">The file{} cannot be read as Parquet: {}</p>').format(which, str(exc))
+            return Preview("binary" if len(entries) == 1 else "table", (note or Markup()) + html)
     schema = parts[0].file.schema_arrow
     names = schema.names
     total = sum(p.rows for p in parts)
     pages = max(1, math.ceil(total / ROWS))
     page = min(max(page, 0), pages - 1)
     sort, descending, notice = links.sort, links.descending, Markup()
+    start, stop = page * ROWS, min(total, (page + 1) * ROWS)
     try:
-        if sort is not None:
-            positions = _positions(parts, sort, descending, total)[page * ROWS : (page + 1) * ROWS]
-            rows = _take(parts, positions, names)
-        else:
-            rows = _rows(parts, page * ROWS, min(total, (page + 1) * ROWS), names)
-    except _Refused as exc:
-        notice = Markup('<p class="notice">{}</p>').format(str(exc))
-        sort, descending = None, False
-        rows = _rows(parts, page * ROWS, min(total, (page + 1) * ROWS), names)
-    except (pa.ArrowException, KeyError) as exc:  # a part's columns or types differ from the first's
-        return Preview("table", (note or Markup()) + Markup('<p class="notice">The table cannot be read: {}</p>').format(str(exc)))
+        try:
+            rows = _take(parts, _positions(parts, sort, descending, total)[start:stop], names) if sort else None
+        except _Refused as exc:
+            notice = Markup('<p class="notice">{}</p>').format(str(exc))
+            sort, descending, rows = None, False, None
+        if rows is None:
+            rows = _rows(parts, start, stop, names)
+    except QuireError:
+        raise  # the store's (a blob missing is a KeyError too), passed through pyarrow
+    except (pa.ArrowException, OSError, KeyError) as exc:  # a damaged file, or parts whose columns differ
+        html = Markup('<p class="notice">The table cannot be read: {}</p>').format(str(exc))
+        return Preview("table", (note or Markup()) + html)
     table = TablePreview(
         columns=[(f.name, str(f.type)) for f in schema],
         rows=_display(rows, schema),
@@ -429,7 +444,9 @@ def _positions(parts: list[_Part], column: str, descending: bool, total: int) ->
     if column not in schema.names:
         raise _Refused(f"The table has no column {column!r}; the rows are in their stored order.")
     if total > SORT_LIMIT:
-        raise _Refused(f"Tables of more than {SORT_LIMIT:,} rows are not sorted here; the rows are in their stored order.")
+        raise _Refused(
+            f"Tables of more than {SORT_LIMIT:,} rows are not sorted here; the rows are in their stored order."
+        )
     kind = schema.field(column).type
     try:
         chunks = [part.file.read(columns=[column], use_threads=False).column(0).cast(kind) for part in parts]
@@ -437,7 +454,7 @@ def _positions(parts: list[_Part], column: str, descending: bool, total: int) ->
         order = pc.sort_indices(values, sort_keys=[(column, "descending" if descending else "ascending")])
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise _Refused(f"The rows cannot be sorted by {column!r} ({kind}): {exc}") from None
-    return order.to_pylist()  # type: ignore[no-any-return]
+    return order.to_pylist()
 
 
 def _take(parts: list[_Part], positions: list[int], names: list[str]) -> pa.Table:
@@ -502,7 +519,9 @@ def _table_html(table: TablePreview, links: _Links) -> Markup:
         # a click sorts by the column, ascending; on the column sorted ascending, descending
         flip = current and not table.descending
         arrow = Markup(" ▼" if table.descending else " ▲") if current else Markup()
-        aria = Markup(' aria-sort="{}"').format("descending" if table.descending else "ascending") if current else Markup()
+        aria = (
+            Markup(' aria-sort="{}"').format("descending" if table.descending else "ascending") if current else Markup()
+        )
         header.append(
             Markup('<th scope="col"{}><a href="{}">{}</a>{} <span class="type">{}</span></th>').format(
                 aria, links.to_sort(name, flip), name, arrow, kind
@@ -518,7 +537,9 @@ def _table_html(table: TablePreview, links: _Links) -> Markup:
     )
     return (
         summary
-        + Markup('<table id="preview-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>').format(join(header), body)
+        + Markup('<table id="preview-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>').format(
+            join(header), body
+        )
         + _pager(table, links)
     )
 
@@ -530,13 +551,17 @@ def _pager(table: TablePreview, links: _Links) -> Markup:
     def link(page: int, label: str, rel: str) -> Markup:
         if page == table.page or not 0 <= page < table.pages:
             return Markup('<span class="disabled">{}</span>').format(label)
-        return Markup('<a href="{}" rel="{}">{}</a>').format(links.to_page(page, table.sort, table.descending), rel, label)
+        return Markup('<a href="{}" rel="{}">{}</a>').format(
+            links.to_page(page, table.sort, table.descending), rel, label
+        )
 
-    return Markup('<nav class="pager" aria-label="pages of the table">{} {} <span>page {} of {}</span> {} {}</nav>').format(
+    return Markup(
+        '<nav class="pager" aria-label="pages of the table">{} {} <span>page {} of {}</span> {} {}</nav>'
+    ).format(
         link(0, "« first", "first"),
-        link(table.page - 1, "‹ previous", "prev"),
+        link(table.page - 1, "← previous", "prev"),
         table.page + 1,
         table.pages,
-        link(table.page + 1, "next ›", "next"),
+        link(table.page + 1, "next →", "next"),
         link(table.pages - 1, "last »", "last"),
     )
