@@ -488,3 +488,26 @@ def test_a_damaged_table_says_it_cannot_be_read(tmp_path: Path) -> None:
     shown = preview(blobs, manifest, entry, raw_url=RAW)
     assert shown.kind == "table" and shown.table is None
     assert "The table cannot be read" in shown.html
+
+
+def test_a_sorted_page_gathers_its_rows_from_the_row_groups_holding_them(tmp_path: Path) -> None:
+    rng = random.Random(13)
+    n, group = 5_000, 300
+    # high scores only in every third row group: a page sorted by score descending takes
+    # rows from row groups 0, 3, 6, ... and none from those between
+    scores = [round(rng.random(), 2) + (10 if (i // group) % 3 == 0 else 0) for i in range(n)]
+    arrow = pa.table({"i": list(range(n)), "score": scores, "tag": [rng.choice("abc") for _ in range(n)]})
+    path = tmp_path / "t.parquet"
+    pq.write_table(arrow, path, row_group_size=group)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 17
+    blobs, manifest = commit(tmp_path, {"t.parquet": path.read_bytes()})
+    for column, order in [("score", "descending"), ("tag", "ascending"), ("score", "ascending")]:
+        ordered = arrow.sort_by([(column, order)])
+        for page in (0, 13, 37, 99):
+            shown = show(blobs, manifest, "t.parquet", page=page, sort=column, descending=order == "descending")
+            assert shown.table is not None and shown.table.page == page
+            assert shown.table.rows == expected_rows(ordered, page * ROWS, (page + 1) * ROWS), (column, order, page)
+    top = show(blobs, manifest, "t.parquet", sort="score", descending=True)
+    assert top.table is not None
+    assert {int(row[0]) // group % 3 for row in top.table.rows} == {0}
+    assert len({int(row[0]) // group for row in top.table.rows}) > 2

@@ -41,6 +41,7 @@ ROWS = 50  #: rows of a table on one page (and rows of a CSV shown)
 #: rows of a table beyond which sorting is refused: a sort reads the whole sort column
 #: into memory (see :func:`_positions`)
 SORT_LIMIT = 5_000_000
+BATCH = 1024  #: rows of a table decoded at a time while looking for a page's rows
 CELL_LIMIT = 500  #: characters of one table cell shown
 #: the field metadata quire.sdk.table_types marks mixed and media columns with (the web
 #: layer may not import the sdk; the keys are part of the stored format)
@@ -348,7 +349,9 @@ class _Part:
             offset += n
         batches, have = [], 0
         if wanted:
-            for batch in self.file.iter_batches(batch_size=ROWS, row_groups=wanted, columns=columns, use_threads=False):
+            for batch in self.file.iter_batches(
+                batch_size=BATCH, row_groups=wanted, columns=columns, use_threads=False
+            ):
                 batches.append(batch)
                 have += batch.num_rows
                 if first + have >= stop:
@@ -356,6 +359,40 @@ class _Part:
         schema = self.file.schema_arrow
         table = pa.Table.from_batches(batches, schema=pa.schema([schema.field(c) for c in columns]))
         return table.slice(start - first, stop - start)
+
+    def pick(self, positions: list[int], columns: list[str]) -> dict[int, pa.Table]:
+        """The rows at ``positions`` of this part, a table of one row each.
+
+        Only the row groups holding some of them are read, a batch at a time, up to the
+        last of them, and only the rows asked for are kept: the memory is one batch's,
+        but the reading is that of every row group a sorted page's rows fall in.
+        """
+        import pyarrow as pa
+
+        starts, offset = [], 0  # the position of each row group's first row
+        for n in self.groups:
+            starts.append(offset)
+            offset += n
+        located = [(pos, bisect.bisect_right(starts, pos) - 1) for pos in positions]  # (position, its row group)
+        groups = sorted({group for _, group in located})
+        # where each position comes among the rows of those row groups read one after another
+        read_at, offset = {}, 0
+        for group in groups:
+            read_at[group] = offset
+            offset += self.groups[group]
+        targets = sorted((read_at[group] + pos - starts[group], pos) for pos, group in located)
+        found: dict[int, pa.Table] = {}
+        seen, i = 0, 0
+        batches = self.file.iter_batches(batch_size=BATCH, row_groups=groups, columns=columns, use_threads=False)
+        for batch in batches if targets else ():
+            end = seen + batch.num_rows
+            while i < len(targets) and targets[i][0] < end:
+                found[targets[i][1]] = pa.Table.from_batches([batch.slice(targets[i][0] - seen, 1)])
+                i += 1
+            seen = end
+            if i == len(targets):
+                break
+        return found
 
 
 class _Refused(Exception):
@@ -458,31 +495,21 @@ def _positions(parts: list[_Part], column: str, descending: bool, total: int) ->
 
 
 def _take(parts: list[_Part], positions: list[int], names: list[str]) -> pa.Table:
-    """The rows at ``positions`` (over all parts), in that order: of each row group that
-    holds some of them, the span from the first to the last is read (all columns)."""
+    """The rows at ``positions`` (over all parts), in that order."""
     import pyarrow as pa
 
-    starts, where = [], []  # the first position of every row group; its part, and the part's first
-    offset = 0
+    firsts, offset = [], 0  # the position of each part's first row
     for part in parts:
-        part_start = offset
-        for n in part.groups:
-            starts.append(offset)
-            where.append((part, part_start))
-            offset += n
-    groups: dict[int, list[int]] = {}
+        firsts.append(offset)
+        offset += part.rows
+    by_part: dict[int, list[int]] = {}
     for pos in positions:
-        groups.setdefault(bisect.bisect_right(starts, pos) - 1, []).append(pos)
-    found: dict[int, tuple[pa.Table, int]] = {}  # position → (the rows read around it, its row there)
-    for index, wanted in groups.items():
-        part, part_start = where[index]
-        lo, hi = min(wanted), max(wanted) + 1
-        span = _conform(part.read(lo - part_start, hi - part_start, names), parts)
-        for pos in wanted:
-            found[pos] = (span, pos - lo)
-    if not positions:
-        return parts[0].read(0, 0, names)
-    return pa.concat_tables([found[pos][0].slice(found[pos][1], 1) for pos in positions])
+        by_part.setdefault(bisect.bisect_right(firsts, pos) - 1, []).append(pos)
+    found: dict[int, pa.Table] = {}
+    for index, wanted in by_part.items():
+        picked = parts[index].pick([pos - firsts[index] for pos in wanted], names)
+        found.update({firsts[index] + local: _conform(row, parts) for local, row in picked.items()})
+    return pa.concat_tables([found[pos] for pos in positions]) if positions else parts[0].read(0, 0, names)
 
 
 def _display(rows: pa.Table, schema: pa.Schema) -> list[list[str]]:
