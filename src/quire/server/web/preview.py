@@ -10,6 +10,15 @@ markdown-it's link check refuses ``javascript:``, ``vbscript:``, ``file:`` and
 non-image ``data:`` URLs, so a rendered file holds no script.
 
 SVG is shown as text, never as an image: an SVG can hold script.
+
+What a table page costs (a Parquet file over range reads, see :func:`.blobio.open_blob`):
+its footer, then the row groups holding the page's rows, each decoded from its start
+only as far as the page's last row. A sorted page first reads the whole sort column
+(that column only, of every row group) and sorts it in memory; its rows then come from
+every row group one of them falls in, up to the last one there, so a page of a table
+sorted by a column unrelated to its stored order may read most of the table (a batch at
+a time: the memory is one batch's). Sorting is refused beyond :data:`SORT_LIMIT` rows.
+A partitioned table also reads the footer of every part, for the row counts paging needs.
 """
 
 from __future__ import annotations
@@ -107,8 +116,9 @@ def preview(
     ``raw_url`` is where the file's bytes are served (media elements and download links
     point at it). For tables, ``page`` (from 0), ``sort`` (a column) and ``descending``
     choose the rows; ``sort_url(column, descending)`` and ``page_url(page)`` make the
-    header's sort links and the pager's links (by default relative query strings
-    ``?sort=…&desc=1`` and ``?page=…``, which keep the sort). ``manifest`` is only read
+    header's sort links and the pager's links (a ``page_url`` must keep the current
+    sort; by default they are relative query strings, ``?sort=…&desc=1`` and
+    ``?page=…&sort=…&desc=1``). ``manifest`` is only read
     for a partitioned table's parts (:meth:`~quire.core.manifest.Manifest.under`).
 
     Errors of the store (a blob missing or corrupt) are raised as they are.
