@@ -37,13 +37,14 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
-from ...core.manifest import Entry, Manifest
 from ...errors import QuireError
 from ...store.blobs import BlobStore
 from .blobio import head, open_blob
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from ...core.manifest import Entry, Manifest  # only read here: nothing of the core runs
 
 TEXT_LIMIT = 256 << 10  #: bytes of a text file a preview shows
 ROWS = 50  #: rows of a table on one page (and rows of a CSV shown)
