@@ -471,7 +471,7 @@ def test_a_partitioned_table_with_a_part_that_is_not_parquet(tmp_path: Path) -> 
     shown = show(blobs, manifest, "all.partitioned-table.json")
     assert shown.kind == "table" and shown.table is None
     assert "<code>parts/b.table.parquet</code> cannot be read as Parquet" in shown.html
-    assert "1 files under <code>parts</code> are not stored tables" in shown.html
+    assert "Left out, as not stored tables: 1 file under <code>parts</code>" in shown.html
 
 
 def test_a_damaged_table_says_it_cannot_be_read(tmp_path: Path) -> None:

@@ -265,6 +265,10 @@ def _markdown(data: bytes, cut: bool, size: int, raw_url: str) -> Preview:
     return Preview("markdown", html, truncated=cut)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _size(n: int | None) -> str:
     if n is None:
         return "unknown size"
@@ -319,11 +323,11 @@ def _partitioned(blobs: BlobStore, manifest: Manifest, entry: Entry, raw_url: st
         return _json(data, size > len(data), size, raw_url)  # not a pointer: the JSON itself
     under = [e for e in manifest.under(parts_path.strip("/")) if e.path != entry.path]
     parts = [e for e in under if e.path.endswith(".parquet") and e.ref is None]
-    note = Markup('<p class="parts">{} parts under <code>{}</code>.</p>').format(len(parts), parts_path)
+    note = Markup('<p class="parts">{} under <code>{}</code>.</p>').format(_count(len(parts), "part"), parts_path)
     if len(parts) < len(under):
-        note += Markup(
-            '<p class="notice">{} files under <code>{}</code> are not stored tables and are left out.</p>'
-        ).format(len(under) - len(parts), parts_path)
+        note += Markup('<p class="notice">Left out, as not stored tables: {} under <code>{}</code>.</p>').format(
+            _count(len(under) - len(parts), "file"), parts_path
+        )
     if not parts:
         return Preview("table", note + Markup('<p class="notice">There are no tables to show.</p>'))
     return _table(blobs, parts, page, links, note)
@@ -566,9 +570,9 @@ def _table_html(table: TablePreview, links: _Links) -> Markup:
             )
         )
     body = join(Markup("<tr>{}</tr>").format(join(Markup("<td>{}</td>").format(c) for c in row)) for row in table.rows)
-    summary = Markup('<p class="table-summary">{} rows, {} columns{}.</p>').format(
-        f"{table.total_rows:,}",
-        len(table.columns),
+    summary = Markup('<p class="table-summary">{}, {}{}.</p>').format(
+        _count(table.total_rows, "row"),
+        _count(len(table.columns), "column"),
         Markup(", sorted by <code>{}</code> ({})").format(table.sort, "descending" if table.descending else "ascending")
         if table.sort is not None
         else Markup(),
