@@ -103,7 +103,7 @@ def test_an_image_preview_shows_the_picture(browser: Any, web: Web) -> None:
 
 def column(browser: Any, name: str) -> list[str]:
     """The cells of the column ``name`` of the preview's table, on the page shown."""
-    at = table_header(browser, "preview-table").index(name)
+    at = [h.split()[0] for h in table_header(browser, "preview-table")].index(name)  # a header is "name type"
     return [row[at] for row in table_rows(browser, "preview-table")]
 
 

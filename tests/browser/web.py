@@ -6,24 +6,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import patience
 
 
-def wait(driver: Any) -> WebDriverWait[Any]:
-    return WebDriverWait(driver, patience(1))
+def wait(driver: Any, *ignored: type[Exception]) -> WebDriverWait[Any]:
+    return WebDriverWait(driver, patience(1), ignored_exceptions=ignored or None)
 
 
 def follow(driver: Any, element: WebElement) -> None:
-    """Click ``element`` (a link, a submit button) and wait until the next page has loaded."""
-    page = driver.find_element(By.TAG_NAME, "html")
+    """Click ``element`` (a link, a submit button) and wait until the next page has loaded.
+
+    The page clicked on is marked (a property of its ``window``): the next page is loaded
+    when the window has no mark and its document is complete. (Waiting for the old page's
+    elements to go stale instead races the navigation: mid-way chromium answers with an
+    "unknown error", not a stale element.)"""
+    driver.execute_script("window.__quire_left = true")
     element.click()
-    wait(driver).until(expected_conditions.staleness_of(page))
-    wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    loaded = "return window.__quire_left === undefined && document.readyState === 'complete'"
+    wait(driver, WebDriverException).until(lambda d: d.execute_script(loaded))
 
 
 def click_link(driver: Any, text: str, within: str = "#content", partial: bool = False) -> None:
