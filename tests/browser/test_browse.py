@@ -61,6 +61,17 @@ def test_sign_in_then_click_from_the_projects_down_to_a_file(browser: Any, web: 
     assert "Notes of version 1." in preview.text
 
 
+def test_a_project_searches_and_filters_its_collections_by_type(browser: Any, web: Web) -> None:
+    sign_in(browser, web.url, web.read)
+    click_link(browser, "vision")
+    search = browser.find_element(By.CSS_SELECTOR, "main#content form input[name=q]")
+    search.send_keys("IMA")
+    follow(browser, search.find_element(By.XPATH, "./ancestor::form//button"))
+    assert [row[0] for row in table_rows(browser, "collections")] == ["images"]
+    click_link(browser, "dataset", "table#collections")  # a type links to the collections of that type
+    assert [row[0] for row in table_rows(browser, "collections")] == ["editable", "hostile", "images", "shards"]
+
+
 @pytest.mark.parametrize(
     ("folder", "name", "kind", "shows"),
     [
@@ -86,6 +97,10 @@ def test_markdown_is_rendered_not_shown_as_source(browser: Any, web: Web) -> Non
     assert preview.find_element(By.CSS_SELECTOR, "h1, h2, h3").text == "Images"
     assert preview.find_element(By.CSS_SELECTOR, "strong").text == "synthetic"
     assert "**" not in preview.text
+    # a relative link in the file leads to the file it names, in the same version
+    click_link(browser, "labels", "section#preview")
+    assert browser.current_url == web.url + "/p/vision/images/v2/preview/data/labels.json"
+    assert browser.find_element(By.CSS_SELECTOR, "section#preview").get_attribute("data-kind") == "json"
 
 
 def test_an_image_preview_shows_the_picture(browser: Any, web: Web) -> None:
