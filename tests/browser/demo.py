@@ -29,6 +29,7 @@ from typing import Any
 #: what a hostile name or value holds: run in a page, either would set ``window.__pwned``
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_SVG = f'<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=1">{SCRIPT}</svg>'
 #: rows of the demo table (more than one preview page)
 TABLE_ROWS = 240
 PROJECT = "vision"
@@ -135,6 +136,8 @@ def build(store: str) -> dict[str, Any]:
                 f"{SCRIPT}.md": HOSTILE_MARKDOWN.encode(),  # a folder named with markup, then script>.md
                 "notes.md": HOSTILE_MARKDOWN.encode(),
                 "evil.txt": f"{SCRIPT}\n".encode(),
+                "evil.svg": HOSTILE_SVG.encode(),  # a page of its own if a browser rendered it
+                "evil.html": f"<!doctype html><title>evil</title>{SCRIPT}{IMG}".encode(),
             },
         )
         run.log_artifact(art, aliases=[IMG])

@@ -85,3 +85,14 @@ def test_a_hostile_preview_runs_nothing(browser: Any, web: Web, name: str) -> No
     else:
         assert preview.get_attribute("data-kind") == "text"
     assert name in content(browser)  # the file's name, as text, in its heading
+
+
+@pytest.mark.parametrize("name", ["evil.svg", "evil.html"])
+def test_a_page_or_picture_of_script_is_not_rendered(browser: Any, web: Web, name: str) -> None:
+    open_hostile(browser, web)
+    click_link(browser, "v0", "table#versions")
+    click_link(browser, "Files")
+    click_link(browser, name, "table#files")
+    assert_inert(browser)
+    preview = browser.find_element(By.CSS_SELECTOR, "section#preview")
+    assert not preview.find_elements(By.CSS_SELECTOR, "svg, iframe, object, embed")  # nothing of the file as markup

@@ -86,3 +86,16 @@ def test_a_path_that_leaves_the_version_finds_nothing(web: Web, path: str) -> No
         connection.close()
     assert status in (400, 404), body
     assert "value 0" not in body and "root:" not in body
+
+
+@pytest.mark.parametrize("name", ["evil.svg", "evil.html", "notes.md"])
+def test_a_raw_file_of_markup_is_a_download_never_a_page(web: Web, name: str) -> None:
+    answer = get(web, f"/p/vision/hostile/v0/raw/{name}", web.read)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/octet-stream"
+    assert answer.headers["content-disposition"].startswith("attachment")
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert (
+        "script-src" in answer.headers["content-security-policy"]
+        or "default-src 'none'" in (answer.headers["content-security-policy"])
+    )
