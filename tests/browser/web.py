@@ -18,15 +18,19 @@ def wait(driver: Any, *ignored: type[Exception]) -> WebDriverWait[Any]:
     return WebDriverWait(driver, patience(1), ignored_exceptions=ignored or None)
 
 
-def follow(driver: Any, element: WebElement) -> None:
-    """Click ``element`` (a link, a submit button) and wait until the next page has loaded.
+def follow(driver: Any, element: WebElement, keys: str | None = None) -> None:
+    """Click ``element`` (a link, a submit button), or type ``keys`` on it (focused: Enter
+    follows a link), and wait until the next page has loaded.
 
     The page clicked on is marked (a property of its ``window``): the next page is loaded
     when the window has no mark and its document is complete. (Waiting for the old page's
     elements to go stale instead races the navigation: mid-way chromium answers with an
     "unknown error", not a stale element.)"""
     driver.execute_script("window.__quire_left = true")
-    element.click()
+    if keys is None:
+        element.click()
+    else:
+        element.send_keys(keys)
     loaded = "return window.__quire_left === undefined && document.readyState === 'complete'"
     wait(driver, WebDriverException).until(lambda d: d.execute_script(loaded))
 
