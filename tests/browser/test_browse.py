@@ -5,13 +5,14 @@ each kind, diff and lineage; runs; pending versions; signing out."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from selenium.webdriver.common.by import By
 
 from browser.conftest import Web
 from browser.demo import TABLE_ROWS
-from browser.web import click_link, content, follow, heading, sign_in, table_header, table_rows, wait
+from browser.web import click_link, content, follow, heading, pwned, sign_in, table_header, table_rows, wait
 
 pytestmark = pytest.mark.browser
 
@@ -277,3 +278,13 @@ def test_signing_in_returns_to_the_page_asked_for(browser: Any, web: Web) -> Non
     follow(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert browser.current_url == web.url + "/p/vision/images/v1"
     assert heading(browser).startswith("images:v1")
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/", "javascript:x"])
+def test_signing_in_never_goes_to_another_site(browser: Any, web: Web, target: str) -> None:
+    browser.get(web.url + "/signin?" + urlencode({"next": target}))
+    form = browser.find_element(By.CSS_SELECTOR, "form#signin")
+    form.find_element(By.NAME, "key").send_keys(web.read)
+    follow(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert browser.current_url == web.url + "/"
+    assert pwned(browser) is None
