@@ -288,3 +288,14 @@ def test_signing_in_never_goes_to_another_site(browser: Any, web: Web, target: s
     follow(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert browser.current_url == web.url + "/"
     assert pwned(browser) is None
+
+
+def test_a_revoked_key_ends_its_session(browser: Any, web: Web) -> None:
+    key = web.server.key("read")
+    sign_in(browser, web.url, key)
+    click_link(browser, "vision")
+    key_id = key.split("_")[1]  # qk_<id>_<secret>
+    web.server.cli("server", "key", "revoke", "--store", web.behind, key_id)
+    browser.refresh()
+    assert browser.find_elements(By.CSS_SELECTOR, "form#signin")
+    assert "images" not in browser.page_source
