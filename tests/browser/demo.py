@@ -53,6 +53,22 @@ def _png(seed: int) -> bytes:
     return out.getvalue()
 
 
+def _wav(seconds: float = 0.25, rate: int = 8000) -> bytes:
+    """A short sine tone as a WAV file (8 kHz, 16-bit mono)."""
+    import math
+    import struct
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        n = int(seconds * rate)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i * 2 * math.pi * 440 / rate))) for i in range(n)))
+    return out.getvalue()
+
+
 def _files(version: int) -> dict[str, bytes]:
     """The plain files of ``images:v{version}``: each version changes, adds and removes some."""
     files = {
@@ -62,6 +78,7 @@ def _files(version: int) -> dict[str, bytes]:
         "data/notes.txt": f"Notes of version {version}.\nLine two.\n".encode(),
         "data/img/cat.png": _png(1),
         "data/img/dog.png": _png(2 + version),
+        "data/tone.wav": _wav(),
     }
     if version == 0:
         files["data/old.txt"] = b"only in v0\n"

@@ -117,6 +117,18 @@ def test_an_image_preview_shows_the_picture(browser: Any, web: Web) -> None:
     assert browser.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", img) == [48, 32]
 
 
+def test_an_audio_preview_plays_the_file(browser: Any, web: Web) -> None:
+    open_files_of(browser, web, "images", "v2")
+    click_link(browser, "data/", "table#files")
+    click_link(browser, "tone.wav", "table#files")
+    preview = browser.find_element(By.CSS_SELECTOR, "section#preview")
+    assert preview.get_attribute("data-kind") == "audio"
+    audio = preview.find_element(By.TAG_NAME, "audio")
+    # the browser fetched the file and read its header: a quarter of a second of sound
+    wait(browser).until(lambda d: d.execute_script("return arguments[0].readyState >= 1", audio))
+    assert browser.execute_script("return arguments[0].duration", audio) == pytest.approx(0.25, abs=0.01)
+
+
 def column(browser: Any, name: str) -> list[str]:
     """The cells of the column ``name`` of the preview's table, on the page shown."""
     at = [h.split()[0] for h in table_header(browser, "preview-table")].index(name)  # a header is "name type"
