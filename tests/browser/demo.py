@@ -30,6 +30,8 @@ from typing import Any
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=1">'
 HOSTILE_SVG = f'<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=1">{SCRIPT}</svg>'
+#: file names that a URL must encode to reach (a query, a fragment, an escape, spaces)
+ODD_NAMES = ("odd #1 ?a=b&c.txt", "100% sure.txt", "dots..txt")
 #: rows of the demo table (more than one preview page)
 TABLE_ROWS = 240
 PROJECT = "vision"
@@ -153,6 +155,7 @@ def build(store: str) -> dict[str, Any]:
                 f"{SCRIPT}.md": HOSTILE_MARKDOWN.encode(),  # a folder named with markup, then script>.md
                 "notes.md": HOSTILE_MARKDOWN.encode(),
                 "evil.txt": f"{SCRIPT}\n".encode(),
+                **{name: f"the file {name}\n".encode() for name in ODD_NAMES},
                 "evil.svg": HOSTILE_SVG.encode(),  # a page of its own if a browser rendered it
                 "evil.html": f"<!doctype html><title>evil</title>{SCRIPT}{IMG}".encode(),
             },

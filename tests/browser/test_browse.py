@@ -8,11 +8,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from selenium.webdriver.common.by import By
 
 from browser.conftest import Web
 from browser.demo import TABLE_ROWS
-from browser.web import click_link, content, follow, heading, pwned, sign_in, table_header, table_rows, wait
+from browser.web import By, click_link, content, follow, heading, pwned, sign_in, table_header, table_rows, wait
 
 pytestmark = pytest.mark.browser
 

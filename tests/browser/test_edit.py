@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.webdriver.common.by import By
 
 from browser.conftest import Web
-from browser.web import click_link, follow, form_token, heading, session_cookie, sign_in
+from browser.web import By, click_link, follow, form_token, heading, session_cookie, sign_in
 from quire.store import close_stores, open_store
 
 pytestmark = pytest.mark.browser

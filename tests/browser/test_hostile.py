@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
-from selenium.webdriver.common.by import By
 
 from browser.conftest import Web
-from browser.demo import IMG, SCRIPT
-from browser.web import click_link, content, heading, pwned, sign_in
+from browser.demo import IMG, ODD_NAMES, SCRIPT
+from browser.web import By, click_link, content, heading, pwned, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -96,3 +96,15 @@ def test_a_page_or_picture_of_script_is_not_rendered(browser: Any, web: Web, nam
     assert_inert(browser)
     preview = browser.find_element(By.CSS_SELECTOR, "section#preview")
     assert not preview.find_elements(By.CSS_SELECTOR, "svg, iframe, object, embed")  # nothing of the file as markup
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_a_file_whose_name_a_url_must_encode_is_reached_by_its_link(browser: Any, web: Web, name: str) -> None:
+    open_hostile(browser, web)
+    click_link(browser, "v0", "table#versions")
+    click_link(browser, "Files")
+    click_link(browser, name, "table#files")
+    assert browser.find_element(By.CSS_SELECTOR, "section#preview").text.strip() == f"the file {name}"
+    download = browser.find_element(By.CSS_SELECTOR, "main#content").find_element(By.LINK_TEXT, "download")
+    with httpx.Client(headers={"authorization": f"Bearer {web.read}"}) as client:
+        assert client.get(str(download.get_attribute("href"))).content == f"the file {name}\n".encode()

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
 from browser.conftest import WINDOW, Web
-from browser.web import follow, heading, sign_in
+from browser.web import By, Keys, follow, heading, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+# Without selenium (the test extra's) the modules that import this one are skipped.
+pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
+
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import patience
+
+__all__ = ["By", "Keys"]  # for the tests, which import selenium only through this module
 
 
 def wait(driver: Any, *ignored: type[Exception]) -> WebDriverWait[Any]:
