@@ -5,6 +5,7 @@ large version reading only the manifest pages they show. The browser tests
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import tarfile
@@ -166,6 +167,9 @@ def test_a_file_downloads_whole_as_an_attachment_and_a_version_as_a_tar_of_its_f
     archive = client.get("/p/p/data/v1/archive")
     with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
         got = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+        times = {m.mtime for m in tar.getmembers()}
+    created = open_store(site.location).catalog.version("p", "data", "v1").created_at
+    assert times == {int(dt.datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())}  # not 1970
     assert got == {
         "data-v1/a.txt": b"changed",
         "data-v1/sub/b.json": b'{"k": 1}',
@@ -195,6 +199,16 @@ def test_a_missing_version_is_a_404_page_naming_the_versions_that_exist(site: An
     assert 'href="/p/p/data/v1"' in answer.text and 'href="/p/p/data/v0"' in answer.text
     gone = site.client(site.key("read")).get("/p/nothing-here")
     assert gone.status_code == 404 and 'href="/p/p"' in gone.text
+
+
+def test_a_missing_run_or_pending_version_is_a_404_that_names_no_catalog_location(site: Any) -> None:
+    client = site.client(site.key("read"))
+    for path in ("/p/p/~runs/nope", "/p/p/~pending/nope"):
+        answer = client.get(path)
+        assert answer.status_code == 404
+        assert "sqlite" not in answer.text and site.location not in answer.text
+    runs = open_store(site.location).catalog.project_runs("p")
+    assert f'href="/p/p/~runs/{runs[-1].id}"' in client.get("/p/p/~runs/nope").text  # what exists
 
 
 def test_the_diff_page_names_what_changed_with_sizes(site: Any) -> None:
@@ -278,7 +292,7 @@ def test_a_pending_version_shows_each_writer_and_names_the_conflict(site: Any, t
     assert "job-7" in listing.text and f'href="/p/p/~pending/{pid}"' in listing.text
     page = client.get(f"/p/p/~pending/{pid}")
     rows = page.text[page.text.index('id="contributions"') :]
-    assert rows.count("<tr><td>") == 2  # one row per writer
+    assert rows.count("<tr><td title=") == 2  # one row per writer
     assert 'id="conflicts"' in page.text and "clash.txt" in page.text
     assert 'id="abort-pending"' not in page.text  # a read key is not offered the abort
 

@@ -208,8 +208,8 @@ def pending_list(request: Request, who: Who, project: str) -> HTMLResponse:
 def pending_page(request: Request, who: Who, project: str, pending_id: str) -> HTMLResponse:
     _project(request, who, project)
     catalog = _store(request).catalog
-    p = catalog.pending(pending_id)
-    if p.project != project:
+    p = _maybe(lambda: catalog.pending(pending_id))
+    if p is None or p.project != project:
         raise ArtifactNotFoundError(f"project {project!r} has no pending version {pending_id!r}")
     contributions = catalog.contributions(p.id)
     conflicts: dict[str, list[tuple[str, str]]] | None = None
@@ -271,11 +271,12 @@ def runs_page(request: Request, who: Who, project: str, offset: int = 0) -> HTML
 def run_page(request: Request, who: Who, project: str, run_id: str) -> HTMLResponse:
     _project(request, who, project)
     catalog = _store(request).catalog
-    run = catalog.run(run_id)
-    if run.project != project:
+    run = _maybe(lambda: catalog.run(run_id))
+    if run is None or run.project != project:
         raise ArtifactNotFoundError(f"project {project!r} has no run {run_id!r}")
     history = catalog.history(run.id, 0, HISTORY_ROWS)
-    keys = sorted({k for row in history for k in row.data})
+    # what the run logged (the sdk's own _runtime and _timestamp are left out, as in the chart)
+    keys = sorted({k for row in history for k in row.data if not k.startswith("_")})
     return page(
         request,
         "run.html",
@@ -482,6 +483,16 @@ def raw(request: Request, who: Who, project: str, collection: str, version: str,
     )
 
 
+def _epoch(stamp: str) -> int:
+    """An ISO 8601 time as seconds since 1970 (a tar member's time)."""
+    import datetime as dt
+
+    try:
+        return int(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
+
+
 def _rfc5987(name: str) -> str:
     from urllib.parse import quote
 
@@ -495,7 +506,7 @@ def archive_download(request: Request, who: Who, project: str, collection: str, 
     name = f"{v.collection}-v{v.index}.tar"
     headers = {**HEADERS, "content-disposition": f"attachment; filename*=UTF-8''{_rfc5987(name)}"}
     stream: Iterator[bytes] = transfer.tar_stream(
-        _store(request).blobs, manifest.after(None), f"{v.collection}-v{v.index}"
+        _store(request).blobs, manifest.after(None), f"{v.collection}-v{v.index}", mtime=_epoch(v.created_at)
     )
     return StreamingResponse(stream, media_type="application/x-tar", headers=headers)
 

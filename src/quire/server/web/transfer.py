@@ -65,30 +65,31 @@ def stream(blobs: BlobStore, digest: str, size: int) -> Iterator[bytes]:
         raise CorruptBlobError(digest, f"{blobs.url}/{key}", None)
 
 
-def tar_stream(blobs: BlobStore, entries: Iterable[Entry], top: str) -> Iterator[bytes]:
+def tar_stream(blobs: BlobStore, entries: Iterable[Entry], top: str, mtime: int = 0) -> Iterator[bytes]:
     """The entries as a tar archive under the folder ``top``, streamed: each member's
     header, its bytes (through :func:`stream`), padding; references are left out (their
-    bytes are elsewhere) and listed in ``top/REFERENCES.txt`` at the end."""
+    bytes are elsewhere) and listed in ``top/REFERENCES.txt`` at the end. Every member
+    has the time ``mtime`` (the version's: a manifest records no file times)."""
     refs: list[str] = []
     for entry in entries:
         if entry.ref is not None:
             refs.append(f"{entry.path}\t{entry.ref}\n")
             continue
         size = entry.size or 0
-        yield _header(f"{top}/{entry.path}", size)
+        yield _header(f"{top}/{entry.path}", size, mtime)
         yield from stream(blobs, entry.digest, size)
         yield _padding(size)
     if refs:
         data = "".join(refs).encode()
-        yield _header(f"{top}/REFERENCES.txt", len(data))
+        yield _header(f"{top}/REFERENCES.txt", len(data), mtime)
         yield data
         yield _padding(len(data))
     yield b"\0" * (2 * tarfile.BLOCKSIZE)  # the end of the archive
 
 
-def _header(name: str, size: int) -> bytes:
+def _header(name: str, size: int, mtime: int) -> bytes:
     info = tarfile.TarInfo(name)
-    info.size, info.mode = size, 0o644
+    info.size, info.mode, info.mtime = size, 0o644, mtime
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
