@@ -251,3 +251,49 @@ def _take(items: Any, n: int) -> Any:
         if i == n:
             return
         yield item
+
+
+# -- pending versions ---------------------------------------------------------------------
+
+
+def _pending(tmp_path: Path, behind: Path) -> str:
+    """Two writers upserting into one pending version, both writing ``clash.txt``."""
+    for rank in range(2):
+        src = tmp_path / f"w{rank}"
+        src.mkdir()
+        (src / f"part{rank}.txt").write_text(f"part {rank}")
+        (src / "clash.txt").write_text(f"writer {rank}")
+        with quire.init(project="p", store=behind) as run:
+            art = quire.Artifact("shared", "dataset")
+            art.add_dir(str(src))
+            run.upsert_artifact(art, distributed_id="job-7")
+    (pending,) = open_store(str(behind)).catalog.pending_versions("p")
+    return pending.id
+
+
+def test_a_pending_version_shows_each_writer_and_names_the_conflict(site: Any, tmp_path: Path) -> None:
+    pid = _pending(tmp_path, Path(site.location))
+    client = site.client(site.key("read"))
+    listing = client.get("/p/p/~pending")
+    assert "job-7" in listing.text and f'href="/p/p/~pending/{pid}"' in listing.text
+    page = client.get(f"/p/p/~pending/{pid}")
+    rows = page.text[page.text.index('id="contributions"') :]
+    assert rows.count("<tr><td>") == 2  # one row per writer
+    assert 'id="conflicts"' in page.text and "clash.txt" in page.text
+    assert 'id="abort-pending"' not in page.text  # a read key is not offered the abort
+
+
+def test_aborting_a_pending_version_needs_an_admin_key_and_its_csrf_token(site: Any, tmp_path: Path) -> None:
+    pid = _pending(tmp_path, Path(site.location))
+    write, admin = site.key("write"), site.key("admin")
+
+    def state() -> str:
+        return open_store(site.location).catalog.pending(pid).state
+
+    path = f"/p/p/~pending/{pid}/abort"
+    assert site.client(write).post(path, data={"csrf": csrf_token(write)}).status_code == 403
+    assert site.client(admin).post(path, data={}).status_code == 403
+    assert state() == "open"
+    assert 'id="abort-pending"' in site.client(admin).get(f"/p/p/~pending/{pid}").text
+    done = site.client(admin).post(path, data={"csrf": csrf_token(admin)}, follow_redirects=False)
+    assert done.status_code == 303 and state() == "aborted"

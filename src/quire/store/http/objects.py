@@ -240,7 +240,8 @@ class HTTPObjects:
                 return
             except httpx.TransportError as exc:
                 if given or attempt == ATTEMPTS - 1:
-                    raise UnreachableError(f"could not list {prefix!r} on the Quire server at {self.url}: {exc}") from None
+                    where = f"could not list {prefix!r} on the Quire server at {self.url}"
+                    raise UnreachableError(f"{where}: {exc}") from None
                 time.sleep(BACKOFF[attempt])
 
     def delete(self, key: str) -> None:
