@@ -88,7 +88,9 @@ def pages(big: dict, small: dict) -> list[Page]:
         Page("files, last page of the last folder", deep_folder(b), deep_folder(s)),
         Page("preview text (200 MiB file)", "/p/bench/big/v1/preview/text/big.txt"),
         Page("preview table, first page", table),
-        Page("preview table, page 100", table + "?page=100"),
+        Page("preview table, page 100 (rows 5,000…)", table + "?page=100"),
+        Page("preview table, page 10,000 (rows 500,000…)", table + "?page=10000"),
+        Page("preview table, last page (rows 999,950…)", table + f"?page={b['rows'] // 50 - 1}"),
         Page("preview table, sorted by a column (desc)", table + "?sort=score&desc=1"),
         Page("diff many: latest against its previous", "/p/bench/many/latest/diff"),
         Page("diff many: latest against v0", "/p/bench/many/latest/diff?against=v0"),
@@ -102,7 +104,11 @@ def pages(big: dict, small: dict) -> list[Page]:
         Page("runs, first page", "/p/bench/~runs"),
         Page("run page (10,000 history rows)", f"/p/bench/~runs/{big['run']}"),
         Page("pending versions", "/p/bench/~pending"),
-        Page("pending version (8 × 25,000 entries)", f"/p/bench/~pending/{big['pending']}"),
+        Page(
+            "pending version (8 × 25,000 entries)",
+            f"/p/bench/~pending/{big['pending']}",
+            f"/p/bench/~pending/{small['pending']}",
+        ),
     ]
 
 
@@ -240,7 +246,8 @@ versions in a collection and 1,000,000 entries in a version. The big store holds
 (100,000 versions of one entry each, logged 10 a run by 10,000 runs, each run using the
 last version of the one before), `big:v0` and `big:v1` (1,000,000 entries in 1,000 folders
 × 1,000 files, plus `tables/rows.table.parquet`, 1,000,000 rows × 5 columns written as
-`quire.Table` writes one, and `text/big.txt`, 200 MiB of lines; `v1` is `v0` with one file
+`quire.Table` writes one: `pq.write_table`'s defaults, so one row group; the preview shows
+50 rows a page), and `text/big.txt`, 200 MiB of lines; `v1` is `v0` with one file
 changed and one added), an open pending version of 8 contributions × 25,000 entries (the
 most the pending page still merges to name conflicts) and a run with 10,000 history rows.
 The small store has the same shape at 2 versions and 10 entries (its deep pages are the
