@@ -37,9 +37,9 @@ from servers import served_store, server_process, server_store  # noqa: F401 - f
 from support import patience
 
 #: markers whose tests need a service (a server, a cluster): each also gets ``services``
-SERVICE_MARKERS = ("postgres", "s3", "ray")
+SERVICE_MARKERS = ("postgres", "s3", "ray", "browser")
 #: fixtures that start or reach a service: a test using one is a service test, marked or not
-SERVICE_FIXTURES = {"postgres_server": "postgres", "moto_server": "s3"}
+SERVICE_FIXTURES = {"postgres_server": "postgres", "moto_server": "s3", "chromium": "browser"}
 #: what the default selection leaves out
 LEFT_OUT = ("slow", "services")
 #: a test's hang guard, in fresh processes' worth of work (support.patience)
