@@ -230,11 +230,11 @@ def text(result: dict, before: dict | None = None) -> str:
     return markdown(result, before)
 
 
-def replace_section(document: str, section: str) -> str:
-    """``document`` with its ``## Scale`` section replaced by ``section`` (inserted before
+def replace_section(document: str, section: str, heading: str = "## Scale") -> str:
+    """``document`` with its ``heading`` section replaced by ``section`` (inserted before
     ``## Method``, else at the end, when it has none); other sections are kept as they are."""
     lines = document.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Scale"), None)
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == heading), None)
     if start is None:
         at = next((i for i, ln in enumerate(lines) if ln.strip() == "## Method"), len(lines))
         end = at
@@ -245,12 +245,18 @@ def replace_section(document: str, section: str) -> str:
     return "\n".join([*lines[:start], *new, *([""] if end < len(lines) else []), *lines[end:]]) + "\n"
 
 
+#: the sections of BENCHMARKS.md other commands write (``bench.scale``, ``bench.web``)
+KEPT = ("## Scale", "## WEB: page render times at size")
+
+
 def keep_section(old: str, new: str) -> str:
-    """``new`` (a whole BENCHMARKS.md the main harness made) with ``old``'s ``## Scale``
-    section carried over: the two commands each own their part of the file."""
+    """``new`` (a whole BENCHMARKS.md the main harness made) with ``old``'s sections of
+    :data:`KEPT` carried over: each command owns its part of the file."""
     lines = old.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Scale"), None)
-    if start is None:
-        return new
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return replace_section(new, "\n".join(lines[start:end]))
+    for heading in KEPT:
+        start = next((i for i, ln in enumerate(lines) if ln.strip() == heading), None)
+        if start is None:
+            continue
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        new = replace_section(new, "\n".join(lines[start:end]), heading)
+    return new

@@ -36,16 +36,20 @@ def _free_port() -> int:
 
 
 class Server:
-    """``quire server`` over a fresh embedded store in ``home / "behind"``."""
+    """``quire server`` over a fresh embedded store in ``home / "behind"``, or over the
+    existing ``store`` whose ``key`` the clients send (``bench/web.py``'s built stores)."""
 
-    def __init__(self, python: str, home: Path) -> None:
+    def __init__(self, python: str, home: Path, store: Path | None = None, key: str | None = None) -> None:
         self.python = python
-        self.behind = home / "behind"
         self.log = home / "server.log"
         self.env = tool_env(home / "server-home")
-        self.cli("server", "init", "--store", str(self.behind), "--json")  # the first admin key
-        made = self.cli("server", "key", "create", "--store", str(self.behind), "--scope", "write", "--json")
-        self.key = json.loads(made)["key"]
+        if store is not None and key is not None:
+            self.behind, self.key = store, key
+        else:
+            self.behind = home / "behind"
+            self.cli("server", "init", "--store", str(self.behind), "--json")  # the first admin key
+            made = self.cli("server", "key", "create", "--store", str(self.behind), "--scope", "write", "--json")
+            self.key = json.loads(made)["key"]
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [python, "-m", "quire.cli", "server", "--store", str(self.behind), "--port", str(self.port)]
