@@ -26,7 +26,7 @@ def head(blobs: BlobStore, digest: str, size: int, limit: int) -> bytes:
     """
     if size <= limit:
         return blobs.read(digest)
-    return _range(blobs, digest, 0, limit)
+    return _range(blobs, digest, size, 0, limit)
 
 
 def open_blob(blobs: BlobStore, digest: str, size: int) -> BinaryIO:
@@ -44,8 +44,12 @@ def open_blob(blobs: BlobStore, digest: str, size: int) -> BinaryIO:
     return io.BufferedReader(_RangeFile(blobs, digest, size), buffer_size=8 << 10)
 
 
-def _range(blobs: BlobStore, digest: str, offset: int, length: int) -> bytes:
-    """``length`` bytes of the blob from ``offset`` (fewer at its end), unverified."""
+def _range(blobs: BlobStore, digest: str, size: int, offset: int, length: int) -> bytes:
+    """``length`` bytes of the blob (``size`` bytes) from ``offset`` (fewer at its end), unverified."""
+    if size >= SMALL:
+        # a blob this big is never packed: no pack index to look at (which would list
+        # the store's packs again on every read, to look for a newer pack)
+        return blobs.objects.get_range(blob_key(digest), offset, length)
     for attempt in range(2):
         slot = blobs.slots([digest])[digest]
         try:
@@ -96,7 +100,7 @@ class _RangeFile(io.RawIOBase):
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
             return 0
-        data = _range(self._blobs, self._digest, self._pos, want)
+        data = _range(self._blobs, self._digest, self._size, self._pos, want)
         n = len(data)
         memoryview(buffer).cast("B")[:n] = data
         self._pos += n

@@ -440,7 +440,7 @@ def _table(blobs: BlobStore, entries: Sequence[Entry], page: int, links: _Links,
     start, stop = page * ROWS, min(total, (page + 1) * ROWS)
     try:
         try:
-            rows = _take(parts, _positions(parts, sort, descending, total)[start:stop], names) if sort else None
+            rows = _take(parts, _positions(parts, sort, descending, total, start, stop), names) if sort else None
         except _Refused as exc:
             notice = Markup('<p class="notice">{}</p>').format(str(exc))
             sort, descending, rows = None, False, None
@@ -482,13 +482,16 @@ def _conform(table: pa.Table, parts: list[_Part]) -> pa.Table:
     return table if table.schema.equals(schema) else table.cast(schema)
 
 
-def _positions(parts: list[_Part], column: str, descending: bool, total: int) -> list[int]:
-    """The row positions (over all parts) in the order of ``column``.
+def _positions(parts: list[_Part], column: str, descending: bool, total: int, start: int, stop: int) -> list[int]:
+    """The row positions (over all parts) of rows ``start`` to ``stop`` in the order of
+    ``column``.
 
-    The cost: the whole sort column of every part is read and sorted in memory (no
-    other column is read), so sorting is refused beyond :data:`SORT_LIMIT` rows. Nulls
-    come last; ties keep their stored order (Arrow's sort is stable).
+    The cost: the whole sort column of every part is read (no other column), so sorting
+    is refused beyond :data:`SORT_LIMIT` rows; then only the first ``stop`` rows are
+    selected (a partial sort, O(n log stop)), not the whole column sorted. Nulls come
+    last; ties keep their stored order (the row position breaks them).
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -500,13 +503,22 @@ def _positions(parts: list[_Part], column: str, descending: bool, total: int) ->
             f"Tables of more than {SORT_LIMIT:,} rows are not sorted here; the rows are in their stored order."
         )
     kind = schema.field(column).type
+    stop = min(stop, total)
+    if start >= stop:
+        return []
     try:
         chunks = [part.file.read(columns=[column], use_threads=False).column(0).cast(kind) for part in parts]
-        values = pa.table({column: pa.chunked_array([c for chunked in chunks for c in chunked.chunks], type=kind)})
-        order = pc.sort_indices(values, sort_keys=[(column, "descending" if descending else "ascending")])
+        values = pa.chunked_array([c for chunked in chunks for c in chunked.chunks], type=kind)
+        table = pa.table({"value": values, "position": pa.array(np.arange(len(values), dtype=np.int64))})
+        keys = [("value", "descending" if descending else "ascending"), ("position", "ascending")]
+        # A type Arrow cannot order (lists, structs) is refused by a sort of one row:
+        # select_k_unstable would crash the process on it instead of raising.
+        pc.sort_indices(table.slice(0, 1), sort_keys=keys)
+        first = table.take(pc.select_k_unstable(table, k=stop, sort_keys=keys))
+        ordered = first.column("position").take(pc.sort_indices(first, sort_keys=keys))
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise _Refused(f"The rows cannot be sorted by {column!r} ({kind}): {exc}") from None
-    return order.to_pylist()
+    return ordered.slice(start, stop - start).to_pylist()
 
 
 def _take(parts: list[_Part], positions: list[int], names: list[str]) -> pa.Table:
