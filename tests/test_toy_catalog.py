@@ -661,10 +661,14 @@ class MemoryCatalog:
                 raise ArtifactNotFoundError(f"no run {run_id!r} in {self.url}")
             return copy.deepcopy(found)
 
-    def project_runs(self, project: str) -> list[RunRecord]:
+    def project_runs(
+        self, project: str, *, descending: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        check_page(limit, offset)
         with self.state.lock:
             found = [self.run(r.id) for r in self.state.runs.values() if r.project == project]
-            return sorted(found, key=lambda r: r.created_at)
+            found.sort(key=lambda r: (r.created_at, r.id), reverse=descending)
+            return found[offset : None if limit is None else offset + limit]
 
     def update_run(
         self,

@@ -653,8 +653,16 @@ class Catalog(Protocol):
 
     def finish_run(self, run_id: str, state: str) -> None: ...
     def run(self, run_id: str) -> RunRecord: ...
-    def project_runs(self, project: str) -> list[RunRecord]:
-        """Every run of a project, oldest first."""
+    def project_runs(
+        self, project: str, *, descending: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        """The runs of a project, oldest first (``descending``: newest first; ties by
+        id), ``offset`` of them skipped, at most ``limit`` (None: all); none for an
+        unknown project.
+
+        Raises:
+            ValidationError: ``limit`` or ``offset`` out of bounds (:func:`check_page`).
+        """
         ...
 
     def update_run(

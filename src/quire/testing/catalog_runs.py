@@ -31,6 +31,22 @@ class RunCatalogTests:
         assert [r.id for r in catalog.project_runs("q")] == ["b"]
         assert catalog.project_runs("nowhere") == []
 
+    def test_project_runs_pages_oldest_or_newest_first(self, catalog: Catalog) -> None:
+        ids = [f"r{i:02}" for i in range(7)]
+        for run_id in ids:
+            catalog.create_run(_run(run_id, "p"))
+        catalog.create_run(_run("other", "q"))
+        order = [r.id for r in catalog.project_runs("p")]
+        assert sorted(order) == ids  # every run of p, none of q
+        assert [r.id for r in catalog.project_runs("p", descending=True)] == order[::-1]
+        assert [r.id for r in catalog.project_runs("p", limit=3)] == order[:3]
+        assert [r.id for r in catalog.project_runs("p", limit=3, offset=3)] == order[3:6]
+        assert [r.id for r in catalog.project_runs("p", descending=True, limit=2, offset=1)] == order[::-1][1:3]
+        assert catalog.project_runs("p", offset=7) == []
+        for limit, offset in ((0, 0), (-1, 0), (True, 0), (None, -1), ("3", 0)):
+            with pytest.raises(ValidationError):
+                catalog.project_runs("p", limit=limit, offset=offset)  # type: ignore[arg-type]
+
     def test_update_run_replaces_the_fields_given(self, catalog: Catalog) -> None:
         catalog.create_run(_run("r1"))
         got = catalog.update_run(

@@ -72,8 +72,8 @@ def _what_exists(request: Request) -> list[tuple[str, str]]:
             return []
         if len(parts) >= 1 and parts[0] in store.catalog.projects():
             if len(parts) >= 2 and parts[1] == "~runs":
-                runs = store.catalog.project_runs(parts[0])[-CHOICES:]
-                return [(r.name or r.id, url(parts[0], "~runs", r.id)) for r in reversed(runs)]
+                runs = store.catalog.project_runs(parts[0], descending=True, limit=CHOICES)
+                return [(r.name or r.id, url(parts[0], "~runs", r.id)) for r in runs]
             if len(parts) >= 2 and parts[1] == "~pending":
                 rows = store.catalog.pending_versions(parts[0], state=None)[-CHOICES:]
                 return [(f"{p.collection} {p.distributed_id}", url(parts[0], "~pending", p.id)) for p in rows]

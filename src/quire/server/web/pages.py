@@ -254,17 +254,16 @@ def abort_pending(request: Request, who: Who, fields: Form, project: str, pendin
 @router.get("/p/{project}/~runs")
 def runs_page(request: Request, who: Who, project: str, offset: int = 0) -> HTMLResponse:
     _project(request, who, project)
-    runs = _store(request).catalog.project_runs(project)
-    runs.reverse()  # newest first
     offset = max(offset, 0)
+    runs = _store(request).catalog.project_runs(project, descending=True, limit=PAGE + 1, offset=offset)
     return page(
         request,
         "runs.html",
         viewer=who,
         project=project,
-        runs=runs[offset : offset + PAGE],
+        runs=runs[:PAGE],
         offset=offset,
-        more=offset + PAGE if len(runs) > offset + PAGE else None,
+        more=offset + PAGE if len(runs) > PAGE else None,
         crumbs=[(project, url(project)), ("runs", url(project, "~runs"))],
     )
 

@@ -223,8 +223,10 @@ class HTTPCatalog:
     def run(self, run_id: str) -> RunRecord:
         return self._call("run", run_id)
 
-    def project_runs(self, project: str) -> list[RunRecord]:
-        return self._call("project_runs", project)
+    def project_runs(
+        self, project: str, *, descending: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        return self._call("project_runs", project, descending=descending, limit=limit, offset=offset)
 
     def update_run(
         self,

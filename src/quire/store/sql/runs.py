@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ...errors import ArtifactNotFoundError, ValidationError
-from ..catalog import RUN_TEXT_LIMIT, HistoryRow, RunRecord, check_json, check_run_update, now
+from ..catalog import RUN_TEXT_LIMIT, HistoryRow, RunRecord, check_json, check_page, check_run_update, now
 from . import schema as t
 
 if TYPE_CHECKING:
@@ -66,13 +66,19 @@ def record(conn: sa.Connection, runs: list[RunRecord], url: str) -> None:
         )
 
 
-def load(conn: sa.Connection, ids: sa.Select[tuple[str]]) -> list[RunRecord]:
-    """The runs whose ids ``ids`` selects, oldest first."""
+def _order(descending: bool) -> tuple[Any, ...]:
+    if descending:
+        return (t.runs.c.created_at.desc(), t.runs.c.id.desc())
+    return (t.runs.c.created_at, t.runs.c.id)
+
+
+def load(conn: sa.Connection, ids: sa.Select[tuple[str]], descending: bool = False) -> list[RunRecord]:
+    """The runs whose ids ``ids`` selects, oldest first (``descending``: newest first; ties by id)."""
     query = (
         sa.select(t.runs, t.projects.c.name.label("pname"))
         .join(t.projects, t.projects.c.id == t.runs.c.project_id)
         .where(t.runs.c.id.in_(ids))
-        .order_by(t.runs.c.created_at)
+        .order_by(*_order(descending))
     )
     return [
         RunRecord(
@@ -116,14 +122,22 @@ class RunVerbs:
     tx: Transactions
     url: str
 
-    def project_runs(self, project: str) -> list[RunRecord]:
-        """Every run of a project, oldest first (none for an unknown project)."""
+    def project_runs(
+        self, project: str, *, descending: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        """The runs of a project, oldest first (none for an unknown project); a page of
+        them is one query of the page's rows, whatever the number of runs."""
+        check_page(limit, offset)
+        order = _order(descending)
         ids = (
             sa.select(t.runs.c.id)
             .join(t.projects, t.projects.c.id == t.runs.c.project_id)
             .where(t.projects.c.name == project)
+            .order_by(*order)
+            .offset(offset)
+            .limit(limit)
         )
-        return self.tx.read(lambda conn: load(conn, ids))
+        return self.tx.read(lambda conn: load(conn, ids, descending))
 
     def update_run(
         self,
